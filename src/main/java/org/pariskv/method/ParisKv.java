@@ -1,0 +1,91 @@
+package org.pariskv.method;
+
+import org.pariskv.GqaMode;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.encode.KeyEncoder;
+import org.pariskv.index.RetrievalIndex;
+import org.pariskv.profile.Stage;
+import org.pariskv.profile.StageProfile;
+import org.pariskv.select.GroupMerge;
+import org.pariskv.select.ParisKvSelector;
+import org.pariskv.select.RetrievalQuery;
+
+/** ParisKV: sign-centroid collision counting over rotated keys, then calibrated 4-bit rerank, top-k. */
+public final class ParisKv implements RetrievalMethod {
+
+    @Override
+    public String name() {
+        return "pariskv";
+    }
+
+    @Override
+    public HeadRetriever newHead(HeadContext context) {
+        return new Head(context);
+    }
+
+    /** Index and selection of one (sequence, layer, KV head). */
+    public static final class Head implements HeadRetriever {
+        private static final int ENCODE_BATCH = 1024;
+        private final HeadContext ctx;
+        private final KeyEncoder encoder;
+        private final RetrievalIndex index;
+
+        Head(HeadContext ctx) {
+            this.ctx = ctx;
+            this.encoder = new KeyEncoder(ctx.rotation());
+            this.index = new RetrievalIndex(ctx.shape().headDim(), 1024);
+        }
+
+        /** The compact index (codes, nibbles, weights, counts) built so far. */
+        public RetrievalIndex index() {
+            return index;
+        }
+
+        @Override
+        public void onZoneGrow(ZoneView zone, int from, int to) {
+            if (from - zone.zoneStart() != index.size()) {
+                throw new IllegalStateException("zone grew out of order: index holds " + index.size()
+                        + " keys, growth starts at zone index " + (from - zone.zoneStart()));
+            }
+            long t = StageProfile.start();
+            int d = ctx.shape().headDim();
+            float[] rows = new float[Math.min(ENCODE_BATCH, to - from) * d];
+            for (int s = from; s < to; s += ENCODE_BATCH) {
+                int n = Math.min(ENCODE_BATCH, to - s);
+                zone.keys().read(s, n, rows, 0); // encode what is stored (bf16), as a device would
+                index.append(encoder, rows, 0, n);
+            }
+            StageProfile.stop(Stage.ENCODE, t);
+        }
+
+        @Override
+        public Selection select(ZoneView zone, float[] queries, int qOff, int budget) {
+            ParisKvConfig cfg = ctx.config();
+            int d = ctx.shape().headDim();
+            int g = ctx.shape().groupSize();
+            int k = Math.min(budget, index.size());
+            int[] ranked;
+            if (cfg.gqa() == GqaMode.MEAN || g == 1) {
+                long t = StageProfile.start();
+                RetrievalQuery q = RetrievalQuery.of(ctx.rotation(), RetrievalQuery.groupMean(queries, qOff, g, d), 0);
+                StageProfile.stop(Stage.PREPARE_QUERY, t);
+                int[] out = new int[k];
+                int n = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), out);
+                ranked = java.util.Arrays.copyOf(out, n);
+                java.util.Arrays.sort(ranked);
+            } else {
+                int[][] lists = new int[g][k];
+                int[] lengths = new int[g];
+                for (int h = 0; h < g; h++) {
+                    long t = StageProfile.start();
+                    RetrievalQuery q = RetrievalQuery.of(ctx.rotation(), queries, qOff + h * d);
+                    StageProfile.stop(Stage.PREPARE_QUERY, t);
+                    lengths[h] = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), lists[h]);
+                }
+                ranked = GroupMerge.roundRobin(lists, lengths, k);
+            }
+            for (int i = 0; i < ranked.length; i++) ranked[i] += zone.zoneStart();
+            return Selection.of(ranked);
+        }
+    }
+}
