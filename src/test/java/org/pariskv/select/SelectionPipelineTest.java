@@ -151,7 +151,9 @@ class SelectionPipelineTest {
     @Test
     void groupMergeFillsTheBudgetRoundRobinWithoutDuplicates() {
         int[][] lists = {{5, 1, 2, 3}, {5, 9, 8, 7}};
+        // (rank, head) order: 5, 5(dup), 1, 9, 2, 8, ...
         assertArrayEquals(new int[] {1, 5, 9}, GroupMerge.roundRobin(lists, new int[] {4, 4}, 3));
+        assertArrayEquals(new int[] {1, 2, 5, 9}, GroupMerge.roundRobin(lists, new int[] {4, 4}, 4));
         assertArrayEquals(new int[] {1, 2, 3, 5, 7, 8, 9}, GroupMerge.roundRobin(lists, new int[] {4, 4}, 10));
     }
 }

@@ -1,0 +1,69 @@
+package org.pariskv.cli;
+
+import org.pariskv.GqaMode;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.profile.StageProfile;
+import org.pariskv.trace.Trace;
+import picocli.CommandLine.Option;
+
+/** The decode knobs shared by commands: budget, windows, GQA rule, device, profiling. */
+final class DecodeOptions {
+
+    @Option(names = "--topk", description = "Tokens retrieved per KV head per step (default: 100).")
+    Integer topk;
+
+    @Option(names = "--gqa", description = "mean (group-mean query, the reference) or per-head (default: the configured default).")
+    String gqa;
+
+    @Option(names = "--sink", description = "Sink tokens always attended (default: 4).")
+    Integer sink;
+
+    @Option(names = "--local", description = "Local window tokens always attended (default: 512).")
+    Integer local;
+
+    @Option(names = "--candidate-ratio", description = "Share of the zone kept after collision counting (default: adaptive).")
+    Double candidateRatio;
+
+    @Option(names = "--collision-ratio", description = "Tier threshold scale (default: adaptive).")
+    Double collisionRatio;
+
+    @Option(names = "--device", defaultValue = "java", description = "java, opencl[:N], cuda[:N] or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--profile", description = "Per-task timing: console or json.")
+    String profile;
+
+    ParisKvConfig config() {
+        ParisKvConfig c = ParisKvConfig.defaults();
+        if (topk != null) c = c.withTopk(topk);
+        if (gqa != null) c = c.withGqa(GqaMode.parse(gqa));
+        if (sink != null || local != null) c = c.withWindow(sink != null ? sink : c.sink(), local != null ? local : c.local());
+        if (candidateRatio != null || collisionRatio != null) {
+            c = c.withRatios(candidateRatio != null ? candidateRatio : c.candidateRatio(), collisionRatio != null ? collisionRatio : c.collisionRatio());
+        }
+        if (profile != null) {
+            if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
+        }
+        StageProfile.enable(true);
+        return c;
+    }
+
+    String device() {
+        String d = device.toLowerCase(java.util.Locale.ROOT);
+        if (d.equals("java") || d.equals("auto")) return "java";
+        if (d.matches("(opencl|cuda)(:\\d+)?")) {
+            throw new IllegalArgumentException("device '" + device + "': the eval command runs on the java backend; use 'pariskv bench --device " + device + "' for the device pipeline");
+        }
+        throw new IllegalArgumentException("unknown device '" + device + "' (expected java, opencl[:N], cuda[:N] or auto)");
+    }
+
+    /** Budget checks that need the trace: top-k must fit the retrieval zone. */
+    void checkAgainst(Trace trace) {
+        ParisKvConfig c = config();
+        int zone = trace.tokens() - c.sink() - c.local();
+        if (c.topk() > zone) {
+            throw new IllegalArgumentException("--topk " + c.topk() + " is larger than the retrieval zone (" + Math.max(0, zone)
+                    + " tokens = context " + trace.tokens() + " - sink " + c.sink() + " - local " + c.local() + ")");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package org.pariskv.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.eval.EvalResult;
+import org.pariskv.eval.Evaluation;
+import org.pariskv.method.Methods;
+import org.pariskv.method.RetrievalMethod;
+import org.pariskv.metrics.MetricSummary;
+import org.pariskv.trace.Trace;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code pariskv eval}: one method on one trace, scored against exact attention. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Score one retrieval method on a trace: recall@k, attention-mass recall, output error, time per step.")
+final class EvalCommand implements Callable<Integer> {
+
+    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Mixin
+    TraceOptions traceOptions;
+
+    @Mixin
+    DecodeOptions decode;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Override
+    public Integer call() {
+        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        RetrievalMethod m = Methods.byName(method);
+        ParisKvConfig cfg = decode.config();
+        String device = decode.device();
+        Trace trace = traceOptions.load();
+        decode.checkAgainst(trace);
+        EvalResult r;
+        try (Progress p = new Progress("eval " + method, trace.steps(), format.equals("text") && System.console() != null)) {
+            r = Evaluation.run(trace, m, cfg, device, p.stepper());
+        }
+        if (format.equals("json")) System.out.println(JsonOut.write(toMap(r)));
+        else System.out.print(text(r));
+        return 0;
+    }
+
+    static Map<String, Object> toMap(EvalResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("method", r.method());
+        m.put("device", r.device());
+        m.put("trace", r.trace());
+        m.put("context", r.context());
+        m.put("steps", r.steps());
+        m.put("topk", r.topk());
+        m.put("gqa", r.gqa());
+        m.put("recall_at_k", r.recallAtK().mean());
+        m.put("attention_mass_recall", r.attentionMass().mean());
+        m.put("output_rel_error", r.outputRelError().mean());
+        m.put("needle_hit_rate", r.needleHitRate());
+        m.put("ms_per_step", r.msPerStep());
+        m.put("sparse_steps", r.sparseSteps());
+        m.put("recall_at_k_p5", percentileLow(r.recallAtK()));
+        m.put("output_rel_error_p95", r.outputRelError().p95());
+        m.put("stage_ms_per_step", r.stageMs());
+        return m;
+    }
+
+    private static double percentileLow(MetricSummary s) {
+        return s.min();
+    }
+
+    static String text(EvalResult r) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "method %s on %s  (device %s, context %d, %d steps, top-k %d, gqa %s)%n",
+                r.method(), r.trace(), r.device(), r.context(), r.steps(), r.topk(), r.gqa()));
+        sb.append(String.format(Locale.ROOT, "  recall@k               %s%n", fmt(r.recallAtK())));
+        sb.append(String.format(Locale.ROOT, "  attention-mass recall  %s%n", fmt(r.attentionMass())));
+        sb.append(String.format(Locale.ROOT, "  output rel. error      %s%n", fmt(r.outputRelError())));
+        if (!Double.isNaN(r.needleHitRate())) sb.append(String.format(Locale.ROOT, "  needle hit rate        %.3f%n", r.needleHitRate()));
+        sb.append(String.format(Locale.ROOT, "  time per step          %.3f ms (median; %d of %d steps sparse)%n", r.msPerStep(), r.sparseSteps(), r.steps()));
+        if (!r.stageMs().isEmpty()) {
+            sb.append("  per stage (ms/step):  ");
+            r.stageMs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, " %s %.3f", k, v)));
+            sb.append(System.lineSeparator());
+        }
+        return sb.toString();
+    }
+
+    private static String fmt(MetricSummary s) {
+        if (s.count() == 0) return "n/a";
+        return String.format(Locale.ROOT, "mean %.4f  (min %.4f, p50 %.4f, max %.4f, n=%d)", s.mean(), s.min(), s.p50(), s.max(), s.count());
+    }
+
+}

@@ -1,0 +1,31 @@
+package org.pariskv.cli;
+
+import java.util.function.IntConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** A progress bar on stderr for long runs; silent when disabled (JSON output, tests). */
+final class Progress implements AutoCloseable {
+    private final ProgressBar bar;
+
+    Progress(String task, long total, boolean enabled) {
+        this.bar = enabled ? new ProgressBarBuilder().setTaskName(task).setInitialMax(total)
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate().build() : null;
+    }
+
+    IntConsumer stepper() {
+        return i -> {
+            if (bar != null) bar.step();
+        };
+    }
+
+    void extra(String message) {
+        if (bar != null) bar.setExtraMessage(message);
+    }
+
+    @Override
+    public void close() {
+        if (bar != null) bar.close();
+    }
+}

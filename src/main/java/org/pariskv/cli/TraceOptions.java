@@ -1,0 +1,50 @@
+package org.pariskv.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.pariskv.ModelShape;
+import org.pariskv.ShapeProfiles;
+import org.pariskv.trace.Trace;
+import org.pariskv.trace.TraceFiles;
+import org.pariskv.trace.TraceGenerators;
+import org.pariskv.trace.TraceShape;
+import picocli.CommandLine.Option;
+
+/** Where a command's trace comes from: a seeded generator or a safetensors trace file. */
+final class TraceOptions {
+
+    @Option(names = "--trace", defaultValue = "llm", description = "Generator (iid, llm, drift, needle) or a .safetensors trace file (default: ${DEFAULT-VALUE}).")
+    String trace;
+
+    @Option(names = "--context", defaultValue = "32768", description = "Tokens at the last decode step: prompt + steps (default: ${DEFAULT-VALUE}).")
+    int context;
+
+    @Option(names = "--steps", defaultValue = "32", description = "Decode steps scored (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--shape", defaultValue = "llama3-8b", description = "Head geometry from profiles/ (llama3-8b, qwen3-8b, small; default: ${DEFAULT-VALUE}).")
+    String shape;
+
+    @Option(names = "--layers", defaultValue = "1", description = "Layers generated and decoded (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Trace seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    boolean isFile() {
+        return trace.endsWith(".safetensors") || trace.contains("/") || Files.exists(Path.of(trace));
+    }
+
+    Trace load() {
+        if (isFile()) {
+            Path p = Path.of(trace);
+            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("trace file not found: " + trace);
+            return TraceFiles.read(p);
+        }
+        if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
+        if (context <= steps) throw new IllegalArgumentException("--context (" + context + ") must exceed --steps (" + steps + "): the prompt would be empty");
+        if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
+        ModelShape s = ShapeProfiles.byName(shape);
+        return TraceGenerators.byName(trace).generate(new TraceShape(layers, s.queryHeads(), s.kvHeads(), s.headDim()), context - steps, steps, seed);
+    }
+}

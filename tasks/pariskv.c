@@ -1,0 +1,685 @@
+/*
+ * pariskv.c - the ParisKV decode pipeline as device tasks, one source for OpenCL C and CUDA C.
+ *
+ * Every kernel has a Java twin with the same name (org.pariskv.*), computing the same thing in the same
+ * arithmetic order where it matters for bit-equality (sequential sums, no FMA contraction), so that the
+ * equivalence tests compare device and Java outputs tightly.
+ *
+ * Compile-time defines (set by the Java side):
+ *   HEAD_DIM        D, a multiple of 8               BLOCKS       D / 8
+ *   GROUP           query heads per KV head (G)      HKV          KV heads per layer
+ *   NQ              retrieval queries per stream: 1 (GQA mean) or G (per head)
+ *   KMAX            largest top-k the kernels hold (power of two)
+ *   HADAMARD        1: rotation = signs[D] + Walsh-Hadamard; 0: rotation = dense matrix [D][D]
+ *   ROT_SCALE_BITS  float bits of 1/sqrt(D) (the Java value, bit for bit)
+ *
+ * A "stream" is one (sequence, KV head) of a layer: s = b * HKV + h. Per stream the host writes a small
+ * plan row (PLAN_STRIDE ints, layout below) each step; everything else stays on the device.
+ */
+
+#if PKV_OPENCL
+#pragma OPENCL FP_CONTRACT OFF
+#endif
+
+#define MAX_SCORE (6 * BLOCKS)
+#define HIST_BINS (MAX_SCORE + 1)
+
+/* plan row layout */
+#define P_N 0          /* keys in the retrieval zone */
+#define P_T 1          /* 6 tier thresholds T_0..T_5 */
+#define P_CAND 7       /* candidates kept after collision counting */
+#define P_K 8          /* top-k to keep: min(topk, n) */
+#define P_SINK_END 9   /* sink tokens [0, sinkEnd) */
+#define P_ZONE_START 10
+#define P_ZONE_END 11  /* local window [zoneEnd, length) */
+#define P_LEN 12
+#define P_DENSE 13     /* 1: attend every token [0, length) */
+#define P_ENC_FROM 14  /* encodeKeys: first zone index to encode */
+#define P_ENC_COUNT 15 /* encodeKeys: keys to encode */
+#define PLAN_STRIDE 16
+
+CONSTANT float LM_THRESHOLDS[7] = {0.0843f, 0.1698f, 0.2578f, 0.3499f, 0.4487f, 0.5585f, 0.6901f};
+CONSTANT float LM_CENTERS[8] = {0.0420f, 0.1266f, 0.2130f, 0.3025f, 0.3973f, 0.5001f, 0.6169f, 0.7633f};
+
+FUNC int magnitude_index(float a) {
+    int t = 0;
+    for (int i = 0; i < 7; i++) t += LM_THRESHOLDS[i] < a ? 1 : 0;
+    return t;
+}
+
+FUNC float signed_level(int v) {
+    return ((v & 8) != 0 ? 1.0f : -1.0f) * LM_CENTERS[v & 7];
+}
+
+/* Orderable key of a float for an ascending sort that means "descending value"; -0 folds into +0. */
+FUNC uint desc_key(float f) {
+    uint u = AS_UINT(f == 0.0f ? 0.0f : f);
+    uint asc = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return ~asc;
+}
+
+/*
+ * y = R (x / max(||x||, 1e-8)) for HEAD_DIM floats in local memory `x` (overwritten with y), `rot` the
+ * signs (HADAMARD) or the dense matrix. Whole work-group calls; returns ||x|| to every thread.
+ * Mirrors RetrievalQuery.of / KeyEncoder: sequential norm, same butterflies, same scale.
+ */
+FUNC float rotate_normalised(LOCAL float* x, LOCAL float* tmp, LOCAL float* normOut, GLOBAL const float* rot) {
+    int t = LOCAL_ID(0);
+    int nt = LOCAL_SIZE(0);
+    if (t == 0) {
+        float ss = 0.0f;
+        for (int i = 0; i < HEAD_DIM; i++) ss += x[i] * x[i];
+        normOut[0] = SQRT(ss);
+    }
+    SYNC_THREADS;
+    float norm = normOut[0];
+    float inv = 1.0f / FMAX(norm, 1e-8f);
+#if HADAMARD
+    for (int i = t; i < HEAD_DIM; i += nt) x[i] = (x[i] * inv) * rot[i];
+    SYNC_THREADS;
+    for (int h = 1; h < HEAD_DIM; h <<= 1) {
+        for (int p = t; p < HEAD_DIM / 2; p += nt) {
+            int i = (p / h) * (h << 1) + (p % h);
+            float u = x[i], v = x[i + h];
+            x[i] = u + v;
+            x[i + h] = u - v;
+        }
+        SYNC_THREADS;
+    }
+    float scale = AS_FLOAT(ROT_SCALE_BITS);
+    for (int i = t; i < HEAD_DIM; i += nt) x[i] = x[i] * scale;
+    SYNC_THREADS;
+#else
+    for (int i = t; i < HEAD_DIM; i += nt) tmp[i] = x[i] * inv;
+    SYNC_THREADS;
+    for (int i = t; i < HEAD_DIM; i += nt) {
+        float acc = 0.0f;
+        for (int j = 0; j < HEAD_DIM; j++) acc += rot[i * HEAD_DIM + j] * tmp[j];
+        x[i] = acc;
+    }
+    SYNC_THREADS;
+#endif
+    return norm;
+}
+
+/* Exclusive prefix sum of 256 ints in local memory by a work-group of >= 256 threads (Hillis-Steele). */
+FUNC int exclusive_scan_256(LOCAL int* a, int t) {
+    int v = t < 256 ? a[t] : 0;
+    for (int off = 1; off < 256; off <<= 1) {
+        int add = (t < 256 && t >= off) ? a[t - off] : 0;
+        SYNC_THREADS;
+        if (t < 256) a[t] += add;
+        SYNC_THREADS;
+    }
+    return t < 256 ? a[t] - v : 0;
+}
+
+/*
+ * prepareQuery - twin: RetrievalQuery.of + TierTable.build.
+ * grid (S*NQ, BLOCKS) x 256 threads. Work-group (qi, bb) rotates its query (cheap, redone per block) and
+ * builds the tier table of block bb; block 0 also stores q̂, ||q|| and clears the score histogram.
+ */
+KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, GLOBAL const int* plan,
+                         GLOBAL const int* counts, GLOBAL float* qhat, GLOBAL float* qnorm,
+                         GLOBAL uchar* tierTable, GLOBAL int* hist) {
+    LOCAL_ARRAY(float, x, HEAD_DIM);
+    LOCAL_ARRAY(float, tmp, HEAD_DIM);
+    LOCAL_ARRAY(float, normv, 1);
+    LOCAL_ARRAY(float, score, 256);
+    LOCAL_ARRAY(int, ordered, 256);
+    LOCAL_ARRAY(int, abv, 256);
+    int t = LOCAL_ID(0);
+    int qi = GROUP_ID(0);
+    int bb = GROUP_ID(1);
+    int s = qi / NQ, head = qi % NQ;
+    int b = s / HKV, h = s % HKV;
+    GLOBAL const float* q = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
+    for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) {
+        if (NQ == 1) {
+            float m = 0.0f;
+            for (int g = 0; g < GROUP; g++) m += q[g * HEAD_DIM + i];
+            x[i] = m * (1.0f / GROUP);
+        } else {
+            x[i] = q[head * HEAD_DIM + i];
+        }
+    }
+    SYNC_THREADS;
+    float norm = rotate_normalised(x, tmp, normv, rot);
+    if (bb == 0) {
+        for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) qhat[(long) qi * HEAD_DIM + i] = x[i];
+        if (t == 0) qnorm[qi] = norm;
+        for (int i = t; i < HIST_BINS; i += LOCAL_SIZE(0)) hist[qi * HIST_BINS + i] = 0;
+    }
+    /* centroid scores, in coordinate order like TierTable.centroidScores */
+    int c = t;
+    float sc = 0.0f;
+    if (c < 256) {
+        for (int j = 0; j < 8; j++) sc += ((c >> j) & 1) != 0 ? x[bb * 8 + j] : -x[bb * 8 + j];
+        score[c] = sc;
+    }
+    SYNC_THREADS;
+    int rank = 0;
+    if (c < 256) {
+        for (int o = 0; o < 256; o++) {
+            float so = score[o];
+            rank += (so > sc || (so == sc && o < c)) ? 1 : 0;
+        }
+        ordered[rank] = counts[(long) s * BLOCKS * 256 + bb * 256 + c];
+    }
+    SYNC_THREADS;
+    int aboveAtRank = exclusive_scan_256(ordered, t); /* keys in centroids ranked above rank t */
+    if (t < 256) abv[t] = aboveAtRank;
+    SYNC_THREADS;
+    if (c < 256) {
+        int above = abv[rank];
+        GLOBAL const int* p = plan + s * PLAN_STRIDE;
+        int tiers = 0;
+        for (int i = 0; i < 6; i++) tiers += above < p[P_T + i] ? 1 : 0;
+        tierTable[(long) qi * BLOCKS * 256 + bb * 256 + c] = (uchar) tiers;
+    }
+}
+
+/*
+ * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
+ * grid (ceil(cap/256), S) x 256. One key per thread; its BLOCKS code bytes are read as words; the NQ tier
+ * tables of the stream sit in local memory. Scores land in scores[(s*NQ + qi) * cap + key].
+ */
+KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierTable, GLOBAL const int* plan,
+                            GLOBAL uchar* scores, GLOBAL int* hist, int cap) {
+    LOCAL_ARRAY(uchar, table, NQ * BLOCKS * 256);
+    LOCAL_ARRAY(int, lh, NQ * HIST_BINS);
+    int t = LOCAL_ID(0);
+    int s = GROUP_ID(1);
+    int n = plan[s * PLAN_STRIDE + P_N];
+    if (GROUP_ID(0) * LOCAL_SIZE(0) >= n) return; /* whole work-group beyond this stream's zone */
+    for (int i = t; i < NQ * BLOCKS * 256; i += LOCAL_SIZE(0)) table[i] = tierTable[(long) s * NQ * BLOCKS * 256 + i];
+    for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
+    SYNC_THREADS;
+    int key = GROUP_ID(0) * LOCAL_SIZE(0) + t;
+    if (key < n) {
+        uchar code[BLOCKS];
+        GLOBAL const uchar* src = codes + ((long) s * cap + key) * BLOCKS;
+#if (BLOCKS % 4) == 0
+        for (int w = 0; w < BLOCKS / 4; w++) {
+            uint word = ((GLOBAL const uint*) src)[w];
+            code[4 * w] = (uchar) (word & 0xff);
+            code[4 * w + 1] = (uchar) ((word >> 8) & 0xff);
+            code[4 * w + 2] = (uchar) ((word >> 16) & 0xff);
+            code[4 * w + 3] = (uchar) (word >> 24);
+        }
+#else
+        for (int bb = 0; bb < BLOCKS; bb++) code[bb] = src[bb];
+#endif
+        for (int qi = 0; qi < NQ; qi++) {
+            int sc = 0;
+            for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + code[bb]];
+            scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
+            ATOMIC_ADD_INT(&lh[qi * HIST_BINS + sc], 1);
+        }
+    }
+    SYNC_THREADS;
+    for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) {
+        if (lh[i] != 0) ATOMIC_ADD_INT(&hist[s * NQ * HIST_BINS + i], lh[i]);
+    }
+}
+
+/*
+ * candidateSelect - twin: CandidateSelect.select. grid (S*NQ) x L (power of two, <= 1024).
+ * The cut score comes from the histogram; keys above it are kept, keys at it in token order until the
+ * count is met. Output ascending zone indices in cand[qi * cap ..], count in candCount[qi].
+ */
+KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
+                            GLOBAL int* cand, GLOBAL int* candCount, int cap) {
+    LOCAL_ARRAY(int, gt, 1024);
+    LOCAL_ARRAY(int, eq, 1024);
+    LOCAL_ARRAY(int, cutv, 2);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int qi = GROUP_ID(0);
+    int s = qi / NQ;
+    int n = plan[s * PLAN_STRIDE + P_N];
+    int count = plan[s * PLAN_STRIDE + P_CAND];
+    if (t == 0) {
+        int cut = MAX_SCORE, above = 0;
+        GLOBAL const int* hh = hist + qi * HIST_BINS;
+        while (cut > 0 && above + hh[cut] < count) above += hh[cut--];
+        cutv[0] = cut;
+        cutv[1] = count - above;
+        candCount[qi] = count;
+    }
+    SYNC_THREADS;
+    int cut = cutv[0], ties = cutv[1];
+    int per = (n + L - 1) / L;
+    int from = t * per, to = min(n, from + per);
+    GLOBAL const uchar* sc = scores + (long) qi * cap;
+    int g = 0, e = 0;
+    for (int i = from; i < to; i++) {
+        int v = sc[i];
+        g += v > cut ? 1 : 0;
+        e += v == cut ? 1 : 0;
+    }
+    gt[t] = g;
+    eq[t] = e;
+    SYNC_THREADS;
+    for (int off = 1; off < L; off <<= 1) { /* inclusive scans */
+        int ag = t >= off ? gt[t - off] : 0;
+        int ae = t >= off ? eq[t - off] : 0;
+        SYNC_THREADS;
+        gt[t] += ag;
+        eq[t] += ae;
+        SYNC_THREADS;
+    }
+    int gBefore = gt[t] - g, eBefore = eq[t] - e;
+    GLOBAL int* out = cand + (long) qi * cap;
+    for (int i = from; i < to; i++) {
+        int v = sc[i];
+        if (v > cut) {
+            out[gBefore + min(eBefore, ties)] = i;
+            gBefore++;
+        } else if (v == cut) {
+            if (eBefore < ties) out[gBefore + eBefore] = i;
+            eBefore++;
+        }
+    }
+}
+
+/*
+ * rerank - twin: Rerank.estimate. grid (ceil(cap/256), S*NQ) x 256. The query's lookup table
+ * lut[d*16 + v] = q̂[d] * level(v) lives in local memory; one candidate per thread.
+ */
+KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GLOBAL const float* qhat,
+                   GLOBAL const float* qnorm, GLOBAL const int* cand, GLOBAL const int* candCount,
+                   GLOBAL float* est, int cap) {
+    LOCAL_ARRAY(float, lut, HEAD_DIM * 16);
+    int t = LOCAL_ID(0);
+    int qi = GROUP_ID(1);
+    int s = qi / NQ;
+    int m = candCount[qi];
+    if (GROUP_ID(0) * LOCAL_SIZE(0) >= m) return;
+    for (int i = t; i < HEAD_DIM * 16; i += LOCAL_SIZE(0)) lut[i] = qhat[(long) qi * HEAD_DIM + i / 16] * signed_level(i & 15);
+    SYNC_THREADS;
+    int j = GROUP_ID(0) * LOCAL_SIZE(0) + t;
+    if (j >= m) return;
+    int key = cand[(long) qi * cap + j];
+    GLOBAL const uint* nib = (GLOBAL const uint*) (nibbles + ((long) s * cap + key) * (HEAD_DIM / 2));
+    GLOBAL const ushort* w = weights + ((long) s * cap + key) * BLOCKS;
+    float acc = 0.0f;
+    for (int bb = 0; bb < BLOCKS; bb++) {
+        uint word = nib[bb];
+        float sum = 0.0f;
+        for (int p = 0; p < 4; p++) {
+            int v = (int) ((word >> (8 * p)) & 0xff);
+            int d = bb * 8 + 2 * p;
+            sum += lut[d * 16 + (v & 15)] + lut[(d + 1) * 16 + ((v >> 4) & 15)];
+        }
+        acc += bf16_to_float(w[bb]) * sum;
+    }
+    est[(long) qi * cap + j] = acc * qnorm[qi];
+}
+
+/*
+ * topK - twin: TopK.ranked. grid (S*NQ) x 256. Radix select of the k best estimates (4 passes of 8 bits
+ * over descending-order keys), ties at the cut by candidate position (= token order), then a bitonic sort
+ * of the kept (key, position) pairs. Output: zone indices best first in ranked[qi * KMAX ..].
+ */
+KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
+                 GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, int cap) {
+    LOCAL_ARRAY(int, bins, 256);
+    LOCAL_ARRAY(uint, sel, 4);
+    LOCAL_ARRAY(uint, sortKey, KMAX);
+    LOCAL_ARRAY(int, sortPos, KMAX);
+    LOCAL_ARRAY(int, fill, 2);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int qi = GROUP_ID(0);
+    int s = qi / NQ;
+    int m = candCount[qi];
+    int k = min(plan[s * PLAN_STRIDE + P_K], m);
+    GLOBAL const float* e = est + (long) qi * cap;
+    if (t == 0) {
+        sel[0] = 0u;   /* prefix of the k-th key found so far */
+        sel[1] = (uint) k; /* rank still to find inside the prefix */
+        rankedCount[qi] = k;
+    }
+    SYNC_THREADS;
+    if (k == 0) return;
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 24 - 8 * pass;
+        uint prefix = sel[0];
+        uint mask = pass == 0 ? 0u : (0xffffffffu << (32 - 8 * pass));
+        for (int i = t; i < 256; i += L) bins[i] = 0;
+        SYNC_THREADS;
+        for (int i = t; i < m; i += L) {
+            uint key = desc_key(e[i]);
+            if ((key & mask) == prefix) ATOMIC_ADD_INT(&bins[(key >> shift) & 0xff], 1);
+        }
+        SYNC_THREADS;
+        if (t == 0) {
+            uint need = sel[1];
+            int d = 0;
+            while ((uint) bins[d] < need) need -= (uint) bins[d++];
+            sel[0] = prefix | ((uint) d << shift);
+            sel[1] = need;
+        }
+        SYNC_THREADS;
+    }
+    uint kth = sel[0];
+    int tiesWanted = (int) sel[1]; /* items equal to kth to keep, lowest positions first */
+    if (t == 0) { fill[0] = 0; fill[1] = 0; }
+    SYNC_THREADS;
+    /* keep key < kth (at most k - tiesWanted of them) and the first tiesWanted keys == kth */
+    int per = (m + L - 1) / L;
+    int from = t * per, to = min(m, from + per);
+    int eqMine = 0;
+    for (int i = from; i < to; i++) eqMine += desc_key(e[i]) == kth ? 1 : 0;
+    SYNC_THREADS;
+    /* exclusive scan of eqMine across threads through local memory (L <= 256) */
+    if (t < 256) bins[t] = eqMine;
+    SYNC_THREADS;
+    for (int off = 1; off < L; off <<= 1) {
+        int a = (t >= off && t < 256) ? bins[t - off] : 0;
+        SYNC_THREADS;
+        if (t < 256) bins[t] += a;
+        SYNC_THREADS;
+    }
+    int eqBefore = bins[t] - eqMine;
+    for (int i = from; i < to; i++) {
+        uint key = desc_key(e[i]);
+        if (key < kth) {
+            int slot = ATOMIC_ADD_INT(&fill[0], 1);
+            sortKey[slot] = key;
+            sortPos[slot] = i;
+        } else if (key == kth) {
+            if (eqBefore < tiesWanted) {
+                int slot = (k - tiesWanted) + eqBefore;
+                sortKey[slot] = key;
+                sortPos[slot] = i;
+            }
+            eqBefore++;
+        }
+    }
+    SYNC_THREADS;
+    /* bitonic sort of k pairs padded to a power of two by (key, pos) ascending */
+    int size = 1;
+    while (size < k) size <<= 1;
+    for (int i = k + t; i < size; i += L) {
+        sortKey[i] = 0xffffffffu;
+        sortPos[i] = 0x7fffffff;
+    }
+    SYNC_THREADS;
+    for (int width = 2; width <= size; width <<= 1) {
+        for (int stride = width >> 1; stride > 0; stride >>= 1) {
+            for (int i = t; i < size; i += L) {
+                int j = i ^ stride;
+                if (j > i) {
+                    bool up = (i & width) == 0;
+                    uint ki = sortKey[i], kj = sortKey[j];
+                    int pi = sortPos[i], pj = sortPos[j];
+                    bool greater = ki > kj || (ki == kj && pi > pj);
+                    if (greater == up) {
+                        sortKey[i] = kj; sortKey[j] = ki;
+                        sortPos[i] = pj; sortPos[j] = pi;
+                    }
+                }
+            }
+            SYNC_THREADS;
+        }
+    }
+    GLOBAL const int* c = cand + (long) qi * cap;
+    for (int i = t; i < k; i += L) ranked[(long) qi * KMAX + i] = c[sortPos[i]];
+}
+
+/*
+ * mergeSelection - twin: GroupMerge.roundRobin (NQ > 1) or a plain sort (NQ == 1).
+ * grid (S) x 256 (at most 256). Items in (rank, head) order; an item is kept when no earlier item has its token and it
+ * is among the first `k` kept. Output ascending zone indices in selected[s * KMAX ..], count in selCount[s].
+ */
+KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCount, GLOBAL const int* plan,
+                           GLOBAL int* selected, GLOBAL int* selCount) {
+    LOCAL_ARRAY(int, out, KMAX);
+    LOCAL_ARRAY(int, taken, 1);
+    LOCAL_ARRAY(int, flag, 256);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int s = GROUP_ID(0);
+    int k = plan[s * PLAN_STRIDE + P_K];
+    int depth = 0;
+    for (int h = 0; h < NQ; h++) depth = max(depth, rankedCount[s * NQ + h]);
+    int total = depth * NQ;
+    if (t == 0) taken[0] = 0;
+    SYNC_THREADS;
+    /* chunks of L items in order; each chunk decides first occurrences, then appends in order */
+    for (int base = 0; base < total; base += L) {
+        if (taken[0] >= k) break;
+        int i = base + t;
+        int tok = -1;
+        if (i < total) {
+            int r = i / NQ, h = i % NQ;
+            if (r < rankedCount[s * NQ + h]) tok = ranked[((long) s * NQ + h) * KMAX + r];
+        }
+        bool first = tok >= 0;
+        for (int j = 0; j < i && first; j++) {
+            int rj = j / NQ, hj = j % NQ;
+            if (rj < rankedCount[s * NQ + hj] && ranked[((long) s * NQ + hj) * KMAX + rj] == tok) first = false;
+        }
+        /* ordered append: exclusive scan of the first-occurrence flags (L <= 256) */
+        flag[t] = first ? 1 : 0;
+        SYNC_THREADS;
+        for (int off = 1; off < L; off <<= 1) {
+            int a = t >= off ? flag[t - off] : 0;
+            SYNC_THREADS;
+            flag[t] += a;
+            SYNC_THREADS;
+        }
+        int pos = taken[0] + flag[t] - (first ? 1 : 0);
+        if (first && pos < k) out[pos] = tok;
+        SYNC_THREADS;
+        if (t == L - 1) taken[0] = min(k, taken[0] + flag[t]);
+        SYNC_THREADS;
+    }
+    int n = taken[0];
+    int size = 1;
+    while (size < n) size <<= 1;
+    for (int i = n + t; i < size; i += L) out[i] = 0x7fffffff;
+    SYNC_THREADS;
+    for (int width = 2; width <= size; width <<= 1) {
+        for (int stride = width >> 1; stride > 0; stride >>= 1) {
+            for (int i = t; i < size; i += L) {
+                int j = i ^ stride;
+                if (j > i) {
+                    bool up = (i & width) == 0;
+                    int a = out[i], b = out[j];
+                    if ((a > b) == up) { out[i] = b; out[j] = a; }
+                }
+            }
+            SYNC_THREADS;
+        }
+    }
+    for (int i = t; i < n; i += L) selected[(long) s * KMAX + i] = out[i];
+    if (t == 0) selCount[s] = n;
+}
+
+/* Token position of the i-th attended token of a stream: sink, then retrieved, then local (or all, dense). */
+FUNC int attended_token(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i) {
+    if (p[P_DENSE]) return i;
+    int sinkEnd = p[P_SINK_END];
+    if (i < sinkEnd) return i;
+    if (i < sinkEnd + selN) return p[P_ZONE_START] + sel[i - sinkEnd];
+    return p[P_ZONE_END] + (i - sinkEnd - selN);
+}
+
+FUNC int attended_count(GLOBAL const int* p, int selN) {
+    if (p[P_DENSE]) return p[P_LEN];
+    return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
+}
+
+#define ATT_CHUNK 64
+#define ATT_THREADS 128
+#define ATT_LANES 4 /* threads per token in the q.k phase */
+
+/*
+ * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
+ * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
+ * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
+ * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
+ */
+KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
+                            GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
+                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks) {
+    LOCAL_ARRAY(float, q, GROUP * HEAD_DIM);
+    LOCAL_ARRAY(float, part, ATT_THREADS * GROUP);
+    LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
+    LOCAL_ARRAY(int, tok, ATT_CHUNK);
+    LOCAL_ARRAY(float, red, GROUP * 2);
+    int t = LOCAL_ID(0);
+    int c = GROUP_ID(0);
+    int s = GROUP_ID(1);
+    int b = s / HKV, h = s % HKV;
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    int selN = p[P_DENSE] ? 0 : selCount[s];
+    int total = attended_count(p, selN);
+    int first = c * ATT_CHUNK;
+    int nTok = min(ATT_CHUNK, total - first);
+    long partBase = ((long) s * GROUP) * maxChunks + c;
+    if (nTok <= 0) {
+        if (t < GROUP) {
+            pmax[partBase + (long) t * maxChunks] = -INFINITY_F;
+            psum[partBase + (long) t * maxChunks] = 0.0f;
+        }
+        return;
+    }
+    const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
+    GLOBAL const float* qs = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
+    for (int i = t; i < GROUP * HEAD_DIM; i += ATT_THREADS) q[i] = qs[i];
+    for (int i = t; i < nTok; i += ATT_THREADS) tok[i] = attended_token(p, selected + (long) s * KMAX, selN, first + i);
+    SYNC_THREADS;
+    GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
+    GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
+    /* logits: ATT_LANES threads per token, each a contiguous quarter of the row */
+    int lane = t % ATT_LANES;
+    const int span = HEAD_DIM / ATT_LANES;
+    for (int base = 0; base < nTok; base += ATT_THREADS / ATT_LANES) {
+        int i = base + t / ATT_LANES;
+        float acc[GROUP];
+        for (int g = 0; g < GROUP; g++) acc[g] = 0.0f;
+        if (i < nTok) {
+            GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM + lane * span;
+            for (int d = 0; d < span; d++) {
+                float kv = bf16_to_float(row[d]);
+                for (int g = 0; g < GROUP; g++) acc[g] += q[g * HEAD_DIM + lane * span + d] * kv;
+            }
+        }
+        for (int g = 0; g < GROUP; g++) part[t * GROUP + g] = acc[g];
+        SYNC_THREADS;
+        if (lane == 0 && i < nTok) {
+            for (int g = 0; g < GROUP; g++) {
+                float l = 0.0f;
+                for (int r = 0; r < ATT_LANES; r++) l += part[(t + r) * GROUP + g];
+                prob[i * GROUP + g] = l * scale;
+            }
+        }
+        SYNC_THREADS;
+    }
+    /* per head: max and exp-sum over the chunk */
+    if (t < GROUP) {
+        float mx = -INFINITY_F;
+        for (int i = 0; i < nTok; i++) mx = FMAX(mx, prob[i * GROUP + t]);
+        float sum = 0.0f;
+        for (int i = 0; i < nTok; i++) {
+            float e = EXP(prob[i * GROUP + t] - mx);
+            prob[i * GROUP + t] = e;
+            sum += e;
+        }
+        red[t] = mx;
+        red[GROUP + t] = sum;
+    }
+    SYNC_THREADS;
+    /* values: thread d accumulates dim d for every head */
+    for (int d = t; d < HEAD_DIM; d += ATT_THREADS) {
+        float acc[GROUP];
+        for (int g = 0; g < GROUP; g++) acc[g] = 0.0f;
+        for (int i = 0; i < nTok; i++) {
+            float v = bf16_to_float(V[(long) tok[i] * HEAD_DIM + d]);
+            for (int g = 0; g < GROUP; g++) acc[g] += prob[i * GROUP + g] * v;
+        }
+        for (int g = 0; g < GROUP; g++) pacc[(partBase + (long) g * maxChunks) * HEAD_DIM + d] = acc[g];
+    }
+    if (t < GROUP) {
+        pmax[partBase + (long) t * maxChunks] = red[t];
+        psum[partBase + (long) t * maxChunks] = red[GROUP + t];
+    }
+}
+
+/*
+ * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp.
+ * grid (S * GROUP) x HEAD_DIM threads (or fewer, looping). out: [batch][Hq][D].
+ */
+KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
+                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks) {
+    int t = LOCAL_ID(0);
+    int sg = GROUP_ID(0);
+    int s = sg / GROUP;
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    int selN = p[P_DENSE] ? 0 : selCount[s];
+    int chunks = (attended_count(p, selN) + ATT_CHUNK - 1) / ATT_CHUNK;
+    long base = (long) sg * maxChunks;
+    float m = -INFINITY_F;
+    for (int c = 0; c < chunks; c++) m = FMAX(m, pmax[base + c]);
+    float denom = 0.0f;
+    for (int c = 0; c < chunks; c++) denom += EXP(pmax[base + c] - m) * psum[base + c];
+    for (int d = t; d < HEAD_DIM; d += LOCAL_SIZE(0)) {
+        float acc = 0.0f;
+        for (int c = 0; c < chunks; c++) acc += EXP(pmax[base + c] - m) * pacc[(base + c) * HEAD_DIM + d];
+        out[(long) sg * HEAD_DIM + d] = denom > 0.0f ? acc / denom : 0.0f;
+    }
+}
+
+/*
+ * encodeKeys - twin: KeyEncoder.encode + RetrievalIndex counts. grid (maxKeys, S) x HEAD_DIM threads
+ * (at most 256). Encodes zone indices [P_ENC_FROM, P_ENC_FROM + P_ENC_COUNT) of each stream from the stored
+ * bf16 keys (zone index i is token zoneStart + i) and adds each code to the centroid counts.
+ */
+KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBAL const int* plan,
+                       GLOBAL uchar* codes, GLOBAL uchar* nibbles, GLOBAL ushort* weights, GLOBAL int* counts,
+                       int cap, int capTok) {
+    LOCAL_ARRAY(float, x, HEAD_DIM);
+    LOCAL_ARRAY(float, tmp, HEAD_DIM);
+    LOCAL_ARRAY(float, normv, 1);
+    int t = LOCAL_ID(0);
+    int s = GROUP_ID(1);
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    int j = GROUP_ID(0);
+    if (j >= p[P_ENC_COUNT]) return;
+    int zi = p[P_ENC_FROM] + j;
+    int token = p[P_ZONE_START] + zi;
+    GLOBAL const ushort* row = keys + ((long) s * capTok + token) * HEAD_DIM;
+    for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) x[i] = bf16_to_float(row[i]);
+    SYNC_THREADS;
+    float norm = rotate_normalised(x, tmp, normv, rot);
+    for (int bb = t; bb < BLOCKS; bb += LOCAL_SIZE(0)) {
+        int base = bb * 8;
+        int code = 0;
+        float r2 = 0.0f;
+        for (int k = 0; k < 8; k++) {
+            float v = x[base + k];
+            if (v >= 0.0f) code |= 1 << k;
+            r2 += v * v;
+        }
+        long key = (long) s * cap + zi;
+        codes[key * BLOCKS + bb] = (uchar) code;
+        float r = SQRT(r2);
+        float invR = 1.0f / FMAX(r, 1e-8f);
+        float alpha = 0.0f;
+        for (int k = 0; k < 8; k += 2) {
+            float u0 = x[base + k] * invR, u1 = x[base + k + 1] * invR;
+            int lo = (u0 >= 0.0f ? 8 : 0) | magnitude_index(FABS(u0));
+            int hi = (u1 >= 0.0f ? 8 : 0) | magnitude_index(FABS(u1));
+            alpha += LM_CENTERS[lo & 7] * FABS(u0);
+            alpha += LM_CENTERS[hi & 7] * FABS(u1);
+            nibbles[key * (HEAD_DIM / 2) + bb * 4 + (k >> 1)] = (uchar) (lo | (hi << 4));
+        }
+        alpha = FMAX(alpha, 1e-6f);
+        weights[key * BLOCKS + bb] = float_to_bf16(r / alpha * norm);
+        ATOMIC_ADD_INT(&counts[(long) s * BLOCKS * 256 + bb * 256 + code], 1);
+    }
+}
