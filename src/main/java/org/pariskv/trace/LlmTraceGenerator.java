@@ -1,0 +1,201 @@
+package org.pariskv.trace;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * {@code llm}: LLM-like post-RoPE statistics with planted relevant keys (see {@code docs/traces.md}).
+ *
+ * <p>Keys of KV head {@code h}: {@code k = S ⊙ (keyOffset·sqrt(D)·μ + U z + σ ε)} — a large common
+ * offset direction {@code μ} (key-key cosine around 0.8), a rank-{@code keyRank} random subspace
+ * carrying {@code keyLowRankShare} of the per-coordinate variance, and {@code keyOutliers} heavy
+ * channels scaled by U[{@code keyOutlierMin}, {@code keyOutlierMax}].
+ *
+ * <p>Queries are out of distribution: each query head has its own base distribution with offset
+ * direction {@code -queryAntiAlign·μ + sqrt(1-queryAntiAlign²)·ν} (ν ⟂ μ, so partly anti-aligned with
+ * the key offset), its own subspace and {@code queryOutliers} outlier channels distinct from the keys'.
+ * The base is rescaled to a background logit spread of {@code baseLogitStd}, then pushed towards the
+ * step's targets (see {@link PlantedEngine}): {@code plantedPerHead} planted earlier tokens per query
+ * head, of which {@code sharedPerGroup} are shared by the GQA group and the rest differ per head (so a
+ * group-mean query loses mass), plus {@code recentPerHead} tokens from the last {@code recentWindow}
+ * (weight {@code recentWeight}). Targets persist from step to step with probability
+ * {@code persistence}. The push is calibrated so the targets carry about {@code targetMass} of the
+ * softmax mass at scale 1/sqrt(D); the rest spreads over the many keys that share the targets'
+ * subspace component and the Gaussian background.
+ */
+public final class LlmTraceGenerator implements TraceGenerator {
+
+    /**
+     * Parameters of the {@code llm} generator; {@link #defaults()} documents every default.
+     *
+     * @param keyOffset         key offset norm in units of sqrt(D) (default 2.0)
+     * @param keyRank           rank of the per-head key subspace (default 8)
+     * @param keyLowRankShare   share of per-coordinate key variance in the subspace (default 0.5)
+     * @param keyOutliers       heavy key channels per head (default 4)
+     * @param keyOutlierMin     smallest outlier scale (default 5)
+     * @param keyOutlierMax     largest outlier scale (default 10)
+     * @param queryOffset       query base offset norm in units of sqrt(D) (default 2.0)
+     * @param queryAntiAlign    cosine of the query offset with minus the key offset (default 0.5)
+     * @param queryRank         rank of each query head's own subspace (default 8)
+     * @param queryLowRankShare share of query variance in that subspace (default 0.5)
+     * @param queryOutliers     query outlier channels per group, disjoint from the key ones (default 4)
+     * @param queryOutlierMin   smallest query outlier scale (default 2)
+     * @param queryOutlierMax   largest query outlier scale (default 4)
+     * @param valueOffset       value offset norm in units of sqrt(D) (default 0.25)
+     * @param valueRank         rank of the value subspace (default 8)
+     * @param valueLowRankShare share of value variance in it (default 0.5)
+     * @param baseLogitStd      std of the base query's logits over random keys (default 1.0)
+     * @param plantedPerHead    planted targets per query head and step (default 4)
+     * @param sharedPerGroup    of which shared by all heads of the GQA group (default 2)
+     * @param recentPerHead     recent-token targets per head and step (default 2)
+     * @param recentWindow      window the recent targets are drawn from (default 64)
+     * @param recentWeight      logit weight of a recent target relative to a planted one (default 0.5)
+     * @param persistence       probability a planted slot keeps its token at the next step (default 0.5)
+     * @param targetMass        approximate softmax mass share of all targets together (default 0.6)
+     * @param targetWhitening   how far the push towards a target whitens the key subspace: 0 pushes
+     *                          along the target's whole deviation (lifting every key sharing its
+     *                          subspace component), 1 along its whitened deviation (default 0.5)
+     */
+    public record Params(double keyOffset, int keyRank, double keyLowRankShare, int keyOutliers,
+                         double keyOutlierMin, double keyOutlierMax,
+                         double queryOffset, double queryAntiAlign, int queryRank, double queryLowRankShare,
+                         int queryOutliers, double queryOutlierMin, double queryOutlierMax,
+                         double valueOffset, int valueRank, double valueLowRankShare,
+                         double baseLogitStd, int plantedPerHead, int sharedPerGroup, int recentPerHead,
+                         int recentWindow, double recentWeight, double persistence, double targetMass,
+                         double targetWhitening) {
+
+        public Params {
+            if (keyRank < 0 || queryRank < 0 || valueRank < 0) {
+                throw new IllegalArgumentException("ranks must be >= 0");
+            }
+            share("keyLowRankShare", keyLowRankShare);
+            share("queryLowRankShare", queryLowRankShare);
+            share("valueLowRankShare", valueLowRankShare);
+            share("persistence", persistence);
+            share("targetWhitening", targetWhitening);
+            if (!(targetMass > 0 && targetMass < 1)) {
+                throw new IllegalArgumentException("targetMass must be in (0, 1), got " + targetMass);
+            }
+            if (queryAntiAlign < -1 || queryAntiAlign > 1) {
+                throw new IllegalArgumentException("queryAntiAlign must be in [-1, 1], got " + queryAntiAlign);
+            }
+            if (plantedPerHead < 0 || sharedPerGroup < 0 || sharedPerGroup > plantedPerHead || recentPerHead < 0) {
+                throw new IllegalArgumentException("need 0 <= sharedPerGroup (" + sharedPerGroup
+                        + ") <= plantedPerHead (" + plantedPerHead + ") and recentPerHead >= 0 (" + recentPerHead + ")");
+            }
+            if (recentWindow < 1) {
+                throw new IllegalArgumentException("recentWindow must be >= 1, got " + recentWindow);
+            }
+            if (baseLogitStd <= 0) {
+                throw new IllegalArgumentException("baseLogitStd must be positive, got " + baseLogitStd);
+            }
+        }
+
+        private static void share(String name, double v) {
+            if (!(v >= 0 && v <= 1)) {
+                throw new IllegalArgumentException(name + " must be in [0, 1], got " + v);
+            }
+        }
+
+        /** The documented defaults. */
+        public static Params defaults() {
+            return new Params(2.0, 8, 0.5, 4, 5, 10,
+                    2.0, 0.5, 8, 0.5, 4, 2, 4,
+                    0.25, 8, 0.5,
+                    1.0, 4, 2, 2, 64, 0.5, 0.5, 0.6, 0.5);
+        }
+
+        /** These parameters with another target mass. */
+        public Params withTargetMass(double mass) {
+            return new Params(keyOffset, keyRank, keyLowRankShare, keyOutliers, keyOutlierMin, keyOutlierMax,
+                    queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
+                    queryOutlierMax, valueOffset, valueRank, valueLowRankShare, baseLogitStd, plantedPerHead,
+                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, mass, targetWhitening);
+        }
+
+        /** These parameters with other planted counts. */
+        public Params withPlanted(int perHead, int sharedPerGroup) {
+            return new Params(keyOffset, keyRank, keyLowRankShare, keyOutliers, keyOutlierMin, keyOutlierMax,
+                    queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
+                    queryOutlierMax, valueOffset, valueRank, valueLowRankShare, baseLogitStd, perHead,
+                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, targetMass,
+                    targetWhitening);
+        }
+    }
+
+    /** The random model of one (layer, KV head) group: key/value distributions and query bases. */
+    record Models(float[] keyDir, float[] keyBasis, float[] keyScale, int[] keyOutlierChannels,
+                  GaussianHead keys, GaussianHead values, GaussianHead[] queryBases) {
+
+        static Models draw(Params p, int d, int groupSize, SplittableRandom rng) {
+            double sqrtD = Math.sqrt(d);
+            float[] mu = Synth.unit(rng, d);
+            float[] ub = Synth.gaussian(rng, d * p.keyRank(), 1);
+            int[] kc = Synth.distinctChannels(rng, d, p.keyOutliers(), null);
+            float[] ks = Synth.channelScales(rng, d, kc, p.keyOutlierMin(), p.keyOutlierMax());
+            GaussianHead keys = GaussianHead.of(mu, p.keyOffset() * sqrtD, ub, p.keyRank(), p.keyLowRankShare(), ks);
+
+            float[] vdir = Synth.unit(rng, d);
+            float[] ones = new float[d];
+            java.util.Arrays.fill(ones, 1f);
+            GaussianHead values = GaussianHead.of(vdir, p.valueOffset() * sqrtD,
+                    Synth.gaussian(rng, d * p.valueRank(), 1), p.valueRank(), p.valueLowRankShare(), ones);
+
+            int[] qc = Synth.distinctChannels(rng, d, p.queryOutliers(), kc);
+            GaussianHead[] bases = new GaussianHead[groupSize];
+            double rho = p.queryAntiAlign();
+            for (int g = 0; g < groupSize; g++) {
+                float[] nu = Synth.unitOrthogonal(rng, d, mu);
+                float[] qdir = new float[d];
+                for (int c = 0; c < d; c++) {
+                    qdir[c] = (float) (-rho * mu[c] + Math.sqrt(1 - rho * rho) * nu[c]);
+                }
+                float[] qs = Synth.channelScales(rng, d, qc, p.queryOutlierMin(), p.queryOutlierMax());
+                bases[g] = GaussianHead.of(qdir, p.queryOffset() * sqrtD, Synth.gaussian(rng, d * p.queryRank(), 1),
+                        p.queryRank(), p.queryLowRankShare(), qs);
+            }
+            return new Models(mu, ub, ks, kc, keys, values, bases);
+        }
+    }
+
+    private final Params params;
+
+    public LlmTraceGenerator(Params params) {
+        this.params = params;
+    }
+
+    /** The default-parameter generator. */
+    public LlmTraceGenerator() {
+        this(Params.defaults());
+    }
+
+    public Params params() {
+        return params;
+    }
+
+    @Override
+    public String name() {
+        return "llm";
+    }
+
+    @Override
+    public Trace generate(TraceShape shape, int promptTokens, int steps, long seed) {
+        Params p = params;
+        int d = shape.headDim();
+        int gs = shape.groupSize();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("generator", "llm");
+        meta.put("seed", Long.toString(seed));
+        meta.put("params", p.toString());
+        return PlantedEngine.generate("llm", shape, promptTokens, steps, seed, (layer, kvHead, rng) -> {
+            Models m = Models.draw(p, d, gs, rng);
+            SlotPolicy policy = new SlotPolicy(gs, p.plantedPerHead(), p.sharedPerGroup(), p.recentPerHead(),
+                    p.recentWindow(), p.recentWeight(), p.persistence(),
+                    (r, context) -> SlotPolicy.uniformBeforeWindow(r, context, p.recentWindow()));
+            return new PlantedEngine.Group(t -> m.keys(), m.values(), m.queryBases(), policy, p.targetMass(),
+                    p.baseLogitStd(), p.targetWhitening());
+        }, meta);
+    }
+}
