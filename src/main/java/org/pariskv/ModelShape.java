@@ -44,6 +44,21 @@ public record ModelShape(int layers, int queryHeads, int kvHeads, int headDim) {
         return headDim / 8;
     }
 
+    /** The KV head that query head {@code queryHead} attends with. */
+    public int kvHeadOf(int queryHead) {
+        return queryHead / groupSize();
+    }
+
+    /** Floats in one layer's key (or value) array for {@code tokens} tokens. */
+    public long kvLength(int tokens) {
+        return (long) tokens * kvHeads * headDim;
+    }
+
+    /** Floats in one layer's query array for {@code steps} decode steps. */
+    public long queryLength(int steps) {
+        return (long) steps * queryHeads * headDim;
+    }
+
     public ModelShape withLayers(int n) {
         return new ModelShape(n, queryHeads, kvHeads, headDim);
     }

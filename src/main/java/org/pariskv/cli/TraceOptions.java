@@ -7,7 +7,6 @@ import org.pariskv.ShapeProfiles;
 import org.pariskv.trace.Trace;
 import org.pariskv.trace.TraceFiles;
 import org.pariskv.trace.TraceGenerators;
-import org.pariskv.trace.TraceShape;
 import picocli.CommandLine.Option;
 
 /** Where a command's trace comes from: a seeded generator or a safetensors trace file. */
@@ -45,6 +44,6 @@ final class TraceOptions {
         if (context <= steps) throw new IllegalArgumentException("--context (" + context + ") must exceed --steps (" + steps + "): the prompt would be empty");
         if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
         ModelShape s = ShapeProfiles.byName(shape);
-        return TraceGenerators.byName(trace).generate(new TraceShape(layers, s.queryHeads(), s.kvHeads(), s.headDim()), context - steps, steps, seed);
+        return TraceGenerators.byName(trace).generate(s.withLayers(layers), context - steps, steps, seed);
     }
 }

@@ -29,7 +29,7 @@ public final class Evaluation {
     private Evaluation() {}
 
     public static EvalResult run(Trace trace, RetrievalMethod method, ParisKvConfig cfg, String device, IntConsumer onStep) {
-        ModelShape shape = new ModelShape(trace.shape().layers(), trace.shape().queryHeads(), trace.shape().kvHeads(), trace.shape().headDim());
+        ModelShape shape = trace.shape();
         int d = shape.headDim(), hq = shape.queryHeads(), hkv = shape.kvHeads(), g = shape.groupSize();
         float scale = (float) (1.0 / Math.sqrt(d));
         RunningStats recall = new RunningStats(), mass = new RunningStats(), error = new RunningStats();

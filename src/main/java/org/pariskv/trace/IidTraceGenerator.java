@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +20,7 @@ public final class IidTraceGenerator implements TraceGenerator {
     }
 
     @Override
-    public Trace generate(TraceShape shape, int promptTokens, int steps, long seed) {
+    public Trace generate(ModelShape shape, int promptTokens, int steps, long seed) {
         if (promptTokens < 1 || steps < 1) {
             throw new IllegalArgumentException("promptTokens and steps must be >= 1, got " + promptTokens
                     + " and " + steps);

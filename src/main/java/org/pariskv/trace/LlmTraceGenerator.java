@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -181,7 +182,7 @@ public final class LlmTraceGenerator implements TraceGenerator {
     }
 
     @Override
-    public Trace generate(TraceShape shape, int promptTokens, int steps, long seed) {
+    public Trace generate(ModelShape shape, int promptTokens, int steps, long seed) {
         Params p = params;
         int d = shape.headDim();
         int gs = shape.groupSize();

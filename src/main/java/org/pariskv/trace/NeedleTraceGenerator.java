@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -71,7 +72,7 @@ public final class NeedleTraceGenerator implements TraceGenerator {
     }
 
     @Override
-    public Trace generate(TraceShape shape, int promptTokens, int steps, long seed) {
+    public Trace generate(ModelShape shape, int promptTokens, int steps, long seed) {
         Params p = params;
         LlmTraceGenerator.Params b = p.base();
         int d = shape.headDim();

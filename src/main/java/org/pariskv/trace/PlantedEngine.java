@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -89,7 +90,7 @@ final class PlantedEngine {
         }
     }
 
-    static Trace generate(String name, TraceShape shape, int promptTokens, int steps, long seed,
+    static Trace generate(String name, ModelShape shape, int promptTokens, int steps, long seed,
                           GroupFactory factory, Map<String, String> meta) {
         if (promptTokens < 1) {
             throw new IllegalArgumentException("promptTokens must be >= 1, got " + promptTokens);
@@ -147,7 +148,7 @@ final class PlantedEngine {
         }
     }
 
-    private static void fillQueries(Group g, TraceShape shape, int promptTokens, int steps, float[] keys,
+    private static void fillQueries(Group g, ModelShape shape, int promptTokens, int steps, float[] keys,
                                     float[] queries, int[][] byHead, int h, SplittableRandom qRng,
                                     SplittableRandom tRng) {
         int d = shape.headDim();

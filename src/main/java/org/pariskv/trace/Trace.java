@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,7 @@ import java.util.TreeMap;
  * @param layers       one {@link LayerTrace} per layer
  * @param meta         free-form string metadata (generator, seed, model, ...); iteration order is sorted
  */
-public record Trace(String name, TraceShape shape, int promptTokens, int steps, List<LayerTrace> layers,
+public record Trace(String name, ModelShape shape, int promptTokens, int steps, List<LayerTrace> layers,
                     Map<String, String> meta) {
 
     public Trace {

@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -132,9 +133,9 @@ public final class TraceFiles {
             int headDim = toInt(file, k0, 2);
             int steps = toInt(file, q0, 0);
             int queryHeads = toInt(file, q0, 1);
-            TraceShape shape;
+            ModelShape shape;
             try {
-                shape = new TraceShape(layers, queryHeads, kvHeads, headDim);
+                shape = new ModelShape(layers, queryHeads, kvHeads, headDim);
             } catch (IllegalArgumentException e) {
                 throw new TraceFormatException(file, "bad shape from layers.0.q " + str(q0.shape()) + " and layers.0.k "
                         + str(k0.shape()) + ": " + e.getMessage(), e);
@@ -368,7 +369,7 @@ public final class TraceFiles {
 
     /** Writes {@code trace} to {@code file} with every tensor in {@code dtype}. */
     public static void write(Trace trace, Path file, TraceDtype dtype) {
-        TraceShape s = trace.shape();
+        ModelShape s = trace.shape();
         Map<String, String> meta = new TreeMap<>(trace.meta());
         meta.put("format", FORMAT);
         meta.put("prompt_tokens", Integer.toString(trace.promptTokens()));

@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 /**
  * A seeded synthetic trace source. Implementations are deterministic: the same shape, lengths and seed
  * give bit-identical traces, whatever the number of threads.
@@ -17,5 +18,5 @@ public interface TraceGenerator {
      * @param steps        decode steps (&ge; 1)
      * @param seed         the seed; every (layer, head) draws from its own stream derived from it
      */
-    Trace generate(TraceShape shape, int promptTokens, int steps, long seed);
+    Trace generate(ModelShape shape, int promptTokens, int steps, long seed);
 }

@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import java.util.List;
 
 /**
@@ -14,7 +15,7 @@ public final class TraceValidator {
     /** Full check: {@link #checkStructure} and no NaN/Inf in keys, values or queries. */
     public static void validate(Trace trace) {
         checkStructure(trace.shape(), trace.promptTokens(), trace.steps(), trace.layers());
-        TraceShape s = trace.shape();
+        ModelShape s = trace.shape();
         for (int l = 0; l < trace.layers().size(); l++) {
             LayerTrace layer = trace.layers().get(l);
             checkFinite("keys", l, layer.keys(), s.kvHeads(), s.headDim(), "token");
@@ -27,7 +28,7 @@ public final class TraceValidator {
      * Checks array lengths against the shape and the planted positions against the context of each step.
      * Called by the {@link Trace} constructor.
      */
-    public static void checkStructure(TraceShape shape, int promptTokens, int steps, List<LayerTrace> layers) {
+    public static void checkStructure(ModelShape shape, int promptTokens, int steps, List<LayerTrace> layers) {
         if (promptTokens < 0) {
             throw new IllegalArgumentException("promptTokens must be >= 0, got " + promptTokens);
         }

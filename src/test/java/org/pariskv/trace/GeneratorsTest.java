@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.Arrays;
@@ -9,7 +10,7 @@ import org.pariskv.metrics.KeyRows;
 import org.pariskv.metrics.Metrics;
 
 class GeneratorsTest {
-    static final TraceShape SHAPE = new TraceShape(1, 8, 2, 64);
+    static final ModelShape SHAPE = new ModelShape(1, 8, 2, 64);
     static final int PROMPT = 2048;
     static final int STEPS = 96;
     static Trace llm;
@@ -34,7 +35,7 @@ class GeneratorsTest {
 
     @Test
     void deterministicPerSeedAndDifferentAcrossSeeds() {
-        TraceShape s = new TraceShape(2, 4, 2, 16);
+        ModelShape s = new ModelShape(2, 4, 2, 16);
         for (String n : TraceGenerators.NAMES) {
             TraceGenerator g = TraceGenerators.byName(n);
             Trace a = g.generate(s, 300, 20, 5);
@@ -265,7 +266,7 @@ class GeneratorsTest {
     @Test
     void generates32kTokensQuickly() {
         long t0 = System.nanoTime();
-        Trace t = TraceGenerators.byName("llm").generate(new TraceShape(1, 32, 8, 128), 32_000, 32, 1);
+        Trace t = TraceGenerators.byName("llm").generate(new ModelShape(1, 32, 8, 128), 32_000, 32, 1);
         double sec = (System.nanoTime() - t0) / 1e9;
         assertEquals(32_032, t.tokens());
         assertTrue(sec < 20, "32K x 8 x 128 took " + sec + " s");

@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.IOException;
@@ -17,7 +18,7 @@ class TraceFilesTest {
     Path dir;
 
     static Trace sample() {
-        return TraceGenerators.byName("llm").generate(new TraceShape(2, 4, 2, 16), 40, 6, 3);
+        return TraceGenerators.byName("llm").generate(new ModelShape(2, 4, 2, 16), 40, 6, 3);
     }
 
     @Test
@@ -120,7 +121,7 @@ class TraceFilesTest {
     @Test
     void handWrittenValidFileReads() throws IOException {
         Trace t = TraceFiles.read(raw("ok.st", header(META, "[2,2,8]", "F32"), 448));
-        assertEquals(new TraceShape(1, 2, 1, 8), t.shape());
+        assertEquals(new ModelShape(1, 2, 1, 8), t.shape());
         assertEquals(3, t.promptTokens());
         assertEquals("ok", t.name());
     }

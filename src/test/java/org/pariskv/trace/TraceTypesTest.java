@@ -1,5 +1,6 @@
 package org.pariskv.trace;
 
+import org.pariskv.ModelShape;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
@@ -10,23 +11,23 @@ class TraceTypesTest {
 
     @Test
     void shapeValidationNamesFieldAndValue() {
-        assertEquals(4, new TraceShape(32, 32, 8, 128).groupSize());
-        assertEquals(3, new TraceShape(1, 32, 8, 128).kvHeadOf(13));
-        var e = assertThrows(IllegalArgumentException.class, () -> new TraceShape(0, 4, 2, 8));
+        assertEquals(4, new ModelShape(32, 32, 8, 128).groupSize());
+        assertEquals(3, new ModelShape(1, 32, 8, 128).kvHeadOf(13));
+        var e = assertThrows(IllegalArgumentException.class, () -> new ModelShape(0, 4, 2, 8));
         assertTrue(e.getMessage().contains("layers") && e.getMessage().contains("0"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new TraceShape(1, -4, 2, 8));
+        e = assertThrows(IllegalArgumentException.class, () -> new ModelShape(1, -4, 2, 8));
         assertTrue(e.getMessage().contains("queryHeads") && e.getMessage().contains("-4"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new TraceShape(1, 6, 4, 8));
+        e = assertThrows(IllegalArgumentException.class, () -> new ModelShape(1, 6, 4, 8));
         assertTrue(e.getMessage().contains("queryHeads (6)") && e.getMessage().contains("kvHeads (4)"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new TraceShape(1, 4, 2, 12));
+        e = assertThrows(IllegalArgumentException.class, () -> new ModelShape(1, 4, 2, 12));
         assertTrue(e.getMessage().contains("headDim") && e.getMessage().contains("12"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new TraceShape(1, 4, 0, 8));
+        e = assertThrows(IllegalArgumentException.class, () -> new ModelShape(1, 4, 0, 8));
         assertTrue(e.getMessage().contains("kvHeads must be positive, got 0"), e.getMessage());
     }
 
     /** A tiny hand-filled trace: 1 layer, Hq=2, Hkv=1, D=8, 3 prompt tokens, 2 steps. */
     static Trace tiny() {
-        TraceShape s = new TraceShape(1, 2, 1, 8);
+        ModelShape s = new ModelShape(1, 2, 1, 8);
         float[] k = new float[5 * 8];
         float[] v = new float[5 * 8];
         float[] q = new float[2 * 2 * 8];
@@ -63,7 +64,7 @@ class TraceTypesTest {
 
     @Test
     void structureMismatchesAreNamed() {
-        TraceShape s = new TraceShape(1, 2, 1, 8);
+        ModelShape s = new ModelShape(1, 2, 1, 8);
         var e = assertThrows(IllegalArgumentException.class, () -> new Trace("x", s, 3, 2,
                 List.of(new LayerTrace(new float[39], new float[40], new float[32])), Map.of()));
         assertTrue(e.getMessage().contains("keys of layer 0 has 39 floats, expected 40"), e.getMessage());
@@ -96,7 +97,7 @@ class TraceTypesTest {
 
     @Test
     void multiHeadValidatorPosition() {
-        TraceShape s = new TraceShape(2, 4, 2, 8);
+        ModelShape s = new ModelShape(2, 4, 2, 8);
         Trace t = new IidTraceGenerator().generate(s, 5, 3, 1);
         t.layer(1).keys()[t.keyOffset(3, 1) + 2] = Float.NaN;
         var e = assertThrows(IllegalArgumentException.class, () -> TraceValidator.validate(t));
