@@ -12,9 +12,11 @@ package org.pariskv;
  * @param candidateRatio  share of the zone kept as candidates after collision counting; NaN = adaptive by zone size
  * @param collisionRatio  scale of the tier thresholds; NaN = adaptive by zone size
  * @param minSparseTokens below {@code max(minSparseTokens, S + L + 2 topk)} tokens a layer attends densely (2000)
+ * @param centerKeys      subtract the mean of the first keys entering the zone before encoding (our extension; rankings
+ *                        stay exact because {@code q·μ} is common to all keys); false reproduces the reference
  */
 public record ParisKvConfig(int sink, int local, int interval, int topk, long seed, GqaMode gqa,
-                            double candidateRatio, double collisionRatio, int minSparseTokens) {
+                            double candidateRatio, double collisionRatio, int minSparseTokens, boolean centerKeys) {
 
     public ParisKvConfig {
         if (sink < 0) throw new IllegalArgumentException("sink must be >= 0, got " + sink);
@@ -28,7 +30,7 @@ public record ParisKvConfig(int sink, int local, int interval, int topk, long se
     }
 
     public static ParisKvConfig defaults() {
-        return new ParisKvConfig(4, 512, 128, 100, 42L, GqaMode.MEAN, Double.NaN, Double.NaN, 2000);
+        return new ParisKvConfig(4, 512, 128, 100, 42L, GqaMode.MEAN, Double.NaN, Double.NaN, 2000, false);
     }
 
     /** Total length below which the layer attends densely: {@code max(minSparseTokens, S + L + 2 topk)}. */
@@ -37,31 +39,35 @@ public record ParisKvConfig(int sink, int local, int interval, int topk, long se
     }
 
     public ParisKvConfig withTopk(int k) {
-        return new ParisKvConfig(sink, local, interval, k, seed, gqa, candidateRatio, collisionRatio, minSparseTokens);
+        return new ParisKvConfig(sink, local, interval, k, seed, gqa, candidateRatio, collisionRatio, minSparseTokens, centerKeys);
     }
 
     public ParisKvConfig withGqa(GqaMode m) {
-        return new ParisKvConfig(sink, local, interval, topk, seed, m, candidateRatio, collisionRatio, minSparseTokens);
+        return new ParisKvConfig(sink, local, interval, topk, seed, m, candidateRatio, collisionRatio, minSparseTokens, centerKeys);
     }
 
     public ParisKvConfig withWindow(int sinkTokens, int localTokens) {
-        return new ParisKvConfig(sinkTokens, localTokens, interval, topk, seed, gqa, candidateRatio, collisionRatio, minSparseTokens);
+        return new ParisKvConfig(sinkTokens, localTokens, interval, topk, seed, gqa, candidateRatio, collisionRatio, minSparseTokens, centerKeys);
     }
 
     public ParisKvConfig withInterval(int steps) {
-        return new ParisKvConfig(sink, local, steps, topk, seed, gqa, candidateRatio, collisionRatio, minSparseTokens);
+        return new ParisKvConfig(sink, local, steps, topk, seed, gqa, candidateRatio, collisionRatio, minSparseTokens, centerKeys);
     }
 
     public ParisKvConfig withRatios(double candidate, double collision) {
-        return new ParisKvConfig(sink, local, interval, topk, seed, gqa, candidate, collision, minSparseTokens);
+        return new ParisKvConfig(sink, local, interval, topk, seed, gqa, candidate, collision, minSparseTokens, centerKeys);
     }
 
     public ParisKvConfig withMinSparseTokens(int n) {
-        return new ParisKvConfig(sink, local, interval, topk, seed, gqa, candidateRatio, collisionRatio, n);
+        return new ParisKvConfig(sink, local, interval, topk, seed, gqa, candidateRatio, collisionRatio, n, centerKeys);
+    }
+
+    public ParisKvConfig withCenterKeys(boolean on) {
+        return new ParisKvConfig(sink, local, interval, topk, seed, gqa, candidateRatio, collisionRatio, minSparseTokens, on);
     }
 
     public ParisKvConfig withSeed(long s) {
-        return new ParisKvConfig(sink, local, interval, topk, s, gqa, candidateRatio, collisionRatio, minSparseTokens);
+        return new ParisKvConfig(sink, local, interval, topk, s, gqa, candidateRatio, collisionRatio, minSparseTokens, centerKeys);
     }
 
     private static void ratio(String name, double r) {

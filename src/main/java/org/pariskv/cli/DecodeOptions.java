@@ -27,6 +27,9 @@ final class DecodeOptions {
     @Option(names = "--collision-ratio", description = "Tier threshold scale (default: adaptive).")
     Double collisionRatio;
 
+    @Option(names = "--center-keys", negatable = true, description = "Centre keys by the mean of the first zone keys before encoding (default: the configured default).")
+    Boolean centerKeys;
+
     @Option(names = "--device", defaultValue = "java", description = "java, opencl[:N], cuda[:N] or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -41,6 +44,7 @@ final class DecodeOptions {
         if (candidateRatio != null || collisionRatio != null) {
             c = c.withRatios(candidateRatio != null ? candidateRatio : c.candidateRatio(), collisionRatio != null ? collisionRatio : c.collisionRatio());
         }
+        if (centerKeys != null) c = c.withCenterKeys(centerKeys);
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }

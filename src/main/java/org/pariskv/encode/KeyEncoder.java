@@ -52,17 +52,28 @@ public final class KeyEncoder {
      */
     public void encode(float[] keys, int keyOff, int n,
                        byte[] codes, int codeOff, byte[] nibbles, int nibOff, short[] weights, int wOff) {
+        encode(keys, keyOff, n, null, codes, codeOff, nibbles, nibOff, weights, wOff);
+    }
+
+    /**
+     * As {@link #encode(float[], int, int, byte[], int, byte[], int, short[], int)} for the centred keys
+     * {@code k - center} ({@code center} null: no centring). Any fixed centre keeps rankings exact, since
+     * {@code q·(k-μ) = q·k - q·μ} and {@code q·μ} is the same for every key of the zone.
+     */
+    public void encode(float[] keys, int keyOff, int n, float[] center,
+                       byte[] codes, int codeOff, byte[] nibbles, int nibOff, short[] weights, int wOff) {
         for (int i = 0; i < n; i++) {
-            encodeOne(keys, keyOff + i * dim, codes, codeOff + i * blocks, nibbles, nibOff + i * (dim / 2), weights, wOff + i * blocks);
+            encodeOne(keys, keyOff + i * dim, center, codes, codeOff + i * blocks, nibbles, nibOff + i * (dim / 2), weights, wOff + i * blocks);
         }
     }
 
-    private void encodeOne(float[] k, int kOff, byte[] codes, int cOff, byte[] nibbles, int nOff, short[] weights, int wOff) {
+    private void encodeOne(float[] k, int kOff, float[] center, byte[] codes, int cOff, byte[] nibbles, int nOff, short[] weights, int wOff) {
+        for (int i = 0; i < dim; i++) x[i] = center == null ? k[kOff + i] : k[kOff + i] - center[i];
         float ss = 0f;
-        for (int i = 0; i < dim; i++) ss += k[kOff + i] * k[kOff + i];
+        for (int i = 0; i < dim; i++) ss += x[i] * x[i];
         float norm = (float) Math.sqrt(ss);
         float inv = 1f / Math.max(norm, 1e-8f);
-        for (int i = 0; i < dim; i++) x[i] = k[kOff + i] * inv;
+        for (int i = 0; i < dim; i++) x[i] = x[i] * inv;
         rotation.apply(x, 0, y, 0);
         for (int b = 0; b < blocks; b++) {
             int base = b * 8;

@@ -20,6 +20,7 @@ public final class RetrievalIndex {
     private short[] weights;
     private final int[] counts;
     private int size;
+    private float[] center;
 
     public RetrievalIndex(int dim, int initialCapacity) {
         this.dim = dim;
@@ -34,7 +35,7 @@ public final class RetrievalIndex {
     /** Encodes and appends {@code n} keys given as rows of {@code dim} floats. */
     public void append(KeyEncoder encoder, float[] keys, int keyOff, int n) {
         ensureCapacity(size + n);
-        encoder.encode(keys, keyOff, n, codes, size * blocks, nibbles, size * dim / 2, weights, size * blocks);
+        encoder.encode(keys, keyOff, n, center, codes, size * blocks, nibbles, size * dim / 2, weights, size * blocks);
         for (int i = size * blocks, end = (size + n) * blocks; i < end; i++) {
             counts[(i % blocks) * CENTROIDS + (codes[i] & 0xff)]++;
         }
@@ -47,6 +48,21 @@ public final class RetrievalIndex {
         codes = Arrays.copyOf(codes, cap * blocks);
         nibbles = Arrays.copyOf(nibbles, cap * dim / 2);
         weights = Arrays.copyOf(weights, cap * blocks);
+    }
+
+    /**
+     * Fixes the centre subtracted from every key before encoding (null: none). Only before the first key:
+     * all keys of a zone must share one centre for rankings to stay exact.
+     */
+    public void setCenter(float[] center) {
+        if (size > 0) throw new IllegalStateException("the key centre is fixed before the first key is encoded");
+        if (center != null && center.length != dim) throw new IllegalArgumentException("centre has " + center.length + " dims, expected " + dim);
+        this.center = center == null ? null : center.clone();
+    }
+
+    /** The key centre, or null. */
+    public float[] center() {
+        return center == null ? null : center.clone();
     }
 
     /** Keys in the zone ({@code n}). */

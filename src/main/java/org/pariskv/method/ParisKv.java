@@ -50,12 +50,26 @@ public final class ParisKv implements RetrievalMethod {
             long t = StageProfile.start();
             int d = ctx.shape().headDim();
             float[] rows = new float[Math.min(ENCODE_BATCH, to - from) * d];
+            if (index.size() == 0 && ctx.config().centerKeys()) index.setCenter(mean(zone, from, to, d));
             for (int s = from; s < to; s += ENCODE_BATCH) {
                 int n = Math.min(ENCODE_BATCH, to - s);
                 zone.keys().read(s, n, rows, 0); // encode what is stored (bf16), as a device would
                 index.append(encoder, rows, 0, n);
             }
             StageProfile.stop(Stage.ENCODE, t);
+        }
+
+        /** Mean of the stored keys {@code [from, to)}, accumulated in double. */
+        private static float[] mean(ZoneView zone, int from, int to, int d) {
+            double[] acc = new double[d];
+            float[] row = new float[d];
+            for (int t = from; t < to; t++) {
+                zone.keys().read(t, 1, row, 0);
+                for (int i = 0; i < d; i++) acc[i] += row[i];
+            }
+            float[] m = new float[d];
+            for (int i = 0; i < d; i++) m[i] = (float) (acc[i] / (to - from));
+            return m;
         }
 
         @Override
