@@ -82,6 +82,18 @@ public final class KMeans {
     static int nearest(VectorOps ops, float[] x, int off, float[] c, float[] cNorm, int k, int dim) {
         int best = 0;
         float bestD = Float.POSITIVE_INFINITY;
+        if (dim < 16) { // short rows: a plain loop beats the vector call
+            for (int j = 0; j < k; j++) {
+                float dot = 0f;
+                for (int i = 0; i < dim; i++) dot += x[off + i] * c[j * dim + i];
+                float dd = cNorm[j] - 2f * dot;
+                if (dd < bestD) {
+                    bestD = dd;
+                    best = j;
+                }
+            }
+            return best;
+        }
         for (int j = 0; j < k; j++) {
             float dd = cNorm[j] - 2f * ops.dot(x, off, c, j * dim, dim);
             if (dd < bestD) {
