@@ -61,7 +61,9 @@ public final class MagicPig implements RetrievalMethod {
     }
 
     private final Params params;
-    private final ConcurrentHashMap<Long, float[]> planesByLayer = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<PlaneKey, float[]> planesByLayer = new ConcurrentHashMap<>();
+
+    private record PlaneKey(long seed, int layer, int dim) {}
 
     public MagicPig() {
         this(Params.defaults());
@@ -83,9 +85,8 @@ public final class MagicPig implements RetrievalMethod {
     @Override
     public HeadRetriever newHead(HeadContext ctx) {
         int d = ctx.shape().headDim();
-        long key = ((long) ctx.layer() << 32) ^ d;
         long seed = Seeds.of(ctx.config().seed(), ctx.layer(), -1, 0x4D50L);
-        float[] planes = planesByLayer.computeIfAbsent(key, k -> hyperplanes(params.bits() * params.tables(), d, seed));
+        float[] planes = planesByLayer.computeIfAbsent(new PlaneKey(ctx.config().seed(), ctx.layer(), d), k -> hyperplanes(params.bits() * params.tables(), d, seed));
         return new Head(ctx, params, planes);
     }
 
