@@ -35,6 +35,8 @@ public final class KMeans {
         double[] d2 = new double[n];
         int first = rnd.nextInt(n);
         System.arraycopy(data, first * dim, c, 0, dim);
+        float[] xNorm = new float[n];
+        for (int i = 0; i < n; i++) xNorm[i] = ops.dot(data, i * dim, data, i * dim, dim);
         for (int i = 0; i < n; i++) d2[i] = dist2(data, i * dim, c, 0, dim);
         for (int j = 1; j < k; j++) {
             double total = 0;
@@ -54,7 +56,12 @@ public final class KMeans {
                 }
             }
             System.arraycopy(data, pick * dim, c, j * dim, dim);
-            for (int i = 0; i < n; i++) d2[i] = Math.min(d2[i], dist2(data, i * dim, c, j * dim, dim));
+            float cj = xNorm[pick];
+            for (int i = 0; i < n; i++) {
+                // ||x - c||² = ||x||² + ||c||² - 2 x·c (vectorised; clamped at 0 against rounding)
+                double dd = dim < 16 ? dist2(data, i * dim, c, j * dim, dim) : Math.max(0.0, xNorm[i] + cj - 2.0 * ops.dot(data, i * dim, c, j * dim, dim));
+                if (dd < d2[i]) d2[i] = dd;
+            }
         }
         int[] assign = new int[n];
         int[] sizes = new int[k];
