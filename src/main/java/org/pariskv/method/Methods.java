@@ -15,6 +15,7 @@ public final class Methods {
         register("full", FullAttention::new);
         register("oracle", OracleTopK::new);
         register("streaming", StreamingLlm::new);
+        org.pariskv.peers.Peers.registerAll();
     }
 
     /** Adds a method (peers register themselves here). */
