@@ -1,7 +1,7 @@
 /*
  * pkv.h - one kernel source for OpenCL C and CUDA C (NVRTC).
  *
- * Prepended to every tasks/*.c file by the compute layer (KernelSource.compilable());
+ * Prepended to every tasks/ *.c file by the compute layer (KernelSource.compilable());
  * task files must not #include it themselves. Write kernels with these macros only:
  *
  *   KERNEL void name(GLOBAL const float* x, GLOBAL float* y, int n, LOCAL_ARG(float, scratch)) {
