@@ -67,6 +67,11 @@ public final class CudaBackend implements Backend {
         return context;
     }
 
+    /** The {@code CUfunction} behind a kernel of this backend, for launches through {@link #context()}. */
+    public MemorySegment functionHandle(Kernel kernel) {
+        return ((CudaKernel) kernel).function;
+    }
+
     @Override
     public DeviceInfo device() {
         return device;
