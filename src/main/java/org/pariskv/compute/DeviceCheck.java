@@ -26,6 +26,10 @@ public final class DeviceCheck {
         System.out.println("devices:");
         System.out.print(listing.describe().indent(2));
         System.out.println("auto -> " + DeviceSpec.AUTO.resolve(listing).spec());
+        if (!listing.of(BackendKind.CUDA).isEmpty()) {
+            var nvrtc = org.pariskv.compute.cuda.Nvrtc.load();
+            System.out.println("nvrtc " + Arrays.toString(nvrtc.version()) + " from " + nvrtc.location());
+        }
 
         SmokeTasks.Data reference = SmokeTasks.Data.random(n, 42);
         try (ExecutionPlan plan = new ExecutionPlan(SmokeTasks.graph(reference)).withDevice(DeviceSpec.JAVA)) {

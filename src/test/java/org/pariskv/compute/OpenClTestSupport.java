@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Assumptions;
 public final class OpenClTestSupport {
     private OpenClTestSupport() {}
 
+    /** The OpenCL device tests run on: the first GPU, else the first device. */
     public static DeviceInfo openClDevice() {
         DeviceListing listing = Devices.list();
         var devices = listing.of(BackendKind.OPENCL);
@@ -21,7 +22,8 @@ public final class OpenClTestSupport {
             }
             Assumptions.abort("OpenCL tests skipped (no OpenCL device here): " + why);
         }
-        return devices.getFirst();
+        // a GPU driver when there is one (it is the stricter compiler), else PoCL
+        return devices.stream().filter(d -> d.type() == DeviceType.GPU).findFirst().orElse(devices.getFirst());
     }
 
     /** The first CUDA device, or the test is skipped (no libcuda.so.1 / no NVRTC / no GPU here). */

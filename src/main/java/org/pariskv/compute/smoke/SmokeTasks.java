@@ -88,7 +88,7 @@ public final class SmokeTasks {
                 .task("saxpy", SmokeTasks::saxpy, Grid.linear(n, GROUP), d.x(), d.y(), d.a(), d.n())
                 .task("blockSum", SmokeTasks::blockSum, Grid.linear(n, GROUP), d.y(), d.partial(), d.n(),
                         LocalMem.floats(GROUP))
-                .task("histogram256", SmokeTasks::histogram256, Grid.groups(4, GROUP), d.codes(), d.counts(), d.n())
+                .task("histogram256", SmokeTasks::histogram256, Grid.groups(Math.clamp(n / 4096, 1, 256), GROUP), d.codes(), d.counts(), d.n())
                 .task("toBf16", SmokeTasks::toBf16, Grid.linear(n, GROUP), d.y(), d.bf16(), new FloatParam(1f), d.n())
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, d.y(), d.partial(), d.counts(), d.bf16())
                 .snapshot();

@@ -99,4 +99,44 @@ class CudaBackendTest {
         assertTrue(e.getMessage().contains("CUDA_ERROR_OUT_OF_MEMORY") && e.getMessage().contains("out of device memory"),
                 e.getMessage());
     }
+
+    @Test
+    void cubinsAreCachedOnDisk() throws Exception {
+        DeviceInfo device = OpenClTestSupport.cudaDevice();
+        java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("user.home"), ".cache", "pariskv", "cuda");
+        String unique = "// " + System.nanoTime() + "\nKERNEL void one(GLOBAL int* o) { o[0] = 1; }\n";
+        long before = count(dir);
+        Backends.open(device).compile("one.c", KernelSource.of("one.c", unique).compilable(), java.util.Map.of());
+        assertEquals(before + 1, count(dir), "a new cubin file under " + dir);
+    }
+
+    private static long count(java.nio.file.Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.isDirectory(dir)) return 0;
+        try (var s = java.nio.file.Files.list(dir)) {
+            return s.filter(p -> p.toString().endsWith(".cubin")).count();
+        }
+    }
+
+    @Test
+    void anyThreadCanRunAPlan() throws Exception {
+        DeviceInfo device = OpenClTestSupport.cudaDevice();
+        float[] x = {1, 2}, y = {1, 1};
+        var g = new TaskGraph("t").source("smoke.c")
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, x, y)
+                .task("saxpy", SmokeTasks::saxpy, Grid.linear(2, 32), x, y,
+                        new org.pariskv.compute.graph.FloatParam(3), new org.pariskv.compute.graph.IntParam(2))
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, y).snapshot();
+        Throwable[] failure = new Throwable[1];
+        // a fresh thread has no current context: the backend must set it itself
+        Thread t = Thread.ofPlatform().start(() -> {
+            try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device)) {
+                plan.execute();
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        });
+        t.join();
+        if (failure[0] != null) throw new AssertionError(failure[0]);
+        assertArrayEquals(new float[] {4, 7}, y);
+    }
 }
