@@ -1,0 +1,49 @@
+package org.pariskv.compute;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One device driven by one backend. Obtain with {@link Backends#open(DeviceInfo)}: instances are shared
+ * per device for the life of the process, so compiled programs are reused across plans.
+ *
+ * <p>All implementations are thread-safe: compilation is cached atomically, launches of one kernel are
+ * serialised (OpenCL keeps arguments on the kernel object), copies are blocking.
+ */
+public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenClBackend, CudaBackend {
+
+    DeviceInfo device();
+
+    /**
+     * Compiles {@code source} (already including pkv.h) with {@code defines} as {@code -DNAME=VALUE}.
+     * Cached per device + source hash + options.
+     *
+     * @throws ComputeException carrying the compiler's full log when the source does not compile
+     */
+    Program compile(String sourceName, String source, Map<String, String> defines);
+
+    /** A device allocation of {@code bytes} (contents undefined). */
+    DeviceBuffer allocate(long bytes);
+
+    /** Blocking copy of all of {@code src} (heap or native) to the start of {@code dst}. */
+    void copyIn(DeviceBuffer dst, MemorySegment src);
+
+    /** Blocking copy of {@code dst.byteSize()} bytes from the start of {@code src} into {@code dst}. */
+    void copyOut(MemorySegment dst, DeviceBuffer src);
+
+    /**
+     * Launches {@code kernel} over {@code grid} with {@code args} in parameter order.
+     *
+     * @param profile when true, waits for the kernel and returns its device time
+     * @return device time in ns when profiling, else -1
+     */
+    long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile);
+
+    /** Waits for everything enqueued so far. */
+    void finish();
+
+    /** Releases the context; only {@link Backends#closeAll()} should call this on shared instances. */
+    @Override
+    void close();
+}

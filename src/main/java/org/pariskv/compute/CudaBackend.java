@@ -1,0 +1,291 @@
+package org.pariskv.compute;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.pariskv.compute.cuda.CudaContext;
+import org.pariskv.compute.cuda.CudaDriver;
+import org.pariskv.compute.cuda.CudaModule;
+import org.pariskv.compute.cuda.Nvrtc;
+
+/**
+ * A CUDA device through the driver API, kernels compiled by NVRTC to a cubin for the device's own
+ * {@code sm_XY} (PTX fallback). Cubins are cached in memory and on disk under
+ * {@code ~/.cache/pariskv/cuda/} keyed by device name + source + options.
+ */
+public final class CudaBackend implements Backend {
+    private static final System.Logger LOG = System.getLogger("org.pariskv.compute");
+
+    private final DeviceInfo device;
+    private final CudaContext context;
+    private final Nvrtc nvrtc;
+    private final int maxThreadsPerBlock;
+    private final Map<String, CudaProgram> programs = new ConcurrentHashMap<>();
+
+    CudaBackend(DeviceInfo device, CudaDriver driver, Nvrtc nvrtc) {
+        this.device = device;
+        this.nvrtc = nvrtc;
+        this.context = new CudaContext(driver, device.index());
+        this.maxThreadsPerBlock = driver.deviceAttribute(CudaDriver.ATTR_MAX_THREADS_PER_BLOCK, context.device());
+    }
+
+    /** Describes CUDA device {@code ordinal}; peak bandwidth from memory clock x bus width (x2 for DDR). */
+    static DeviceInfo describe(CudaDriver d, int ordinal) {
+        int dev = d.device(ordinal);
+        int major = d.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR, dev);
+        int minor = d.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR, dev);
+        double bandwidth;
+        try {
+            long clockKHz = d.deviceAttribute(CudaDriver.ATTR_MEMORY_CLOCK_RATE, dev);
+            long busBits = d.deviceAttribute(CudaDriver.ATTR_GLOBAL_MEMORY_BUS_WIDTH, dev);
+            bandwidth = 2.0 * clockKHz * 1000 * busBits / 8;
+        } catch (RuntimeException e) {
+            bandwidth = 0; // attribute retired by some drivers
+        }
+        int v = d.driverVersion();
+        return new DeviceInfo(BackendKind.CUDA, ordinal, "CUDA " + v / 1000 + "." + (v % 1000) / 10 + " sm_" + major + minor,
+                d.deviceName(dev), DeviceType.GPU, d.deviceTotalMem(dev),
+                d.deviceAttribute(CudaDriver.ATTR_MULTIPROCESSOR_COUNT, dev),
+                d.deviceAttribute(CudaDriver.ATTR_MAX_THREADS_PER_BLOCK, dev),
+                d.deviceAttribute(CudaDriver.ATTR_MAX_SHARED_MEMORY_PER_BLOCK, dev), bandwidth);
+    }
+
+    /** The underlying context, for work the uniform API does not cover (mapped host memory). */
+    public CudaContext context() {
+        return context;
+    }
+
+    /** The {@code CUfunction} behind a kernel of this backend, for launches through {@link #context()}. */
+    public MemorySegment functionHandle(Kernel kernel) {
+        return ((CudaKernel) kernel).function;
+    }
+
+    @Override
+    public DeviceInfo device() {
+        return device;
+    }
+
+    @Override
+    public Program compile(String sourceName, String source, Map<String, String> defines) {
+        List<String> options = new ArrayList<>(ProgramKey.defineOptions(defines));
+        String arch = context.computeCapabilityMajor() + "" + context.computeCapabilityMinor();
+        String key = ProgramKey.of(device.name(), "sm_" + arch, String.join(" ", options), source);
+        return programs.computeIfAbsent(key, k -> {
+            byte[] image = readCache(k);
+            if (image == null) {
+                Nvrtc.Output out = nvrtc.compile(sourceName, source, options,
+                        context.computeCapabilityMajor(), context.computeCapabilityMinor());
+                image = out.image();
+                if (out.cubin()) writeCache(k, image);
+            }
+            return new CudaProgram(sourceName, source, options, context.loadModule(image));
+        });
+    }
+
+    private static Path cacheFile(String key) {
+        return Path.of(System.getProperty("user.home"), ".cache", "pariskv", "cuda", key + ".cubin");
+    }
+
+    private static byte[] readCache(String key) {
+        try {
+            Path f = cacheFile(key);
+            return Files.isRegularFile(f) ? Files.readAllBytes(f) : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void writeCache(String key, byte[] cubin) {
+        Path f = cacheFile(key);
+        try {
+            Files.createDirectories(f.getParent());
+            Path tmp = Files.createTempFile(f.getParent(), key, ".tmp");
+            Files.write(tmp, cubin);
+            try {
+                Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cubin cache not written: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public DeviceBuffer allocate(long bytes) {
+        return new Buffer(context, context.alloc(bytes), Math.max(1, bytes));
+    }
+
+    @Override
+    public void copyIn(DeviceBuffer dst, MemorySegment src) {
+        long ptr = ((Buffer) dst).ptr;
+        if (src.isNative()) {
+            context.copyIn(ptr, src);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment staged = a.allocate(src.byteSize(), 64);
+            staged.copyFrom(src);
+            context.copyIn(ptr, staged);
+        }
+    }
+
+    @Override
+    public void copyOut(MemorySegment dst, DeviceBuffer src) {
+        long ptr = ((Buffer) src).ptr;
+        if (dst.isNative()) {
+            context.copyOut(dst, ptr);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment staged = a.allocate(dst.byteSize(), 64);
+            context.copyOut(staged, ptr);
+            dst.copyFrom(staged);
+        }
+    }
+
+    /**
+     * Local-memory arguments ({@code LOCAL_ARG} in pkv.h) become an {@code int} byte count parameter
+     * plus dynamic shared memory; at most one per kernel, since CUDA has one dynamic shared region.
+     */
+    @Override
+    public long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile) {
+        CudaKernel k = (CudaKernel) kernel;
+        long[] global = grid.global();
+        long[] local = grid.local() != null ? grid.local() : defaultBlock(global);
+        int[] block = {1, 1, 1};
+        int[] blocks = {1, 1, 1};
+        for (int d = 0; d < global.length; d++) {
+            block[d] = Math.toIntExact(local[d]);
+            blocks[d] = Math.toIntExact((global[d] + local[d] - 1) / local[d]);
+        }
+        long shared = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment[] values = new MemorySegment[args.size()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = switch (args.get(i)) {
+                    case KernelArg.Buffer b -> a.allocateFrom(JAVA_LONG, ((Buffer) b.buffer()).ptr);
+                    case KernelArg.Local l -> {
+                        if (shared != 0) throw new ComputeException("kernel " + k.name + ": CUDA allows one LOCAL_ARG");
+                        shared = l.bytes();
+                        yield a.allocateFrom(JAVA_INT, Math.toIntExact(l.bytes()));
+                    }
+                    case KernelArg.Int v -> a.allocateFrom(JAVA_INT, v.value());
+                    case KernelArg.Long v -> a.allocateFrom(JAVA_LONG, v.value());
+                    case KernelArg.Float v -> a.allocateFrom(JAVA_FLOAT, v.value());
+                };
+            }
+            if (shared > 48 * 1024) k.allowSharedBytes(shared);
+            return context.launch(k.function, blocks, block, Math.toIntExact(shared), values, profile);
+        }
+    }
+
+    private long[] defaultBlock(long[] global) {
+        return switch (global.length) {
+            case 1 -> new long[] {Math.min(256, maxThreadsPerBlock)};
+            case 2 -> new long[] {32, 8};
+            default -> new long[] {8, 8, 4};
+        };
+    }
+
+    @Override
+    public void finish() {
+        context.synchronize();
+    }
+
+    @Override
+    public void close() {
+        programs.values().forEach(p -> p.module.close());
+        programs.clear();
+        context.close();
+    }
+
+    private record Buffer(CudaContext context, long ptr, long bytes) implements DeviceBuffer {
+        @Override
+        public void close() {
+            context.free(ptr);
+        }
+    }
+
+    private final class CudaKernel implements Kernel {
+        final String name;
+        final MemorySegment function;
+        private volatile long allowedShared = 48 * 1024;
+
+        CudaKernel(String name, MemorySegment function) {
+            this.name = name;
+            this.function = function;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        synchronized void allowSharedBytes(long bytes) {
+            if (bytes <= allowedShared) return;
+            context.makeCurrent();
+            context.driver().funcSetAttribute(function, CudaDriver.FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    Math.toIntExact(bytes));
+            allowedShared = bytes;
+        }
+    }
+
+    private final class CudaProgram implements Program {
+        private final String sourceName;
+        private final String source;
+        private final List<String> options;
+        private final CudaModule module;
+        private final Map<String, CudaKernel> kernels = new ConcurrentHashMap<>();
+        private volatile String ptx;
+
+        CudaProgram(String sourceName, String source, List<String> options, CudaModule module) {
+            this.sourceName = sourceName;
+            this.source = source;
+            this.options = options;
+            this.module = module;
+        }
+
+        @Override
+        public String sourceName() {
+            return sourceName;
+        }
+
+        @Override
+        public String source() {
+            return source;
+        }
+
+        /** PTX for this device's compute capability, compiled on first request. */
+        @Override
+        public String assembly() {
+            String p = ptx;
+            if (p == null) {
+                byte[] img = nvrtc.ptx(sourceName, source, options, context.computeCapabilityMajor(),
+                        context.computeCapabilityMinor()).image();
+                int n = img.length;
+                while (n > 0 && img[n - 1] == 0) n--;
+                p = new String(img, 0, n, java.nio.charset.StandardCharsets.UTF_8);
+                ptx = p;
+            }
+            return p;
+        }
+
+        @Override
+        public Kernel kernel(String name) {
+            return kernels.computeIfAbsent(name, n -> new CudaKernel(n, module.function(n)));
+        }
+    }
+}

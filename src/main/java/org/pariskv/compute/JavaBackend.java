@@ -1,0 +1,97 @@
+package org.pariskv.compute;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The JVM as a device. Tasks run their Java twin bodies directly (the task graph calls them with the
+ * original arrays, so there is nothing to copy); this class still offers real host "device" buffers so
+ * code written against {@link Backend} works unchanged. There is no device code to launch.
+ */
+public final class JavaBackend implements Backend {
+    private final DeviceInfo device;
+
+    JavaBackend(DeviceInfo device) {
+        this.device = device;
+    }
+
+    /** The JVM's own description: processors and max heap. */
+    public static DeviceInfo describeJvm() {
+        Runtime rt = Runtime.getRuntime();
+        return new DeviceInfo(BackendKind.JAVA, 0, "JVM " + Runtime.version().feature(),
+                "Java twins on " + System.getProperty("os.arch"), DeviceType.CPU, rt.maxMemory(),
+                rt.availableProcessors(), 1, 0, 0);
+    }
+
+    @Override
+    public DeviceInfo device() {
+        return device;
+    }
+
+    /** Keeps the source (for printing); the Java backend never compiles device code. */
+    @Override
+    public Program compile(String sourceName, String source, Map<String, String> defines) {
+        return new Program() {
+            public String sourceName() {
+                return sourceName;
+            }
+
+            public String source() {
+                return source;
+            }
+
+            public String assembly() {
+                return "";
+            }
+
+            public Kernel kernel(String name) {
+                return () -> name;
+            }
+        };
+    }
+
+    @Override
+    public DeviceBuffer allocate(long bytes) {
+        Arena arena = Arena.ofShared();
+        MemorySegment segment = arena.allocate(Math.max(1, bytes), 64);
+        return new HostBuffer(arena, segment);
+    }
+
+    @Override
+    public void copyIn(DeviceBuffer dst, MemorySegment src) {
+        MemorySegment.copy(src, 0, ((HostBuffer) dst).segment, 0, src.byteSize());
+    }
+
+    @Override
+    public void copyOut(MemorySegment dst, DeviceBuffer src) {
+        MemorySegment.copy(((HostBuffer) src).segment, 0, dst, 0, dst.byteSize());
+    }
+
+    /** Always fails: on the Java backend a task graph runs the task's Java twin instead of a kernel. */
+    @Override
+    public long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile) {
+        throw new ComputeException("the java backend has no device kernels: task '" + kernel.name()
+                + "' runs as its Java twin (TaskGraph does that)");
+    }
+
+    @Override
+    public void finish() {}
+
+    @Override
+    public void close() {}
+
+    /** Host memory standing in for device memory. */
+    public record HostBuffer(Arena arena, MemorySegment segment) implements DeviceBuffer {
+        @Override
+        public long bytes() {
+            return segment.byteSize();
+        }
+
+        @Override
+        public void close() {
+            arena.close();
+        }
+    }
+}

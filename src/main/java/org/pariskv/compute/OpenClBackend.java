@@ -1,0 +1,139 @@
+package org.pariskv.compute;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.pariskv.compute.opencl.ClBuffer;
+import org.pariskv.compute.opencl.ClContext;
+import org.pariskv.compute.opencl.ClDevice;
+import org.pariskv.compute.opencl.ClKernel;
+import org.pariskv.compute.opencl.ClProgram;
+import org.pariskv.compute.opencl.OpenCl;
+
+/** An OpenCL device (a GPU driver or PoCL on the CPU): one context, one profiling queue, cached programs. */
+public final class OpenClBackend implements Backend {
+    private final DeviceInfo device;
+    private final ClContext context;
+    private final Map<String, ClProgramHandle> programs = new ConcurrentHashMap<>();
+
+    OpenClBackend(DeviceInfo device, OpenCl cl, ClDevice clDevice) {
+        this.device = device;
+        this.context = new ClContext(cl, clDevice);
+    }
+
+    /** Describes an OpenCL device for listings; bandwidth is unknown to OpenCL, hence 0. */
+    static DeviceInfo describe(int index, ClDevice d) {
+        DeviceType type = d.isGpu() ? DeviceType.GPU : d.isCpu() ? DeviceType.CPU
+                : (d.type() & OpenCl.CL_DEVICE_TYPE_ACCELERATOR) != 0 ? DeviceType.ACCELERATOR : DeviceType.OTHER;
+        return new DeviceInfo(BackendKind.OPENCL, index, d.platformName(), d.name(), type, d.globalMemBytes(),
+                d.computeUnits(), d.maxWorkGroupSize(), d.localMemBytes(), 0);
+    }
+
+    /** The underlying context, for work the uniform API does not cover (host-pointer buffers). */
+    public ClContext context() {
+        return context;
+    }
+
+    @Override
+    public DeviceInfo device() {
+        return device;
+    }
+
+    @Override
+    public Program compile(String sourceName, String source, Map<String, String> defines) {
+        String options = String.join(" ", ProgramKey.defineOptions(defines));
+        String key = ProgramKey.of(source, options);
+        return programs.computeIfAbsent(key, k ->
+                new ClProgramHandle(sourceName, source, context.buildProgram(sourceName, source, options)));
+    }
+
+    @Override
+    public DeviceBuffer allocate(long bytes) {
+        return new Buffer(context.createBuffer(Math.max(1, bytes)));
+    }
+
+    @Override
+    public void copyIn(DeviceBuffer dst, MemorySegment src) {
+        ClBuffer b = ((Buffer) dst).buffer;
+        if (src.isNative()) {
+            b.write(0, src);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) { // the driver needs native memory
+            MemorySegment staged = a.allocate(src.byteSize(), 64);
+            staged.copyFrom(src);
+            b.write(0, staged);
+        }
+    }
+
+    @Override
+    public void copyOut(MemorySegment dst, DeviceBuffer src) {
+        ClBuffer b = ((Buffer) src).buffer;
+        if (dst.isNative()) {
+            b.read(0, dst);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment staged = a.allocate(dst.byteSize(), 64);
+            b.read(0, staged);
+            dst.copyFrom(staged);
+        }
+    }
+
+    @Override
+    public long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile) {
+        ClKernel k = ((ClKernelHandle) kernel).kernel;
+        synchronized (k) { // arguments live on the kernel object until the enqueue
+            for (int i = 0; i < args.size(); i++) {
+                switch (args.get(i)) {
+                    case KernelArg.Buffer b -> k.setArg(i, ((Buffer) b.buffer()).buffer);
+                    case KernelArg.Local l -> k.setLocalArg(i, l.bytes());
+                    case KernelArg.Int v -> k.setArg(i, v.value());
+                    case KernelArg.Long v -> k.setArg(i, v.value());
+                    case KernelArg.Float v -> k.setArg(i, v.value());
+                }
+            }
+            return k.enqueue(grid.global(), grid.local(), profile);
+        }
+    }
+
+    @Override
+    public void finish() {
+        context.finish();
+    }
+
+    @Override
+    public void close() {
+        programs.values().forEach(p -> p.program.close());
+        programs.clear();
+        context.close();
+    }
+
+    private record Buffer(ClBuffer buffer) implements DeviceBuffer {
+        @Override
+        public long bytes() {
+            return buffer.bytes();
+        }
+
+        @Override
+        public void close() {
+            buffer.close();
+        }
+    }
+
+    private record ClKernelHandle(String name, ClKernel kernel) implements Kernel {}
+
+    private record ClProgramHandle(String sourceName, String source, ClProgram program) implements Program {
+        @Override
+        public String assembly() {
+            return "";
+        }
+
+        @Override
+        public Kernel kernel(String name) {
+            return new ClKernelHandle(name, program.kernel(name));
+        }
+    }
+}

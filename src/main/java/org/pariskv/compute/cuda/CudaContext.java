@@ -1,0 +1,158 @@
+package org.pariskv.compute.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The primary context of one CUDA device. CUDA 13 changed {@code cuCtxCreate}; the primary context
+ * (shared with any runtime-API user in the process) is the stable path. The current context is
+ * per thread, so every method makes it current first: callers may use one context from any thread.
+ *
+ * <p>Thread-safe. {@link #close()} releases the retain taken at construction.
+ */
+public final class CudaContext implements AutoCloseable {
+    private final CudaDriver driver;
+    private final int ordinal;
+    private final int device;
+    private final MemorySegment context;
+    private final int ccMajor, ccMinor;
+    private boolean closed;
+
+    public CudaContext(CudaDriver driver, int ordinal) {
+        this.driver = driver;
+        this.ordinal = ordinal;
+        this.device = driver.device(ordinal);
+        this.context = driver.primaryCtxRetain(device);
+        driver.ctxSetCurrent(context);
+        this.ccMajor = driver.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR, device);
+        this.ccMinor = driver.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR, device);
+    }
+
+    public CudaDriver driver() {
+        return driver;
+    }
+
+    public int ordinal() {
+        return ordinal;
+    }
+
+    /** The CUdevice handle. */
+    public int device() {
+        return device;
+    }
+
+    public int computeCapabilityMajor() {
+        return ccMajor;
+    }
+
+    public int computeCapabilityMinor() {
+        return ccMinor;
+    }
+
+    /** Makes this context current on the calling thread (cheap; done before every driver call here). */
+    public void makeCurrent() {
+        driver.ctxSetCurrent(context);
+    }
+
+    public long alloc(long bytes) {
+        makeCurrent();
+        return driver.memAlloc(Math.max(1, bytes));
+    }
+
+    public void free(long devicePtr) {
+        makeCurrent();
+        driver.memFree(devicePtr);
+    }
+
+    public void copyIn(long dst, MemorySegment src) {
+        makeCurrent();
+        driver.memcpyHtoD(dst, src);
+    }
+
+    public void copyOut(MemorySegment dst, long src) {
+        makeCurrent();
+        driver.memcpyDtoH(dst, src);
+    }
+
+    public void fill(long dst, byte value, long bytes) {
+        makeCurrent();
+        driver.memsetD8(dst, value, bytes);
+    }
+
+    /** {free, total} bytes of device memory. */
+    public long[] memoryInfo() {
+        makeCurrent();
+        return driver.memGetInfo();
+    }
+
+    /** Loads a cubin or NUL-terminated PTX image. */
+    public CudaModule loadModule(byte[] image) {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment img = a.allocate(image.length + 1L, 16); // trailing NUL for PTX; harmless for cubins
+            MemorySegment.copy(image, 0, img, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, image.length);
+            return new CudaModule(this, driver.moduleLoadDataEx(img));
+        }
+    }
+
+    /**
+     * Launches {@code function} on the default stream.
+     *
+     * @param argValues one native segment per kernel parameter holding its value
+     * @param profile   when true, brackets the launch with events, waits, and returns device time in ns
+     * @return device time in ns, or -1 when not profiling (the launch is asynchronous)
+     */
+    public long launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment[] argValues,
+                       boolean profile) {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
+            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            if (!profile) {
+                driver.launchKernel(function, grid, block, sharedBytes, MemorySegment.NULL, params);
+                return -1;
+            }
+            MemorySegment start = driver.eventCreate();
+            MemorySegment end = driver.eventCreate();
+            try {
+                driver.eventRecord(start, MemorySegment.NULL);
+                driver.launchKernel(function, grid, block, sharedBytes, MemorySegment.NULL, params);
+                driver.eventRecord(end, MemorySegment.NULL);
+                driver.eventSynchronize(end);
+                return Math.round(driver.eventElapsedMillis(start, end) * 1e6);
+            } finally {
+                driver.eventDestroy(start);
+                driver.eventDestroy(end);
+            }
+        }
+    }
+
+    public void synchronize() {
+        makeCurrent();
+        driver.ctxSynchronize();
+    }
+
+    /** Page-locked, device-mapped host memory of {@code bytes}; see {@link CudaHostMemory}. */
+    public CudaHostMemory allocateHost(long bytes) {
+        makeCurrent();
+        MemorySegment host = driver.memHostAlloc(bytes, CudaDriver.HOST_PORTABLE | CudaDriver.HOST_DEVICEMAP);
+        return new CudaHostMemory(this, host, driver.memHostGetDevicePointer(host), false);
+    }
+
+    /** Page-locks and maps caller-owned memory (page-aligned, outliving the returned object). */
+    public CudaHostMemory register(MemorySegment host) {
+        makeCurrent();
+        driver.memHostRegister(host, CudaDriver.HOST_PORTABLE | CudaDriver.HOST_DEVICEMAP);
+        return new CudaHostMemory(this, host, driver.memHostGetDevicePointer(host), true);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            driver.primaryCtxRelease(device);
+        }
+    }
+}

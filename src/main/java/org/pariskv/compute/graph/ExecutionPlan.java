@@ -1,0 +1,274 @@
+package org.pariskv.compute.graph;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceBuffer;
+import org.pariskv.compute.DeviceInfo;
+import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.Devices;
+import org.pariskv.compute.JavaBackend;
+import org.pariskv.compute.Kernel;
+import org.pariskv.compute.KernelArg;
+import org.pariskv.compute.Program;
+
+/**
+ * Runs an {@link ImmutableTaskGraph} on one device (the shape of TornadoVM's execution plan): options are
+ * {@code withX()} decorators, {@link #execute()} runs the graph, {@link #close()} frees its device buffers.
+ *
+ * <p>Device buffers are bound to host arrays by identity and persist across executions until close, so
+ * {@link DataTransferMode#FIRST_EXECUTION} data is copied once. On the java backend tasks run their Java
+ * twins on the arrays themselves and no bytes move. The backend (context, compiled programs) is shared
+ * process-wide per device. Not thread-safe: use a plan from one thread at a time.
+ */
+public final class ExecutionPlan implements AutoCloseable {
+    private final ImmutableTaskGraph graph;
+    private DeviceSpec spec = DeviceSpec.AUTO;
+    private DeviceInfo device;
+    private ProfilerMode profiler = ProfilerMode.SILENT;
+    private int warmUp;
+    private boolean printKernel;
+
+    private Backend backend;
+    private final Map<Object, DeviceBuffer> buffers = new IdentityHashMap<>();
+    private final Set<Object> copiedIn = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Map<Step.Task, Kernel> kernels = new IdentityHashMap<>();
+    private final Map<Step.Task, Program> programs = new IdentityHashMap<>();
+    private int executions;
+    private boolean closed;
+
+    public ExecutionPlan(ImmutableTaskGraph graph) {
+        this.graph = graph;
+    }
+
+    /** Runs on the device {@code spec} resolves to (default {@code auto}). */
+    public ExecutionPlan withDevice(DeviceSpec spec) {
+        checkNotStarted();
+        this.spec = spec;
+        this.device = null;
+        return this;
+    }
+
+    public ExecutionPlan withDevice(DeviceInfo device) {
+        checkNotStarted();
+        this.device = device;
+        return this;
+    }
+
+    public ExecutionPlan withProfiler(ProfilerMode mode) {
+        this.profiler = mode;
+        return this;
+    }
+
+    /** Runs the graph {@code iterations} times before the first measured execution (they count as executions). */
+    public ExecutionPlan withWarmUp(int iterations) {
+        if (iterations < 0) throw new IllegalArgumentException("warm-up iterations must be >= 0");
+        this.warmUp = iterations;
+        return this;
+    }
+
+    /** Prints each kernel's compiled source (and PTX on CUDA) to standard output when it is first compiled. */
+    public ExecutionPlan withPrintKernel(boolean print) {
+        this.printKernel = print;
+        return this;
+    }
+
+    /** The device this plan runs on (resolving the spec and opening the backend if needed). */
+    public DeviceInfo device() {
+        return backend().device();
+    }
+
+    /** The compiled source of task {@code taskName} as the device compiler saw it, plus PTX on CUDA. */
+    public String kernelSource(String taskName) {
+        Step.Task task = graph.steps().stream().filter(s -> s instanceof Step.Task t && t.name().equals(taskName))
+                .map(s -> (Step.Task) s).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no task '" + taskName + "' in graph " + graph.name()));
+        Program p = program(task);
+        String asm = p.assembly();
+        return p.source() + (asm.isEmpty() ? "" : "\n// ---- " + taskName + ": PTX for " + device().name() + " ----\n" + asm);
+    }
+
+    /** Runs the graph once (after any pending warm-up) and reports what it did. */
+    public ExecutionResult execute() {
+        checkOpen();
+        Backend b = backend();
+        if (executions == 0) {
+            for (int i = 0; i < warmUp; i++) runOnce(b);
+        }
+        ExecutionResult r = runOnce(b);
+        switch (profiler) {
+            case CONSOLE -> System.out.print("[" + graph.name() + "] " + r.table());
+            case JSON -> System.out.println(r.json());
+            case OFF, SILENT -> { }
+        }
+        return r;
+    }
+
+    private ExecutionResult runOnce(Backend b) {
+        boolean first = executions++ == 0;
+        boolean timed = profiler != ProfilerMode.OFF;
+        boolean java = b instanceof JavaBackend;
+        long start = System.nanoTime();
+        long pendingIn = 0, totalIn = 0, totalOut = 0;
+        List<TaskProfile> profiles = new ArrayList<>();
+        for (Step step : graph.steps()) {
+            switch (step) {
+                case Step.ToDevice in -> {
+                    if (java) break;
+                    for (Object data : in.data()) {
+                        if (in.mode() == DataTransferMode.EVERY_EXECUTION || !copiedIn.contains(data)) {
+                            long n = copyIn(b, data);
+                            copiedIn.add(data);
+                            pendingIn += n;
+                            totalIn += n;
+                        }
+                    }
+                }
+                case Step.Task task -> {
+                    long ns = java ? runTwin(task, timed) : launch(b, task, timed);
+                    profiles.add(new TaskProfile(task.name(), ns, pendingIn, 0, task.grid(), b.device().backend()));
+                    pendingIn = 0;
+                }
+                case Step.ToHost out -> {
+                    if (java) break;
+                    boolean now = out.mode() == DataTransferMode.EVERY_EXECUTION
+                            || (out.mode() == DataTransferMode.FIRST_EXECUTION && first);
+                    if (!now) break;
+                    long n = 0;
+                    for (Object data : out.data()) n += copyOut(b, data);
+                    totalOut += n;
+                    if (!profiles.isEmpty()) {
+                        TaskProfile last = profiles.removeLast();
+                        profiles.add(new TaskProfile(last.task(), last.kernelNanos(), last.bytesIn(),
+                                last.bytesOut() + n, last.grid(), last.backend()));
+                    }
+                }
+            }
+        }
+        b.finish();
+        return new ExecutionResult(this, b.device(), profiles, totalIn, totalOut, System.nanoTime() - start);
+    }
+
+    private static long runTwin(Step.Task task, boolean timed) {
+        long t0 = System.nanoTime();
+        task.twin().run(task.args().toArray());
+        return timed ? System.nanoTime() - t0 : -1;
+    }
+
+    private long launch(Backend b, Step.Task task, boolean timed) {
+        Kernel kernel = kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
+        List<KernelArg> args = new ArrayList<>(task.args().size());
+        for (Object a : task.args()) {
+            args.add(switch (a) {
+                case IntParam p -> new KernelArg.Int(p.get());
+                case FloatParam p -> new KernelArg.Float(p.get());
+                case LongParam p -> new KernelArg.Long(p.get());
+                case Integer v -> new KernelArg.Int(v);
+                case Float v -> new KernelArg.Float(v);
+                case Long v -> new KernelArg.Long(v);
+                case LocalMem m -> new KernelArg.Local(m.bytes());
+                default -> new KernelArg.Buffer(buffer(b, a));
+            });
+        }
+        return b.launch(kernel, task.grid(), args, timed);
+    }
+
+    private Program program(Step.Task task) {
+        Program p = programs.get(task);
+        if (p == null) {
+            Backend b = backend();
+            p = b.compile(task.source().name(), task.source().compilable(), task.defines());
+            programs.put(task, p);
+            if (printKernel) {
+                System.out.println("// ---- task " + task.name() + " (" + task.source().name() + ") on "
+                        + b.device().spec() + " " + b.device().name() + " ----");
+                System.out.println(p.source());
+                String asm = p.assembly();
+                if (!asm.isEmpty()) System.out.println("// ---- PTX ----\n" + asm);
+            }
+        }
+        return p;
+    }
+
+    private DeviceBuffer buffer(Backend b, Object data) {
+        return buffers.computeIfAbsent(data, d -> b.allocate(hostView(d).byteSize()));
+    }
+
+    private long copyIn(Backend b, Object data) {
+        MemorySegment host = hostView(data);
+        b.copyIn(buffer(b, data), host);
+        return host.byteSize();
+    }
+
+    private long copyOut(Backend b, Object data) {
+        MemorySegment host = hostView(data);
+        b.copyOut(host, buffer(b, data));
+        return host.byteSize();
+    }
+
+    long copyToHost(Object... data) {
+        checkOpen();
+        Backend b = backend();
+        if (b instanceof JavaBackend) return 0;
+        long n = 0;
+        for (Object d : data) {
+            if (!buffers.containsKey(d)) {
+                throw new IllegalArgumentException("this plan has no device copy of the given "
+                        + d.getClass().getSimpleName() + " (not an argument of any executed task)");
+            }
+            n += copyOut(b, d);
+        }
+        return n;
+    }
+
+    private static MemorySegment hostView(Object data) {
+        return switch (data) {
+            case float[] a -> MemorySegment.ofArray(a);
+            case int[] a -> MemorySegment.ofArray(a);
+            case byte[] a -> MemorySegment.ofArray(a);
+            case short[] a -> MemorySegment.ofArray(a);
+            case long[] a -> MemorySegment.ofArray(a);
+            case MemorySegment s -> s;
+            default -> throw new IllegalArgumentException("not transferable: " + data.getClass().getSimpleName());
+        };
+    }
+
+    private Backend backend() {
+        if (backend == null) {
+            DeviceInfo d = device != null ? device : spec.resolve(Devices.list());
+            backend = Backends.open(d);
+        }
+        return backend;
+    }
+
+    private void checkNotStarted() {
+        if (backend != null) throw new IllegalStateException("the device is fixed once the plan has run");
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("execution plan for '" + graph.name() + "' is closed");
+    }
+
+    /** Frees this plan's device buffers (the shared backend stays open for other plans). */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        RuntimeException failure = null;
+        for (DeviceBuffer buf : buffers.values()) {
+            try {
+                buf.close();
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e;
+            }
+        }
+        buffers.clear();
+        if (failure != null) throw failure;
+    }
+}
