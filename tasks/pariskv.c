@@ -515,7 +515,6 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
 
 #define ATT_CHUNK 64
 #define ATT_THREADS 128
-#define ATT_LANES 4 /* threads per token in the q.k phase */
 
 /*
  * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
@@ -526,8 +525,7 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
 KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
                             GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
                             GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks) {
-    LOCAL_ARRAY(float, q, GROUP * HEAD_DIM);
-    LOCAL_ARRAY(float, part, ATT_THREADS * GROUP);
+    LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
     LOCAL_ARRAY(float, red, GROUP * 2);
@@ -539,47 +537,27 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     int selN = p[P_DENSE] ? 0 : selCount[s];
     int total = attended_count(p, selN);
     int first = c * ATT_CHUNK;
-    int nTok = min(ATT_CHUNK, total - first);
+    int nTok = max(0, min(ATT_CHUNK, total - first)); /* 0: this chunk is past the stream's tokens */
     long partBase = ((long) s * GROUP) * maxChunks + c;
-    if (nTok <= 0) {
-        if (t < GROUP) {
-            pmax[partBase + (long) t * maxChunks] = -INFINITY_F;
-            psum[partBase + (long) t * maxChunks] = 0.0f;
-        }
-        return;
-    }
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
-    GLOBAL const float* qs = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
-    for (int i = t; i < GROUP * HEAD_DIM; i += ATT_THREADS) q[i] = qs[i];
-    for (int i = t; i < nTok; i += ATT_THREADS) tok[i] = attended_token(p, selected + (long) s * KMAX, selN, first + i);
+    GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
+    for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = attended_token(p, selected + (long) s * KMAX, selN, first + i);
     SYNC_THREADS;
     GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
     GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
-    /* logits: ATT_LANES threads per token, each a contiguous quarter of the row */
-    int lane = t % ATT_LANES;
-    const int span = HEAD_DIM / ATT_LANES;
-    for (int base = 0; base < nTok; base += ATT_THREADS / ATT_LANES) {
-        int i = base + t / ATT_LANES;
-        float acc[GROUP];
-        for (int g = 0; g < GROUP; g++) acc[g] = 0.0f;
-        if (i < nTok) {
-            GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM + lane * span;
-            for (int d = 0; d < span; d++) {
-                float kv = bf16_to_float(row[d]);
-                for (int g = 0; g < GROUP; g++) acc[g] += q[g * HEAD_DIM + lane * span + d] * kv;
-            }
+    /* logits: one token per thread, all GROUP heads at once (each key row is read once) */
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) {
+        GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM;
+        float dots[GROUP];
+        for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
+        for (int dd = 0; dd < HEAD_DIM; dd++) {
+            float kv = bf16_to_float(row[dd]);
+            for (int g = 0; g < GROUP; g++) dots[g] += qs[g * HEAD_DIM + dd] * kv;
         }
-        for (int g = 0; g < GROUP; g++) part[t * GROUP + g] = acc[g];
-        SYNC_THREADS;
-        if (lane == 0 && i < nTok) {
-            for (int g = 0; g < GROUP; g++) {
-                float l = 0.0f;
-                for (int r = 0; r < ATT_LANES; r++) l += part[(t + r) * GROUP + g];
-                prob[i * GROUP + g] = l * scale;
-            }
-        }
-        SYNC_THREADS;
+        for (int g = 0; g < GROUP; g++) prob[i * GROUP + g] = dots[g] * scale;
     }
+    SYNC_THREADS;
     /* per head: max and exp-sum over the chunk */
     if (t < GROUP) {
         float mx = -INFINITY_F;
@@ -595,14 +573,14 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     }
     SYNC_THREADS;
     /* values: thread d accumulates dim d for every head */
-    for (int d = t; d < HEAD_DIM; d += ATT_THREADS) {
-        float acc[GROUP];
-        for (int g = 0; g < GROUP; g++) acc[g] = 0.0f;
+    for (int dd = t; dd < HEAD_DIM; dd += LOCAL_SIZE(0)) {
+        float accv[GROUP];
+        for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
         for (int i = 0; i < nTok; i++) {
-            float v = bf16_to_float(V[(long) tok[i] * HEAD_DIM + d]);
-            for (int g = 0; g < GROUP; g++) acc[g] += prob[i * GROUP + g] * v;
+            float v = bf16_to_float(V[(long) tok[i] * HEAD_DIM + dd]);
+            for (int g = 0; g < GROUP; g++) accv[g] += prob[i * GROUP + g] * v;
         }
-        for (int g = 0; g < GROUP; g++) pacc[(partBase + (long) g * maxChunks) * HEAD_DIM + d] = acc[g];
+        for (int g = 0; g < GROUP; g++) pacc[(partBase + (long) g * maxChunks) * HEAD_DIM + dd] = accv[g];
     }
     if (t < GROUP) {
         pmax[partBase + (long) t * maxChunks] = red[t];
@@ -635,13 +613,13 @@ KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount,
 }
 
 /*
- * encodeKeys - twin: KeyEncoder.encode + RetrievalIndex counts. grid (maxKeys, S) x HEAD_DIM threads
+ * encodeKeys - twin: KeyEncoder.encode (with the stream's key centre) + RetrievalIndex counts. grid (maxKeys, S) x HEAD_DIM threads
  * (at most 256). Encodes zone indices [P_ENC_FROM, P_ENC_FROM + P_ENC_COUNT) of each stream from the stored
  * bf16 keys (zone index i is token zoneStart + i) and adds each code to the centroid counts.
  */
-KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBAL const int* plan,
-                       GLOBAL uchar* codes, GLOBAL uchar* nibbles, GLOBAL ushort* weights, GLOBAL int* counts,
-                       int cap, int capTok) {
+KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBAL const float* center,
+                       GLOBAL const int* plan, GLOBAL uchar* codes, GLOBAL uchar* nibbles, GLOBAL ushort* weights,
+                       GLOBAL int* counts, int cap, int capTok) {
     LOCAL_ARRAY(float, x, HEAD_DIM);
     LOCAL_ARRAY(float, tmp, HEAD_DIM);
     LOCAL_ARRAY(float, normv, 1);
@@ -653,7 +631,8 @@ KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBA
     int zi = p[P_ENC_FROM] + j;
     int token = p[P_ZONE_START] + zi;
     GLOBAL const ushort* row = keys + ((long) s * capTok + token) * HEAD_DIM;
-    for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) x[i] = bf16_to_float(row[i]);
+    /* centred keys (KeyEncoder with a centre); the centre is all zeros when centring is off */
+    for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) x[i] = bf16_to_float(row[i]) - center[(long) s * HEAD_DIM + i];
     SYNC_THREADS;
     float norm = rotate_normalised(x, tmp, normv, rot);
     for (int bb = t; bb < BLOCKS; bb += LOCAL_SIZE(0)) {
@@ -681,5 +660,19 @@ KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBA
         alpha = FMAX(alpha, 1e-6f);
         weights[key * BLOCKS + bb] = float_to_bf16(r / alpha * norm);
         ATOMIC_ADD_INT(&counts[(long) s * BLOCKS * 256 + bb * 256 + code], 1);
+    }
+}
+
+/*
+ * appendTokens - twin: RowStore.append of one decode step. grid (S) x HEAD_DIM. Row s of newKeys/newValues
+ * (bf16) becomes token P_LEN - 1 of stream s: one upload per step instead of one per stream.
+ */
+KERNEL void appendTokens(GLOBAL const ushort* newKeys, GLOBAL const ushort* newValues, GLOBAL const int* plan,
+                         GLOBAL ushort* keys, GLOBAL ushort* values, int capTok) {
+    int s = GROUP_ID(0);
+    int token = plan[s * PLAN_STRIDE + P_LEN] - 1;
+    for (int d = LOCAL_ID(0); d < HEAD_DIM; d += LOCAL_SIZE(0)) {
+        keys[((long) s * capTok + token) * HEAD_DIM + d] = newKeys[s * HEAD_DIM + d];
+        values[((long) s * capTok + token) * HEAD_DIM + d] = newValues[s * HEAD_DIM + d];
     }
 }

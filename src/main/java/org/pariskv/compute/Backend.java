@@ -27,10 +27,30 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     DeviceBuffer allocate(long bytes);
 
     /** Blocking copy of all of {@code src} (heap or native) to the start of {@code dst}. */
-    void copyIn(DeviceBuffer dst, MemorySegment src);
+    default void copyIn(DeviceBuffer dst, MemorySegment src) {
+        copyIn(dst, 0, src);
+    }
+
+    /** Blocking copy of all of {@code src} into {@code dst} at byte {@code offset}. */
+    void copyIn(DeviceBuffer dst, long offset, MemorySegment src);
 
     /** Blocking copy of {@code dst.byteSize()} bytes from the start of {@code src} into {@code dst}. */
-    void copyOut(MemorySegment dst, DeviceBuffer src);
+    default void copyOut(MemorySegment dst, DeviceBuffer src) {
+        copyOut(dst, src, 0);
+    }
+
+    /** Blocking copy of {@code dst.byteSize()} bytes from {@code src} at byte {@code offset} into {@code dst}. */
+    void copyOut(MemorySegment dst, DeviceBuffer src, long offset);
+
+    /** Sets {@code bytes} bytes of {@code dst} from {@code offset} to zero. */
+    void zero(DeviceBuffer dst, long offset, long bytes);
+
+    /**
+     * Define that turns on strict float semantics at compile time: no FMA contraction and correctly rounded
+     * division and square root (CUDA {@code --fmad=false}, OpenCL {@code -cl-fp32-correctly-rounded-divide-sqrt}),
+     * so kernels reproduce their Java twins' arithmetic.
+     */
+    String STRICT_FP = "PKV_STRICT_FP";
 
     /**
      * Launches {@code kernel} over {@code grid} with {@code args} in parameter order.

@@ -80,6 +80,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Program compile(String sourceName, String source, Map<String, String> defines) {
         List<String> options = new ArrayList<>(ProgramKey.defineOptions(defines));
+        if (defines.containsKey(STRICT_FP)) options.add("--fmad=false");
         String arch = context.computeCapabilityMajor() + "" + context.computeCapabilityMinor();
         String key = ProgramKey.of(device.name(), "sm_" + arch, String.join(" ", options), source);
         return programs.computeIfAbsent(key, k -> {
@@ -129,8 +130,8 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void copyIn(DeviceBuffer dst, MemorySegment src) {
-        long ptr = ((Buffer) dst).ptr;
+    public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
+        long ptr = ((Buffer) dst).ptr + offset;
         if (src.isNative()) {
             context.copyIn(ptr, src);
             return;
@@ -143,8 +144,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void copyOut(MemorySegment dst, DeviceBuffer src) {
-        long ptr = ((Buffer) src).ptr;
+    public void zero(DeviceBuffer dst, long offset, long bytes) {
+        if (bytes > 0) context.fill(((Buffer) dst).ptr + offset, (byte) 0, bytes);
+    }
+
+    @Override
+    public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
+        long ptr = ((Buffer) src).ptr + offset;
         if (dst.isNative()) {
             context.copyOut(dst, ptr);
             return;

@@ -60,13 +60,18 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
-    public void copyIn(DeviceBuffer dst, MemorySegment src) {
-        MemorySegment.copy(src, 0, ((HostBuffer) dst).segment, 0, src.byteSize());
+    public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
+        MemorySegment.copy(src, 0, ((HostBuffer) dst).segment, offset, src.byteSize());
     }
 
     @Override
-    public void copyOut(MemorySegment dst, DeviceBuffer src) {
-        MemorySegment.copy(((HostBuffer) src).segment, 0, dst, 0, dst.byteSize());
+    public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
+        MemorySegment.copy(((HostBuffer) src).segment, offset, dst, 0, dst.byteSize());
+    }
+
+    @Override
+    public void zero(DeviceBuffer dst, long offset, long bytes) {
+        ((HostBuffer) dst).segment.asSlice(offset, bytes).fill((byte) 0);
     }
 
     /** Always fails: on the Java backend a task graph runs the task's Java twin instead of a kernel. */

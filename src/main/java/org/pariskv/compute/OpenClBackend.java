@@ -43,7 +43,8 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public Program compile(String sourceName, String source, Map<String, String> defines) {
-        String options = String.join(" ", ProgramKey.defineOptions(defines));
+        String options = String.join(" ", ProgramKey.defineOptions(defines))
+                + (defines.containsKey(STRICT_FP) ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
         String key = ProgramKey.of(source, options);
         return programs.computeIfAbsent(key, k ->
                 new ClProgramHandle(sourceName, source, context.buildProgram(sourceName, source, options)));
@@ -55,29 +56,37 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override
-    public void copyIn(DeviceBuffer dst, MemorySegment src) {
+    public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
         ClBuffer b = ((Buffer) dst).buffer;
         if (src.isNative()) {
-            b.write(0, src);
+            b.write(offset, src);
             return;
         }
         try (Arena a = Arena.ofConfined()) { // the driver needs native memory
             MemorySegment staged = a.allocate(src.byteSize(), 64);
             staged.copyFrom(src);
-            b.write(0, staged);
+            b.write(offset, staged);
         }
     }
 
     @Override
-    public void copyOut(MemorySegment dst, DeviceBuffer src) {
+    public void zero(DeviceBuffer dst, long offset, long bytes) {
+        if (bytes <= 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            ((Buffer) dst).buffer.fill(a.allocate(1), offset, bytes);
+        }
+    }
+
+    @Override
+    public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
         ClBuffer b = ((Buffer) src).buffer;
         if (dst.isNative()) {
-            b.read(0, dst);
+            b.read(offset, dst);
             return;
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment staged = a.allocate(dst.byteSize(), 64);
-            b.read(0, staged);
+            b.read(offset, staged);
             dst.copyFrom(staged);
         }
     }

@@ -1,0 +1,488 @@
+package org.pariskv.device;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.pariskv.GqaMode;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.DeviceBuffer;
+import org.pariskv.compute.Grid;
+import org.pariskv.compute.Kernel;
+import org.pariskv.compute.KernelArg;
+import org.pariskv.compute.KernelSource;
+import org.pariskv.compute.Program;
+import org.pariskv.encode.Bf16;
+import org.pariskv.rotate.HadamardRotation;
+import org.pariskv.rotate.Rotation;
+import org.pariskv.select.AdaptiveRatios;
+import org.pariskv.select.Tiers;
+
+/**
+ * One layer's ParisKV decode on an OpenCL or CUDA device, for a batch of sequences with independent
+ * lengths. Everything per (sequence, KV head) "stream" lives in device memory: bf16 K/V rows, the compact
+ * index (codes, nibbles, weights, centroid counts, key centre) and the intermediates of each step. Per
+ * step the host uploads the new token rows, the queries and one small plan row per stream; the device runs
+ *
+ * <pre>
+ *   appendTokens → [encodeKeys when the window slides] → prepareQuery → collisionScores → candidateSelect
+ *               → rerank → topK → mergeSelection → sparseAttention → attentionCombine
+ * </pre>
+ *
+ * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. Not thread-safe.
+ */
+public final class DeviceDecoder implements AutoCloseable {
+
+    /** The kernels of one step, in launch order (also the profile's row order). */
+    public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
+            "candidateSelect", "rerank", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
+
+    private static final int PLAN = 16;
+    private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
+            P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
+    private static final int ATT_CHUNK = 64, ATT_THREADS = 128;
+    /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
+    private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
+
+    private final Backend backend;
+    private final ModelShape shape;
+    private final ParisKvConfig cfg;
+    private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks;
+    private final boolean gpu;
+    private final Program program;
+    private final Map<String, Kernel> kernels = new LinkedHashMap<>();
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final Arena arena = Arena.ofConfined();
+
+    private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
+            qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
+            pmax, psum, pacc, newKeys, newValues;
+
+    private final int[] length;   // per sequence
+    private final int[] zoneEnd;  // per sequence (shared by its heads)
+    private final int[] planHost;
+    private final MemorySegment planSeg, querySeg, outSeg, newKeySeg, newValueSeg;
+    private final Map<String, long[]> profile = new LinkedHashMap<>();
+    private boolean profiling;
+
+    /**
+     * @param capacity tokens per sequence the decoder can hold (prompt + generated)
+     */
+    public DeviceDecoder(Backend backend, ModelShape shape, ParisKvConfig cfg, int batch, int capacity) {
+        if (backend.device().backend() == BackendKind.JAVA) {
+            throw new IllegalArgumentException("DeviceDecoder needs an OpenCL or CUDA device; the java backend decodes with KvCache");
+        }
+        this.backend = backend;
+        this.shape = shape;
+        this.cfg = cfg;
+        this.batch = batch;
+        this.hkv = shape.kvHeads();
+        this.streams = batch * hkv;
+        this.d = shape.headDim();
+        this.g = shape.groupSize();
+        this.blocks = shape.blocks();
+        this.nq = cfg.gqa() == GqaMode.PER_HEAD ? g : 1;
+        this.kmax = Integer.highestOneBit(Math.max(2, cfg.topk() - 1)) << 1;
+        if (kmax > 2048) throw new IllegalArgumentException("device top-k is limited to 2048, got " + cfg.topk());
+        if (nq * blocks * 256 > 32 * 1024) {
+            throw new IllegalArgumentException("per-head tier tables of " + nq + " heads x " + blocks + " blocks exceed 32 KiB of local memory; use --gqa mean");
+        }
+        this.capTok = capacity;
+        this.maxChunks = (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
+        this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
+        Rotation rotation = Rotation.forDim(d, cfg.seed());
+        Map<String, String> defines = new LinkedHashMap<>();
+        defines.put("HEAD_DIM", "" + d);
+        defines.put("BLOCKS", "" + blocks);
+        defines.put("GROUP", "" + g);
+        defines.put("HKV", "" + hkv);
+        defines.put("NQ", "" + nq);
+        defines.put("KMAX", "" + kmax);
+        defines.put("HADAMARD", rotation instanceof HadamardRotation ? "1" : "0");
+        defines.put("ROT_SCALE_BITS", "0x" + Integer.toHexString(Float.floatToRawIntBits((float) (1.0 / Math.sqrt(d)))) + "u");
+        defines.put(Backend.STRICT_FP, "1");
+        this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
+        for (String t : TASKS) kernels.put(t, program.kernel(t));
+
+        long cap = capacity;
+        float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
+        rot = alloc(4L * rotData.length);
+        backend.copyIn(rot, MemorySegment.ofArray(rotData));
+        keys = alloc(2L * streams * cap * d);
+        values = alloc(2L * streams * cap * d);
+        codes = alloc((long) streams * cap * blocks);
+        nibbles = alloc((long) streams * cap * d / 2);
+        weights = alloc(2L * streams * cap * blocks);
+        counts = alloc(4L * streams * blocks * 256);
+        backend.zero(counts, 0, counts.bytes());
+        center = alloc(4L * streams * d);
+        backend.zero(center, 0, center.bytes());
+        plan = alloc(4L * streams * PLAN);
+        queries = alloc(4L * batch * shape.queryHeads() * d);
+        out = alloc(4L * batch * shape.queryHeads() * d);
+        int sq = streams * nq;
+        qhat = alloc(4L * sq * d);
+        qnorm = alloc(4L * sq);
+        tierTable = alloc((long) sq * blocks * 256);
+        hist = alloc(4L * sq * (Tiers.maxScore(blocks) + 1));
+        scores = alloc((long) sq * cap);
+        cand = alloc(4L * sq * cap);
+        candCount = alloc(4L * sq);
+        est = alloc(4L * sq * cap);
+        ranked = alloc(4L * sq * kmax);
+        rankedCount = alloc(4L * sq);
+        selected = alloc(4L * streams * kmax);
+        selCount = alloc(4L * streams);
+        pmax = alloc(4L * streams * g * maxChunks);
+        psum = alloc(4L * streams * g * maxChunks);
+        pacc = alloc(4L * streams * g * maxChunks * d);
+        newKeys = alloc(2L * streams * d);
+        newValues = alloc(2L * streams * d);
+
+        length = new int[batch];
+        zoneEnd = new int[batch];
+        java.util.Arrays.fill(zoneEnd, cfg.sink());
+        planHost = new int[streams * PLAN];
+        planSeg = arena.allocate(4L * planHost.length, 64);
+        querySeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
+        outSeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
+        newKeySeg = arena.allocate(2L * streams * d, 64);
+        newValueSeg = arena.allocate(2L * streams * d, 64);
+    }
+
+    private DeviceBuffer alloc(long bytes) {
+        DeviceBuffer b = backend.allocate(Math.max(4, bytes) * Long.getLong("pariskv.pad", 1));
+        owned.add(b);
+        return b;
+    }
+
+    /** Device bytes this decoder holds. */
+    public long deviceBytes() {
+        long n = 0;
+        for (DeviceBuffer b : owned) n += b.bytes();
+        return n;
+    }
+
+    public int length(int seq) {
+        return length[seq];
+    }
+
+    public int zoneEnd(int seq) {
+        return zoneEnd[seq];
+    }
+
+    /** Per-task device time from now on (kernels are then waited for one by one). */
+    public void profile(boolean on) {
+        profiling = on;
+        profile.clear();
+    }
+
+    /** Summed device nanoseconds and launch counts per task since {@link #profile(boolean)}. */
+    public Map<String, long[]> profileNanos() {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        profile.forEach((k, v) -> m.put(k, v.clone()));
+        return m;
+    }
+
+    /** Bulk prefill of sequence {@code seq}: rows {@code [tokens][Hkv][D]}; encodes all but the last {@code L}. */
+    public void prefill(int seq, float[] k, float[] v, int tokens) {
+        if (length[seq] + tokens > capTok) throw new IllegalArgumentException("sequence " + seq + " would hold " + (length[seq] + tokens) + " tokens, capacity " + capTok);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment rowsK = a.allocate(2L * tokens * d, 64), rowsV = a.allocate(2L * tokens * d, 64);
+            for (int h = 0; h < hkv; h++) {
+                for (int t = 0; t < tokens; t++) {
+                    int src = (t * hkv + h) * d;
+                    for (int i = 0; i < d; i++) {
+                        rowsK.setAtIndex(ValueLayout.JAVA_SHORT, (long) t * d + i, Bf16.fromFloat(k[src + i]));
+                        rowsV.setAtIndex(ValueLayout.JAVA_SHORT, (long) t * d + i, Bf16.fromFloat(v[src + i]));
+                    }
+                }
+                long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
+                backend.copyIn(keys, off, rowsK);
+                backend.copyIn(values, off, rowsV);
+            }
+        }
+        int before = length[seq];
+        length[seq] += tokens;
+        int target = length[seq] - zoneEnd[seq] > cfg.local() && length[seq] > cfg.sink() ? length[seq] - cfg.local() : zoneEnd[seq];
+        if (target > zoneEnd[seq]) {
+            if (cfg.centerKeys() && zoneEnd[seq] == cfg.sink() && before <= cfg.sink()) uploadCenter(seq, k, before, target);
+            int[] from = new int[batch], count = new int[batch];
+            from[seq] = zoneEnd[seq] - cfg.sink();
+            count[seq] = target - zoneEnd[seq];
+            zoneEnd[seq] = target;
+            encode(from, count);
+        }
+    }
+
+    /** The key centre of a sequence's heads: mean of the bf16-rounded keys {@code [from, to)} (as ParisKv.Head). */
+    private void uploadCenter(int seq, float[] k, int firstToken, int to) {
+        float[] c = new float[hkv * d];
+        for (int h = 0; h < hkv; h++) {
+            double[] acc = new double[d];
+            for (int t = cfg.sink(); t < to; t++) {
+                int src = ((t - firstToken) * hkv + h) * d;
+                for (int i = 0; i < d; i++) acc[i] += Bf16.round(k[src + i]);
+            }
+            for (int i = 0; i < d; i++) c[h * d + i] = (float) (acc[i] / (to - cfg.sink()));
+        }
+        backend.copyIn(center, 4L * seq * hkv * d, MemorySegment.ofArray(c));
+    }
+
+    private void encode(int[] from, int[] count) {
+        int max = 0;
+        for (int b = 0; b < batch; b++) max = Math.max(max, count[b]);
+        if (max == 0) return;
+        fillPlan(false);
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < hkv; h++) {
+                int s = b * hkv + h;
+                planHost[s * PLAN + P_ENC_FROM] = from[b];
+                planHost[s * PLAN + P_ENC_COUNT] = count[b];
+            }
+        }
+        uploadPlan();
+        int threads = Math.min(d, 256);
+        launch("encodeKeys", new Grid(new long[] {(long) max * threads, streams}, new long[] {threads, 1}),
+                buf(keys), buf(rot), buf(center), buf(plan), buf(codes), buf(nibbles), buf(weights), buf(counts),
+                new KernelArg.Int(capTok), new KernelArg.Int(capTok));
+    }
+
+    /**
+     * One decode step for every sequence of the batch: append each sequence's new token ({@code k, v}:
+     * {@code [batch][Hkv][D]}), then attend with {@code q} ({@code [batch][Hq][D]}) into {@code out}.
+     *
+     * @param dense true for exact full attention over every token (the baseline), false for ParisKV
+     */
+    public void decode(float[] q, float[] k, float[] v, float[] out, boolean dense) {
+        for (int s = 0; s < streams; s++) {
+            int b = s / hkv, h = s % hkv;
+            int src = (b * hkv + h) * d;
+            for (int i = 0; i < d; i++) {
+                newKeySeg.setAtIndex(ValueLayout.JAVA_SHORT, (long) s * d + i, Bf16.fromFloat(k[src + i]));
+                newValueSeg.setAtIndex(ValueLayout.JAVA_SHORT, (long) s * d + i, Bf16.fromFloat(v[src + i]));
+            }
+        }
+        for (int b = 0; b < batch; b++) {
+            if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
+            length[b]++;
+        }
+        backend.copyIn(newKeys, newKeySeg);
+        backend.copyIn(newValues, newValueSeg);
+        fillPlan(dense);
+        uploadPlan();
+        launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
+                buf(keys), buf(values), new KernelArg.Int(capTok));
+        // slide the window: whole intervals move into the retrieval zone
+        int[] from = new int[batch], count = new int[batch];
+        boolean any = false;
+        for (int b = 0; b < batch; b++) {
+            int local = length[b] - zoneEnd[b];
+            if (length[b] > cfg.sink() && local >= cfg.local() + cfg.interval()) {
+                int move = cfg.interval() * ((local - cfg.local()) / cfg.interval());
+                from[b] = zoneEnd[b] - cfg.sink();
+                count[b] = move;
+                zoneEnd[b] += move;
+                any = true;
+            }
+        }
+        if (any) encode(from, count);
+        MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
+        backend.copyIn(queries, querySeg);
+        fillPlan(dense);
+        uploadPlan();
+        attendStep(dense);
+        backend.copyOut(outSeg, this.out);
+        MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
+    }
+
+    private void attendStep(boolean dense) {
+        int sq = streams * nq;
+        int maxN = 0, maxCand = 0, maxAttended = 0;
+        boolean anySparse = false;
+        for (int s = 0; s < streams; s++) {
+            int[] p = java.util.Arrays.copyOfRange(planHost, s * PLAN, (s + 1) * PLAN);
+            if (p[P_DENSE] == 0) {
+                anySparse = true;
+                maxN = Math.max(maxN, p[P_N]);
+                maxCand = Math.max(maxCand, p[P_CAND]);
+                maxAttended = Math.max(maxAttended, p[P_SINK_END] + p[P_K] + p[P_LEN] - p[P_ZONE_END]);
+            } else {
+                maxAttended = Math.max(maxAttended, p[P_LEN]);
+            }
+        }
+        if (anySparse) {
+            launch("prepareQuery", new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
+                    buf(queries), buf(rot), buf(plan), buf(counts), buf(qhat), buf(qnorm), buf(tierTable), buf(hist));
+            launch("collisionScores", new Grid(new long[] {roundUp(Math.max(1, maxN), 256), streams}, new long[] {256, 1}),
+                    buf(codes), buf(tierTable), buf(plan), buf(scores), buf(hist), new KernelArg.Int(capTok));
+            int selThreads = gpu ? 1024 : 256;
+            launch("candidateSelect", Grid.groups(sq, selThreads), buf(scores), buf(hist), buf(plan), buf(cand),
+                    buf(candCount), new KernelArg.Int(capTok));
+            launch("rerank", new Grid(new long[] {roundUp(Math.max(1, maxCand), 256), sq}, new long[] {256, 1}),
+                    buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
+            launch("topK", Grid.groups(sq, 256), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
+                    buf(rankedCount), new KernelArg.Int(capTok));
+            launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
+        }
+        int chunks = Math.max(1, (maxAttended + ATT_CHUNK - 1) / ATT_CHUNK);
+        launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
+                buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
+                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks));
+        launch("attentionCombine", Grid.groups((long) streams * g, Math.min(d, 128)), buf(plan), buf(selCount), buf(pmax),
+                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks));
+    }
+
+    /** Waits for all enqueued work. */
+    public void finish() {
+        backend.finish();
+    }
+
+    private void fillPlan(boolean dense) {
+        for (int b = 0; b < batch; b++) {
+            int len = length[b];
+            int sinkEnd = Math.min(cfg.sink(), len);
+            int zs = Math.min(cfg.sink(), len);
+            int ze = Math.max(zs, Math.min(zoneEnd[b], len));
+            int n = ze - zs;
+            AdaptiveRatios r = AdaptiveRatios.forZone(n, cfg.candidateRatio(), cfg.collisionRatio());
+            int[] t = Tiers.thresholds(n, r.collisionRatio());
+            for (int h = 0; h < hkv; h++) {
+                int o = (b * hkv + h) * PLAN;
+                planHost[o + P_N] = n;
+                System.arraycopy(t, 0, planHost, o + P_T, 6);
+                planHost[o + P_CAND] = r.candidates(n);
+                planHost[o + P_K] = Math.min(cfg.topk(), n);
+                planHost[o + P_SINK_END] = sinkEnd;
+                planHost[o + P_ZONE_START] = zs;
+                planHost[o + P_ZONE_END] = ze;
+                planHost[o + P_LEN] = len;
+                planHost[o + P_DENSE] = dense || len < cfg.denseBelow() ? 1 : 0;
+                planHost[o + P_ENC_FROM] = 0;
+                planHost[o + P_ENC_COUNT] = 0;
+            }
+        }
+    }
+
+    private void uploadPlan() {
+        MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+        backend.copyIn(plan, planSeg);
+    }
+
+    private static KernelArg buf(DeviceBuffer b) {
+        return new KernelArg.Buffer(b);
+    }
+
+    private static long roundUp(long n, int m) {
+        return (n + m - 1) / m * m;
+    }
+
+    private void launch(String task, Grid grid, KernelArg... args) {
+        if (System.getProperty("pariskv.skip", "").contains(task)) return;
+        long ns = backend.launch(kernels.get(task), grid, List.of(args), profiling);
+        if (DEBUG) {
+            backend.finish();
+            System.err.println("pariskv: " + task + " " + grid + " done");
+        }
+        if (profiling) {
+            long[] acc = profile.computeIfAbsent(task, k -> new long[2]);
+            acc[0] += ns;
+            acc[1]++;
+        }
+    }
+
+    // ---- read-back for equivalence tests and metrics -------------------------------------------
+
+    /** Zone indices selected at the last sparse step for stream {@code s} (= seq * Hkv + head), ascending. */
+    public int[] selected(int stream) {
+        int n = readInts(selCount, stream, 1)[0];
+        return readInts(selected, (long) stream * kmax, n);
+    }
+
+    /** Encoded index of a stream: {codes, nibbles} bytes and weights for zone indices {@code [0, n)}. */
+    public byte[] codes(int stream, int n) {
+        return readBytes(codes, (long) stream * capTok * blocks, n * blocks);
+    }
+
+    public byte[] nibbles(int stream, int n) {
+        return readBytes(nibbles, (long) stream * capTok * d / 2, n * d / 2);
+    }
+
+    public short[] weights(int stream, int n) {
+        if (n <= 0) return new short[0];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(2L * n * blocks, 64);
+            backend.copyOut(m, weights, 2L * stream * capTok * blocks);
+            return m.toArray(ValueLayout.JAVA_SHORT);
+        }
+    }
+
+    public int[] counts(int stream) {
+        return readInts(counts, (long) stream * blocks * 256, blocks * 256);
+    }
+
+    /** The tier table of retrieval query {@code qi} (= stream * NQ + head) at the last step. */
+    public byte[] tierTable(int qi) {
+        return readBytes(tierTable, (long) qi * blocks * 256, blocks * 256);
+    }
+
+    public float[] rotatedQuery(int qi) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(4L * d, 64);
+            backend.copyOut(m, qhat, 4L * qi * d);
+            return m.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** Candidates (ascending zone indices) of retrieval query {@code qi} at the last step. */
+    public int[] candidates(int qi) {
+        int n = readInts(candCount, qi, 1)[0];
+        return readInts(cand, (long) qi * capTok, n);
+    }
+
+    /** Ranked zone indices (best first) of retrieval query {@code qi} at the last step. */
+    public int[] ranked(int qi) {
+        int n = readInts(rankedCount, qi, 1)[0];
+        return readInts(ranked, (long) qi * kmax, n);
+    }
+
+    public int retrievalQueriesPerStream() {
+        return nq;
+    }
+
+    private int[] readInts(DeviceBuffer b, long index, int n) {
+        if (n <= 0) return new int[0];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(4L * n, 64);
+            backend.copyOut(m, b, 4L * index);
+            return m.toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    private byte[] readBytes(DeviceBuffer b, long offset, int n) {
+        if (n <= 0) return new byte[0];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(n, 64);
+            backend.copyOut(m, b, offset);
+            return m.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** The compiled program (for {@code --print-kernel}). */
+    public Program program() {
+        return program;
+    }
+
+    @Override
+    public void close() {
+        for (DeviceBuffer b : owned) b.close();
+        owned.clear();
+        arena.close();
+    }
+}

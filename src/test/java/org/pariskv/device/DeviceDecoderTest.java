@@ -1,0 +1,151 @@
+package org.pariskv.device;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.pariskv.GqaMode;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.cache.Attended;
+import org.pariskv.cache.KvCache;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceInfo;
+import org.pariskv.compute.OpenClTestSupport;
+import org.pariskv.index.RetrievalIndex;
+import org.pariskv.method.ParisKv;
+import org.pariskv.rotate.Rotation;
+import org.pariskv.select.AdaptiveRatios;
+import org.pariskv.select.CandidateSelect;
+import org.pariskv.select.CollisionCounting;
+import org.pariskv.select.RetrievalQuery;
+import org.pariskv.select.TierTable;
+import org.pariskv.select.Tiers;
+
+/**
+ * The device pipeline against its Java twins: the same trace through {@link KvCache} (java) and
+ * {@link DeviceDecoder} (OpenCL — PoCL on CI — and CUDA where present), compared task by task.
+ */
+class DeviceDecoderTest {
+
+    static Stream<Arguments> devices() {
+        Supplier<DeviceInfo> opencl = OpenClTestSupport::openClDevice;
+        Supplier<DeviceInfo> cuda = OpenClTestSupport::cudaDevice;
+        return Stream.of(GqaMode.MEAN, GqaMode.PER_HEAD).flatMap(m -> Stream.of(
+                Arguments.of("opencl", opencl, m), Arguments.of("cuda", cuda, m)));
+    }
+
+    static final ModelShape SHAPE = new ModelShape(1, 8, 2, 64);
+
+    static float[] random(SplittableRandom rnd, int n, float offset) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) rnd.nextDouble(-1, 1) + (i % 64 == 3 ? offset : 0f);
+        return v;
+    }
+
+    @ParameterizedTest(name = "{0} {2}")
+    @MethodSource("devices")
+    void pipelineMatchesTheJavaTwinsTaskByTask(String label, Supplier<DeviceInfo> device, GqaMode mode) {
+        DeviceInfo info = device.get();
+        Backend backend = Backends.open(info);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
+        int kv = SHAPE.kvHeads() * SHAPE.headDim(), qn = SHAPE.queryHeads() * SHAPE.headDim(), d = SHAPE.headDim();
+        int[] prompts = {2000, 3101};
+        int steps = 40;
+        SplittableRandom rnd = new SplittableRandom(17);
+        float[][] pk = new float[2][], pv = new float[2][];
+        for (int b = 0; b < 2; b++) {
+            pk[b] = random(rnd, prompts[b] * kv, 2.5f); // an offset channel: centring matters
+            pv[b] = random(rnd, prompts[b] * kv, 0f);
+        }
+        try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
+             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 3200)) {
+            int[] seqs = {cache.newSequence(), cache.newSequence()};
+            for (int b = 0; b < 2; b++) {
+                cache.layer(0).prefill(seqs[b], pk[b], pv[b], prompts[b]);
+                dev.prefill(b, pk[b], pv[b], prompts[b]);
+            }
+            // encodeKeys: index bytes equal to KeyEncoder's (weights within one bf16 step)
+            for (int b = 0; b < 2; b++) {
+                for (int h = 0; h < 2; h++) {
+                    RetrievalIndex idx = ((ParisKv.Head) cache.layer(0).head(seqs[b], h)).index();
+                    int n = idx.size();
+                    int s = b * 2 + h;
+                    assertArrayEquals(Arrays.copyOf(idx.codes(), n * 8), dev.codes(s, n), "codes of stream " + s);
+                    assertArrayEquals(Arrays.copyOf(idx.nibbles(), n * 32), dev.nibbles(s, n), "nibbles of stream " + s);
+                    short[] w = dev.weights(s, n);
+                    for (int i = 0; i < n * 8; i++) assertTrue(Math.abs(w[i] - idx.weights()[i]) <= 1, "weight " + i + " of stream " + s);
+                    assertArrayEquals(Arrays.copyOf(idx.counts(), 8 * 256), dev.counts(s), "centroid counts of stream " + s);
+                }
+            }
+            float[] outJ = new float[2 * qn], outD = new float[2 * qn];
+            Attended[] att = null;
+            float[] q = null;
+            for (int step = 0; step < steps; step++) {
+                q = random(rnd, 2 * qn, 0f);
+                float[] k = random(rnd, 2 * kv, 2.5f), v = random(rnd, 2 * kv, 0f);
+                att = cache.layer(0).decode(seqs, q, k, v, outJ);
+                dev.decode(q, k, v, outD, false);
+                assertEquals(cache.layer(0).zoneEnd(seqs[1]), dev.zoneEnd(1), "zone end at step " + step);
+                assertTrue(relError(outD, outJ) < 2e-3, label + " step " + step + " output error " + relError(outD, outJ));
+            }
+            // last step, task by task
+            Rotation rot = Rotation.forDim(d, cfg.seed());
+            int nq = dev.retrievalQueriesPerStream();
+            for (int b = 0; b < 2; b++) {
+                for (int h = 0; h < 2; h++) {
+                    int s = b * 2 + h;
+                    RetrievalIndex idx = ((ParisKv.Head) cache.layer(0).head(seqs[b], h)).index();
+                    int n = idx.size();
+                    for (int head = 0; head < nq; head++) {
+                        int qi = s * nq + head;
+                        float[] query = mode == GqaMode.MEAN
+                                ? RetrievalQuery.groupMean(q, (b * 8 + h * 4) * d, 4, d)
+                                : Arrays.copyOfRange(q, (b * 8 + h * 4 + head) * d, (b * 8 + h * 4 + head + 1) * d);
+                        RetrievalQuery rq = RetrievalQuery.of(rot, query, 0);
+                        assertArrayEquals(rq.rotated(), dev.rotatedQuery(qi), 1e-6f, "q̂ of " + qi);
+                        AdaptiveRatios r = AdaptiveRatios.forZone(n);
+                        byte[] table = new byte[8 * 256];
+                        TierTable.build(rq.rotated(), idx.counts(), Tiers.thresholds(n, r.collisionRatio()), table);
+                        assertArrayEquals(table, dev.tierTable(qi), "tier table of " + qi);
+                        byte[] sc = new byte[n];
+                        CollisionCounting.scores(idx.codes(), n, 8, table, sc);
+                        int[] cand = new int[n];
+                        int m = CandidateSelect.select(sc, n, Tiers.maxScore(8), r.candidates(n), cand);
+                        assertArrayEquals(Arrays.copyOf(cand, m), dev.candidates(qi), "candidates of " + qi);
+                        int[] javaRanked = new int[cfg.topk()];
+                        int kk = org.pariskv.select.ParisKvSelector.rank(idx, rq, Math.min(cfg.topk(), n), Double.NaN, Double.NaN, javaRanked);
+                        assertArrayEquals(Arrays.copyOf(javaRanked, kk), dev.ranked(qi), "ranked top-k of " + qi);
+                    }
+                    int[] javaSel = Arrays.stream(att[b].retrievedPerKvHead()[h]).map(t -> t - cfg.sink()).toArray();
+                    assertArrayEquals(javaSel, dev.selected(s), "merged selection of stream " + s);
+                }
+            }
+            // the dense path is full attention
+            float[] full = new float[2 * qn];
+            dev.decode(q, random(rnd, 2 * kv, 0f), random(rnd, 2 * kv, 0f), full, true);
+            assertTrue(Arrays.stream(toDouble(full)).allMatch(Double::isFinite));
+        }
+    }
+
+    static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    static double relError(float[] a, float[] ref) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - ref[i]) * (double) (a[i] - ref[i]);
+            den += ref[i] * (double) ref[i];
+        }
+        return Math.sqrt(num / den);
+    }
+}
