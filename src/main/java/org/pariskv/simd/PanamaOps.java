@@ -85,11 +85,21 @@ public final class PanamaOps implements VectorOps {
     private static final VectorShuffle<Float> PAIR3 = VectorShuffle.fromOp(F8, l -> 6 + (l >> 2));
 
     /**
-     * One key per iteration: its code bytes, widened to int and offset by {@code 256 b}, index an int copy of
-     * the tier table through an 8-lane int gather; the lanes are summed once per key.
+     * Delegates to the scalar twin. Measured (profiles/results/jmh-cpu-2026-11-22.md, AMD EPYC, AVX2, 2 cores,
+     * D = 128, 32768 keys) in ns per key, scalar vs vector: the strided byte-gather formulation 18.1 vs 16.7 and
+     * 13.4 vs 15.1; the int-gather formulation {@link #collisionScoresGather} 13.3 vs 22.3, 18.8 vs 16.5,
+     * 29.3 vs 13.4, 21.4 vs 18.5 — no reliable win (errors overlap), so the simpler oracle runs.
      */
     @Override
     public void collisionScores(byte[] codes, int blocks, byte[] table, byte[] scores, int from, int n) {
+        TAIL.collisionScores(codes, blocks, table, scores, from, n);
+    }
+
+    /**
+     * One key per iteration: its code bytes, widened to int and offset by {@code 256 b}, index an int copy of
+     * the tier table through an 8-lane int gather; the lanes are summed once per key.
+     */
+    void collisionScoresGather(byte[] codes, int blocks, byte[] table, byte[] scores, int from, int n) {
         if (blocks % 8 != 0) {
             TAIL.collisionScores(codes, blocks, table, scores, from, n);
             return;
@@ -110,12 +120,22 @@ public final class PanamaOps implements VectorOps {
     }
 
     /**
+     * Delegates to the scalar twin. Measured (same run as {@link #collisionScores}) in ns per candidate, scalar vs
+     * vector, 3277 candidates of 32768 keys: the lane-fill + gather formulation 179 vs 384 and 201 vs 379; the
+     * nibble-gather formulation {@link #rerankGather} 294 vs 2271, 276 vs 227, 337 vs 396, 282 vs 572 — slower
+     * or no better, so the scalar loop runs.
+     */
+    @Override
+    public void rerank(byte[] nibbles, short[] weights, int dim, float[] lut, int[] keys, int m, float[] est) {
+        TAIL.rerank(nibbles, weights, dim, lut, keys, m, est);
+    }
+
+    /**
      * Eight nibble bytes (two blocks, 16 coordinates) per step: the low and the high nibbles, offset by their
      * coordinates' lut rows, drive two float gathers; the block weights (bf16, widened eight at a time) are
      * spread over the lanes by a permute.
      */
-    @Override
-    public void rerank(byte[] nibbles, short[] weights, int dim, float[] lut, int[] keys, int m, float[] est) {
+    void rerankGather(byte[] nibbles, short[] weights, int dim, float[] lut, int[] keys, int m, float[] est) {
         if (dim % 64 != 0) {
             TAIL.rerank(nibbles, weights, dim, lut, keys, m, est);
             return;

@@ -59,6 +59,9 @@ class VectorOpsTwinsTest {
             scalar.collisionScores(codes, blocks, table, s1, 0, n);
             panama.collisionScores(codes, blocks, table, s2, 0, n);
             assertArrayEquals(s1, s2, "blocks " + blocks);
+            byte[] s3 = new byte[n + 1];
+            panama.collisionScoresGather(codes, blocks, table, s3, 0, n);
+            assertArrayEquals(s1, s3, "gather, blocks " + blocks);
             assertEquals(0, s2[n], "wrote past the end");
         }
     }
@@ -77,7 +80,7 @@ class VectorOpsTwinsTest {
         java.util.Arrays.fill(s1, (byte) -1);
         java.util.Arrays.fill(s2, (byte) -1);
         scalar.collisionScores(codes, blocks, table, s1, from, n);
-        panama.collisionScores(codes, blocks, table, s2, from, n);
+        panama.collisionScoresGather(codes, blocks, table, s2, from, n);
         assertArrayEquals(s1, s2);
         assertTrue((s2[from] & 0xff) > 127, "totals above 127 expected");
         assertEquals(-1, s2[from - 1]);
@@ -105,6 +108,9 @@ class VectorOpsTwinsTest {
             scalar.rerank(nib, w, d, lut, sel, m, e1);
             panama.rerank(nib, w, d, lut, sel, m, e2);
             assertArrayEquals(e1, e2, 1e-4f, "dim " + d);
+            float[] e3 = new float[m];
+            panama.rerankGather(nib, w, d, lut, sel, m, e3);
+            assertArrayEquals(e1, e3, 1e-4f, "gather, dim " + d);
         }
     }
 }
