@@ -59,14 +59,38 @@ class VectorOpsTwinsTest {
             scalar.collisionScores(codes, blocks, table, s1, 0, n);
             panama.collisionScores(codes, blocks, table, s2, 0, n);
             assertArrayEquals(s1, s2, "blocks " + blocks);
+            byte[] s3 = new byte[n + 1];
+            panama.collisionScoresGather(codes, blocks, table, s3, 0, n);
+            assertArrayEquals(s1, s3, "gather, blocks " + blocks);
             assertEquals(0, s2[n], "wrote past the end");
         }
+    }
+
+    /** A sub-range {@code from..from+n} (scores outside it untouched) and totals above 127 (unsigned bytes). */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 97, 1009})
+    void collisionScoresAgreeOnASubrangeWithHighTotals(int n) {
+        SplittableRandom rnd = new SplittableRandom(n * 7L);
+        int from = 13, blocks = 32;
+        byte[] codes = new byte[(from + n + 3) * blocks];
+        rnd.nextBytes(codes);
+        byte[] table = new byte[blocks * 256];
+        for (int i = 0; i < table.length; i++) table[i] = (byte) (4 + rnd.nextInt(3));
+        byte[] s1 = new byte[from + n + 3], s2 = new byte[from + n + 3];
+        java.util.Arrays.fill(s1, (byte) -1);
+        java.util.Arrays.fill(s2, (byte) -1);
+        scalar.collisionScores(codes, blocks, table, s1, from, n);
+        panama.collisionScoresGather(codes, blocks, table, s2, from, n);
+        assertArrayEquals(s1, s2);
+        assertTrue((s2[from] & 0xff) > 127, "totals above 127 expected");
+        assertEquals(-1, s2[from - 1]);
+        assertEquals(-1, s2[from + n]);
     }
 
     @ParameterizedTest
     @ValueSource(ints = {1, 3, 17, 211})
     void rerankAgrees(int m) {
-        for (int d : new int[] {128, 64, 96, 24}) {
+        for (int d : new int[] {128, 64, 256, 192, 96, 24}) {
             SplittableRandom rnd = new SplittableRandom(m + d);
             Rotation rot = Rotation.forDim(d, 42);
             int n = m + 10;
@@ -84,6 +108,9 @@ class VectorOpsTwinsTest {
             scalar.rerank(nib, w, d, lut, sel, m, e1);
             panama.rerank(nib, w, d, lut, sel, m, e2);
             assertArrayEquals(e1, e2, 1e-4f, "dim " + d);
+            float[] e3 = new float[m];
+            panama.rerankGather(nib, w, d, lut, sel, m, e3);
+            assertArrayEquals(e1, e3, 1e-4f, "gather, dim " + d);
         }
     }
 }
