@@ -10,8 +10,14 @@ final class Progress implements AutoCloseable {
     private final ProgressBar bar;
 
     Progress(String task, long total, boolean enabled) {
-        this.bar = enabled ? new ProgressBarBuilder().setTaskName(task).setInitialMax(total)
+        this.bar = enabled && interactive() ? new ProgressBarBuilder().setTaskName(task).setInitialMax(total)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate().build() : null;
+    }
+
+    /** Only a terminal gets a live bar; logs and pipes would fill with redraws. */
+    private static boolean interactive() {
+        java.io.Console c = System.console();
+        return c != null && c.isTerminal();
     }
 
     IntConsumer stepper() {

@@ -1,0 +1,136 @@
+package org.pariskv.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.pariskv.GqaMode;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.ShapeProfiles;
+import org.pariskv.bench.DecodeBench;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceInfo;
+import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.Devices;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code pariskv bench}: one layer's decode step on a device, ParisKV against full attention, by task. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Per-step latency of one layer on a device: ParisKV retrieval + sparse attention vs full attention, per task, with effective bandwidth.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--profile", defaultValue = "llama3-8b", description = "Named shape from profiles/ (default: ${DEFAULT-VALUE}); one layer of it is measured.")
+    String profile;
+
+    @Option(names = "--context", split = ",", defaultValue = "32768,131072", description = "Context lengths (default: ${DEFAULT-VALUE}).")
+    List<Integer> contexts;
+
+    @Option(names = "--batch", split = ",", defaultValue = "1", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    List<Integer> batches;
+
+    @Option(names = "--device", defaultValue = "auto", description = "opencl[:N], cuda[:N] or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--steps", defaultValue = "50", description = "Timed steps per method (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "10", description = "Warm-up steps (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--topk", defaultValue = "100", description = "Top-k (default: ${DEFAULT-VALUE}).")
+    int topk;
+
+    @Option(names = "--gqa", defaultValue = "per-head", description = "mean or per-head (default: ${DEFAULT-VALUE}).")
+    String gqa;
+
+    @Option(names = "--out", description = "Directory for bench.json and bench.md.")
+    Path out;
+
+    @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) first.")
+    boolean printKernel;
+
+    @Override
+    public Integer call() throws IOException {
+        ModelShape layer = ShapeProfiles.byName(profile).withLayers(1);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
+        DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
+        if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
+            throw new IllegalArgumentException("bench measures the device pipeline: no OpenCL or CUDA device was selected (" + device + "); see 'pariskv devices'");
+        }
+        Backend backend = Backends.open(info);
+        System.err.println("bench on " + info.describe());
+        List<DecodeBench.Point> points = new ArrayList<>();
+        long total = (long) contexts.size() * batches.size() * (warmup + 2L * steps);
+        try (Progress p = new Progress("bench", total, true)) {
+            long[] base = {0};
+            for (int n : contexts) {
+                for (int b : batches) {
+                    long start = base[0];
+                    points.add(DecodeBench.run(backend, layer, cfg, n, b, warmup, steps, i -> p.stepper().accept(0)));
+                    base[0] = start + warmup + 2L * steps;
+                }
+            }
+        }
+        if (printKernel) System.out.println(org.pariskv.compute.KernelSource.resource("pariskv.c").compilable());
+        String md = markdown(info, layer, cfg, points);
+        System.out.print(md);
+        if (out != null) {
+            Files.createDirectories(out);
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("command", "pariskv bench " + String.join(" ", ProcessHandle.current().info().arguments().map(a -> List.of(a)).orElse(List.of())));
+            json.put("device", info.describe());
+            json.put("date", LocalDate.now().toString());
+            json.put("profile", profile);
+            json.put("topk", topk);
+            json.put("gqa", gqa);
+            List<Object> rows = new ArrayList<>();
+            for (DecodeBench.Point pt : points) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("context", pt.context());
+                r.put("batch", pt.batch());
+                r.put("pariskv_ms", pt.parisMsMedian());
+                r.put("full_attention_ms", pt.fullMsMedian());
+                r.put("speedup", pt.speedup());
+                r.put("pariskv_task_us", pt.parisTaskUs());
+                r.put("full_task_us", pt.fullTaskUs());
+                r.put("effective_gbps", pt.taskGBps());
+                r.put("device_bytes", pt.deviceBytes());
+                rows.add(r);
+            }
+            json.put("points", rows);
+            Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
+            Files.writeString(out.resolve("bench.md"), md);
+        }
+        return 0;
+    }
+
+    static String markdown(DeviceInfo info, ModelShape layer, ParisKvConfig cfg, List<DecodeBench.Point> points) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "device: %s%nshape: one layer, %d query heads, %d KV heads, D=%d; top-k %d, gqa %s%n%n",
+                info.describe(), layer.queryHeads(), layer.kvHeads(), layer.headDim(), cfg.topk(), cfg.gqa()));
+        sb.append("| context | batch | ParisKV step (ms) | full attention (ms) | speedup |\n|---:|---:|---:|---:|---:|\n");
+        for (DecodeBench.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.3f | %.2fx |%n", p.context(), p.batch(), p.parisMsMedian(), p.fullMsMedian(), p.speedup()));
+        }
+        sb.append("\nPer-task device time (us per step, profiled pass) and effective GB/s:\n\n");
+        for (DecodeBench.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "- context %d, batch %d: ", p.context(), p.batch()));
+            p.parisTaskUs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%s %.1f; ", k, v)));
+            sb.append("| full: ");
+            p.fullTaskUs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%s %.1f; ", k, v)));
+            sb.append("| GB/s: ");
+            p.taskGBps().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%s %.0f; ", k, v)));
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+}
