@@ -19,6 +19,11 @@
 
 #if PKV_OPENCL
 #pragma OPENCL FP_CONTRACT OFF
+#define LOCAL_PTR __local            /* pointer parameter into work-group memory */
+#define TABLE __constant             /* program-scope constant table */
+#else
+#define LOCAL_PTR                    /* CUDA: generic pointers reach shared memory */
+#define TABLE __constant__ const
 #endif
 
 #define MAX_SCORE (6 * BLOCKS)
@@ -38,8 +43,8 @@
 #define P_ENC_COUNT 15 /* encodeKeys: keys to encode */
 #define PLAN_STRIDE 16
 
-CONSTANT float LM_THRESHOLDS[7] = {0.0843f, 0.1698f, 0.2578f, 0.3499f, 0.4487f, 0.5585f, 0.6901f};
-CONSTANT float LM_CENTERS[8] = {0.0420f, 0.1266f, 0.2130f, 0.3025f, 0.3973f, 0.5001f, 0.6169f, 0.7633f};
+TABLE float LM_THRESHOLDS[7] = {0.0843f, 0.1698f, 0.2578f, 0.3499f, 0.4487f, 0.5585f, 0.6901f};
+TABLE float LM_CENTERS[8] = {0.0420f, 0.1266f, 0.2130f, 0.3025f, 0.3973f, 0.5001f, 0.6169f, 0.7633f};
 
 FUNC int magnitude_index(float a) {
     int t = 0;
@@ -63,7 +68,7 @@ FUNC uint desc_key(float f) {
  * signs (HADAMARD) or the dense matrix. Whole work-group calls; returns ||x|| to every thread.
  * Mirrors RetrievalQuery.of / KeyEncoder: sequential norm, same butterflies, same scale.
  */
-FUNC float rotate_normalised(LOCAL float* x, LOCAL float* tmp, LOCAL float* normOut, GLOBAL const float* rot) {
+FUNC float rotate_normalised(LOCAL_PTR float* x, LOCAL_PTR float* tmp, LOCAL_PTR float* normOut, GLOBAL const float* rot) {
     int t = LOCAL_ID(0);
     int nt = LOCAL_SIZE(0);
     if (t == 0) {
@@ -103,7 +108,7 @@ FUNC float rotate_normalised(LOCAL float* x, LOCAL float* tmp, LOCAL float* norm
 }
 
 /* Exclusive prefix sum of 256 ints in local memory by a work-group of >= 256 threads (Hillis-Steele). */
-FUNC int exclusive_scan_256(LOCAL int* a, int t) {
+FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
     int v = t < 256 ? a[t] : 0;
     for (int off = 1; off < 256; off <<= 1) {
         int add = (t < 256 && t >= off) ? a[t - off] : 0;
