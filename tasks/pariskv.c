@@ -186,9 +186,11 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
 
 /*
  * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
- * grid (ceil(cap/256), S) x 256. One key per thread; its BLOCKS code bytes are read as words; the NQ tier
- * tables of the stream sit in local memory. Scores land in scores[(s*NQ + qi) * cap + key].
+ * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (16 per thread, coalesced),
+ * so the NQ tier tables it stages in local memory are read once per tile. Scores land in
+ * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..].
  */
+#define CS_TILE 4096
 KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierTable, GLOBAL const int* plan,
                             GLOBAL uchar* scores, GLOBAL int* hist, int cap) {
     LOCAL_ARRAY(uchar, table, NQ * BLOCKS * 256);
@@ -196,12 +198,13 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
     int t = LOCAL_ID(0);
     int s = GROUP_ID(1);
     int n = plan[s * PLAN_STRIDE + P_N];
-    if (GROUP_ID(0) * LOCAL_SIZE(0) >= n) return; /* whole work-group beyond this stream's zone */
+    int tile = GROUP_ID(0) * CS_TILE;
+    if (tile >= n) return; /* whole work-group beyond this stream's zone */
     for (int i = t; i < NQ * BLOCKS * 256; i += LOCAL_SIZE(0)) table[i] = tierTable[(long) s * NQ * BLOCKS * 256 + i];
     for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
     SYNC_THREADS;
-    int key = GROUP_ID(0) * LOCAL_SIZE(0) + t;
-    if (key < n) {
+    int end = min(n, tile + CS_TILE);
+    for (int key = tile + t; key < end; key += LOCAL_SIZE(0)) {
         uchar code[BLOCKS];
         GLOBAL const uchar* src = codes + ((long) s * cap + key) * BLOCKS;
 #if (BLOCKS % 4) == 0
@@ -228,45 +231,113 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
     }
 }
 
+/* The cut score and the number of keys at the cut to keep, from a query's score histogram (one thread). */
+FUNC void candidate_cut(GLOBAL const int* hh, int count, LOCAL_PTR int* cutv) {
+    int cut = MAX_SCORE, above = 0;
+    while (cut > 0 && above + hh[cut] < count) above += hh[cut--];
+    cutv[0] = cut;
+    cutv[1] = count - above;
+}
+
+#define SEL_TILE 4096 /* keys per work-group: 256 threads x 16 consecutive scores (one 16-byte load) */
+
 /*
- * candidateSelect - twin: CandidateSelect.select. grid (S*NQ) x L (power of two, <= 1024).
- * The cut score comes from the histogram; keys above it are kept, keys at it in token order until the
- * count is met. Output ascending zone indices in cand[qi * cap ..], count in candCount[qi].
+ * candidateCount - first pass of CandidateSelect.select: per (query, tile) the keys above the cut and at it.
+ * grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
+ */
+KERNEL void candidateCount(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
+                           GLOBAL int* tileCounts, int cap, int tiles) {
+    LOCAL_ARRAY(int, cutv, 2);
+    LOCAL_ARRAY(int, red, 512);
+    int t = LOCAL_ID(0);
+    int qi = GROUP_ID(1);
+    int s = qi / NQ;
+    int n = plan[s * PLAN_STRIDE + P_N];
+    int tile = GROUP_ID(0);
+    if (tile * SEL_TILE >= n) return;
+    if (t == 0) candidate_cut(hist + qi * HIST_BINS, plan[s * PLAN_STRIDE + P_CAND], cutv);
+    SYNC_THREADS;
+    int cut = cutv[0];
+    GLOBAL const uchar* sc = scores + (long) qi * cap;
+    int from = tile * SEL_TILE + t * 16;
+    int g = 0, e = 0;
+    for (int i = from; i < min(n, from + 16); i++) {
+        int v = sc[i];
+        g += v > cut ? 1 : 0;
+        e += v == cut ? 1 : 0;
+    }
+    red[t] = g;
+    red[256 + t] = e;
+    SYNC_THREADS;
+    for (int off = 128; off > 0; off >>= 1) {
+        if (t < off) {
+            red[t] += red[t + off];
+            red[256 + t] += red[256 + t + off];
+        }
+        SYNC_THREADS;
+    }
+    if (t == 0) {
+        tileCounts[((long) qi * tiles + tile) * 2] = red[0];
+        tileCounts[((long) qi * tiles + tile) * 2 + 1] = red[256];
+    }
+}
+
+/*
+ * candidateSelect - twin: CandidateSelect.select (second pass). grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
+ * Keys above the cut are kept, keys at the cut in token order until the count is met; each tile finds its
+ * output offset from the counts of the tiles before it. Output ascending zone indices in cand[qi * cap ..].
  */
 KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
-                            GLOBAL int* cand, GLOBAL int* candCount, int cap) {
-    LOCAL_ARRAY(int, gt, 1024);
-    LOCAL_ARRAY(int, eq, 1024);
+                            GLOBAL const int* tileCounts, GLOBAL int* cand, GLOBAL int* candCount, int cap, int tiles) {
     LOCAL_ARRAY(int, cutv, 2);
+    LOCAL_ARRAY(int, gt, 256);
+    LOCAL_ARRAY(int, eq, 256);
+    LOCAL_ARRAY(int, before, 2);
     int t = LOCAL_ID(0);
-    int L = LOCAL_SIZE(0);
-    int qi = GROUP_ID(0);
+    int qi = GROUP_ID(1);
     int s = qi / NQ;
     int n = plan[s * PLAN_STRIDE + P_N];
     int count = plan[s * PLAN_STRIDE + P_CAND];
+    int tile = GROUP_ID(0);
+    if (tile == 0 && t == 0) candCount[qi] = count;
+    if (tile * SEL_TILE >= n) return;
+    if (t == 0) candidate_cut(hist + qi * HIST_BINS, count, cutv);
+    /* keys above / at the cut in the tiles before this one */
+    int pg = 0, pe = 0;
+    for (int c = t; c < tile; c += LOCAL_SIZE(0)) {
+        pg += tileCounts[((long) qi * tiles + c) * 2];
+        pe += tileCounts[((long) qi * tiles + c) * 2 + 1];
+    }
+    gt[t] = pg;
+    eq[t] = pe;
+    SYNC_THREADS;
+    for (int off = 128; off > 0; off >>= 1) {
+        if (t < off) {
+            gt[t] += gt[t + off];
+            eq[t] += eq[t + off];
+        }
+        SYNC_THREADS;
+    }
     if (t == 0) {
-        int cut = MAX_SCORE, above = 0;
-        GLOBAL const int* hh = hist + qi * HIST_BINS;
-        while (cut > 0 && above + hh[cut] < count) above += hh[cut--];
-        cutv[0] = cut;
-        cutv[1] = count - above;
-        candCount[qi] = count;
+        before[0] = gt[0];
+        before[1] = eq[0];
     }
     SYNC_THREADS;
     int cut = cutv[0], ties = cutv[1];
-    int per = (n + L - 1) / L;
-    int from = t * per, to = min(n, from + per);
     GLOBAL const uchar* sc = scores + (long) qi * cap;
+    int from = tile * SEL_TILE + t * 16;
+    int to = min(n, from + 16);
     int g = 0, e = 0;
     for (int i = from; i < to; i++) {
         int v = sc[i];
         g += v > cut ? 1 : 0;
         e += v == cut ? 1 : 0;
     }
+    SYNC_THREADS;
     gt[t] = g;
     eq[t] = e;
     SYNC_THREADS;
-    for (int off = 1; off < L; off <<= 1) { /* inclusive scans */
+    for (int off = 1; off < 256; off <<= 1) { /* inclusive scans */
         int ag = t >= off ? gt[t - off] : 0;
         int ae = t >= off ? eq[t - off] : 0;
         SYNC_THREADS;
@@ -274,7 +345,7 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
         eq[t] += ae;
         SYNC_THREADS;
     }
-    int gBefore = gt[t] - g, eBefore = eq[t] - e;
+    int gBefore = before[0] + gt[t] - g, eBefore = before[1] + eq[t] - e;
     GLOBAL int* out = cand + (long) qi * cap;
     for (int i = from; i < to; i++) {
         int v = sc[i];
@@ -323,13 +394,14 @@ KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GL
 }
 
 /*
- * topK - twin: TopK.ranked. grid (S*NQ) x 256. Radix select of the k best estimates (4 passes of 8 bits
+ * topK - twin: TopK.ranked. grid (S*NQ) x L (256 or 1024). Radix select of the k best estimates (4 passes of 8 bits
  * over descending-order keys), ties at the cut by candidate position (= token order), then a bitonic sort
  * of the kept (key, position) pairs. Output: zone indices best first in ranked[qi * KMAX ..].
  */
 KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
                  GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, int cap) {
     LOCAL_ARRAY(int, bins, 256);
+    LOCAL_ARRAY(int, scanbuf, 1024);
     LOCAL_ARRAY(uint, sel, 4);
     LOCAL_ARRAY(uint, sortKey, KMAX);
     LOCAL_ARRAY(int, sortPos, KMAX);
@@ -378,16 +450,16 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     int eqMine = 0;
     for (int i = from; i < to; i++) eqMine += desc_key(e[i]) == kth ? 1 : 0;
     SYNC_THREADS;
-    /* exclusive scan of eqMine across threads through local memory (L <= 256) */
-    if (t < 256) bins[t] = eqMine;
+    /* exclusive scan of eqMine across threads (L <= 1024) */
+    scanbuf[t] = eqMine;
     SYNC_THREADS;
     for (int off = 1; off < L; off <<= 1) {
-        int a = (t >= off && t < 256) ? bins[t - off] : 0;
+        int a = t >= off ? scanbuf[t - off] : 0;
         SYNC_THREADS;
-        if (t < 256) bins[t] += a;
+        scanbuf[t] += a;
         SYNC_THREADS;
     }
-    int eqBefore = bins[t] - eqMine;
+    int eqBefore = scanbuf[t] - eqMine;
     for (int i = from; i < to; i++) {
         uint key = desc_key(e[i]);
         if (key < kth) {
@@ -518,7 +590,7 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
     return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
 }
 
-#define ATT_CHUNK 64
+#define ATT_CHUNK 256
 #define ATT_THREADS 128
 
 /*
@@ -551,6 +623,26 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     SYNC_THREADS;
     GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
     GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
+#if PKV_HAS_WARP_SHUFFLE
+    /* logits: one warp per token, lanes split the row (coalesced), shuffles reduce the GROUP dots */
+    {
+        int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
+        for (int i = warp; i < nTok; i += warps) {
+            GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM;
+            float dots[GROUP];
+            for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
+            for (int dd = lane; dd < HEAD_DIM; dd += 32) {
+                float kv = bf16_to_float(row[dd]);
+                for (int g = 0; g < GROUP; g++) dots[g] += qs[g * HEAD_DIM + dd] * kv;
+            }
+            for (int g = 0; g < GROUP; g++) {
+                float v = dots[g];
+                for (int off = 16; off > 0; off >>= 1) v += SHFL_XOR(v, off);
+                if (lane == 0) prob[i * GROUP + g] = v * scale;
+            }
+        }
+    }
+#else
     /* logits: one token per thread, all GROUP heads at once (each key row is read once) */
     for (int i = t; i < nTok; i += LOCAL_SIZE(0)) {
         GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM;
@@ -562,6 +654,7 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
         }
         for (int g = 0; g < GROUP; g++) prob[i * GROUP + g] = dots[g] * scale;
     }
+#endif
     SYNC_THREADS;
     /* per head: max and exp-sum over the chunk */
     if (t < GROUP) {
@@ -595,11 +688,14 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
 
 /*
  * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp.
- * grid (S * GROUP) x HEAD_DIM threads (or fewer, looping). out: [batch][Hq][D].
+ * grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
  */
 KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
                              GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks) {
+    LOCAL_ARRAY(float, w, 1024);
+    LOCAL_ARRAY(float, red, 256);
     int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
     int sg = GROUP_ID(0);
     int s = sg / GROUP;
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
@@ -607,14 +703,39 @@ KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount,
     int chunks = (attended_count(p, selN) + ATT_CHUNK - 1) / ATT_CHUNK;
     long base = (long) sg * maxChunks;
     float m = -INFINITY_F;
-    for (int c = 0; c < chunks; c++) m = FMAX(m, pmax[base + c]);
-    float denom = 0.0f;
-    for (int c = 0; c < chunks; c++) denom += EXP(pmax[base + c] - m) * psum[base + c];
-    for (int d = t; d < HEAD_DIM; d += LOCAL_SIZE(0)) {
-        float acc = 0.0f;
-        for (int c = 0; c < chunks; c++) acc += EXP(pmax[base + c] - m) * pacc[(base + c) * HEAD_DIM + d];
-        out[(long) sg * HEAD_DIM + d] = denom > 0.0f ? acc / denom : 0.0f;
+    for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);
+    red[t] = m;
+    SYNC_THREADS;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] = FMAX(red[t], red[t + off]);
+        SYNC_THREADS;
     }
+    m = red[0];
+    SYNC_THREADS;
+    float den = 0.0f;
+    for (int c = t; c < chunks; c += L) den += EXP(pmax[base + c] - m) * psum[base + c];
+    red[t] = den;
+    SYNC_THREADS;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] += red[t + off];
+        SYNC_THREADS;
+    }
+    float denom = red[0];
+    float acc[(HEAD_DIM + 127) / 128];
+    for (int r = 0; r < (HEAD_DIM + 127) / 128; r++) acc[r] = 0.0f;
+    for (int c0 = 0; c0 < chunks; c0 += 1024) {
+        int cn = min(1024, chunks - c0);
+        SYNC_THREADS;
+        for (int c = t; c < cn; c += L) w[c] = EXP(pmax[base + c0 + c] - m);
+        SYNC_THREADS;
+        for (int r = 0; r * L + t < HEAD_DIM; r++) {
+            int d = r * L + t;
+            float a = acc[r];
+            for (int c = 0; c < cn; c++) a += w[c] * pacc[(base + c0 + c) * HEAD_DIM + d];
+            acc[r] = a;
+        }
+    }
+    for (int r = 0; r * L + t < HEAD_DIM; r++) out[(long) sg * HEAD_DIM + r * L + t] = denom > 0.0f ? acc[r] / denom : 0.0f;
 }
 
 /*

@@ -41,19 +41,19 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** The kernels of one step, in launch order (also the profile's row order). */
     public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
-            "candidateSelect", "rerank", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
+            "candidateCount", "candidateSelect", "rerank", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
 
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 64, ATT_THREADS = 128;
+    private static final int ATT_CHUNK = 256, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
     private final Backend backend;
     private final ModelShape shape;
     private final ParisKvConfig cfg;
-    private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks;
+    private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks, tiles;
     private final boolean gpu;
     private final Program program;
     private final Map<String, Kernel> kernels = new LinkedHashMap<>();
@@ -62,7 +62,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
-            pmax, psum, pacc, newKeys, newValues;
+            pmax, psum, pacc, newKeys, newValues, tileCounts;
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
@@ -95,6 +95,7 @@ public final class DeviceDecoder implements AutoCloseable {
         }
         this.capTok = capacity;
         this.maxChunks = (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
+        this.tiles = (capacity + SEL_TILE - 1) / SEL_TILE;
         this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
         Rotation rotation = Rotation.forDim(d, cfg.seed());
         Map<String, String> defines = new LinkedHashMap<>();
@@ -142,6 +143,7 @@ public final class DeviceDecoder implements AutoCloseable {
         pmax = alloc(4L * streams * g * maxChunks);
         psum = alloc(4L * streams * g * maxChunks);
         pacc = alloc(4L * streams * g * maxChunks * d);
+        tileCounts = alloc(8L * sq * tiles);
         newKeys = alloc(2L * streams * d);
         newValues = alloc(2L * streams * d);
 
@@ -320,14 +322,17 @@ public final class DeviceDecoder implements AutoCloseable {
         if (anySparse) {
             launch("prepareQuery", new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
                     buf(queries), buf(rot), buf(plan), buf(counts), buf(qhat), buf(qnorm), buf(tierTable), buf(hist));
-            launch("collisionScores", new Grid(new long[] {roundUp(Math.max(1, maxN), 256), streams}, new long[] {256, 1}),
+            long tilesNow = (Math.max(1, maxN) + CS_TILE - 1) / CS_TILE;
+            launch("collisionScores", new Grid(new long[] {tilesNow * 256, streams}, new long[] {256, 1}),
                     buf(codes), buf(tierTable), buf(plan), buf(scores), buf(hist), new KernelArg.Int(capTok));
-            int selThreads = gpu ? 1024 : 256;
-            launch("candidateSelect", Grid.groups(sq, selThreads), buf(scores), buf(hist), buf(plan), buf(cand),
-                    buf(candCount), new KernelArg.Int(capTok));
+            long selTiles = (Math.max(1, maxN) + SEL_TILE - 1) / SEL_TILE;
+            launch("candidateCount", new Grid(new long[] {selTiles * 256, sq}, new long[] {256, 1}), buf(scores), buf(hist),
+                    buf(plan), buf(tileCounts), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
+            launch("candidateSelect", new Grid(new long[] {selTiles * 256, sq}, new long[] {256, 1}), buf(scores), buf(hist),
+                    buf(plan), buf(tileCounts), buf(cand), buf(candCount), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
             launch("rerank", new Grid(new long[] {roundUp(Math.max(1, maxCand), 256), sq}, new long[] {256, 1}),
                     buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
-            launch("topK", Grid.groups(sq, 256), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
+            launch("topK", Grid.groups(sq, gpu ? 1024 : 256), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
                     buf(rankedCount), new KernelArg.Int(capTok));
             launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
         }
@@ -335,7 +340,7 @@ public final class DeviceDecoder implements AutoCloseable {
         launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
                 new KernelArg.Int(capTok), new KernelArg.Int(maxChunks));
-        launch("attentionCombine", Grid.groups((long) streams * g, Math.min(d, 128)), buf(plan), buf(selCount), buf(pmax),
+        launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
                 buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks));
     }
 

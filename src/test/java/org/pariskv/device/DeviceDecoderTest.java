@@ -56,7 +56,7 @@ class DeviceDecoderTest {
         Backend backend = Backends.open(info);
         ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
         int kv = SHAPE.kvHeads() * SHAPE.headDim(), qn = SHAPE.queryHeads() * SHAPE.headDim(), d = SHAPE.headDim();
-        int[] prompts = {2000, 3101};
+        int[] prompts = {2000, 9101}; // the second spans several 4096-key tiles
         int steps = 40;
         SplittableRandom rnd = new SplittableRandom(17);
         float[][] pk = new float[2][], pv = new float[2][];
@@ -65,7 +65,7 @@ class DeviceDecoderTest {
             pv[b] = random(rnd, prompts[b] * kv, 0f);
         }
         try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
-             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 3200)) {
+             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200)) {
             int[] seqs = {cache.newSequence(), cache.newSequence()};
             for (int b = 0; b < 2; b++) {
                 cache.layer(0).prefill(seqs[b], pk[b], pv[b], prompts[b]);
