@@ -379,9 +379,19 @@ KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GL
     int key = cand[(long) qi * cap + j];
     GLOBAL const uint* nib = (GLOBAL const uint*) (nibbles + ((long) s * cap + key) * (HEAD_DIM / 2));
     GLOBAL const ushort* w = weights + ((long) s * cap + key) * BLOCKS;
+#if (HEAD_DIM % 32) == 0
+    uint words[BLOCKS]; /* the row's nibbles in 16-byte loads */
+    for (int v4 = 0; v4 < BLOCKS / 4; v4++) {
+        uint4 x = ((GLOBAL const uint4*) nib)[v4];
+        words[4 * v4] = x.x; words[4 * v4 + 1] = x.y; words[4 * v4 + 2] = x.z; words[4 * v4 + 3] = x.w;
+    }
+#define NIB_WORD(bb) words[bb]
+#else
+#define NIB_WORD(bb) nib[bb]
+#endif
     float acc = 0.0f;
     for (int bb = 0; bb < BLOCKS; bb++) {
-        uint word = nib[bb];
+        uint word = NIB_WORD(bb);
         float sum = 0.0f;
         for (int p = 0; p < 4; p++) {
             int v = (int) ((word >> (8 * p)) & 0xff);
@@ -516,6 +526,7 @@ KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCou
     LOCAL_ARRAY(int, out, KMAX);
     LOCAL_ARRAY(int, taken, 1);
     LOCAL_ARRAY(int, flag, 256);
+    LOCAL_ARRAY(int, items, NQ * KMAX);
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
     int s = GROUP_ID(0);
@@ -523,22 +534,20 @@ KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCou
     int depth = 0;
     for (int h = 0; h < NQ; h++) depth = max(depth, rankedCount[s * NQ + h]);
     int total = depth * NQ;
+    /* the lists in (rank, head) order, -1 where a head's list is shorter */
+    for (int i = t; i < total; i += L) {
+        int r = i / NQ, h = i % NQ;
+        items[i] = r < rankedCount[s * NQ + h] ? ranked[((long) s * NQ + h) * KMAX + r] : -1;
+    }
     if (t == 0) taken[0] = 0;
     SYNC_THREADS;
     /* chunks of L items in order; each chunk decides first occurrences, then appends in order */
     for (int base = 0; base < total; base += L) {
         if (taken[0] >= k) break;
         int i = base + t;
-        int tok = -1;
-        if (i < total) {
-            int r = i / NQ, h = i % NQ;
-            if (r < rankedCount[s * NQ + h]) tok = ranked[((long) s * NQ + h) * KMAX + r];
-        }
+        int tok = i < total ? items[i] : -1;
         bool first = tok >= 0;
-        for (int j = 0; j < i && first; j++) {
-            int rj = j / NQ, hj = j % NQ;
-            if (rj < rankedCount[s * NQ + hj] && ranked[((long) s * NQ + hj) * KMAX + rj] == tok) first = false;
-        }
+        for (int j = 0; j < i && first; j++) first = items[j] != tok;
         /* ordered append: exclusive scan of the first-occurrence flags (L <= 256) */
         flag[t] = first ? 1 : 0;
         SYNC_THREADS;
@@ -590,7 +599,7 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
     return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
 }
 
-#define ATT_CHUNK 256
+#define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
 #define ATT_THREADS 128
 
 /*
@@ -601,7 +610,8 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
  */
 KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
                             GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
-                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks) {
+                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks,
+                            int chunk) {
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
@@ -613,8 +623,8 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
     int selN = p[P_DENSE] ? 0 : selCount[s];
     int total = attended_count(p, selN);
-    int first = c * ATT_CHUNK;
-    int nTok = max(0, min(ATT_CHUNK, total - first)); /* 0: this chunk is past the stream's tokens */
+    int first = c * chunk;
+    int nTok = max(0, min(chunk, total - first)); /* 0: this chunk is past the stream's tokens */
     long partBase = ((long) s * GROUP) * maxChunks + c;
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
@@ -691,7 +701,8 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
  * grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
  */
 KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
-                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks) {
+                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
+                             int chunk) {
     LOCAL_ARRAY(float, w, 1024);
     LOCAL_ARRAY(float, red, 256);
     int t = LOCAL_ID(0);
@@ -700,7 +711,7 @@ KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount,
     int s = sg / GROUP;
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
     int selN = p[P_DENSE] ? 0 : selCount[s];
-    int chunks = (attended_count(p, selN) + ATT_CHUNK - 1) / ATT_CHUNK;
+    int chunks = (attended_count(p, selN) + chunk - 1) / chunk;
     long base = (long) sg * maxChunks;
     float m = -INFINITY_F;
     for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);

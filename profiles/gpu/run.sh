@@ -22,4 +22,8 @@ for spec in ${BENCH_DEVICES:-cuda}; do
   $J -jar .device/pariskv.jar bench --device "$spec" --profile llama3-8b --context ${CONTEXTS:-32768,131072} \
      --batch ${BATCHES:-1,8} --steps ${STEPS:-50} --warmup 10 --gqa ${GQA:-per-head} --out "$OUT/bench-${spec/:/}-${GQA:-per-head}" 2>&1 | tail -20
 done
+if [ -n "${LONG_CONTEXT:-}" ]; then
+  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --context "$LONG_CONTEXT" --batch 1 --steps ${STEPS:-50} \
+     --warmup 10 --gqa ${GQA:-per-head} --out "$OUT/bench-cuda-long-${GQA:-per-head}" 2>&1 | tail -8
+fi
 python3 profiles/gpu/sdpa_anchor.py --contexts ${CONTEXTS:-32768,131072} --batch ${BATCHES:-1,8} 2>&1 | tee "$OUT/sdpa.jsonl"

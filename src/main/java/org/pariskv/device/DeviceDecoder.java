@@ -46,7 +46,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -90,11 +90,12 @@ public final class DeviceDecoder implements AutoCloseable {
         this.nq = cfg.gqa() == GqaMode.PER_HEAD ? g : 1;
         this.kmax = Integer.highestOneBit(Math.max(2, cfg.topk() - 1)) << 1;
         if (kmax > 2048) throw new IllegalArgumentException("device top-k is limited to 2048, got " + cfg.topk());
+        if (nq * kmax > 8192) throw new IllegalArgumentException("per-head selection of top-" + cfg.topk() + " over " + nq + " heads exceeds the merge's local memory; use --gqa mean or a smaller top-k");
         if (nq * blocks * 256 > 32 * 1024) {
             throw new IllegalArgumentException("per-head tier tables of " + nq + " heads x " + blocks + " blocks exceed 32 KiB of local memory; use --gqa mean");
         }
         this.capTok = capacity;
-        this.maxChunks = (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
+        this.maxChunks = (16 * ATT_CHUNK + SPARSE_CHUNK - 1) / SPARSE_CHUNK + (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
         this.tiles = (capacity + SEL_TILE - 1) / SEL_TILE;
         this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
         Rotation rotation = Rotation.forDim(d, cfg.seed());
@@ -336,12 +337,14 @@ public final class DeviceDecoder implements AutoCloseable {
                     buf(rankedCount), new KernelArg.Int(capTok));
             launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
         }
-        int chunks = Math.max(1, (maxAttended + ATT_CHUNK - 1) / ATT_CHUNK);
+        // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
+        int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
+        int chunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
         launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
-                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks));
+                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
         launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
-                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks));
+                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
     }
 
     /** Waits for all enqueued work. */
