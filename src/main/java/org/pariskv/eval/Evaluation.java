@@ -8,10 +8,11 @@ import java.util.stream.IntStream;
 import org.pariskv.ModelShape;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.attend.SparseAttention;
-import org.pariskv.cache.Attended;
 import org.pariskv.cache.KvCache;
 import org.pariskv.cache.LayerCache;
+import org.pariskv.method.FullAttention;
 import org.pariskv.method.OracleTopK;
+import org.pariskv.compute.Backend;
 import org.pariskv.method.RetrievalMethod;
 import org.pariskv.method.ZoneView;
 import org.pariskv.metrics.Metrics;
@@ -28,7 +29,22 @@ import org.pariskv.trace.Trace;
 public final class Evaluation {
     private Evaluation() {}
 
+    /** Runs {@code method} on the Java engine. */
     public static EvalResult run(Trace trace, RetrievalMethod method, ParisKvConfig cfg, String device, IntConsumer onStep) {
+        try (StepDecoder dec = StepDecoder.java(trace.shape(), cfg, method)) {
+            return run(trace, method.name(), method.sparse(), dec, cfg, device, onStep);
+        }
+    }
+
+    /** Runs ParisKV on an OpenCL or CUDA device (one {@link org.pariskv.device.DeviceDecoder} per layer). */
+    public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, IntConsumer onStep) {
+        try (StepDecoder dec = StepDecoder.device(backend, trace.shape(), cfg, trace.tokens())) {
+            return run(trace, "pariskv", true, dec, cfg, backend.device().spec(), onStep);
+        }
+    }
+
+    private static EvalResult run(Trace trace, String methodName, boolean sparseMethod, StepDecoder decoder,
+                                  ParisKvConfig cfg, String device, IntConsumer onStep) {
         ModelShape shape = trace.shape();
         int d = shape.headDim(), hq = shape.queryHeads(), hkv = shape.kvHeads(), g = shape.groupSize();
         float scale = (float) (1.0 / Math.sqrt(d));
@@ -36,14 +52,18 @@ public final class Evaluation {
         long needleHits = 0, needleTotal = 0;
         int sparseSteps = 0;
         long[] stepNanos = new long[trace.steps()];
+        boolean needleTrace = trace.meta().containsKey("needle_position") || trace.name().startsWith("needle");
         StageProfile.reset();
-        try (KvCache cache = KvCache.create(shape, cfg, method)) {
-            int seq = cache.newSequence();
+        // the reference: exact attention over the same stored rows, with the same zone boundaries
+        try (KvCache reference = KvCache.create(shape, cfg, new FullAttention())) {
+            int seq = reference.newSequence();
             int prompt = trace.promptTokens();
             for (int l = 0; l < shape.layers(); l++) {
                 if (prompt > 0) {
-                    float[] k = trace.layer(l).keys(), v = trace.layer(l).values();
-                    cache.layer(l).prefill(seq, Arrays.copyOf(k, prompt * hkv * d), Arrays.copyOf(v, prompt * hkv * d), prompt);
+                    float[] k = Arrays.copyOf(trace.layer(l).keys(), prompt * hkv * d);
+                    float[] v = Arrays.copyOf(trace.layer(l).values(), prompt * hkv * d);
+                    reference.layer(l).prefill(seq, k, v, prompt);
+                    decoder.prefill(l, k, v, prompt);
                 }
             }
             StageProfile.reset(); // time decode steps only, not the prefill encoding
@@ -53,23 +73,23 @@ public final class Evaluation {
                 int token = prompt + s;
                 boolean anySparse = false;
                 for (int l = 0; l < shape.layers(); l++) {
-                    LayerCache layer = cache.layer(l);
+                    LayerCache layer = reference.layer(l);
                     float[] q = Arrays.copyOfRange(trace.layer(l).queries(), s * hq * d, (s + 1) * hq * d);
                     float[] k = Arrays.copyOfRange(trace.layer(l).keys(), token * hkv * d, (token + 1) * hkv * d);
                     float[] v = Arrays.copyOfRange(trace.layer(l).values(), token * hkv * d, (token + 1) * hkv * d);
                     long t0 = System.nanoTime();
-                    Attended a = layer.decode(new int[] {seq}, q, k, v, out)[0];
+                    int[][] retrieved = decoder.decode(l, q, k, v, out);
                     stepNanos[s] += System.nanoTime() - t0;
-                    anySparse |= !a.dense();
+                    layer.decode(new int[] {seq}, q, k, v, ref);
+                    boolean dense = retrieved == null || !sparseMethod;
+                    anySparse |= !dense;
 
-                    int len = a.length();
-                    int[] needles = trace.layer(l).hasPlanted() ? trace.layer(l).plantedAt(s) : null;
+                    int len = layer.length(seq);
+                    int[] needles = needleTrace && trace.layer(l).hasPlanted() ? trace.layer(l).plantedAt(s) : null;
                     double[][] perHead = new double[hkv][];
                     IntStream.range(0, hkv).parallel().forEach(h -> {
                         ZoneView zone = layer.zone(seq, h);
-                        StoreRows keys = new StoreRows(zone.keys());
-                        int[] all = IntStream.range(0, len).toArray();
-                        SparseAttention.attend(q, h * g * d, g, zone.keys(), zone.values(), all, len, null, ref, h * g * d);
+                        int[] attended = dense ? IntStream.range(0, len).toArray() : attended(zone, retrieved[h]);
                         float[][] group = new float[g][];
                         double err = 0;
                         for (int i = 0; i < g; i++) {
@@ -77,16 +97,14 @@ public final class Evaluation {
                             err += Metrics.outputRelError(Arrays.copyOfRange(out, (h * g + i) * d, (h * g + i + 1) * d),
                                     Arrays.copyOfRange(ref, (h * g + i) * d, (h * g + i + 1) * d));
                         }
-                        double m = Metrics.attentionMassRecall(group, keys, len, a.tokensPerKvHead()[h], scale);
+                        double m = Metrics.attentionMassRecall(group, new StoreRows(zone.keys()), len, attended, scale);
                         double r = Double.NaN;
-                        if (!a.dense() && a.retrievedPerKvHead() != null && zone.zoneSize() > 0) {
+                        if (!dense && zone.zoneSize() > 0) {
                             int[] exact = OracleTopK.exact(zone, q, h * g * d, cfg.topk(), g, d, cfg.gqa());
-                            r = Metrics.recallAtK(a.retrievedPerKvHead()[h], exact);
+                            r = Metrics.recallAtK(retrieved[h], exact);
                         }
                         double hit = Double.NaN;
-                        if (needles != null && needles.length > 0) {
-                            hit = Arrays.stream(a.tokensPerKvHead()[h]).anyMatch(t -> t == needles[0]) ? 1 : 0;
-                        }
+                        if (needles != null && needles.length > 0) hit = Arrays.stream(attended).anyMatch(t -> t == needles[0]) ? 1 : 0;
                         perHead[h] = new double[] {m, err / g, r, hit};
                     });
                     for (double[] ph : perHead) {
@@ -108,9 +126,19 @@ public final class Evaluation {
         double median = sorted.length == 0 ? 0 : sorted[sorted.length / 2] / 1e6;
         Map<String, Double> stages = new LinkedHashMap<>();
         StageProfile.nanos().forEach((stage, ns) -> stages.put(stage.task(), ns / 1e6 / Math.max(1, trace.steps())));
-        return new EvalResult(method.name(), device, trace.name(), trace.tokens(), trace.steps(), cfg.topk(), cfg.gqa().name().toLowerCase().replace('_', '-'),
+        return new EvalResult(methodName, device, trace.name(), trace.tokens(), trace.steps(), cfg.topk(), cfg.gqa().name().toLowerCase().replace('_', '-'),
                 recall.summary(), mass.summary(), error.summary(),
                 needleTotal == 0 ? Double.NaN : (double) needleHits / needleTotal, median, sparseSteps, stages);
+    }
+
+    /** Sink, retrieved and local-window tokens of one head, ascending. */
+    private static int[] attended(ZoneView zone, int[] retrieved) {
+        int[] t = new int[zone.sinkEnd() + retrieved.length + (zone.length() - zone.zoneEnd())];
+        int n = 0;
+        for (int i = 0; i < zone.sinkEnd(); i++) t[n++] = i;
+        for (int r : retrieved) t[n++] = r;
+        for (int i = zone.zoneEnd(); i < zone.length(); i++) t[n++] = i;
+        return t;
     }
 
     /** Stage names in pipeline order, for tables. */
