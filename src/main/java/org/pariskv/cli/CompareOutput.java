@@ -84,8 +84,8 @@ final class CompareOutput {
             if (rate) sb.append(' ').append(md(r.retrievalRate(), "%.3f")).append(" |");
             sb.append('\n');
         }
-        sb.append("\nrecall@k: |retrieved ∩ exact top-k| / k per KV head (`-`: the method retrieves nothing, e.g. full attention or "
-                + "StreamingLLM); attention-mass recall and output error (||o - o_full|| / ||o_full||) per query head; ms/step: "
+        sb.append("\nrecall@k: |retrieved ∩ exact top-k| / k per KV head (`-`: not applicable, e.g. full attention; StreamingLLM "
+                + "retrieves nothing from the zone, hence 0); attention-mass recall and output error (||o - o_full|| / ||o_full||) per query head; ms/step: "
                 + "median wall time of the method's decode call per step; retrieval rate: LouisKV's selections computed afresh / asked for.\n");
         if (buckets > 0 && hasStepSeries(results)) sb.append('\n').append(stepBuckets(results, buckets));
         return sb.toString();
