@@ -15,7 +15,28 @@ import org.pariskv.metrics.MetricSummary;
  * @param msPerStep          wall time of the method's decode call per step (all layers of the trace), median
  * @param sparseSteps        steps above the dense threshold (the others attended densely)
  * @param stageMs            Java-backend time per pipeline stage per step (empty when not profiled)
+ * @param recallPerStep      per decode step, recall@k averaged over layers and KV heads; NaN for a step that was
+ *                           not scored (see {@link Evaluation.Options#sampleEvery()}), dense, or has no retrieval
+ * @param retrievalRate      for a method with {@link org.pariskv.method.RetrievalStats} (LouisKV): selections
+ *                           computed afresh / selections asked for during this run; NaN for every other method
+ * @param scoredSteps        steps whose quality was scored (all steps unless sampled)
  */
 public record EvalResult(String method, String device, String trace, int context, int steps, int topk, String gqa,
                          MetricSummary recallAtK, MetricSummary attentionMass, MetricSummary outputRelError,
-                         double needleHitRate, double msPerStep, int sparseSteps, Map<String, Double> stageMs) {}
+                         double needleHitRate, double msPerStep, int sparseSteps, Map<String, Double> stageMs,
+                         double[] recallPerStep, double retrievalRate, int scoredSteps) {
+
+    /** The original summary-only form: no per-step series, no retrieval rate, every step scored. */
+    public EvalResult(String method, String device, String trace, int context, int steps, int topk, String gqa,
+                      MetricSummary recallAtK, MetricSummary attentionMass, MetricSummary outputRelError,
+                      double needleHitRate, double msPerStep, int sparseSteps, Map<String, Double> stageMs) {
+        this(method, device, trace, context, steps, topk, gqa, recallAtK, attentionMass, outputRelError, needleHitRate,
+                msPerStep, sparseSteps, stageMs, new double[0], Double.NaN, steps);
+    }
+
+    /** The same result under another method label (e.g. {@code pariskv-ref} for ParisKV with the reference config). */
+    public EvalResult withMethod(String label) {
+        return new EvalResult(label, device, trace, context, steps, topk, gqa, recallAtK, attentionMass, outputRelError,
+                needleHitRate, msPerStep, sparseSteps, stageMs, recallPerStep, retrievalRate, scoredSteps);
+    }
+}

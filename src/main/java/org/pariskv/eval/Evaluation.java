@@ -14,6 +14,7 @@ import org.pariskv.method.FullAttention;
 import org.pariskv.method.OracleTopK;
 import org.pariskv.compute.Backend;
 import org.pariskv.method.RetrievalMethod;
+import org.pariskv.method.RetrievalStats;
 import org.pariskv.method.ZoneView;
 import org.pariskv.metrics.Metrics;
 import org.pariskv.metrics.RunningStats;
@@ -29,22 +30,48 @@ import org.pariskv.trace.Trace;
 public final class Evaluation {
     private Evaluation() {}
 
+    /**
+     * Options of a run.
+     *
+     * @param sampleEvery score quality at every N-th decode step only (steps {@code 0, N, 2N, ...} and the last);
+     *                    every step is still decoded and timed. 1 scores every step (the exact references dominate
+     *                    the cost of a step, so long-generation runs such as drift sample).
+     */
+    public record Options(int sampleEvery) {
+        public Options {
+            if (sampleEvery < 1) throw new IllegalArgumentException("sample-every must be >= 1, got " + sampleEvery);
+        }
+
+        public static Options defaults() {
+            return new Options(1);
+        }
+
+        boolean scores(int step, int steps) {
+            return step % sampleEvery == 0 || step == steps - 1;
+        }
+    }
+
     /** Runs {@code method} on the Java engine. */
     public static EvalResult run(Trace trace, RetrievalMethod method, ParisKvConfig cfg, String device, IntConsumer onStep) {
+        return run(trace, method, cfg, device, onStep, Options.defaults());
+    }
+
+    /** Runs {@code method} on the Java engine with options (step sampling). */
+    public static EvalResult run(Trace trace, RetrievalMethod method, ParisKvConfig cfg, String device, IntConsumer onStep, Options options) {
         try (StepDecoder dec = StepDecoder.java(trace.shape(), cfg, method)) {
-            return run(trace, method.name(), method.sparse(), dec, cfg, device, onStep);
+            return run(trace, method.name(), method.sparse(), method instanceof RetrievalStats rs ? rs : null, dec, cfg, device, onStep, options);
         }
     }
 
     /** Runs ParisKV on an OpenCL or CUDA device (one {@link org.pariskv.device.DeviceDecoder} per layer). */
     public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, IntConsumer onStep) {
         try (StepDecoder dec = StepDecoder.device(backend, trace.shape(), cfg, trace.tokens())) {
-            return run(trace, "pariskv", true, dec, cfg, backend.device().spec(), onStep);
+            return run(trace, "pariskv", true, null, dec, cfg, backend.device().spec(), onStep, Options.defaults());
         }
     }
 
-    private static EvalResult run(Trace trace, String methodName, boolean sparseMethod, StepDecoder decoder,
-                                  ParisKvConfig cfg, String device, IntConsumer onStep) {
+    private static EvalResult run(Trace trace, String methodName, boolean sparseMethod, RetrievalStats stats, StepDecoder decoder,
+                                  ParisKvConfig cfg, String device, IntConsumer onStep, Options options) {
         ModelShape shape = trace.shape();
         int d = shape.headDim(), hq = shape.queryHeads(), hkv = shape.kvHeads(), g = shape.groupSize();
         float scale = (float) (1.0 / Math.sqrt(d));
@@ -52,6 +79,10 @@ public final class Evaluation {
         long needleHits = 0, needleTotal = 0;
         int sparseSteps = 0;
         long[] stepNanos = new long[trace.steps()];
+        double[] recallPerStep = new double[trace.steps()];
+        Arrays.fill(recallPerStep, Double.NaN);
+        int scoredSteps = 0;
+        long retrievals0 = stats == null ? 0 : stats.retrievals(), selections0 = stats == null ? 0 : stats.steps();
         boolean needleTrace = trace.meta().containsKey("needle_position") || trace.name().startsWith("needle");
         StageProfile.reset();
         // the reference: exact attention over the same stored rows, with the same zone boundaries
@@ -72,6 +103,10 @@ public final class Evaluation {
             for (int s = 0; s < trace.steps(); s++) {
                 int token = prompt + s;
                 boolean anySparse = false;
+                boolean scored = options.scores(s, trace.steps());
+                if (scored) scoredSteps++;
+                double stepRecall = 0;
+                int stepRecallN = 0;
                 for (int l = 0; l < shape.layers(); l++) {
                     LayerCache layer = reference.layer(l);
                     float[] q = Arrays.copyOfRange(trace.layer(l).queries(), s * hq * d, (s + 1) * hq * d);
@@ -83,6 +118,7 @@ public final class Evaluation {
                     layer.decode(new int[] {seq}, q, k, v, ref);
                     boolean dense = retrieved == null || !sparseMethod;
                     anySparse |= !dense;
+                    if (!scored) continue;
 
                     int len = layer.length(seq);
                     int[] needles = needleTrace && trace.layer(l).hasPlanted() ? trace.layer(l).plantedAt(s) : null;
@@ -110,16 +146,26 @@ public final class Evaluation {
                     for (double[] ph : perHead) {
                         mass.add(ph[0]);
                         error.add(ph[1]);
-                        if (!Double.isNaN(ph[2])) recall.add(ph[2]);
+                        if (!Double.isNaN(ph[2])) {
+                            recall.add(ph[2]);
+                            stepRecall += ph[2];
+                            stepRecallN++;
+                        }
                         if (!Double.isNaN(ph[3])) {
                             needleTotal++;
                             needleHits += (long) ph[3];
                         }
                     }
                 }
+                if (stepRecallN > 0) recallPerStep[s] = stepRecall / stepRecallN;
                 if (anySparse) sparseSteps++;
                 if (onStep != null) onStep.accept(s);
             }
+        }
+        double retrievalRate = Double.NaN;
+        if (stats != null) {
+            long sel = stats.steps() - selections0;
+            retrievalRate = sel == 0 ? Double.NaN : (double) (stats.retrievals() - retrievals0) / sel;
         }
         long[] sorted = stepNanos.clone();
         Arrays.sort(sorted);
@@ -128,7 +174,8 @@ public final class Evaluation {
         StageProfile.nanos().forEach((stage, ns) -> stages.put(stage.task(), ns / 1e6 / Math.max(1, trace.steps())));
         return new EvalResult(methodName, device, trace.name(), trace.tokens(), trace.steps(), cfg.topk(), cfg.gqa().name().toLowerCase().replace('_', '-'),
                 recall.summary(), mass.summary(), error.summary(),
-                needleTotal == 0 ? Double.NaN : (double) needleHits / needleTotal, median, sparseSteps, stages);
+                needleTotal == 0 ? Double.NaN : (double) needleHits / needleTotal, median, sparseSteps, stages,
+                recallPerStep, retrievalRate, scoredSteps);
     }
 
     /** Sink, retrieved and local-window tokens of one head, ascending. */

@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.pariskv.method.HeadContext;
 import org.pariskv.method.HeadRetriever;
 import org.pariskv.method.RetrievalMethod;
+import org.pariskv.method.RetrievalStats;
 import org.pariskv.method.Selection;
 import org.pariskv.method.ZoneView;
 import org.pariskv.simd.VectorOps;
@@ -40,7 +41,7 @@ import org.pariskv.simd.VectorOps;
  * <p>Counters: {@link #retrievals()}, {@link #steps()} and {@link #retrievalRate()} over every head of this
  * method instance; per head on {@link Head}.
  */
-public final class LouisKv implements RetrievalMethod {
+public final class LouisKv implements RetrievalMethod, RetrievalStats {
 
     /**
      * @param tau              boundary threshold on the mean query cosine (0.7)
@@ -92,16 +93,19 @@ public final class LouisKv implements RetrievalMethod {
     }
 
     /** Selections computed afresh, summed over every (sequence, layer, KV head) of this method instance. */
+    @Override
     public long retrievals() {
         return retrievals.get();
     }
 
     /** Decode-step selections asked for, summed over every head. */
+    @Override
     public long steps() {
         return steps.get();
     }
 
     /** {@code retrievals / steps} (0 before any step). */
+    @Override
     public double retrievalRate() {
         long s = steps.get();
         return s == 0 ? 0 : (double) retrievals.get() / s;
