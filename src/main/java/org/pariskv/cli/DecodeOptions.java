@@ -30,7 +30,7 @@ final class DecodeOptions {
     @Option(names = "--center-keys", negatable = true, description = "Centre keys by the mean of the first zone keys before encoding (default: the configured default).")
     Boolean centerKeys;
 
-    @Option(names = "--device", defaultValue = "java", description = "java, opencl[:N], cuda[:N] or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "java, opencl[:N], cuda[:N] or auto: CUDA, else an OpenCL GPU, else java (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--profile", description = "Per-task timing: console or json.")
@@ -52,13 +52,23 @@ final class DecodeOptions {
         return c;
     }
 
-    String device() {
-        String d = device.toLowerCase(java.util.Locale.ROOT);
-        if (d.equals("java") || d.equals("auto")) return "java";
-        if (d.matches("(opencl|cuda)(:\\d+)?")) {
-            throw new IllegalArgumentException("device '" + device + "': the eval command runs on the java backend; use 'pariskv bench --device " + device + "' for the device pipeline");
+    /** The device selected by {@code --device} (auto: CUDA, else an OpenCL GPU, else the Java engine). */
+    org.pariskv.compute.DeviceInfo resolveDevice() {
+        return org.pariskv.compute.DeviceSpec.parse(device).resolve(org.pariskv.compute.Devices.list());
+    }
+
+    /**
+     * Runs {@code method} on the selected device: ParisKV on an OpenCL/CUDA device when one is selected, every
+     * other method (and ParisKV on {@code java}) on the Java engine — said on stderr when the device is not used.
+     */
+    org.pariskv.eval.EvalResult evaluate(org.pariskv.trace.Trace trace, String method, ParisKvConfig cfg, java.util.function.IntConsumer onStep) {
+        org.pariskv.compute.DeviceInfo info = resolveDevice();
+        boolean onDevice = info.backend() != org.pariskv.compute.BackendKind.JAVA;
+        if (onDevice && method.equals("pariskv")) {
+            return org.pariskv.eval.Evaluation.runOnDevice(trace, cfg, org.pariskv.compute.Backends.open(info), onStep);
         }
-        throw new IllegalArgumentException("unknown device '" + device + "' (expected java, opencl[:N], cuda[:N] or auto)");
+        if (onDevice) System.err.println("pariskv: method '" + method + "' runs on the java engine (the device pipeline implements pariskv)");
+        return org.pariskv.eval.Evaluation.run(trace, org.pariskv.method.Methods.byName(method), cfg, "java", onStep);
     }
 
     /** Budget checks that need the trace: top-k must fit the retrieval zone. */

@@ -24,7 +24,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ParisKvConfig cfg = decode.config();
-        String device = decode.device();
+        String device = decode.resolveDevice().spec();
         System.out.printf(Locale.ROOT, "ParisKV demo: trace '%s', context %d tokens, %d decode steps, shape %s x %d layer(s), device %s%n",
                 traceOptions.trace, traceOptions.context, traceOptions.steps, traceOptions.shape, traceOptions.layers, device);
         long t0 = System.nanoTime();
@@ -35,13 +35,13 @@ final class DemoCommand implements Callable<Integer> {
         EvalResult[] results = new EvalResult[methods.length];
         for (int i = 0; i < methods.length; i++) {
             try (Progress p = new Progress(methods[i], trace.steps(), true)) {
-                results[i] = Evaluation.run(trace, Methods.byName(methods[i]), cfg, device, p.stepper());
+                results[i] = decode.evaluate(trace, methods[i], cfg, p.stepper());
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-10s %10s %12s %12s %12s%n", "method", "recall@k", "attn-mass", "out-error", "ms/step");
+        System.out.printf(Locale.ROOT, "%-10s %-10s %10s %12s %12s %12s%n", "method", "device", "recall@k", "attn-mass", "out-error", "ms/step");
         for (EvalResult r : results) {
-            System.out.printf(Locale.ROOT, "%-10s %10s %12.4f %12.4f %12.2f%n", r.method(),
+            System.out.printf(Locale.ROOT, "%-10s %-10s %10s %12.4f %12.4f %12.2f%n", r.method(), r.device(),
                     r.recallAtK().count() == 0 ? "-" : String.format(Locale.ROOT, "%.4f", r.recallAtK().mean()),
                     r.attentionMass().mean(), r.outputRelError().mean(), r.msPerStep());
         }

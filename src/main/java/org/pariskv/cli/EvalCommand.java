@@ -6,9 +6,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.eval.EvalResult;
-import org.pariskv.eval.Evaluation;
 import org.pariskv.method.Methods;
-import org.pariskv.method.RetrievalMethod;
 import org.pariskv.metrics.MetricSummary;
 import org.pariskv.trace.Trace;
 import picocli.CommandLine.Command;
@@ -35,14 +33,13 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        RetrievalMethod m = Methods.byName(method);
+        Methods.byName(method); // fail fast on an unknown method name
         ParisKvConfig cfg = decode.config();
-        String device = decode.device();
         Trace trace = traceOptions.load();
         decode.checkAgainst(trace);
         EvalResult r;
         try (Progress p = new Progress("eval " + method, trace.steps(), format.equals("text") && System.console() != null)) {
-            r = Evaluation.run(trace, m, cfg, device, p.stepper());
+            r = decode.evaluate(trace, method, cfg, p.stepper());
         }
         if (format.equals("json")) System.out.println(JsonOut.write(toMap(r)));
         else System.out.print(text(r));
