@@ -65,7 +65,8 @@ public final class LlmTraceGenerator implements TraceGenerator {
                          double valueOffset, int valueRank, double valueLowRankShare,
                          double baseLogitStd, int plantedPerHead, int sharedPerGroup, int recentPerHead,
                          int recentWindow, double recentWeight, double persistence, double targetMass,
-                         double targetWhitening) {
+                         double targetWhitening, int sinkTokens, double sinkMass, double sinkKeyOffset,
+                         double groupQueryShare, boolean recentShared) {
 
         public Params {
             if (keyRank < 0 || queryRank < 0 || valueRank < 0) {
@@ -76,8 +77,17 @@ public final class LlmTraceGenerator implements TraceGenerator {
             share("valueLowRankShare", valueLowRankShare);
             share("persistence", persistence);
             share("targetWhitening", targetWhitening);
+            share("groupQueryShare", groupQueryShare);
             if (!(targetMass > 0 && targetMass < 1)) {
                 throw new IllegalArgumentException("targetMass must be in (0, 1), got " + targetMass);
+            }
+            if (sinkTokens < 0 || !(sinkMass >= 0 && sinkMass < 1) || !(sinkKeyOffset >= 0)) {
+                throw new IllegalArgumentException("need sinkTokens >= 0 (" + sinkTokens + "), sinkMass in [0, 1) ("
+                        + sinkMass + ") and sinkKeyOffset >= 0 (" + sinkKeyOffset + ")");
+            }
+            if (!(targetMass + sinkMass < 1)) {
+                throw new IllegalArgumentException("targetMass + sinkMass must be < 1 (the rest is the background), got "
+                        + targetMass + " + " + sinkMass);
             }
             if (queryAntiAlign < -1 || queryAntiAlign > 1) {
                 throw new IllegalArgumentException("queryAntiAlign must be in [-1, 1], got " + queryAntiAlign);
@@ -105,7 +115,26 @@ public final class LlmTraceGenerator implements TraceGenerator {
             return new Params(2.0, 8, 0.5, 4, 5, 10,
                     2.0, 0.5, 8, 0.5, 4, 2, 4,
                     0.25, 8, 0.5,
-                    1.0, 4, 2, 2, 64, 0.5, 0.5, 0.6, 0.5);
+                    1.0, 4, 3, 2, 64, 0.5, 0.5, 0.6, 0.5,
+                    4, 0.3, 2.0, 0.8, true);
+        }
+
+        /** These parameters with another sink mass (and sink token count). */
+        public Params withSinks(int tokens, double mass) {
+            return new Params(keyOffset, keyRank, keyLowRankShare, keyOutliers, keyOutlierMin, keyOutlierMax,
+                    queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
+                    queryOutlierMax, valueOffset, valueRank, valueLowRankShare, baseLogitStd, plantedPerHead,
+                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, targetMass,
+                    targetWhitening, tokens, mass, sinkKeyOffset, groupQueryShare, recentShared);
+        }
+
+        /** These parameters with another background spread and in-group query share. */
+        public Params withBackground(double logitStd, double queryShare) {
+            return new Params(keyOffset, keyRank, keyLowRankShare, keyOutliers, keyOutlierMin, keyOutlierMax,
+                    queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
+                    queryOutlierMax, valueOffset, valueRank, valueLowRankShare, logitStd, plantedPerHead,
+                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, targetMass,
+                    targetWhitening, sinkTokens, sinkMass, sinkKeyOffset, queryShare, recentShared);
         }
 
         /** These parameters with another target mass. */
@@ -113,7 +142,8 @@ public final class LlmTraceGenerator implements TraceGenerator {
             return new Params(keyOffset, keyRank, keyLowRankShare, keyOutliers, keyOutlierMin, keyOutlierMax,
                     queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
                     queryOutlierMax, valueOffset, valueRank, valueLowRankShare, baseLogitStd, plantedPerHead,
-                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, mass, targetWhitening);
+                    sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, mass, targetWhitening,
+                    sinkTokens, sinkMass, sinkKeyOffset, groupQueryShare, recentShared);
         }
 
         /** These parameters with other planted counts. */
@@ -122,13 +152,22 @@ public final class LlmTraceGenerator implements TraceGenerator {
                     queryOffset, queryAntiAlign, queryRank, queryLowRankShare, queryOutliers, queryOutlierMin,
                     queryOutlierMax, valueOffset, valueRank, valueLowRankShare, baseLogitStd, perHead,
                     sharedPerGroup, recentPerHead, recentWindow, recentWeight, persistence, targetMass,
-                    targetWhitening);
+                    targetWhitening, sinkTokens, sinkMass, sinkKeyOffset, groupQueryShare, recentShared);
         }
     }
 
     /** The random model of one (layer, KV head) group: key/value distributions and query bases. */
     record Models(float[] keyDir, float[] keyBasis, float[] keyScale, int[] keyOutlierChannels,
-                  GaussianHead keys, GaussianHead values, GaussianHead[] queryBases) {
+                  GaussianHead keys, GaussianHead values, GaussianHead[] queryBases, GaussianHead querySharedDev,
+                  float[] sinkKeyDir) {
+
+        /** The engine group of these models with a key schedule, a target policy and a target mass. */
+        PlantedEngine.Group group(Params p, PlantedEngine.KeySchedule schedule, PlantedEngine.TargetPolicy policy,
+                                  double targetMass) {
+            return new PlantedEngine.Group(schedule, values, queryBases, querySharedDev, p.groupQueryShare(), policy,
+                    targetMass, p.baseLogitStd(), p.targetWhitening(), p.sinkTokens(), p.sinkMass(), sinkKeyDir,
+                    p.sinkKeyOffset());
+        }
 
         static Models draw(Params p, int d, int groupSize, SplittableRandom rng) {
             double sqrtD = Math.sqrt(d);
@@ -147,8 +186,19 @@ public final class LlmTraceGenerator implements TraceGenerator {
             int[] qc = Synth.distinctChannels(rng, d, p.queryOutliers(), kc);
             GaussianHead[] bases = new GaussianHead[groupSize];
             double rho = p.queryAntiAlign();
+            double gq = p.groupQueryShare();
+            float[] nuShared = Synth.unitOrthogonal(rng, d, mu);
+            GaussianHead sharedDev = GaussianHead.of(nuShared, 0, Synth.gaussian(rng, d * p.queryRank(), 1),
+                    p.queryRank(), p.queryLowRankShare(),
+                    Synth.channelScales(rng, d, qc, p.queryOutlierMin(), p.queryOutlierMax()));
+            float[] sinkDir = Synth.unitOrthogonal(rng, d, mu);
             for (int g = 0; g < groupSize; g++) {
-                float[] nu = Synth.unitOrthogonal(rng, d, mu);
+                float[] own = Synth.unitOrthogonal(rng, d, mu);
+                float[] nu = new float[d];
+                for (int c = 0; c < d; c++) {
+                    nu[c] = (float) (Math.sqrt(gq) * nuShared[c] + Math.sqrt(1 - gq) * own[c]);
+                }
+                nu = Synth.unitOrthogonal(nu, mu);
                 float[] qdir = new float[d];
                 for (int c = 0; c < d; c++) {
                     qdir[c] = (float) (-rho * mu[c] + Math.sqrt(1 - rho * rho) * nu[c]);
@@ -157,7 +207,7 @@ public final class LlmTraceGenerator implements TraceGenerator {
                 bases[g] = GaussianHead.of(qdir, p.queryOffset() * sqrtD, Synth.gaussian(rng, d * p.queryRank(), 1),
                         p.queryRank(), p.queryLowRankShare(), qs);
             }
-            return new Models(mu, ub, ks, kc, keys, values, bases);
+            return new Models(mu, ub, ks, kc, keys, values, bases, sharedDev, sinkDir);
         }
     }
 
@@ -193,10 +243,9 @@ public final class LlmTraceGenerator implements TraceGenerator {
         return PlantedEngine.generate("llm", shape, promptTokens, steps, seed, (layer, kvHead, rng) -> {
             Models m = Models.draw(p, d, gs, rng);
             SlotPolicy policy = new SlotPolicy(gs, p.plantedPerHead(), p.sharedPerGroup(), p.recentPerHead(),
-                    p.recentWindow(), p.recentWeight(), p.persistence(),
-                    (r, context) -> SlotPolicy.uniformBeforeWindow(r, context, p.recentWindow()));
-            return new PlantedEngine.Group(t -> m.keys(), m.values(), m.queryBases(), policy, p.targetMass(),
-                    p.baseLogitStd(), p.targetWhitening());
+                    p.recentWindow(), p.recentWeight(), p.persistence(), p.recentShared(),
+                    (r, context) -> SlotPolicy.uniformBeforeWindow(r, context, p.recentWindow(), p.sinkTokens()));
+            return m.group(p, t -> m.keys(), policy, p.targetMass());
         }, meta);
     }
 }
