@@ -614,7 +614,7 @@ final class PlantedEngine {
 
     /** The smallest gain in [0, 64] where {@code f} crosses zero upwards, else the one maximising {@code f}. */
     private static double scan(java.util.function.DoubleUnaryOperator f) {
-        double step = 1;
+        double step = 4;
         double prev = f.applyAsDouble(0);
         if (prev >= 0) {
             return 0;
@@ -625,7 +625,7 @@ final class PlantedEngine {
             double v = f.applyAsDouble(g);
             if (v >= 0) {
                 double lo = g - step, hi = g;
-                for (int it = 0; it < 30; it++) {
+                for (int it = 0; it < 16; it++) {
                     double mid = (lo + hi) / 2;
                     if (f.applyAsDouble(mid) >= 0) {
                         hi = mid;
