@@ -20,10 +20,19 @@ import java.util.SplittableRandom;
  * step's targets (see {@link PlantedEngine}): {@code plantedPerHead} planted earlier tokens per query
  * head, of which {@code sharedPerGroup} are shared by the GQA group and the rest differ per head (so a
  * group-mean query loses mass), plus {@code recentPerHead} tokens from the last {@code recentWindow}
- * (weight {@code recentWeight}). Targets persist from step to step with probability
- * {@code persistence}. The push is calibrated so the targets carry about {@code targetMass} of the
- * softmax mass at scale 1/sqrt(D); the rest spreads over the many keys that share the targets'
- * subspace component and the Gaussian background.
+ * (weight {@code recentWeight}, shared by the group when {@code recentShared}). Targets persist from
+ * step to step with probability {@code persistence}. Heads of a group share {@code groupQueryShare} of
+ * their query structure.
+ *
+ * <p>Attention sinks: tokens {@code [0, sinkTokens)} have keys with an extra component along a
+ * per-head direction and every query head aligns with it (StreamingLLM, Xiao et al. 2023: the first
+ * tokens draw tens of percent of the attention beyond the first layers).
+ *
+ * <p>The push is calibrated so the sinks carry {@code sinkMass} and the targets {@code targetMass} of
+ * the softmax mass at scale 1/sqrt(D); the rest ({@code 1 - sinkMass - targetMass}, 0.1 by default)
+ * spreads over the keys sharing the targets' subspace component and the Gaussian background, so that
+ * exact top-100 + sinks + a 512-token window hold about 0.96 of the mass (H2O, Quest, SnapKV: a few
+ * percent of tokens plus sinks and a recent window hold more than 90% in most heads).
  */
 public final class LlmTraceGenerator implements TraceGenerator {
 
@@ -46,17 +55,32 @@ public final class LlmTraceGenerator implements TraceGenerator {
      * @param valueOffset       value offset norm in units of sqrt(D) (default 0.25)
      * @param valueRank         rank of the value subspace (default 8)
      * @param valueLowRankShare share of value variance in it (default 0.5)
-     * @param baseLogitStd      std of the base query's logits over random keys (default 1.0)
+     * @param baseLogitStd      std of the base query's logits over the context keys (default 1.0)
      * @param plantedPerHead    planted targets per query head and step (default 4)
-     * @param sharedPerGroup    of which shared by all heads of the GQA group (default 2)
+     * @param sharedPerGroup    of which shared by all heads of the GQA group (default 3)
      * @param recentPerHead     recent-token targets per head and step (default 2)
      * @param recentWindow      window the recent targets are drawn from (default 64)
      * @param recentWeight      logit weight of a recent target relative to a planted one (default 0.5)
      * @param persistence       probability a planted slot keeps its token at the next step (default 0.5)
-     * @param targetMass        approximate softmax mass share of all targets together (default 0.6)
+     * @param targetMass        softmax mass share of all targets together (default 0.6; with the sinks'
+     *                          0.3 this leaves 0.1 to the background, a realistic concentration)
      * @param targetWhitening   how far the push towards a target whitens the key subspace: 0 pushes
      *                          along the target's whole deviation (lifting every key sharing its
      *                          subspace component), 1 along its whitened deviation (default 0.5)
+     * @param sinkTokens        attention-sink tokens {@code [0, sinkTokens)} (default 4, StreamingLLM's
+     *                          choice and the eval's sink budget; 0 disables sinks)
+     * @param sinkMass          softmax mass share of the sinks for every query head (default 0.3: tens
+     *                          of percent in most heads beyond the first layers, StreamingLLM Fig. 2,
+     *                          Sun et al. 2024; must leave {@code targetMass + sinkMass < 1})
+     * @param sinkKeyOffset     extra component of sink keys along a per-KV-head direction orthogonal to
+     *                          the key offset, units of sqrt(D) (default 2.0, the size of the key
+     *                          offset): the first token's key is a geometric outlier in real models, so
+     *                          attending it costs queries little background variance
+     * @param groupQueryShare   share of query structure common to a GQA group: offset direction and
+     *                          per-step deviation (default 0.8)
+     * @param recentShared      whether the recent targets are the same tokens for the whole group
+     *                          (default true; with 3 of 4 planted targets shared this gives 0.3-0.5
+     *                          exact top-100 overlap between heads of a group, 7-15% before)
      */
     public record Params(double keyOffset, int keyRank, double keyLowRankShare, int keyOutliers,
                          double keyOutlierMin, double keyOutlierMax,

@@ -12,17 +12,20 @@ import java.util.stream.IntStream;
  * The machinery behind the {@code llm}, {@code drift} and {@code needle} generators.
  *
  * <p>Per (layer, KV head), in parallel and each from its own random streams: keys are drawn token by
- * token from a {@link KeySchedule}, values from a Gaussian head, and for every decode step and query
- * head of the group a query is built as
- * <pre>  q = b + λ t</pre>
- * where {@code b} is an out-of-distribution base query (its own offset, channel scales and subspace),
- * rescaled so that its logits over random keys have standard deviation {@code baseLogitStd}, and
- * {@code t} is the targeting direction: the combination of the targets' de-meaned, de-scaled keys with
- * {@code t · (k_j - mean_j) = w_j} for every target {@code j} (weight 1 for planted, {@code recentWeight}
- * for recent targets). The gain {@code λ} is chosen from the analytic Gaussian background
- * so that the targets carry roughly {@code targetMass} of the softmax mass (scale 1/sqrt(D)) over the
- * step's context; the targeting direction also raises the scores of keys that share the targets'
- * low-rank component, which keeps the targets among moderately similar keys.
+ * token from a {@link KeySchedule} (sink tokens get an extra component along the group's sink
+ * direction), values from a Gaussian head, and for every decode step and query head of the group a
+ * query is built as
+ * <pre>  q = b + sqrt(D) (λ t + β u)</pre>
+ * where {@code b} is an out-of-distribution base query (its own offset, channel scales and subspace,
+ * partly shared inside the GQA group), rescaled so that its logits over the context keys have standard
+ * deviation {@code baseLogitStd}; {@code t} and {@code u} are combinations of the targets' and sinks'
+ * de-meaned, partly whitened keys with {@code t · (k_j - mean_j) = w_j} on targets (weight 1 for
+ * planted, {@code recentWeight} for recent) and 0 on sinks, {@code u} 1 on sinks and 0 on targets.
+ * The gains {@code (λ, β)} make the targets carry {@code targetMass} and the sinks {@code sinkMass} of
+ * the softmax mass (scale 1/sqrt(D)): target and sink logits are exact, the background partition is
+ * analytic per run of keys from one distribution (small runs exact); see {@link #solveGains}. The
+ * targeting direction also raises the scores of keys that share the targets' low-rank component, which
+ * keeps the targets among moderately similar keys.
  */
 final class PlantedEngine {
 
