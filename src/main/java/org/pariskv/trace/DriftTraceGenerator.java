@@ -107,16 +107,16 @@ public final class DriftTraceGenerator implements TraceGenerator {
                 return hd;
             };
             SlotPolicy policy = new SlotPolicy(gs, b.plantedPerHead(), b.sharedPerGroup(), b.recentPerHead(),
-                    b.recentWindow(), b.recentWeight(), b.persistence(), (r, context) -> {
+                    b.recentWindow(), b.recentWeight(), b.persistence(), b.recentShared(), (r, context) -> {
                         int end = context - b.recentWindow();
                         if (end > promptTokens && r.nextDouble() < p.generatedTargetShare()) {
                             return promptTokens + r.nextInt(end - promptTokens);
                         }
                         int promptEnd = Math.min(promptTokens, Math.max(1, end));
-                        return r.nextInt(promptEnd);
+                        int lo = promptEnd > b.sinkTokens() ? b.sinkTokens() : 0;
+                        return lo + r.nextInt(promptEnd - lo);
                     });
-            return new PlantedEngine.Group(schedule, m.values(), m.queryBases(), policy, b.targetMass(),
-                    b.baseLogitStd(), b.targetWhitening());
+            return m.group(b, schedule, policy, b.targetMass());
         }, meta);
     }
 

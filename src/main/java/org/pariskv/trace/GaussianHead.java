@@ -153,6 +153,34 @@ final class GaussianHead {
         return out;
     }
 
+    /**
+     * Projections for {@link #bilinear}: {@code y = S x} (length d) and {@code p = Uᵀ y} (length r).
+     */
+    void project(float[] x, double[] y, double[] p) {
+        java.util.Arrays.fill(p, 0, r, 0);
+        for (int c = 0; c < d; c++) {
+            double v = (double) scale[c] * x[c];
+            y[c] = v;
+            int b = c * r;
+            for (int i = 0; i < r; i++) {
+                p[i] += basis[b + i] * v;
+            }
+        }
+    }
+
+    /** {@code xᵀ Σ x'} from the projections of {@code x} and {@code x'} ({@link #project}). */
+    double bilinear(double[] y1, double[] p1, double[] y2, double[] p2) {
+        double iso = 0;
+        for (int c = 0; c < d; c++) {
+            iso += y1[c] * y2[c];
+        }
+        double lr = 0;
+        for (int i = 0; i < r; i++) {
+            lr += p1[i] * p2[i];
+        }
+        return zStd * zStd * lr + noiseStd * noiseStd * iso;
+    }
+
     /** Quadratic form {@code xᵀ Σ x}: variance of {@code x·k} over keys k of this distribution. */
     double quad(float[] x) {
         double iso = 0;

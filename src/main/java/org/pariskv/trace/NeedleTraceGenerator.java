@@ -33,6 +33,10 @@ public final class NeedleTraceGenerator implements TraceGenerator {
             if (!(needleMass > 0 && needleMass < 1)) {
                 throw new IllegalArgumentException("needleMass must be in (0, 1), got " + needleMass);
             }
+            if (!(needleMass + base.sinkMass() < 1)) {
+                throw new IllegalArgumentException("needleMass + sinkMass must be < 1, got " + needleMass + " + "
+                        + base.sinkMass());
+            }
             if (!(minDepth >= 0 && minDepth <= maxDepth && maxDepth <= 1)) {
                 throw new IllegalArgumentException("need 0 <= minDepth <= maxDepth <= 1, got " + minDepth
                         + " and " + maxDepth);
@@ -41,7 +45,7 @@ public final class NeedleTraceGenerator implements TraceGenerator {
 
         /** The documented defaults. */
         public static Params defaults() {
-            return new Params(LlmTraceGenerator.Params.defaults(), 0.9, 0.05, 0.95, true);
+            return new Params(LlmTraceGenerator.Params.defaults(), 0.65, 0.05, 0.95, true);
         }
     }
 
@@ -98,8 +102,7 @@ public final class NeedleTraceGenerator implements TraceGenerator {
                     }
                 }
             };
-            return new PlantedEngine.Group(t -> m.keys(), m.values(), m.queryBases(), policy,
-                    looks ? p.needleMass() : b.targetMass(), b.baseLogitStd(), b.targetWhitening());
+            return m.group(b, t -> m.keys(), policy, looks ? p.needleMass() : b.targetMass());
         }, meta);
     }
 }

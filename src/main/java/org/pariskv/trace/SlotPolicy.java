@@ -22,12 +22,14 @@ final class SlotPolicy implements PlantedEngine.TargetPolicy {
     private final int recentWindow;
     private final double recentWeight;
     private final double persistence;
+    private final boolean recentShared;
     private final PositionSampler sampler;
     private final int[] sharedSlots;
     private final int[][] ownSlots;
 
     SlotPolicy(int groupSize, int plantedPerHead, int sharedPerGroup, int recentPerHead, int recentWindow,
-               double recentWeight, double persistence, PositionSampler sampler) {
+               double recentWeight, double persistence, boolean recentShared, PositionSampler sampler) {
+        this.recentShared = recentShared;
         this.shared = Math.min(sharedPerGroup, plantedPerHead);
         this.recent = recentPerHead;
         this.recentWindow = recentWindow;
@@ -42,10 +44,16 @@ final class SlotPolicy implements PlantedEngine.TargetPolicy {
         }
     }
 
-    /** Uniform over the tokens before the recent window (over all tokens when the context is short). */
-    static int uniformBeforeWindow(SplittableRandom rng, int context, int window) {
+    /**
+     * Uniform over the tokens after the {@code sinks} sink tokens and before the recent window (over all
+     * non-sink tokens, or all tokens, when the context is short).
+     */
+    static int uniformBeforeWindow(SplittableRandom rng, int context, int window, int sinks) {
         int end = context - window;
-        return end >= 1 ? rng.nextInt(end) : rng.nextInt(context);
+        if (end > sinks) {
+            return sinks + rng.nextInt(end - sinks);
+        }
+        return context > sinks ? sinks + rng.nextInt(context - sinks) : rng.nextInt(context);
     }
 
     private int refresh(int current, SplittableRandom rng, int context) {
@@ -60,6 +68,11 @@ final class SlotPolicy implements PlantedEngine.TargetPolicy {
         for (int i = 0; i < shared; i++) {
             sharedSlots[i] = refresh(sharedSlots[i], rng, context);
         }
+        int lo0 = Math.max(0, context - recentWindow);
+        int[] sharedRecent = new int[recent];
+        for (int i = 0; i < recent; i++) {
+            sharedRecent[i] = lo0 + rng.nextInt(context - lo0);
+        }
         for (int g = 0; g < perHeadTargets.length; g++) {
             PlantedEngine.Targets t = perHeadTargets[g];
             t.clear();
@@ -73,7 +86,8 @@ final class SlotPolicy implements PlantedEngine.TargetPolicy {
             }
             int lo = Math.max(0, context - recentWindow);
             for (int i = 0; i < recent; i++) {
-                t.add(lo + rng.nextInt(context - lo), recentWeight, false);
+                int ownRecent = lo + rng.nextInt(context - lo);
+                t.add(recentShared ? sharedRecent[i] : ownRecent, recentWeight, false);
             }
         }
     }

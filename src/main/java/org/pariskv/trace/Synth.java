@@ -73,6 +73,19 @@ final class Synth {
         return v;
     }
 
+    /** {@code v} with its components along the given unit vectors removed, normalised. */
+    static float[] unitOrthogonal(float[] v, float[]... to) {
+        v = v.clone();
+        for (float[] u : to) {
+            double p = dot(v, u);
+            for (int i = 0; i < v.length; i++) {
+                v[i] -= (float) (p * u[i]);
+            }
+        }
+        scale(v, 1 / norm(v));
+        return v;
+    }
+
     static void scale(float[] v, double s) {
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) (v[i] * s);

@@ -10,7 +10,7 @@ import org.pariskv.metrics.KeyRows;
 import org.pariskv.metrics.Metrics;
 
 class GeneratorsTest {
-    static final ModelShape SHAPE = new ModelShape(1, 8, 2, 64);
+    static final ModelShape SHAPE = new ModelShape(1, 8, 2, 128);
     static final int PROMPT = 2048;
     static final int STEPS = 96;
     static Trace llm;
@@ -20,7 +20,7 @@ class GeneratorsTest {
     @BeforeAll
     static void generate() {
         llm = TraceGenerators.byName("llm").generate(SHAPE, PROMPT, STEPS, 11);
-        drift = TraceGenerators.byName("drift").generate(SHAPE, 1024, 2048, 12);
+        drift = TraceGenerators.byName("drift").generate(SHAPE, 1024, 1024, 12);
         needle = TraceGenerators.byName("needle").generate(SHAPE, PROMPT, STEPS, 13);
     }
 
@@ -128,7 +128,7 @@ class GeneratorsTest {
                 int[] top = Metrics.exactTopK(q, keys, 0, ctx, 100);
                 int[] top20 = Arrays.copyOf(top, 20);
                 int[] pl = llm.layer(0).plantedByHead()[s * SHAPE.queryHeads() + qh];
-                assertTrue(pl.length >= 2 && pl.length <= 4, "planted per head " + Arrays.toString(pl));
+                assertTrue(pl.length >= 3 && pl.length <= 4, "planted per head " + Arrays.toString(pl));
                 for (int p : pl) {
                     planted++;
                     if (Metrics.needleHit(top20, p)) {
@@ -142,11 +142,11 @@ class GeneratorsTest {
         }
         assertTrue(inTop20 >= 0.9 * planted, inTop20 + " of " + planted + " planted in exact top-20");
         mass100 /= n;
-        assertTrue(mass100 > 0.6 && mass100 < 0.97, "top-100 attention mass " + mass100);
+        assertTrue(mass100 > 0.85 && mass100 < 0.995, "top-100 attention mass " + mass100);
     }
 
     @Test
-    void llmGqaHeadsAttendDifferentTokens() {
+    void llmGqaHeadsOverlapButDiffer() {
         double overlap = 0;
         int n = 0;
         boolean someSharedPlanted = false;
@@ -167,7 +167,7 @@ class GeneratorsTest {
             }
         }
         overlap /= n;
-        assertTrue(overlap < 0.8, "exact top-100 overlap inside a GQA group " + overlap);
+        assertTrue(overlap > 0.3 && overlap < 0.7, "exact top-100 overlap inside a GQA group " + overlap);
         assertTrue(someSharedPlanted, "planted targets partially overlap inside a group");
     }
 
@@ -200,6 +200,107 @@ class GeneratorsTest {
                 + " vs per-head top-32 mass " + perHead / n);
     }
 
+
+    /** Softmax weights of one query over the first {@code ctx} keys of a KV head. */
+    private static double[] softmax(Trace t, int step, int qh, int ctx) {
+        int d = t.shape().headDim();
+        float[] q = new float[d];
+        t.query(0, step, qh, q);
+        KeyRows keys = KeyRows.keys(t, 0, t.shape().kvHeadOf(qh));
+        double[] w = new double[ctx];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < ctx; i++) {
+            w[i] = keys.dot(i, q) / Math.sqrt(d);
+            max = Math.max(max, w[i]);
+        }
+        double z = 0;
+        for (int i = 0; i < ctx; i++) {
+            w[i] = Math.exp(w[i] - max);
+            z += w[i];
+        }
+        for (int i = 0; i < ctx; i++) {
+            w[i] /= z;
+        }
+        return w;
+    }
+
+    @Test
+    void sinksCarryTheirMassShare() {
+        for (Trace t : new Trace[] {llm, needle}) {
+            LlmTraceGenerator.Params p = LlmTraceGenerator.Params.defaults();
+            double sink = 0;
+            int n = 0;
+            for (int s = 0; s < t.steps(); s += 4) {
+                for (int qh = 0; qh < SHAPE.queryHeads(); qh++) {
+                    double[] w = softmax(t, s, qh, t.contextAt(s));
+                    for (int i = 0; i < p.sinkTokens(); i++) {
+                        sink += w[i];
+                    }
+                    n++;
+                }
+            }
+            sink /= n;
+            assertEquals(p.sinkMass(), sink, 0.03, t.name() + ": mean sink share");
+        }
+        // without sinks nothing special happens at the first tokens
+        Trace none = new LlmTraceGenerator(LlmTraceGenerator.Params.defaults().withSinks(0, 0))
+                .generate(new ModelShape(1, 4, 2, 128), 1024, 8, 3);
+        double first = 0;
+        for (int qh = 0; qh < 4; qh++) {
+            double[] w = softmax(none, 7, qh, none.contextAt(7));
+            first += (w[0] + w[1] + w[2] + w[3]) / 4;
+        }
+        assertTrue(first < 0.05, "share of the first 4 tokens without sinks " + first);
+    }
+
+    @Test
+    void oracleTop100PlusSinkAndWindowHoldsMostMass() {
+        for (Trace t : new Trace[] {llm, drift, needle}) {
+            double held = 0;
+            double background = 0;
+            int n = 0;
+            for (int s = 0; s < t.steps(); s += Math.max(1, t.steps() / 12)) {
+                int ctx = t.contextAt(s);
+                for (int qh = 0; qh < SHAPE.queryHeads(); qh++) {
+                    double[] w = softmax(t, s, qh, ctx);
+                    float[] q = new float[SHAPE.headDim()];
+                    t.query(0, s, qh, q);
+                    int[] top = Metrics.exactTopK(q, KeyRows.keys(t, 0, SHAPE.kvHeadOf(qh)), 0, ctx, 100);
+                    boolean[] in = new boolean[ctx];
+                    for (int i : top) {
+                        in[i] = true;
+                    }
+                    for (int i = 0; i < Math.min(4, ctx); i++) {
+                        in[i] = true;
+                    }
+                    for (int i = Math.max(0, ctx - 512); i < ctx; i++) {
+                        in[i] = true;
+                    }
+                    double h = 0;
+                    for (int i = 0; i < ctx; i++) {
+                        h += in[i] ? w[i] : 0;
+                    }
+                    held += h;
+                    n++;
+                }
+            }
+            held /= n;
+            assertTrue(held >= 0.9 && held < 0.999, t.name() + ": exact top-100 + sink 4 + last 512 hold " + held);
+        }
+        // the budget matters: sink + window alone leave most of the mass out
+        double windowOnly = 0;
+        for (int qh = 0; qh < SHAPE.queryHeads(); qh++) {
+            int ctx = llm.contextAt(0);
+            double[] w = softmax(llm, 0, qh, ctx);
+            double h = 0;
+            for (int i = 0; i < ctx; i++) {
+                h += (i < 4 || i >= ctx - 512) ? w[i] : 0;
+            }
+            windowOnly += h / SHAPE.queryHeads();
+        }
+        assertTrue(windowOnly < 0.6, "sink + window alone hold " + windowOnly);
+    }
+
     @Test
     void driftMovesKeysAwayFromThePrompt() {
         for (int h = 0; h < SHAPE.kvHeads(); h++) {
@@ -215,7 +316,7 @@ class GeneratorsTest {
         }
         int generated = 0;
         int all = 0;
-        for (int s = 1024; s < drift.steps(); s++) {
+        for (int s = 512; s < drift.steps(); s++) {
             for (int p : drift.layer(0).plantedAt(s)) {
                 all++;
                 if (p >= drift.promptTokens()) {
@@ -224,6 +325,7 @@ class GeneratorsTest {
             }
         }
         double share = (double) generated / all;
+        assertTrue(all > 0);
         assertTrue(share > 0.55 && share < 0.95, "share of planted targets in generated tokens " + share);
     }
 
@@ -246,6 +348,15 @@ class GeneratorsTest {
         assertTrue(hits >= 0.95 * n, hits + " of " + n + " steps/heads have the needle as exact top-1");
         NeedleTraceGenerator g = new NeedleTraceGenerator();
         assertNotEquals(g.needlePosition(100_000, 1), g.needlePosition(100_000, 2));
+    }
+
+    @Test
+    void massParametersAreValidated() {
+        LlmTraceGenerator.Params p = LlmTraceGenerator.Params.defaults();
+        var e = assertThrows(IllegalArgumentException.class, () -> p.withSinks(4, 0.5));
+        assertTrue(e.getMessage().contains("targetMass + sinkMass"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> p.withSinks(-1, 0.1));
+        assertThrows(IllegalArgumentException.class, () -> new NeedleTraceGenerator.Params(p, 0.75, 0.1, 0.9, true));
     }
 
     @Test
