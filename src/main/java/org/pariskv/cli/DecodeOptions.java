@@ -48,7 +48,7 @@ final class DecodeOptions {
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }
-        StageProfile.enable(true);
+        StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_ms_per_step
         return c;
     }
 
@@ -69,6 +69,24 @@ final class DecodeOptions {
         }
         if (onDevice) System.err.println("pariskv: method '" + method + "' runs on the java engine (the device pipeline implements pariskv)");
         return org.pariskv.eval.Evaluation.run(trace, org.pariskv.method.Methods.byName(method), cfg, "java", onStep);
+    }
+
+    /**
+     * {@code --profile console|json}: per-task time per decode step (Java engine: wall time per stage summed over
+     * threads; device: use {@code pariskv bench} for kernel times).
+     */
+    void printProfile(org.pariskv.eval.EvalResult r) {
+        if (profile == null) return;
+        if (profile.equals("json")) {
+            java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("device", r.device());
+            m.put("task_ms_per_step", r.stageMs());
+            System.out.println(JsonOut.write(m));
+        } else {
+            System.out.println("per-task time (ms per step, " + r.device() + "):");
+            r.stageMs().forEach((k, v) -> System.out.printf(java.util.Locale.ROOT, "  %-18s %10.3f%n", k, v));
+            if (r.stageMs().isEmpty()) System.out.println("  (device kernels: see 'pariskv bench --device " + r.device() + "')");
+        }
     }
 
     /** Budget checks that need the trace: top-k must fit the retrieval zone. */

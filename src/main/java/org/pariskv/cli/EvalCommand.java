@@ -43,6 +43,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (format.equals("json")) System.out.println(JsonOut.write(toMap(r)));
         else System.out.print(text(r));
+        decode.printProfile(r);
         return 0;
     }
 
