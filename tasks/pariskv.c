@@ -191,18 +191,21 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
  * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..].
  */
 #define CS_TILE 4096
+/* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
+#define CS_COPIES (NQ * BLOCKS * 256 > 16384 ? 2 : 8)
 KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierTable, GLOBAL const int* plan,
                             GLOBAL uchar* scores, GLOBAL int* hist, int cap) {
     LOCAL_ARRAY(uchar, table, NQ * BLOCKS * 256);
-    LOCAL_ARRAY(int, lh, NQ * HIST_BINS);
+    LOCAL_ARRAY(int, lh, CS_COPIES * NQ * HIST_BINS);
     int t = LOCAL_ID(0);
     int s = GROUP_ID(1);
     int n = plan[s * PLAN_STRIDE + P_N];
     int tile = GROUP_ID(0) * CS_TILE;
     if (tile >= n) return; /* whole work-group beyond this stream's zone */
     for (int i = t; i < NQ * BLOCKS * 256; i += LOCAL_SIZE(0)) table[i] = tierTable[(long) s * NQ * BLOCKS * 256 + i];
-    for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
+    for (int i = t; i < CS_COPIES * NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
     SYNC_THREADS;
+    LOCAL_PTR int* mine = lh + ((t >> 5) % CS_COPIES) * NQ * HIST_BINS;
     int end = min(n, tile + CS_TILE);
     for (int key = tile + t; key < end; key += LOCAL_SIZE(0)) {
         uchar code[BLOCKS];
@@ -222,12 +225,14 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
             int sc = 0;
             for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + code[bb]];
             scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
-            ATOMIC_ADD_INT(&lh[qi * HIST_BINS + sc], 1);
+            ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
         }
     }
     SYNC_THREADS;
     for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) {
-        if (lh[i] != 0) ATOMIC_ADD_INT(&hist[s * NQ * HIST_BINS + i], lh[i]);
+        int sum = 0;
+        for (int c = 0; c < CS_COPIES; c++) sum += lh[c * NQ * HIST_BINS + i];
+        if (sum != 0) ATOMIC_ADD_INT(&hist[s * NQ * HIST_BINS + i], sum);
     }
 }
 
