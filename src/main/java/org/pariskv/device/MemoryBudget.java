@@ -41,9 +41,16 @@ public record MemoryBudget(long deviceFree, String deviceSource, long hostFree, 
         return capped(dev, devSrc, deviceCap, hostCap);
     }
 
-    /** Without a device: only the caps (device unknown unless capped) and the host's own number. */
-    public static MemoryBudget ofCaps(long deviceCap, long hostCap) {
-        return capped(-1, "unknown", deviceCap, hostCap);
+    /**
+     * Planning for a machine that may not be this one: the given sizes as they are (device unknown when 0;
+     * host: this machine's MemAvailable when 0).
+     */
+    public static MemoryBudget ofCaps(long deviceBytes, long hostBytes) {
+        if (hostBytes > 0) {
+            return new MemoryBudget(deviceBytes > 0 ? deviceBytes : -1, deviceBytes > 0 ? "given by --device-memory" : "unknown",
+                    hostBytes, "given by --host-memory");
+        }
+        return capped(-1, "unknown", deviceBytes, 0);
     }
 
     private static MemoryBudget capped(long dev, String devSrc, long deviceCap, long hostCap) {

@@ -132,7 +132,7 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         }
         sb.append(String.format(Locale.ROOT, "| **total** | %s | %s | %s | %s |%n%n", gib(deviceBytesPerLayer()),
                 gib(hostBytesPerLayer()), gib(deviceBytes()), gib(hostBytes())));
-        sb.append("device: ").append(budget.deviceFree() < 0 ? "budget unknown (give --device or --device-memory)"
+        sb.append("device: ").append(backend == BackendKind.JAVA ? "none (java backend)" : budget.deviceFree() < 0 ? "budget unknown (give --device or --device-memory)"
                 : gib(budget.deviceFree()) + " " + budget.deviceSource()).append('\n');
         sb.append("host: ").append(budget.hostFree() < 0 ? "budget unknown" : gib(budget.hostFree()) + " " + budget.hostSource()).append('\n');
         String why = refusal(budget, "this plan");
