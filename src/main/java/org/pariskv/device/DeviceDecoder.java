@@ -36,7 +36,11 @@ import org.pariskv.select.Tiers;
  *               → rerank → topK → mergeSelection → sparseAttention → attentionCombine
  * </pre>
  *
- * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. Not thread-safe.
+ * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. With
+ * {@link Options#offload()} the K/V rows live in host memory the device reads in place
+ * ({@link Backend#allocateHostMapped}); prefill then writes them there directly when the buffer has a host view
+ * (CUDA), and the kernels, unchanged, read only the rows a step attends (sink, selected top-k, local window).
+ * Sizes: {@link #bufferBytes}, {@link MemoryPlan}. Not thread-safe.
  */
 public final class DeviceDecoder implements AutoCloseable {
 
