@@ -30,14 +30,24 @@ public final class DecodeBench {
     /** One (context, batch) measurement. */
     public record Point(int context, int batch, double parisMsMedian, double fullMsMedian, double speedup,
                         Map<String, Double> parisTaskUs, Map<String, Double> fullTaskUs,
-                        Map<String, Double> taskGBps, long deviceBytes) {}
+                        Map<String, Double> taskGBps, long deviceBytes, String kvMemory, long hostMappedBytes) {}
+
+    /** Tokens per sequence the decoder of a {@code context} point holds (the profiled passes add steps). */
+    public static int capacity(int context) {
+        return context + PROFILED_STEPS * 2;
+    }
 
     public static Point run(Backend backend, ModelShape layer, ParisKvConfig cfg, int context, int batch,
                             int warmup, int steps, IntConsumer progress) {
+        return run(backend, layer, cfg, context, batch, warmup, steps, DeviceDecoder.Options.defaults(), progress);
+    }
+
+    public static Point run(Backend backend, ModelShape layer, ParisKvConfig cfg, int context, int batch,
+                            int warmup, int steps, DeviceDecoder.Options options, IntConsumer progress) {
         int hkv = layer.kvHeads(), d = layer.headDim(), hq = layer.queryHeads();
         int prompt = context - warmup - 2 * steps;
         if (prompt <= cfg.sink() + cfg.local()) throw new IllegalArgumentException("context " + context + " too small for " + (warmup + 2 * steps) + " bench steps");
-        try (DeviceDecoder dec = new DeviceDecoder(backend, layer, cfg, batch, context + PROFILED_STEPS * 2)) {
+        try (DeviceDecoder dec = new DeviceDecoder(backend, layer, cfg, batch, capacity(context), options)) {
             for (int b = 0; b < batch; b++) {
                 float[][] kv = synthetic(prompt, hkv, d, 1000L + b);
                 dec.prefill(b, kv[0], kv[1], prompt);
@@ -77,7 +87,8 @@ public final class DecodeBench {
             Map<String, long[]> fNs = dec.profileNanos();
             double pm = median(paris) / 1e6, fm = median(full) / 1e6;
             Map<String, Double> pUs = perCallUs(pNs), fUs = perCallUs(fNs);
-            return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, bandwidth(layer, cfg, context, batch, pUs, fUs), dec.deviceBytes());
+            return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, bandwidth(layer, cfg, context, batch, pUs, fUs),
+                    dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes());
         }
     }
 

@@ -20,6 +20,10 @@ import org.pariskv.compute.Backends;
 import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Devices;
+import org.pariskv.compute.MemoryKind;
+import org.pariskv.device.DeviceDecoder;
+import org.pariskv.device.MemoryBudget;
+import org.pariskv.device.MemoryPlan;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -55,6 +59,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Directory for bench.json and bench.md.")
     Path out;
 
+    @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: pinned + mapped; OpenCL: ALLOC_HOST_PTR); only the index and work buffers stay on the device.")
+    boolean offload;
+
+    @Option(names = "--device-memory", description = "Device memory the bench may use (e.g. 70G); default: what the device reports free.")
+    String deviceMemory;
+
+    @Option(names = "--host-memory", description = "Host memory for offloaded K/V (e.g. 100G); default: MemAvailable.")
+    String hostMemory;
+
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) first.")
     boolean printKernel;
 
@@ -66,8 +79,18 @@ final class BenchCommand implements Callable<Integer> {
         if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
             throw new IllegalArgumentException("bench measures the device pipeline: no OpenCL or CUDA device was selected (" + device + "); see 'pariskv devices'");
         }
+        long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
+        long hostCap = hostMemory == null ? 0 : MemoryPlan.parseBytes(hostMemory);
         Backend backend = Backends.open(info);
-        System.err.println("bench on " + info.describe());
+        // refuse before allocating anything: every point's plan must fit
+        MemoryBudget budget = MemoryBudget.of(backend, devCap, hostCap);
+        for (int n : contexts) {
+            for (int b : batches) {
+                MemoryPlan.of(layer, cfg, DecodeBench.capacity(n), b, offload, info.backend()).require(budget, "bench (one layer)");
+            }
+        }
+        DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withOffload(offload).withDeviceMemory(devCap).withHostMemory(hostCap);
+        System.err.println("bench on " + info.describe() + (offload ? ", K/V offloaded to host memory" : ""));
         List<DecodeBench.Point> points = new ArrayList<>();
         long total = (long) contexts.size() * batches.size() * (warmup + 2L * steps);
         try (Progress p = new Progress("bench", total, true)) {
@@ -75,7 +98,7 @@ final class BenchCommand implements Callable<Integer> {
             for (int n : contexts) {
                 for (int b : batches) {
                     long start = base[0];
-                    points.add(DecodeBench.run(backend, layer, cfg, n, b, warmup, steps, i -> p.stepper().accept(0)));
+                    points.add(DecodeBench.run(backend, layer, cfg, n, b, warmup, steps, options, i -> p.stepper().accept(0)));
                     base[0] = start + warmup + 2L * steps;
                 }
             }
@@ -92,6 +115,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("profile", profile);
             json.put("topk", topk);
             json.put("gqa", gqa);
+            json.put("offload", offload);
             List<Object> rows = new ArrayList<>();
             for (DecodeBench.Point pt : points) {
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -103,7 +127,9 @@ final class BenchCommand implements Callable<Integer> {
                 r.put("pariskv_task_us", pt.parisTaskUs());
                 r.put("full_task_us", pt.fullTaskUs());
                 r.put("effective_gbps", pt.taskGBps());
-                r.put("device_bytes", pt.deviceBytes());
+                r.put("device_bytes", pt.deviceBytes() - pt.hostMappedBytes());
+                r.put("host_mapped_bytes", pt.hostMappedBytes());
+                r.put("kv_memory", pt.kvMemory());
                 rows.add(r);
             }
             json.put("points", rows);
@@ -117,6 +143,14 @@ final class BenchCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "device: %s%nshape: one layer, %d query heads, %d KV heads, D=%d; top-k %d, gqa %s%n%n",
                 info.describe(), layer.queryHeads(), layer.kvHeads(), layer.headDim(), cfg.topk(), cfg.gqa()));
+        for (String kind : points.stream().map(DecodeBench.Point::kvMemory).distinct().toList()) {
+            sb.append("K/V memory: ").append(kind).append(" (").append(MemoryKind.valueOf(kind).description()).append(")\n");
+        }
+        for (DecodeBench.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "memory at context %d, batch %d: %s on the device, %s host-mapped%n", p.context(), p.batch(),
+                    MemoryPlan.gib(p.deviceBytes() - p.hostMappedBytes()), MemoryPlan.gib(p.hostMappedBytes())));
+        }
+        sb.append('\n');
         sb.append("| context | batch | ParisKV step (ms) | full attention (ms) | speedup |\n|---:|---:|---:|---:|---:|\n");
         for (DecodeBench.Point p : points) {
             sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.3f | %.2fx |%n", p.context(), p.batch(), p.parisMsMedian(), p.fullMsMedian(), p.speedup()));

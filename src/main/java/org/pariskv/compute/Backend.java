@@ -26,6 +26,23 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     /** A device allocation of {@code bytes} (contents undefined). */
     DeviceBuffer allocate(long bytes);
 
+    /**
+     * Host memory of {@code bytes} (contents undefined) that kernels read and write in place, used exactly
+     * like a device buffer: as a kernel argument and with {@link #copyIn}, {@link #copyOut} and {@link #zero}.
+     * Meant for data too large for the device that kernels touch sparsely (offloaded K/V rows).
+     * <ul>
+     *   <li>CUDA: page-locked host memory mapped into the device's address space
+     *       ({@code cuMemHostAlloc(PORTABLE|DEVICEMAP)}, kernels get {@code cuMemHostGetDevicePointer_v2});
+     *       {@link DeviceBuffer#hostSegment()} is the host view; freed with {@code cuMemFreeHost}.</li>
+     *   <li>OpenCL: a {@code CL_MEM_ALLOC_HOST_PTR} buffer. The driver decides whether kernels read it in
+     *       place over the bus or from a device-side copy: PoCL (CPU) reads it in place; NVIDIA's OpenCL may or
+     *       may not (to be measured on the GPU). No host view: copies go through the queue.</li>
+     *   <li>Java: plain native memory (as {@link #allocate}).</li>
+     * </ul>
+     * The buffer's {@link DeviceBuffer#kind()} says which path was taken.
+     */
+    DeviceBuffer allocateHostMapped(long bytes);
+
     /** Blocking copy of all of {@code src} (heap or native) to the start of {@code dst}. */
     default void copyIn(DeviceBuffer dst, MemorySegment src) {
         copyIn(dst, 0, src);

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.pariskv.compute.cuda.CudaContext;
 import org.pariskv.compute.cuda.CudaDriver;
+import org.pariskv.compute.cuda.CudaHostMemory;
 import org.pariskv.compute.cuda.CudaModule;
 import org.pariskv.compute.cuda.Nvrtc;
 
@@ -126,12 +127,29 @@ public final class CudaBackend implements Backend {
 
     @Override
     public DeviceBuffer allocate(long bytes) {
-        return new Buffer(context, context.alloc(bytes), Math.max(1, bytes));
+        return new Buffer(context, context.alloc(bytes), Math.max(1, bytes), null);
+    }
+
+    /**
+     * Page-locked host memory mapped into the device ({@code cuMemHostAlloc(PORTABLE|DEVICEMAP)}); kernels
+     * get the pointer of {@code cuMemHostGetDevicePointer_v2}. Copies and zeroing are host-side memcpy/fill
+     * after waiting for the device (so they stay ordered after earlier kernels, like device copies).
+     */
+    @Override
+    public DeviceBuffer allocateHostMapped(long bytes) {
+        CudaHostMemory host = context.allocateHost(Math.max(1, bytes));
+        return new Buffer(context, host.devicePointer(), Math.max(1, bytes), host);
     }
 
     @Override
     public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
-        long ptr = ((Buffer) dst).ptr + offset;
+        Buffer b = (Buffer) dst;
+        if (b.host != null) {
+            context.synchronize();
+            MemorySegment.copy(src, 0, b.host.host(), offset, src.byteSize());
+            return;
+        }
+        long ptr = b.ptr + offset;
         if (src.isNative()) {
             context.copyIn(ptr, src);
             return;
@@ -145,12 +163,25 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void zero(DeviceBuffer dst, long offset, long bytes) {
-        if (bytes > 0) context.fill(((Buffer) dst).ptr + offset, (byte) 0, bytes);
+        if (bytes <= 0) return;
+        Buffer b = (Buffer) dst;
+        if (b.host != null) {
+            context.synchronize();
+            b.host.host().asSlice(offset, bytes).fill((byte) 0);
+            return;
+        }
+        context.fill(b.ptr + offset, (byte) 0, bytes);
     }
 
     @Override
     public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
-        long ptr = ((Buffer) src).ptr + offset;
+        Buffer b = (Buffer) src;
+        if (b.host != null) {
+            context.synchronize();
+            MemorySegment.copy(b.host.host(), offset, dst, 0, dst.byteSize());
+            return;
+        }
+        long ptr = b.ptr + offset;
         if (dst.isNative()) {
             context.copyOut(dst, ptr);
             return;
@@ -218,10 +249,44 @@ public final class CudaBackend implements Backend {
         context.close();
     }
 
-    private record Buffer(CudaContext context, long ptr, long bytes) implements DeviceBuffer {
+    /** Device memory ({@code host == null}) or mapped host memory ({@code ptr} is then its device pointer). */
+    private static final class Buffer implements DeviceBuffer {
+        private final CudaContext context;
+        final long ptr;
+        private final long bytes;
+        final CudaHostMemory host;
+        private boolean closed;
+
+        Buffer(CudaContext context, long ptr, long bytes, CudaHostMemory host) {
+            this.context = context;
+            this.ptr = ptr;
+            this.bytes = bytes;
+            this.host = host;
+            NativeMemoryLedger.allocated(kind(), bytes);
+        }
+
         @Override
-        public void close() {
-            context.free(ptr);
+        public long bytes() {
+            return bytes;
+        }
+
+        @Override
+        public MemoryKind kind() {
+            return host != null ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.DEVICE;
+        }
+
+        @Override
+        public MemorySegment hostSegment() {
+            return host != null ? host.host() : null;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            if (host != null) host.close(); // cuMemFreeHost; the device pointer dies with it
+            else context.free(ptr);
+            NativeMemoryLedger.freed(kind(), bytes);
         }
     }
 

@@ -56,7 +56,14 @@ public final class JavaBackend implements Backend {
     public DeviceBuffer allocate(long bytes) {
         Arena arena = Arena.ofShared();
         MemorySegment segment = arena.allocate(Math.max(1, bytes), 64);
+        NativeMemoryLedger.allocated(MemoryKind.JVM_NATIVE, segment.byteSize());
         return new HostBuffer(arena, segment);
+    }
+
+    /** The same plain native memory as {@link #allocate}: on the JVM every buffer is host memory. */
+    @Override
+    public DeviceBuffer allocateHostMapped(long bytes) {
+        return allocate(bytes);
     }
 
     @Override
@@ -95,8 +102,20 @@ public final class JavaBackend implements Backend {
         }
 
         @Override
+        public MemoryKind kind() {
+            return MemoryKind.JVM_NATIVE;
+        }
+
+        @Override
+        public MemorySegment hostSegment() {
+            return segment;
+        }
+
+        @Override
         public void close() {
+            if (!arena.scope().isAlive()) return;
             arena.close();
+            NativeMemoryLedger.freed(MemoryKind.JVM_NATIVE, segment.byteSize());
         }
     }
 }

@@ -52,7 +52,17 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public DeviceBuffer allocate(long bytes) {
-        return new Buffer(context.createBuffer(Math.max(1, bytes)));
+        return new Buffer(context.createBuffer(Math.max(1, bytes)), MemoryKind.DEVICE);
+    }
+
+    /**
+     * A {@code CL_MEM_ALLOC_HOST_PTR} buffer: host-visible memory the driver allocates. PoCL reads it in place;
+     * whether NVIDIA's OpenCL reads it over the bus or migrates it to the device is the driver's choice (measured
+     * on the GPU machine). Copies go through the queue like any buffer.
+     */
+    @Override
+    public DeviceBuffer allocateHostMapped(long bytes) {
+        return new Buffer(context.createPinnedBuffer(Math.max(1, bytes)), MemoryKind.OPENCL_ALLOC_HOST_PTR);
     }
 
     @Override
@@ -120,15 +130,33 @@ public final class OpenClBackend implements Backend {
         context.close();
     }
 
-    private record Buffer(ClBuffer buffer) implements DeviceBuffer {
+    private static final class Buffer implements DeviceBuffer {
+        final ClBuffer buffer;
+        private final MemoryKind kind;
+        private boolean closed;
+
+        Buffer(ClBuffer buffer, MemoryKind kind) {
+            this.buffer = buffer;
+            this.kind = kind;
+            NativeMemoryLedger.allocated(kind, buffer.bytes());
+        }
+
         @Override
         public long bytes() {
             return buffer.bytes();
         }
 
         @Override
-        public void close() {
+        public MemoryKind kind() {
+            return kind;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
             buffer.close();
+            NativeMemoryLedger.freed(kind, buffer.bytes());
         }
     }
 

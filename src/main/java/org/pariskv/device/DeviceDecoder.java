@@ -15,6 +15,7 @@ import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.Kernel;
+import org.pariskv.compute.MemoryKind;
 import org.pariskv.compute.KernelArg;
 import org.pariskv.compute.KernelSource;
 import org.pariskv.compute.Program;
@@ -35,7 +36,11 @@ import org.pariskv.select.Tiers;
  *               → rerank → topK → mergeSelection → sparseAttention → attentionCombine
  * </pre>
  *
- * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. Not thread-safe.
+ * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. With
+ * {@link Options#offload()} the K/V rows live in host memory the device reads in place
+ * ({@link Backend#allocateHostMapped}); prefill then writes them there directly when the buffer has a host view
+ * (CUDA), and the kernels, unchanged, read only the rows a step attends (sink, selected top-k, local window).
+ * Sizes: {@link #bufferBytes}, {@link MemoryPlan}. Not thread-safe.
  */
 public final class DeviceDecoder implements AutoCloseable {
 
@@ -54,7 +59,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final ModelShape shape;
     private final ParisKvConfig cfg;
     private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks, tiles;
-    private final boolean gpu;
+    private final boolean gpu, offload;
     private final Program program;
     private final Map<String, Kernel> kernels = new LinkedHashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -72,32 +77,69 @@ public final class DeviceDecoder implements AutoCloseable {
     private boolean profiling;
 
     /**
+     * How a decoder places its memory.
+     *
+     * @param offload           K/V rows in host memory the device reads in place ({@link Backend#allocateHostMapped})
+     *                          instead of device memory; the compact index and all work buffers stay on the device
+     * @param deviceMemoryLimit device bytes the decoder may assume free, 0 = ask the device (cuMemGetInfo / CL_DEVICE_GLOBAL_MEM_SIZE);
+     *                          when both are known the smaller wins
+     * @param hostMemoryLimit   host bytes for offloaded K/V, 0 = ask the OS (MemAvailable); the smaller wins
+     */
+    public record Options(boolean offload, long deviceMemoryLimit, long hostMemoryLimit) {
+        public static Options defaults() {
+            return new Options(false, 0, 0);
+        }
+
+        public Options withOffload(boolean on) {
+            return new Options(on, deviceMemoryLimit, hostMemoryLimit);
+        }
+
+        public Options withDeviceMemory(long bytes) {
+            return new Options(offload, bytes, hostMemoryLimit);
+        }
+
+        public Options withHostMemory(long bytes) {
+            return new Options(offload, deviceMemoryLimit, bytes);
+        }
+    }
+
+    /**
+     * K/V rows in device memory.
+     *
      * @param capacity tokens per sequence the decoder can hold (prompt + generated)
      */
     public DeviceDecoder(Backend backend, ModelShape shape, ParisKvConfig cfg, int batch, int capacity) {
+        this(backend, shape, cfg, batch, capacity, Options.defaults());
+    }
+
+    /**
+     * @param capacity tokens per sequence the decoder can hold (prompt + generated)
+     * @throws InsufficientMemoryException before allocating anything, when the buffers do not fit the free memory
+     */
+    public DeviceDecoder(Backend backend, ModelShape shape, ParisKvConfig cfg, int batch, int capacity, Options options) {
         if (backend.device().backend() == BackendKind.JAVA) {
             throw new IllegalArgumentException("DeviceDecoder needs an OpenCL or CUDA device; the java backend decodes with KvCache");
         }
+        validate(shape, cfg);
         this.backend = backend;
         this.shape = shape;
         this.cfg = cfg;
         this.batch = batch;
+        this.offload = options.offload();
         this.hkv = shape.kvHeads();
         this.streams = batch * hkv;
         this.d = shape.headDim();
         this.g = shape.groupSize();
         this.blocks = shape.blocks();
-        this.nq = cfg.gqa() == GqaMode.PER_HEAD ? g : 1;
-        this.kmax = Integer.highestOneBit(Math.max(2, cfg.topk() - 1)) << 1;
-        if (kmax > 2048) throw new IllegalArgumentException("device top-k is limited to 2048, got " + cfg.topk());
-        if (nq * kmax > 8192) throw new IllegalArgumentException("per-head selection of top-" + cfg.topk() + " over " + nq + " heads exceeds the merge's local memory; use --gqa mean or a smaller top-k");
-        if (nq * blocks * 256 > 32 * 1024) {
-            throw new IllegalArgumentException("per-head tier tables of " + nq + " heads x " + blocks + " blocks exceed 32 KiB of local memory; use --gqa mean");
-        }
+        this.nq = retrievalQueriesPerStream(shape, cfg);
+        this.kmax = kmax(cfg);
         this.capTok = capacity;
-        this.maxChunks = (16 * ATT_CHUNK + SPARSE_CHUNK - 1) / SPARSE_CHUNK + (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
-        this.tiles = (capacity + SEL_TILE - 1) / SEL_TILE;
+        this.maxChunks = maxChunks(capacity);
+        this.tiles = tiles(capacity);
         this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
+        // refuse before compiling or allocating anything
+        MemoryPlan.of(shape.withLayers(1), cfg, capacity, batch, offload, backend.device().backend())
+                .require(MemoryBudget.of(backend, options.deviceMemoryLimit(), options.hostMemoryLimit()), "DeviceDecoder (one layer)");
         Rotation rotation = Rotation.forDim(d, cfg.seed());
         Map<String, String> defines = new LinkedHashMap<>();
         defines.put("HEAD_DIM", "" + d);
@@ -112,41 +154,47 @@ public final class DeviceDecoder implements AutoCloseable {
         this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         for (String t : TASKS) kernels.put(t, program.kernel(t));
 
-        long cap = capacity;
+        Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity);
         float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
-        rot = alloc(4L * rotData.length);
-        backend.copyIn(rot, MemorySegment.ofArray(rotData));
-        keys = alloc(2L * streams * cap * d);
-        values = alloc(2L * streams * cap * d);
-        codes = alloc((long) streams * cap * blocks);
-        nibbles = alloc((long) streams * cap * d / 2);
-        weights = alloc(2L * streams * cap * blocks);
-        counts = alloc(4L * streams * blocks * 256);
-        backend.zero(counts, 0, counts.bytes());
-        center = alloc(4L * streams * d);
-        backend.zero(center, 0, center.bytes());
-        plan = alloc(4L * streams * PLAN);
-        queries = alloc(4L * batch * shape.queryHeads() * d);
-        out = alloc(4L * batch * shape.queryHeads() * d);
-        int sq = streams * nq;
-        qhat = alloc(4L * sq * d);
-        qnorm = alloc(4L * sq);
-        tierTable = alloc((long) sq * blocks * 256);
-        hist = alloc(4L * sq * (Tiers.maxScore(blocks) + 1));
-        scores = alloc((long) sq * cap);
-        cand = alloc(4L * sq * cap);
-        candCount = alloc(4L * sq);
-        est = alloc(4L * sq * cap);
-        ranked = alloc(4L * sq * kmax);
-        rankedCount = alloc(4L * sq);
-        selected = alloc(4L * streams * kmax);
-        selCount = alloc(4L * streams);
-        pmax = alloc(4L * streams * g * maxChunks);
-        psum = alloc(4L * streams * g * maxChunks);
-        pacc = alloc(4L * streams * g * maxChunks * d);
-        tileCounts = alloc(8L * sq * tiles);
-        newKeys = alloc(2L * streams * d);
-        newValues = alloc(2L * streams * d);
+        try {
+            rot = alloc(sizes, "rot");
+            backend.copyIn(rot, MemorySegment.ofArray(rotData));
+            keys = offload ? allocHost(sizes, "keys") : alloc(sizes, "keys");
+            values = offload ? allocHost(sizes, "values") : alloc(sizes, "values");
+            codes = alloc(sizes, "codes");
+            nibbles = alloc(sizes, "nibbles");
+            weights = alloc(sizes, "weights");
+            counts = alloc(sizes, "counts");
+            backend.zero(counts, 0, counts.bytes());
+            center = alloc(sizes, "center");
+            backend.zero(center, 0, center.bytes());
+            plan = alloc(sizes, "plan");
+            queries = alloc(sizes, "queries");
+            out = alloc(sizes, "out");
+            qhat = alloc(sizes, "qhat");
+            qnorm = alloc(sizes, "qnorm");
+            tierTable = alloc(sizes, "tierTable");
+            hist = alloc(sizes, "hist");
+            scores = alloc(sizes, "scores");
+            cand = alloc(sizes, "cand");
+            candCount = alloc(sizes, "candCount");
+            est = alloc(sizes, "est");
+            ranked = alloc(sizes, "ranked");
+            rankedCount = alloc(sizes, "rankedCount");
+            selected = alloc(sizes, "selected");
+            selCount = alloc(sizes, "selCount");
+            pmax = alloc(sizes, "pmax");
+            psum = alloc(sizes, "psum");
+            pacc = alloc(sizes, "pacc");
+            tileCounts = alloc(sizes, "tileCounts");
+            newKeys = alloc(sizes, "newKeys");
+            newValues = alloc(sizes, "newValues");
+        } catch (RuntimeException | Error e) {
+            for (DeviceBuffer b : owned) b.close(); // nothing leaks from a failed construction
+            owned.clear();
+            arena.close();
+            throw e;
+        }
 
         length = new int[batch];
         zoneEnd = new int[batch];
@@ -159,17 +207,140 @@ public final class DeviceDecoder implements AutoCloseable {
         newValueSeg = arena.allocate(2L * streams * d, 64);
     }
 
-    private DeviceBuffer alloc(long bytes) {
-        DeviceBuffer b = backend.allocate(Math.max(4, bytes) * Long.getLong("pariskv.pad", 1));
+    // ---- sizes: the constructor allocates exactly bufferBytes(...), MemoryPlan reports the same numbers ----
+
+    private static void validate(ModelShape shape, ParisKvConfig cfg) {
+        int nq = retrievalQueriesPerStream(shape, cfg), kmax = kmax(cfg);
+        if (kmax > 2048) throw new IllegalArgumentException("device top-k is limited to 2048, got " + cfg.topk());
+        if (nq * kmax > 8192) throw new IllegalArgumentException("per-head selection of top-" + cfg.topk() + " over " + nq + " heads exceeds the merge's local memory; use --gqa mean or a smaller top-k");
+        if (nq * shape.blocks() * 256 > 32 * 1024) {
+            throw new IllegalArgumentException("per-head tier tables of " + nq + " heads x " + shape.blocks() + " blocks exceed 32 KiB of local memory; use --gqa mean");
+        }
+    }
+
+    private static int retrievalQueriesPerStream(ModelShape shape, ParisKvConfig cfg) {
+        return cfg.gqa() == GqaMode.PER_HEAD ? shape.groupSize() : 1;
+    }
+
+    private static int kmax(ParisKvConfig cfg) {
+        return Integer.highestOneBit(Math.max(2, cfg.topk() - 1)) << 1;
+    }
+
+    private static int maxChunks(int capacity) {
+        return (16 * ATT_CHUNK + SPARSE_CHUNK - 1) / SPARSE_CHUNK + (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
+    }
+
+    private static int tiles(int capacity) {
+        return (capacity + SEL_TILE - 1) / SEL_TILE;
+    }
+
+    /** What one buffer of {@code bytes} really takes (at least 4 bytes; {@code -Dpariskv.pad} multiplies). */
+    private static long padded(long bytes) {
+        return Math.max(4, bytes) * Long.getLong("pariskv.pad", 1);
+    }
+
+    /** The buffers that hold K/V rows (host-mapped when offloaded). */
+    public static final List<String> KV_BUFFERS = List.of("keys", "values");
+    /** The compact retrieval index per key: codes, nibbles, weights (D/8 + D/2 + 2·D/8 bytes per key per KV head). */
+    public static final List<String> INDEX_BUFFERS = List.of("codes", "nibbles", "weights");
+    /** Work buffers that grow with the context (per retrieval query and key). */
+    public static final List<String> PER_TOKEN_WORK_BUFFERS = List.of("scores", "cand", "est");
+
+    /**
+     * Bytes of every buffer one decoder allocates (one layer), by name, in allocation order. The constructor
+     * allocates exactly these sizes; {@link MemoryPlan} sums them, so plan and allocation cannot drift apart.
+     */
+    public static Map<String, Long> bufferBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity) {
+        validate(shape, cfg);
+        int hkv = shape.kvHeads(), d = shape.headDim(), g = shape.groupSize(), blocks = shape.blocks();
+        long streams = (long) batch * hkv, cap = capacity, sq = streams * retrievalQueriesPerStream(shape, cfg);
+        int kmax = kmax(cfg), maxChunks = maxChunks(capacity), tiles = tiles(capacity);
+        Rotation rotation = Rotation.forDim(d, cfg.seed());
+        long rotFloats = rotation instanceof HadamardRotation h ? h.signs().length : (long) d * d;
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("rot", 4L * rotFloats);
+        m.put("keys", 2L * streams * cap * d);
+        m.put("values", 2L * streams * cap * d);
+        m.put("codes", streams * cap * blocks);
+        m.put("nibbles", streams * cap * d / 2);
+        m.put("weights", 2L * streams * cap * blocks);
+        m.put("counts", 4L * streams * blocks * 256);
+        m.put("center", 4L * streams * d);
+        m.put("plan", 4L * streams * PLAN);
+        m.put("queries", 4L * batch * shape.queryHeads() * d);
+        m.put("out", 4L * batch * shape.queryHeads() * d);
+        m.put("qhat", 4L * sq * d);
+        m.put("qnorm", 4L * sq);
+        m.put("tierTable", sq * blocks * 256);
+        m.put("hist", 4L * sq * (Tiers.maxScore(blocks) + 1));
+        m.put("scores", sq * cap);
+        m.put("cand", 4L * sq * cap);
+        m.put("candCount", 4L * sq);
+        m.put("est", 4L * sq * cap);
+        m.put("ranked", 4L * sq * kmax);
+        m.put("rankedCount", 4L * sq);
+        m.put("selected", 4L * streams * kmax);
+        m.put("selCount", 4L * streams);
+        m.put("pmax", 4L * streams * g * maxChunks);
+        m.put("psum", 4L * streams * g * maxChunks);
+        m.put("pacc", 4L * streams * g * maxChunks * d);
+        m.put("tileCounts", 8L * sq * tiles);
+        m.put("newKeys", 2L * streams * d);
+        m.put("newValues", 2L * streams * d);
+        m.replaceAll((k, v) -> padded(v));
+        return m;
+    }
+
+    /** Device bytes one decoder allocates: every buffer, less K/V when offloaded. */
+    public static long deviceBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, boolean offload) {
+        long n = 0;
+        for (var e : bufferBytes(shape, cfg, batch, capacity).entrySet()) {
+            if (!(offload && KV_BUFFERS.contains(e.getKey()))) n += e.getValue();
+        }
+        return n;
+    }
+
+    /** Host-mapped bytes one decoder allocates: the K/V rows when offloaded, else 0. */
+    public static long hostBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, boolean offload) {
+        if (!offload) return 0;
+        Map<String, Long> m = bufferBytes(shape, cfg, batch, capacity);
+        return m.get("keys") + m.get("values");
+    }
+
+    private DeviceBuffer alloc(Map<String, Long> sizes, String name) {
+        DeviceBuffer b = backend.allocate(sizes.get(name));
         owned.add(b);
         return b;
     }
 
-    /** Device bytes this decoder holds. */
+    private DeviceBuffer allocHost(Map<String, Long> sizes, String name) {
+        DeviceBuffer b = backend.allocateHostMapped(sizes.get(name));
+        owned.add(b);
+        return b;
+    }
+
+    /** Bytes this decoder holds, device memory and host-mapped K/V together (as before offloading existed). */
     public long deviceBytes() {
         long n = 0;
         for (DeviceBuffer b : owned) n += b.bytes();
         return n;
+    }
+
+    /** Bytes this decoder holds in host memory the device maps (the K/V rows when offloaded, else 0). */
+    public long hostMappedBytes() {
+        long n = 0;
+        for (DeviceBuffer b : owned) if (b.isHostMapped()) n += b.bytes();
+        return n;
+    }
+
+    /** Whether K/V rows were placed in host memory. */
+    public boolean offload() {
+        return offload;
+    }
+
+    /** The memory path the K/V rows took (device memory, CUDA host-mapped, OpenCL ALLOC_HOST_PTR). */
+    public MemoryKind kvMemory() {
+        return keys.kind();
     }
 
     public int length(int seq) {
@@ -196,19 +367,25 @@ public final class DeviceDecoder implements AutoCloseable {
     /** Bulk prefill of sequence {@code seq}: rows {@code [tokens][Hkv][D]}; encodes all but the last {@code L}. */
     public void prefill(int seq, float[] k, float[] v, int tokens) {
         if (length[seq] + tokens > capTok) throw new IllegalArgumentException("sequence " + seq + " would hold " + (length[seq] + tokens) + " tokens, capacity " + capTok);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment rowsK = a.allocate(2L * tokens * d, 64), rowsV = a.allocate(2L * tokens * d, 64);
+        MemorySegment hostK = keys.hostSegment(), hostV = values.hostSegment();
+        if (hostK != null && hostV != null) {
+            // host-mapped rows: write them in place, no copy (after earlier kernels that may touch them)
+            backend.finish();
             for (int h = 0; h < hkv; h++) {
-                for (int t = 0; t < tokens; t++) {
-                    int src = (t * hkv + h) * d;
-                    for (int i = 0; i < d; i++) {
-                        rowsK.setAtIndex(ValueLayout.JAVA_SHORT, (long) t * d + i, Bf16.fromFloat(k[src + i]));
-                        rowsV.setAtIndex(ValueLayout.JAVA_SHORT, (long) t * d + i, Bf16.fromFloat(v[src + i]));
-                    }
-                }
                 long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
-                backend.copyIn(keys, off, rowsK);
-                backend.copyIn(values, off, rowsV);
+                writeRows(hostK, off, k, h, tokens);
+                writeRows(hostV, off, v, h, tokens);
+            }
+        } else {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment rowsK = a.allocate(2L * tokens * d, 64), rowsV = a.allocate(2L * tokens * d, 64);
+                for (int h = 0; h < hkv; h++) {
+                    writeRows(rowsK, 0, k, h, tokens);
+                    writeRows(rowsV, 0, v, h, tokens);
+                    long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
+                    backend.copyIn(keys, off, rowsK);
+                    backend.copyIn(values, off, rowsV);
+                }
             }
         }
         int before = length[seq];
@@ -221,6 +398,15 @@ public final class DeviceDecoder implements AutoCloseable {
             count[seq] = target - zoneEnd[seq];
             zoneEnd[seq] = target;
             encode(from, count);
+        }
+    }
+
+    /** Rows {@code [tokens]} of KV head {@code h} from {@code src [tokens][Hkv][D]} as bf16 into {@code dst} at byte {@code off}. */
+    private void writeRows(MemorySegment dst, long off, float[] src, int h, int tokens) {
+        for (int t = 0; t < tokens; t++) {
+            int from = (t * hkv + h) * d;
+            long base = off + 2L * t * d;
+            for (int i = 0; i < d; i++) dst.set(ValueLayout.JAVA_SHORT, base + 2L * i, Bf16.fromFloat(src[from + i]));
         }
     }
 

@@ -24,6 +24,9 @@ public final class RowStore implements AutoCloseable {
 
     private final int dim;
     private final long rowBytes;
+    private static final java.util.concurrent.atomic.AtomicLong OPEN = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong HELD = new java.util.concurrent.atomic.AtomicLong();
+
     private final Arena arena = Arena.ofShared();
     private final List<MemorySegment> chunks = new ArrayList<>();
     private final String label;
@@ -34,6 +37,17 @@ public final class RowStore implements AutoCloseable {
         this.dim = dim;
         this.rowBytes = 2L * dim;
         this.label = label;
+        OPEN.incrementAndGet();
+    }
+
+    /** Row stores created and not yet closed, process-wide (each owns one Arena): for leak checks. */
+    public static long openStores() {
+        return OPEN.get();
+    }
+
+    /** Off-heap bytes held by all open row stores, process-wide. */
+    public static long bytesHeldByAll() {
+        return HELD.get();
     }
 
     public int dim() {
@@ -59,7 +73,10 @@ public final class RowStore implements AutoCloseable {
     private void reserve(int total) {
         long bytes = CHUNK_ROWS * rowBytes;
         try {
-            while ((long) chunks.size() * CHUNK_ROWS < total) chunks.add(arena.allocate(bytes, PAGE));
+            while ((long) chunks.size() * CHUNK_ROWS < total) {
+                chunks.add(arena.allocate(bytes, PAGE));
+                HELD.addAndGet(bytes);
+            }
         } catch (OutOfMemoryError e) {
             throw new HostMemoryException("out of host memory: could not allocate " + (bytes >> 10) + " KiB more for " + label
                     + " (holding " + rows + " rows); lower the context or batch, or raise the JVM's -XX:MaxDirectMemorySize/-Xmx", e);
@@ -107,6 +124,10 @@ public final class RowStore implements AutoCloseable {
 
     @Override
     public void close() {
+        if (arena.scope().isAlive()) {
+            HELD.addAndGet(-bytesHeld());
+            OPEN.decrementAndGet();
+        }
         chunks.clear();
         rows = 0;
         arena.close();

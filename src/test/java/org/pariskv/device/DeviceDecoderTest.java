@@ -15,7 +15,9 @@ import org.pariskv.ParisKvConfig;
 import org.pariskv.cache.Attended;
 import org.pariskv.cache.KvCache;
 import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.Backends;
+import org.pariskv.compute.MemoryKind;
 import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.OpenClTestSupport;
 import org.pariskv.index.RetrievalIndex;
@@ -37,8 +39,8 @@ class DeviceDecoderTest {
     static Stream<Arguments> devices() {
         Supplier<DeviceInfo> opencl = OpenClTestSupport::openClDevice;
         Supplier<DeviceInfo> cuda = OpenClTestSupport::cudaDevice;
-        return Stream.of(GqaMode.MEAN, GqaMode.PER_HEAD).flatMap(m -> Stream.of(
-                Arguments.of("opencl", opencl, m), Arguments.of("cuda", cuda, m)));
+        return Stream.of(false, true).flatMap(offload -> Stream.of(GqaMode.MEAN, GqaMode.PER_HEAD).flatMap(m -> Stream.of(
+                Arguments.of("opencl", opencl, m, offload), Arguments.of("cuda", cuda, m, offload))));
     }
 
     static final ModelShape SHAPE = new ModelShape(1, 8, 2, 64);
@@ -49,9 +51,10 @@ class DeviceDecoderTest {
         return v;
     }
 
-    @ParameterizedTest(name = "{0} {2}")
+    /** Offload: K/V rows in host-mapped memory (CUDA DEVICEMAP, OpenCL ALLOC_HOST_PTR); same assertions. */
+    @ParameterizedTest(name = "{0} {2} offload={3}")
     @MethodSource("devices")
-    void pipelineMatchesTheJavaTwinsTaskByTask(String label, Supplier<DeviceInfo> device, GqaMode mode) {
+    void pipelineMatchesTheJavaTwinsTaskByTask(String label, Supplier<DeviceInfo> device, GqaMode mode, boolean offload) {
         DeviceInfo info = device.get();
         Backend backend = Backends.open(info);
         ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
@@ -65,7 +68,11 @@ class DeviceDecoderTest {
             pv[b] = random(rnd, prompts[b] * kv, 0f);
         }
         try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
-             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200)) {
+             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withOffload(offload))) {
+            MemoryKind expected = !offload ? MemoryKind.DEVICE
+                    : info.backend() == BackendKind.CUDA ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.OPENCL_ALLOC_HOST_PTR;
+            assertEquals(expected, dev.kvMemory(), "memory path of the K/V rows");
+            assertEquals(offload ? 2L * 2 * 2 * 9200 * 64 * 2 : 0, dev.hostMappedBytes());
             int[] seqs = {cache.newSequence(), cache.newSequence()};
             for (int b = 0; b < 2; b++) {
                 cache.layer(0).prefill(seqs[b], pk[b], pv[b], prompts[b]);

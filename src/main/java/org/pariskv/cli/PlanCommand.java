@@ -1,0 +1,78 @@
+package org.pariskv.cli;
+
+import java.util.concurrent.Callable;
+import org.pariskv.GqaMode;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.ShapeProfiles;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceInfo;
+import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.Devices;
+import org.pariskv.device.MemoryBudget;
+import org.pariskv.device.MemoryPlan;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code pariskv plan}: the memory budget of a whole model's KV cache: device and host bytes per layer and in
+ * total, from the same sizes the device decoder allocates. Exit 0 when it fits (or nothing to check against),
+ * 1 when it does not, 2 on bad arguments.
+ */
+@Command(name = "plan", mixinStandardHelpOptions = true,
+        description = "Memory budget of a model's KV cache (device and host bytes per layer and total) and whether it fits. Exit 0 fits, 1 does not fit, 2 bad arguments.")
+final class PlanCommand implements Callable<Integer> {
+
+    @Option(names = "--profile", defaultValue = "llama3-8b", description = "Named shape from profiles/ (default: ${DEFAULT-VALUE}).")
+    String profile;
+
+    @Option(names = "--context", required = true, description = "Tokens per sequence (prompt + generated).")
+    int context;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Sequences (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--offload", description = "K/V rows in host memory the GPU reads directly; only the index and work buffers on the device.")
+    boolean offload;
+
+    @Option(names = "--device-memory", description = "Device memory to plan for, e.g. 70G (default: what --device reports, else unchecked).")
+    String deviceMemory;
+
+    @Option(names = "--host-memory", description = "Host memory to plan for, e.g. 100G (default: MemAvailable).")
+    String hostMemory;
+
+    @Option(names = "--device", description = "opencl[:N], cuda[:N], java or auto: plan for that backend and ask it for its free memory (default: a CUDA/OpenCL layout, no device asked).")
+    String device;
+
+    @Option(names = "--topk", defaultValue = "100", description = "Top-k (default: ${DEFAULT-VALUE}).")
+    int topk;
+
+    @Option(names = "--gqa", defaultValue = "per-head", description = "mean or per-head (default: ${DEFAULT-VALUE}).")
+    String gqa;
+
+    @Override
+    public Integer call() {
+        if (context <= 0) throw new IllegalArgumentException("--context must be positive, got " + context);
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        ModelShape shape = ShapeProfiles.byName(profile);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
+        long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
+        long hostCap = hostMemory == null ? 0 : MemoryPlan.parseBytes(hostMemory);
+        BackendKind kind = BackendKind.CUDA;
+        MemoryBudget budget;
+        if (device != null) {
+            DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
+            kind = info.backend();
+            Backend backend = Backends.open(info);
+            budget = MemoryBudget.of(backend, devCap, hostCap);
+            System.out.println("device: " + info.describe());
+        } else {
+            budget = MemoryBudget.ofCaps(devCap, hostCap);
+        }
+        MemoryPlan plan = MemoryPlan.of(shape, cfg, context, batch, offload, kind);
+        System.out.print(plan.table(budget));
+        return plan.refusal(budget, "this plan") == null ? 0 : 1;
+    }
+}

@@ -1,0 +1,29 @@
+package org.pariskv.compute;
+
+/** Where the bytes of a {@link DeviceBuffer} live, i.e. which memory path a kernel reading it takes. */
+public enum MemoryKind {
+    /** Device memory (cuMemAlloc / CL_MEM_READ_WRITE). */
+    DEVICE("device memory"),
+    /** CUDA page-locked host memory mapped into the device's address space (cuMemHostAlloc DEVICEMAP, UVA). */
+    CUDA_HOST_MAPPED("page-locked host memory mapped into the GPU (cuMemHostAlloc DEVICEMAP)"),
+    /** An OpenCL buffer the driver allocates in host-visible memory (CL_MEM_ALLOC_HOST_PTR); in place or cached is the driver's choice. */
+    OPENCL_ALLOC_HOST_PTR("OpenCL CL_MEM_ALLOC_HOST_PTR buffer (driver-allocated host memory)"),
+    /** Plain native memory of the JVM (the Java backend's "device"). */
+    JVM_NATIVE("JVM native memory");
+
+    private final String description;
+
+    MemoryKind(String description) {
+        this.description = description;
+    }
+
+    /** Words for reports, e.g. "page-locked host memory mapped into the GPU (...)". */
+    public String description() {
+        return description;
+    }
+
+    /** True for memory that lives on the host side (everything but {@link #DEVICE}). */
+    public boolean isHost() {
+        return this != DEVICE;
+    }
+}

@@ -1,0 +1,118 @@
+package org.pariskv.device;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.pariskv.GqaMode;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.MemoryKind;
+import org.pariskv.compute.NativeMemoryLedger;
+import org.pariskv.compute.OpenClTestSupport;
+
+/** The memory budget arithmetic, its agreement with what DeviceDecoder allocates, and the refusal. */
+class MemoryPlanTest {
+    static final ModelShape LLAMA = ModelShape.llama3_8b();
+    static final ParisKvConfig CFG = ParisKvConfig.defaults().withTopk(100);
+    static final long GIB = 1L << 30;
+
+    @Test
+    void indexIs112BytesPerKeyPerHeadAtD128() {
+        assertEquals(112, MemoryPlan.indexBytesPerKey(128));
+        assertEquals(56, MemoryPlan.indexBytesPerKey(64));
+        MemoryPlan p = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, true, BackendKind.CUDA);
+        assertEquals(112L * 8 * (1 << 20), p.layer().get(1).device(), "index row of one layer: 112 B x Hkv x tokens");
+    }
+
+    @Test
+    void millionTokenLlamaKvIs128GiB() {
+        assertEquals(128 * GIB, MemoryPlan.kvBytes(LLAMA, 1 << 20, 1));
+        MemoryPlan onDevice = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, false, BackendKind.CUDA);
+        MemoryPlan offloaded = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, true, BackendKind.CUDA);
+        assertEquals(4 * GIB, onDevice.layer().getFirst().device(), "K/V of one layer");
+        assertEquals(128 * GIB, offloaded.hostBytes());
+        assertEquals(0, onDevice.hostBytes());
+        assertEquals(onDevice.deviceBytes() - 128 * GIB, offloaded.deviceBytes(), "offload moves exactly the K/V rows");
+        assertEquals(32 * offloaded.deviceBytesPerLayer(), offloaded.deviceBytes());
+        // the java backend: RowStore chunks of 4096 rows, K and V
+        MemoryPlan java = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, false, BackendKind.JAVA);
+        assertEquals(0, java.deviceBytes());
+        assertEquals(128 * GIB, java.hostBytes());
+        assertEquals(2L * 2 * 8 * 128 * 4096 * 32, MemoryPlan.of(LLAMA, CFG, 1, 1, false, BackendKind.JAVA).hostBytes(), "one chunk per store");
+    }
+
+    @Test
+    void planUsesTheDecodersOwnSizes() {
+        ModelShape layer = LLAMA.withLayers(1);
+        for (GqaMode mode : GqaMode.values()) {
+            ParisKvConfig cfg = CFG.withGqa(mode);
+            Map<String, Long> b = DeviceDecoder.bufferBytes(layer, cfg, 2, 70_000);
+            long all = b.values().stream().mapToLong(Long::longValue).sum();
+            MemoryPlan p = MemoryPlan.of(layer, cfg, 70_000, 2, false, BackendKind.OPENCL);
+            assertEquals(all, p.deviceBytesPerLayer());
+            assertEquals(DeviceDecoder.deviceBytes(layer, cfg, 2, 70_000, false), p.deviceBytesPerLayer());
+            MemoryPlan o = MemoryPlan.of(layer, cfg, 70_000, 2, true, BackendKind.OPENCL);
+            assertEquals(DeviceDecoder.deviceBytes(layer, cfg, 2, 70_000, true), o.deviceBytesPerLayer());
+            assertEquals(DeviceDecoder.hostBytes(layer, cfg, 2, 70_000, true), o.hostBytesPerLayer());
+            assertEquals(2L * 2 * 2 * 8 * 70_000 * 128, o.hostBytesPerLayer());
+        }
+    }
+
+    @Test
+    void refusalSaysWhatIsNeededWhatIsFreeAndWhatToChange() {
+        MemoryPlan p = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, false, BackendKind.CUDA);
+        MemoryBudget b = new MemoryBudget(70 * GIB, "free on cuda:0 (cuMemGetInfo)", 500 * GIB, "available");
+        var e = assertThrows(InsufficientMemoryException.class, () -> p.require(b, "bench"));
+        assertTrue(e.getMessage().startsWith("not enough device memory for bench (context 1048576, batch 1, 32 layers"), e.getMessage());
+        assertTrue(e.getMessage().contains("needs " + MemoryPlan.gib(p.deviceBytes()) + " but 70.00 GiB is free on cuda:0 (cuMemGetInfo)"), e.getMessage());
+        assertTrue(e.getMessage().contains("pass --offload"), e.getMessage());
+        assertTrue(e.getMessage().contains("--context or --batch"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+
+        MemoryPlan o = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, true, BackendKind.CUDA);
+        o.require(b, "bench"); // fits
+        String host = o.refusal(new MemoryBudget(70 * GIB, "x", 100 * GIB, "allowed by --host-memory"), "bench");
+        assertTrue(host.startsWith("not enough host memory"), host);
+        assertTrue(host.contains("needs 128.00 GiB but 100.00 GiB is allowed by --host-memory"), host);
+        assertNull(o.refusal(MemoryBudget.unknown(), "bench"), "unknown budgets are not checked");
+    }
+
+    @Test
+    void parsesSizes() {
+        assertEquals(70 * GIB, MemoryPlan.parseBytes("70G"));
+        assertEquals(70 * GIB, MemoryPlan.parseBytes("70GiB"));
+        assertEquals(512L << 20, MemoryPlan.parseBytes("512m"));
+        assertEquals(1L << 40, MemoryPlan.parseBytes("1T"));
+        assertEquals(1234, MemoryPlan.parseBytes("1234"));
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlan.parseBytes("7X"));
+        assertThrows(IllegalArgumentException.class, () -> MemoryPlan.parseBytes("-3G"));
+    }
+
+    @Test
+    void decoderAllocatesWhatThePlanSaysAndRefusesBeforeAllocating() {
+        Backend backend = Backends.open(OpenClTestSupport.openClDevice());
+        ModelShape shape = new ModelShape(1, 8, 2, 64);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(50);
+        for (boolean offload : new boolean[] {false, true}) {
+            try (DeviceDecoder dec = new DeviceDecoder(backend, shape, cfg, 2, 5000, DeviceDecoder.Options.defaults().withOffload(offload))) {
+                assertEquals(DeviceDecoder.deviceBytes(shape, cfg, 2, 5000, offload), dec.deviceBytes() - dec.hostMappedBytes());
+                assertEquals(DeviceDecoder.hostBytes(shape, cfg, 2, 5000, offload), dec.hostMappedBytes());
+                assertEquals(offload ? MemoryKind.OPENCL_ALLOC_HOST_PTR : MemoryKind.DEVICE, dec.kvMemory());
+            }
+        }
+        long buffers = NativeMemoryLedger.liveBuffers(), bytes = NativeMemoryLedger.liveBytes();
+        var e = assertThrows(InsufficientMemoryException.class, () -> new DeviceDecoder(backend, shape, cfg, 2, 5000,
+                DeviceDecoder.Options.defaults().withDeviceMemory(1 << 20)));
+        assertTrue(e.getMessage().contains("but 1.00 MiB is allowed by --device-memory"), e.getMessage());
+        assertTrue(e.getMessage().contains("--offload"), e.getMessage());
+        var h = assertThrows(InsufficientMemoryException.class, () -> new DeviceDecoder(backend, shape, cfg, 2, 5000,
+                DeviceDecoder.Options.defaults().withOffload(true).withHostMemory(1 << 20)));
+        assertTrue(h.getMessage().startsWith("not enough host memory"), h.getMessage());
+        assertEquals(buffers, NativeMemoryLedger.liveBuffers(), "nothing allocated by a refused decoder");
+        assertEquals(bytes, NativeMemoryLedger.liveBytes());
+    }
+}
