@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Everything measured on the GPU machine in one call (see profiles/gpu/README.md):
-#   device listing and smoke check, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL,
-#   the decode bench (ParisKV vs full attention) and the PyTorch SDPA anchor.
-# Expects .device/ (jlink'd JRE, pariskv.jar, junit console launcher, test classes) — see prepare.sh.
+# Everything measured on the GPU machine in one call (README "Reproducing the GPU numbers"):
+# device listing, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL, the decode bench (ParisKV vs full
+# attention) per configuration, and the PyTorch SDPA anchor. Text goes to $OUT/run.log, bench JSON to
+# $OUT/bench-<label>.json (the device tool returns at most 8 files).
+# Expects .device/ from prepare.sh. Env: CONTEXTS, BATCHES, STEPS, LONG_CONTEXT, CONFIGS ("label:flags;..."), SKIP_TESTS.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+LOG="$OUT/run.log"
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 {
   echo "date: $(date -u +%FT%TZ)"; echo "commit: $(cat .device/COMMIT 2>/dev/null)"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-} | tee "$OUT/machine.txt"
-$J -jar .device/pariskv.jar devices 2>&1 | tee "$OUT/devices.txt"
+  $J -jar .device/pariskv.jar devices 2>&1
+} | tee -a "$LOG"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar \
      --select-class org.pariskv.device.DeviceDecoderTest --select-class org.pariskv.compute.cuda.CudaBackendTest \
-     --details=summary --disable-banner 2>&1 | tail -25 | tee "$OUT/equivalence.txt"
+     --select-class org.pariskv.compute.HostMappedBufferTest \
+     --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
-for spec in ${BENCH_DEVICES:-cuda}; do
-  $J -jar .device/pariskv.jar bench --device "$spec" --profile llama3-8b --context ${CONTEXTS:-32768,131072} \
-     --batch ${BATCHES:-1,8} --steps ${STEPS:-50} --warmup 10 --gqa ${GQA:-per-head} --out "$OUT/bench-${spec/:/}-${GQA:-per-head}" 2>&1 | tail -20
+IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head;mean:--gqa mean}"
+for c in "${configs[@]}"; do
+  label=${c%%:*}; flags=${c#*:}
+  echo "== bench $label ($flags)" | tee -a "$LOG"
+  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --context ${CONTEXTS:-32768,131072}${LONG_CONTEXT:+,$LONG_CONTEXT} \
+     --batch ${BATCHES:-1,8} --steps ${STEPS:-50} --warmup 10 $flags --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
+  mv "$OUT/b-$label/bench.json" "$OUT/bench-$label.json" 2>/dev/null; rm -rf "$OUT/b-$label"
 done
-if [ -n "${LONG_CONTEXT:-}" ]; then
-  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --context "$LONG_CONTEXT" --batch 1 --steps ${STEPS:-50} \
-     --warmup 10 --gqa ${GQA:-per-head} --out "$OUT/bench-cuda-long-${GQA:-per-head}" 2>&1 | tail -8
-fi
-python3 profiles/gpu/sdpa_anchor.py --contexts ${CONTEXTS:-32768,131072} --batch ${BATCHES:-1,8} 2>&1 | tee "$OUT/sdpa.jsonl"
+python3 profiles/gpu/sdpa_anchor.py --contexts ${CONTEXTS:-32768,131072} --batch ${BATCHES:-1,8} 2>&1 | tee -a "$LOG"
