@@ -3,7 +3,7 @@
 # device listing, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL, the decode bench (ParisKV vs full
 # attention) per configuration, and the PyTorch SDPA anchor. Text goes to $OUT/run.log, bench JSON to
 # $OUT/bench-<label>.json (the device tool returns at most 8 files).
-# Expects .device/ from prepare.sh. Env: CONTEXTS, BATCHES, STEPS, LONG_CONTEXT, CONFIGS ("label:flags;..."), SKIP_TESTS.
+# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -21,12 +21,13 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
      --select-class org.pariskv.compute.HostMappedBufferTest \
      --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
-IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head;mean:--gqa mean}"
+# each config: label:bench flags (contexts and batches included)
+IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head --context 32768,131072 --batch 1,8;mean:--gqa mean --context 32768,131072 --batch 1,8}"
 for c in "${configs[@]}"; do
   label=${c%%:*}; flags=${c#*:}
   echo "== bench $label ($flags)" | tee -a "$LOG"
-  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --context ${CONTEXTS:-32768,131072}${LONG_CONTEXT:+,$LONG_CONTEXT} \
-     --batch ${BATCHES:-1,8} --steps ${STEPS:-50} --warmup 10 $flags --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
+  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps ${STEPS:-50} --warmup 10 $flags \
+     --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
   mv "$OUT/b-$label/bench.json" "$OUT/bench-$label.json" 2>/dev/null; rm -rf "$OUT/b-$label"
 done
 python3 profiles/gpu/sdpa_anchor.py --contexts ${CONTEXTS:-32768,131072} --batch ${BATCHES:-1,8} 2>&1 | tee -a "$LOG"
