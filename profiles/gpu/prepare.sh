@@ -12,5 +12,6 @@ cp target/pariskv.jar .device/pariskv.jar
 rm -rf .device/test-classes && cp -r target/test-classes .device/test-classes
 mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 -DoutputDirectory=.device >/dev/null
 mv .device/junit-platform-console-standalone-1.11.4.jar .device/junit.jar
+rm -rf .device/examples && "$JAVA_HOME/bin/javac" --add-modules jdk.incubator.vector -cp target/pariskv.jar -d .device/examples examples/*.java
 git rev-parse --short HEAD > .device/COMMIT
 du -sh .device

@@ -14,4 +14,4 @@ $J -jar .device/pariskv.jar eval --trace "$OUT/tiny-llama.safetensors" --method 
 for t in llm drift; do
   $J -jar .device/pariskv.jar eval --trace $t --context 131072 --steps 16 --method pariskv --device cuda --format json 2>&1 | tail -1
 done
-$J -cp .device/pariskv.jar examples/MillionTokenDecode.java 1048576 cuda 20 2>&1 | tail -2
+$J -cp .device/pariskv.jar:.device/examples MillionTokenDecode 1048576 cuda 20 2>&1 | tail -2
