@@ -186,11 +186,11 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
 
 /*
  * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
- * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (16 per thread, coalesced),
+ * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (4 per thread, coalesced),
  * so the NQ tier tables it stages in local memory are read once per tile. Scores land in
  * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..].
  */
-#define CS_TILE 4096
+#define CS_TILE 1024
 /* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
 #define CS_COPIES (NQ * BLOCKS * 256 > 16384 ? 2 : 8)
 KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierTable, GLOBAL const int* plan,
@@ -409,32 +409,20 @@ KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GL
 }
 
 /*
- * topK - twin: TopK.ranked. grid (S*NQ) x L (256 or 1024). Radix select of the k best estimates (4 passes of 8 bits
- * over descending-order keys), ties at the cut by candidate position (= token order), then a bitonic sort
- * of the kept (key, position) pairs. Output: zone indices best first in ranked[qi * KMAX ..].
+ * The k best of m estimates e[0..m) (highest first, equal estimates by lower position) by radix select (4 passes of
+ * 8 bits over descending-order keys) and a bitonic sort: on return sortKey/sortPos[0..k) hold them best first.
+ * Whole work-group calls; L <= 1024.
  */
-KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
-                 GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, int cap) {
-    LOCAL_ARRAY(int, bins, 256);
-    LOCAL_ARRAY(int, scanbuf, 1024);
-    LOCAL_ARRAY(uint, sel, 4);
-    LOCAL_ARRAY(uint, sortKey, KMAX);
-    LOCAL_ARRAY(int, sortPos, KMAX);
-    LOCAL_ARRAY(int, fill, 2);
+FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, LOCAL_PTR int* scanbuf,
+                      LOCAL_PTR uint* sel, LOCAL_PTR uint* sortKey, LOCAL_PTR int* sortPos, LOCAL_PTR int* fill) {
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
-    int qi = GROUP_ID(0);
-    int s = qi / NQ;
-    int m = candCount[qi];
-    int k = min(plan[s * PLAN_STRIDE + P_K], m);
-    GLOBAL const float* e = est + (long) qi * cap;
     if (t == 0) {
-        sel[0] = 0u;   /* prefix of the k-th key found so far */
+        sel[0] = 0u;       /* prefix of the k-th key found so far */
         sel[1] = (uint) k; /* rank still to find inside the prefix */
-        rankedCount[qi] = k;
+        fill[0] = 0;
     }
     SYNC_THREADS;
-    if (k == 0) return;
     for (int pass = 0; pass < 4; pass++) {
         int shift = 24 - 8 * pass;
         uint prefix = sel[0];
@@ -457,15 +445,11 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     }
     uint kth = sel[0];
     int tiesWanted = (int) sel[1]; /* items equal to kth to keep, lowest positions first */
-    if (t == 0) { fill[0] = 0; fill[1] = 0; }
-    SYNC_THREADS;
-    /* keep key < kth (at most k - tiesWanted of them) and the first tiesWanted keys == kth */
+    /* keep key < kth (k - tiesWanted of them) and the first tiesWanted keys == kth */
     int per = (m + L - 1) / L;
     int from = t * per, to = min(m, from + per);
     int eqMine = 0;
     for (int i = from; i < to; i++) eqMine += desc_key(e[i]) == kth ? 1 : 0;
-    SYNC_THREADS;
-    /* exclusive scan of eqMine across threads (L <= 1024) */
     scanbuf[t] = eqMine;
     SYNC_THREADS;
     for (int off = 1; off < L; off <<= 1) {
@@ -517,7 +501,91 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
             SYNC_THREADS;
         }
     }
-    GLOBAL const int* c = cand + (long) qi * cap;
+}
+
+#define TOPK_SLICE 2048 /* candidates per work-group in the first top-k stage (>= KMAX) */
+
+/*
+ * topKSlice - first stage of TopK.ranked for long candidate lists. grid (slices, S*NQ) x L. Work-group (c, qi) keeps
+ * the min(k, n) best of candidates [c*TOPK_SLICE, (c+1)*TOPK_SLICE) and writes them in candidate order (= token
+ * order) with their estimates to partEst/partTok[qi][c * min(k, TOPK_SLICE) ..]: the best k of the union of the
+ * slices' bests is the best k overall, and the concatenation stays in token order for the ties.
+ */
+KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
+                      GLOBAL const int* plan, GLOBAL float* partEst, GLOBAL int* partTok, GLOBAL int* partCount,
+                      int cap, int slices) {
+    LOCAL_ARRAY(int, bins, 256);
+    LOCAL_ARRAY(int, scanbuf, 1024);
+    LOCAL_ARRAY(uint, sel, 4);
+    LOCAL_ARRAY(uint, sortKey, KMAX);
+    LOCAL_ARRAY(int, sortPos, KMAX);
+    LOCAL_ARRAY(int, fill, 2);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int c = GROUP_ID(0);
+    int qi = GROUP_ID(1);
+    int s = qi / NQ;
+    int from = c * TOPK_SLICE;
+    int m = max(0, min(TOPK_SLICE, candCount[qi] - from));
+    int kFull = min(plan[s * PLAN_STRIDE + P_K], TOPK_SLICE);
+    int k = min(kFull, m);
+    if (t == 0) partCount[qi * slices + c] = k;
+    if (k == 0) return;
+    select_best(est + (long) qi * cap + from, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
+    /* back to candidate order: bitonic sort of the kept positions */
+    int size = 1;
+    while (size < k) size <<= 1;
+    for (int width = 2; width <= size; width <<= 1) {
+        for (int stride = width >> 1; stride > 0; stride >>= 1) {
+            for (int i = t; i < size; i += L) {
+                int j = i ^ stride;
+                if (j > i) {
+                    bool up = (i & width) == 0;
+                    int a = sortPos[i], bpos = sortPos[j];
+                    if ((a > bpos) == up) { sortPos[i] = bpos; sortPos[j] = a; }
+                }
+            }
+            SYNC_THREADS;
+        }
+    }
+    long out = (long) qi * slices * kFull + (long) c * kFull;
+    for (int i = t; i < k; i += L) {
+        partEst[out + i] = est[(long) qi * cap + from + sortPos[i]];
+        partTok[out + i] = cand[(long) qi * cap + from + sortPos[i]];
+    }
+}
+
+/*
+ * topK - twin: TopK.ranked. grid (S*NQ) x L (256 or 1024). The k best of a query's candidates, best first, in
+ * ranked[qi * KMAX ..]. slices == 0: straight from rerank's output (est/cand rows of `stride`, counts = candCount);
+ * slices > 0: from topKSlice's partial lists (counts = partCount, summed over the slices).
+ */
+KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* counts,
+                 GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, int stride, int slices) {
+    LOCAL_ARRAY(int, bins, 256);
+    LOCAL_ARRAY(int, scanbuf, 1024);
+    LOCAL_ARRAY(uint, sel, 4);
+    LOCAL_ARRAY(uint, sortKey, KMAX);
+    LOCAL_ARRAY(int, sortPos, KMAX);
+    LOCAL_ARRAY(int, fill, 2);
+    LOCAL_ARRAY(int, total, 1);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int qi = GROUP_ID(0);
+    int s = qi / NQ;
+    if (t == 0) {
+        int m = 0;
+        if (slices == 0) m = counts[qi];
+        else for (int c = 0; c < slices; c++) m += counts[qi * slices + c];
+        total[0] = m;
+    }
+    SYNC_THREADS;
+    int m = total[0];
+    int k = min(plan[s * PLAN_STRIDE + P_K], m);
+    if (t == 0) rankedCount[qi] = k;
+    if (k == 0) return;
+    select_best(est + (long) qi * stride, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
+    GLOBAL const int* c = cand + (long) qi * stride;
     for (int i = t; i < k; i += L) ranked[(long) qi * KMAX + i] = c[sortPos[i]];
 }
 

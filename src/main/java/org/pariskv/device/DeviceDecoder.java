@@ -46,12 +46,12 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** The kernels of one step, in launch order (also the profile's row order). */
     public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
-            "candidateCount", "candidateSelect", "rerank", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
+            "candidateCount", "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
 
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -67,7 +67,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
-            pmax, psum, pacc, newKeys, newValues, tileCounts;
+            pmax, psum, pacc, newKeys, newValues, tileCounts, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
@@ -187,6 +187,9 @@ public final class DeviceDecoder implements AutoCloseable {
             psum = alloc(sizes, "psum");
             pacc = alloc(sizes, "pacc");
             tileCounts = alloc(sizes, "tileCounts");
+            partEst = alloc(sizes, "partEst");
+            partTok = alloc(sizes, "partTok");
+            partCount = alloc(sizes, "partCount");
             newKeys = alloc(sizes, "newKeys");
             newValues = alloc(sizes, "newValues");
         } catch (RuntimeException | Error e) {
@@ -228,6 +231,11 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private static int maxChunks(int capacity) {
         return (16 * ATT_CHUNK + SPARSE_CHUNK - 1) / SPARSE_CHUNK + (capacity + ATT_CHUNK - 1) / ATT_CHUNK;
+    }
+
+    /** Slices of the first top-k stage for a candidate list of at most {@code capacity}. */
+    private static int topKSlices(int capacity) {
+        return (capacity + TOPK_SLICE - 1) / TOPK_SLICE;
     }
 
     private static int tiles(int capacity) {
@@ -285,6 +293,10 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("psum", 4L * streams * g * maxChunks);
         m.put("pacc", 4L * streams * g * maxChunks * d);
         m.put("tileCounts", 8L * sq * tiles);
+        long slices = topKSlices(capacity), kFull = Math.min(cfg.topk(), TOPK_SLICE);
+        m.put("partEst", 4L * sq * slices * kFull);
+        m.put("partTok", 4L * sq * slices * kFull);
+        m.put("partCount", 4L * sq * slices);
         m.put("newKeys", 2L * streams * d);
         m.put("newValues", 2L * streams * d);
         m.replaceAll((k, v) -> padded(v));
@@ -519,8 +531,19 @@ public final class DeviceDecoder implements AutoCloseable {
                     buf(plan), buf(tileCounts), buf(cand), buf(candCount), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
             launch("rerank", new Grid(new long[] {roundUp(Math.max(1, maxCand), 256), sq}, new long[] {256, 1}),
                     buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
-            launch("topK", Grid.groups(sq, gpu ? 1024 : 256), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
-                    buf(rankedCount), new KernelArg.Int(capTok));
+            int topThreads = gpu ? 1024 : 256;
+            int slicesNow = (Math.max(1, maxCand) + TOPK_SLICE - 1) / TOPK_SLICE;
+            if (slicesNow <= 1) {
+                launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
+                        buf(rankedCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
+            } else { // long lists: per-slice bests in parallel, then the best of those
+                int kFull = Math.min(cfg.topk(), TOPK_SLICE);
+                launch("topKSlice", new Grid(new long[] {(long) slicesNow * topThreads, sq}, new long[] {topThreads, 1}),
+                        buf(est), buf(cand), buf(candCount), buf(plan), buf(partEst), buf(partTok), buf(partCount),
+                        new KernelArg.Int(capTok), new KernelArg.Int(slicesNow));
+                launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(plan), buf(ranked),
+                        buf(rankedCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
+            }
             launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
         }
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
