@@ -51,7 +51,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096, TOPK_SLICE = 2048;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -60,6 +60,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final ParisKvConfig cfg;
     private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks, tiles;
     private final boolean gpu, offload;
+    private final int topKSliceAbove;
     private final Program program;
     private final Map<String, Kernel> kernels = new LinkedHashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -84,22 +85,31 @@ public final class DeviceDecoder implements AutoCloseable {
      * @param deviceMemoryLimit device bytes the decoder may assume free, 0 = ask the device (cuMemGetInfo / CL_DEVICE_GLOBAL_MEM_SIZE);
      *                          when both are known the smaller wins
      * @param hostMemoryLimit   host bytes for offloaded K/V, 0 = ask the OS (MemAvailable); the smaller wins
+     * @param topKSliceAbove    candidate lists longer than this take the two-stage top-k (per-slice bests in parallel,
+     *                          then the best of those); shorter ones one kernel. Measured on the H100: the single
+     *                          kernel wins at 13K candidates (128K context), the two stages at 104K (1M)
      */
-    public record Options(boolean offload, long deviceMemoryLimit, long hostMemoryLimit) {
+    public record Options(boolean offload, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove) {
+        public static final int DEFAULT_TOPK_SLICE_ABOVE = 32768;
+
         public static Options defaults() {
-            return new Options(false, 0, 0);
+            return new Options(false, 0, 0, DEFAULT_TOPK_SLICE_ABOVE);
         }
 
         public Options withOffload(boolean on) {
-            return new Options(on, deviceMemoryLimit, hostMemoryLimit);
+            return new Options(on, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove);
         }
 
         public Options withDeviceMemory(long bytes) {
-            return new Options(offload, bytes, hostMemoryLimit);
+            return new Options(offload, bytes, hostMemoryLimit, topKSliceAbove);
         }
 
         public Options withHostMemory(long bytes) {
-            return new Options(offload, deviceMemoryLimit, bytes);
+            return new Options(offload, deviceMemoryLimit, bytes, topKSliceAbove);
+        }
+
+        public Options withTopKSliceAbove(int candidates) {
+            return new Options(offload, deviceMemoryLimit, hostMemoryLimit, candidates);
         }
     }
 
@@ -126,6 +136,7 @@ public final class DeviceDecoder implements AutoCloseable {
         this.cfg = cfg;
         this.batch = batch;
         this.offload = options.offload();
+        this.topKSliceAbove = options.topKSliceAbove();
         this.hkv = shape.kvHeads();
         this.streams = batch * hkv;
         this.d = shape.headDim();
@@ -533,7 +544,7 @@ public final class DeviceDecoder implements AutoCloseable {
                     buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
             int topThreads = gpu ? 1024 : 256;
             int slicesNow = (Math.max(1, maxCand) + TOPK_SLICE - 1) / TOPK_SLICE;
-            if (slicesNow <= 1) {
+            if (slicesNow <= 1 || maxCand <= topKSliceAbove) {
                 launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
                         buf(rankedCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
             } else { // long lists: per-slice bests in parallel, then the best of those

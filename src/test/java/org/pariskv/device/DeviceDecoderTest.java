@@ -68,7 +68,7 @@ class DeviceDecoderTest {
             pv[b] = random(rnd, prompts[b] * kv, 0f);
         }
         try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
-             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withOffload(offload))) {
+             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withOffload(offload).withTopKSliceAbove(offload ? 1000 : 1 << 30))) {
             MemoryKind expected = !offload ? MemoryKind.DEVICE
                     : info.backend() == BackendKind.CUDA ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.OPENCL_ALLOC_HOST_PTR;
             assertEquals(expected, dev.kvMemory(), "memory path of the K/V rows");
