@@ -68,6 +68,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--host-memory", description = "Host memory for offloaded K/V (e.g. 100G); default: MemAvailable.")
     String hostMemory;
 
+    @Option(names = "--layers", defaultValue = "1", description = "1: one layer, ParisKV vs full attention per task. N > 1: a whole model's step over N layers (batch 1), with quality sampled against exact attention (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--samples", defaultValue = "8", description = "With --layers > 1: (layer, KV head) pairs scored against exact attention (default: ${DEFAULT-VALUE}).")
+    int samples;
+
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) first.")
     boolean printKernel;
 
@@ -90,6 +96,7 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withOffload(offload).withDeviceMemory(devCap).withHostMemory(hostCap);
+        if (layers > 1) return modelBench(backend, info, cfg, options, budget);
         System.err.println("bench on " + info.describe() + (offload ? ", K/V offloaded to host memory" : ""));
         List<DecodeBench.Point> points = new ArrayList<>();
         long total = (long) contexts.size() * batches.size() * (warmup + 2L * steps);
@@ -135,6 +142,46 @@ final class BenchCommand implements Callable<Integer> {
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md);
+        }
+        return 0;
+    }
+
+    /** {@code --layers N}: the whole model's step, layer after layer, with sampled quality. */
+    private Integer modelBench(Backend backend, DeviceInfo info, ParisKvConfig cfg, DeviceDecoder.Options options, MemoryBudget budget) throws IOException {
+        if (batches.size() != 1 || batches.getFirst() != 1) throw new IllegalArgumentException("--layers > 1 runs batch 1 only");
+        ModelShape model = ShapeProfiles.byName(profile).withLayers(layers);
+        for (int n : contexts) {
+            MemoryPlan.of(model, cfg, n + 8, 1, offload, info.backend()).require(budget, "bench --layers " + layers);
+        }
+        System.err.println("model bench on " + info.describe() + ": " + layers + " layers" + (offload ? ", K/V offloaded to host memory" : ""));
+        List<Object> rows = new ArrayList<>();
+        StringBuilder md = new StringBuilder(String.format(Locale.ROOT,
+                "device: %s%nmodel: %s, %d layers, top-k %d, gqa %s, K/V %s%n%n| context | layers | step median (ms) | step best (ms) | ms per layer | recall@k | attention-mass recall | output rel. error | device GiB | host-mapped GiB | prefill (s) |%n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|%n",
+                info.describe(), profile, layers, topk, gqa, offload ? "offloaded" : "on the device"));
+        for (int n : contexts) {
+            try (Progress p = new Progress("layers", layers, true)) {
+                org.pariskv.bench.ModelBench.Result r = org.pariskv.bench.ModelBench.run(backend, model, cfg, n, steps, options, samples, p.stepper());
+                rows.add(org.pariskv.bench.ModelBench.toMap(r));
+                md.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.1f |%n",
+                        n, layers, r.msPerStepMedian(), r.msPerStepBest(), r.msPerStepMedian() / layers, r.recallAtK(),
+                        r.attentionMassRecall(), r.outputRelError(), r.deviceBytes() / (double) (1L << 30),
+                        r.hostMappedBytes() / (double) (1L << 30), r.prefillSeconds()));
+            }
+        }
+        System.out.print(md);
+        if (out != null) {
+            Files.createDirectories(out);
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("device", info.describe());
+            json.put("date", LocalDate.now().toString());
+            json.put("profile", profile);
+            json.put("layers", layers);
+            json.put("topk", topk);
+            json.put("gqa", gqa);
+            json.put("offload", offload);
+            json.put("points", rows);
+            Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
+            Files.writeString(out.resolve("bench.md"), md.toString());
         }
         return 0;
     }

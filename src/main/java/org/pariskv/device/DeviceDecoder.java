@@ -394,17 +394,21 @@ public final class DeviceDecoder implements AutoCloseable {
         if (hostK != null && hostV != null) {
             // host-mapped rows: write them in place, no copy (after earlier kernels that may touch them)
             backend.finish();
-            for (int h = 0; h < hkv; h++) {
-                long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
-                writeRows(hostK, off, k, h, tokens);
-                writeRows(hostV, off, v, h, tokens);
-            }
+            int parts = Math.max(1, Math.min(16, tokens / 4096)); // heads x token slices in parallel: host memory bandwidth
+            int base = length[seq];
+            java.util.stream.IntStream.range(0, hkv * parts).parallel().forEach(task -> {
+                int h = task / parts, p = task % parts;
+                int from = (int) ((long) tokens * p / parts), to = (int) ((long) tokens * (p + 1) / parts);
+                long off = 2L * (((long) seq * hkv + h) * capTok + base + from) * d;
+                writeRows(hostK, off, k, h, from, to - from);
+                writeRows(hostV, off, v, h, from, to - from);
+            });
         } else {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment rowsK = a.allocate(2L * tokens * d, 64), rowsV = a.allocate(2L * tokens * d, 64);
                 for (int h = 0; h < hkv; h++) {
-                    writeRows(rowsK, 0, k, h, tokens);
-                    writeRows(rowsV, 0, v, h, tokens);
+                    writeRows(rowsK, 0, k, h, 0, tokens);
+                    writeRows(rowsV, 0, v, h, 0, tokens);
                     long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
                     backend.copyIn(keys, off, rowsK);
                     backend.copyIn(values, off, rowsV);
@@ -424,10 +428,10 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
-    /** Rows {@code [tokens]} of KV head {@code h} from {@code src [tokens][Hkv][D]} as bf16 into {@code dst} at byte {@code off}. */
-    private void writeRows(MemorySegment dst, long off, float[] src, int h, int tokens) {
+    /** Rows {@code [first, first+tokens)} of KV head {@code h} from {@code src [tokens][Hkv][D]} as bf16 into {@code dst} at byte {@code off}. */
+    private void writeRows(MemorySegment dst, long off, float[] src, int h, int first, int tokens) {
         for (int t = 0; t < tokens; t++) {
-            int from = (t * hkv + h) * d;
+            int from = ((first + t) * hkv + h) * d;
             long base = off + 2L * t * d;
             for (int i = 0; i < d; i++) dst.set(ValueLayout.JAVA_SHORT, base + 2L * i, Bf16.fromFloat(src[from + i]));
         }
@@ -630,6 +634,17 @@ public final class DeviceDecoder implements AutoCloseable {
     public int[] selected(int stream) {
         int n = readInts(selCount, stream, 1)[0];
         return readInts(selected, (long) stream * kmax, n);
+    }
+
+    /** Key (or value) rows {@code [from, from+n)} of stream {@code s} as floats (for exact references on the host). */
+    public float[] rows(boolean keysNotValues, int stream, int from, int n) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(2L * n * d, 64);
+            backend.copyOut(m, keysNotValues ? keys : values, 2L * ((long) stream * capTok + from) * d);
+            float[] out = new float[n * d];
+            for (int i = 0; i < out.length; i++) out[i] = Bf16.toFloat(m.getAtIndex(ValueLayout.JAVA_SHORT, i));
+            return out;
+        }
     }
 
     /** Encoded index of a stream: {codes, nibbles} bytes and weights for zone indices {@code [0, n)}. */
