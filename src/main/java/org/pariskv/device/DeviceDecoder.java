@@ -342,10 +342,10 @@ public final class DeviceDecoder implements AutoCloseable {
         return b;
     }
 
-    /** Bytes this decoder holds, device memory and host-mapped K/V together (as before offloading existed). */
+    /** Bytes of device memory this decoder holds (host-mapped K/V not included: see {@link #hostMappedBytes()}). */
     public long deviceBytes() {
         long n = 0;
-        for (DeviceBuffer b : owned) n += b.bytes();
+        for (DeviceBuffer b : owned) if (!b.isHostMapped()) n += b.bytes();
         return n;
     }
 
