@@ -408,6 +408,29 @@ KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GL
     est[(long) qi * cap + j] = acc * qnorm[qi];
 }
 
+/* Sorts a[0..n) ascending in place: bitonic over the next power of two, padded with INT_MAX. Whole work-group calls. */
+FUNC void sort_ints(LOCAL_PTR int* a, int n) {
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int size = 1;
+    while (size < n) size <<= 1;
+    for (int i = n + t; i < size; i += L) a[i] = 0x7fffffff;
+    SYNC_THREADS;
+    for (int width = 2; width <= size; width <<= 1) {
+        for (int stride = width >> 1; stride > 0; stride >>= 1) {
+            for (int i = t; i < size; i += L) {
+                int j = i ^ stride;
+                if (j > i) {
+                    bool up = (i & width) == 0;
+                    int x = a[i], y = a[j];
+                    if ((x > y) == up) { a[i] = y; a[j] = x; }
+                }
+            }
+            SYNC_THREADS;
+        }
+    }
+}
+
 /*
  * The k best of m estimates e[0..m) (highest first, equal estimates by lower position) by radix select (4 passes of
  * 8 bits over descending-order keys) and a bitonic sort: on return sortKey/sortPos[0..k) hold them best first.
@@ -532,22 +555,7 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
     if (t == 0) partCount[qi * slices + c] = k;
     if (k == 0) return;
     select_best(est + (long) qi * cap + from, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
-    /* back to candidate order: bitonic sort of the kept positions */
-    int size = 1;
-    while (size < k) size <<= 1;
-    for (int width = 2; width <= size; width <<= 1) {
-        for (int stride = width >> 1; stride > 0; stride >>= 1) {
-            for (int i = t; i < size; i += L) {
-                int j = i ^ stride;
-                if (j > i) {
-                    bool up = (i & width) == 0;
-                    int a = sortPos[i], bpos = sortPos[j];
-                    if ((a > bpos) == up) { sortPos[i] = bpos; sortPos[j] = a; }
-                }
-            }
-            SYNC_THREADS;
-        }
-    }
+    sort_ints(sortPos, k); /* back to candidate order */
     long out = (long) qi * slices * kFull + (long) c * kFull;
     for (int i = t; i < k; i += L) {
         partEst[out + i] = est[(long) qi * cap + from + sortPos[i]];
@@ -637,23 +645,7 @@ KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCou
         SYNC_THREADS;
     }
     int n = taken[0];
-    int size = 1;
-    while (size < n) size <<= 1;
-    for (int i = n + t; i < size; i += L) out[i] = 0x7fffffff;
-    SYNC_THREADS;
-    for (int width = 2; width <= size; width <<= 1) {
-        for (int stride = width >> 1; stride > 0; stride >>= 1) {
-            for (int i = t; i < size; i += L) {
-                int j = i ^ stride;
-                if (j > i) {
-                    bool up = (i & width) == 0;
-                    int a = out[i], b = out[j];
-                    if ((a > b) == up) { out[i] = b; out[j] = a; }
-                }
-            }
-            SYNC_THREADS;
-        }
-    }
+    sort_ints(out, n);
     for (int i = t; i < n; i += L) selected[(long) s * KMAX + i] = out[i];
     if (t == 0) selCount[s] = n;
 }
