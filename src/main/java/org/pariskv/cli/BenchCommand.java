@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 
 /** {@code pariskv bench}: one layer's decode step on a device, ParisKV against full attention, by task. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Per-step latency of one layer on a device: ParisKV retrieval + sparse attention vs full attention, per task, with effective bandwidth.")
+        description = "Per-step latency on a device: one layer, ParisKV retrieval + sparse attention vs full attention per task with effective bandwidth; or, with --layers N, a whole model's step with sampled quality.")
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--profile", defaultValue = "llama3-8b", description = "Named shape from profiles/ (default: ${DEFAULT-VALUE}); one layer of it is measured.")
