@@ -74,7 +74,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--samples", defaultValue = "8", description = "With --layers > 1: (layer, KV head) pairs scored against exact attention (default: ${DEFAULT-VALUE}).")
     int samples;
 
-    @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) first.")
+    @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) after the run.")
     boolean printKernel;
 
     @Override
@@ -110,7 +110,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        if (printKernel) System.out.println(org.pariskv.compute.KernelSource.resource("pariskv.c").compilable());
+        if (printKernel) printKernel(backend, layer, cfg, options);
         String md = markdown(info, layer, cfg, points);
         System.out.print(md);
         if (out != null) {
@@ -144,6 +144,19 @@ final class BenchCommand implements Callable<Integer> {
             Files.writeString(out.resolve("bench.md"), md);
         }
         return 0;
+    }
+
+    /** {@code --print-kernel}: the exact source the device compiled (pkv.h + tasks/pariskv.c, defines applied) and, on CUDA, its PTX. */
+    private static void printKernel(Backend backend, ModelShape layer, ParisKvConfig cfg, DeviceDecoder.Options options) {
+        try (DeviceDecoder d = new DeviceDecoder(backend, layer, cfg, 1, 4096, options)) {
+            System.out.println("// ---- source compiled for " + backend.device().spec() + " ----");
+            System.out.println(d.program().source());
+            String asm = d.program().assembly();
+            if (!asm.isEmpty()) {
+                System.out.println("// ---- assembly (PTX) ----");
+                System.out.println(asm);
+            }
+        }
     }
 
     /** {@code --layers N}: the whole model's step, layer after layer, with sampled quality. */
