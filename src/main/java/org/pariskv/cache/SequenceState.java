@@ -69,9 +69,8 @@ final class SequenceState implements AutoCloseable {
     }
 
     ZoneView view(int h) {
-        int sinkEnd = Math.min(cfg.sink(), length);
-        int zs = Math.min(cfg.sink(), length);
-        return new ZoneView(keys[h], values[h], sinkEnd, zs, Math.max(zs, Math.min(zoneEnd, length)), length);
+        int sinkEnd = Math.min(cfg.sink(), length); // the zone starts where the sink ends
+        return new ZoneView(keys[h], values[h], sinkEnd, sinkEnd, Math.max(sinkEnd, Math.min(zoneEnd, length)), length);
     }
 
     /** Stores {@code n} tokens' rows of head {@code h} ({@code [n][Hkv][D]} layout) without moving the zone. */

@@ -18,7 +18,6 @@ import org.pariskv.method.RetrievalStats;
 import org.pariskv.method.ZoneView;
 import org.pariskv.metrics.Metrics;
 import org.pariskv.metrics.RunningStats;
-import org.pariskv.profile.Stage;
 import org.pariskv.profile.StageProfile;
 import org.pariskv.trace.Trace;
 
@@ -194,8 +193,4 @@ public final class Evaluation {
         return t;
     }
 
-    /** Stage names in pipeline order, for tables. */
-    public static String[] stageNames() {
-        return Arrays.stream(Stage.values()).map(Stage::task).toArray(String[]::new);
-    }
 }

@@ -29,16 +29,11 @@ public enum TraceDtype {
 
     /** bf16 bits of {@code x}, round-to-nearest-even; NaN stays NaN. */
     public static short toBf16(float x) {
-        int bits = Float.floatToRawIntBits(x);
-        if (Float.isNaN(x)) {
-            return (short) ((bits >>> 16) | 0x0040);
-        }
-        int rounding = 0x7FFF + ((bits >>> 16) & 1);
-        return (short) ((bits + rounding) >>> 16);
+        return org.pariskv.encode.Bf16.fromFloat(x);
     }
 
     /** The float of bf16 bits. */
     public static float fromBf16(short b) {
-        return Float.intBitsToFloat((b & 0xFFFF) << 16);
+        return org.pariskv.encode.Bf16.toFloat(b);
     }
 }

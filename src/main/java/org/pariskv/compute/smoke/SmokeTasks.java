@@ -47,10 +47,7 @@ public final class SmokeTasks {
 
     /** fp32 -> bf16 bits, round to nearest even, NaN -> 0x7fc0 (same as pkv.h). */
     public static short floatToBf16(float f) {
-        int u = Float.floatToRawIntBits(f);
-        if ((u & 0x7fffffff) > 0x7f800000) return (short) 0x7fc0;
-        u += 0x7fff + ((u >>> 16) & 1);
-        return (short) (u >>> 16);
+        return org.pariskv.encode.Bf16.fromFloat(f);
     }
 
     /** The buffers of one smoke run. */
