@@ -207,6 +207,26 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
     SYNC_THREADS;
     LOCAL_PTR int* mine = lh + ((t >> 5) % CS_COPIES) * NQ * HIST_BINS;
     int end = min(n, tile + CS_TILE);
+#if BLOCKS == 16
+    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued before any is used, so
+     * each thread keeps CS_TILE/256 loads in flight: the kernel streams the codes instead of waiting per key. */
+    uint4 words[CS_TILE / 256];
+    for (int r = 0; r < CS_TILE / 256; r++) {
+        int key = tile + t + r * 256;
+        words[r] = key < end ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
+    }
+    for (int r = 0; r < CS_TILE / 256; r++) {
+        int key = tile + t + r * 256;
+        if (key >= end) break;
+        uint w4[4] = {words[r].x, words[r].y, words[r].z, words[r].w};
+        for (int qi = 0; qi < NQ; qi++) {
+            int sc = 0;
+            for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + ((w4[bb >> 2] >> (8 * (bb & 3))) & 0xff)];
+            scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
+            LOCAL_HIST_INC(mine, qi * HIST_BINS + sc);
+        }
+    }
+#else
     for (int key = tile + t; key < end; key += LOCAL_SIZE(0)) {
         uchar code[BLOCKS];
         GLOBAL const uchar* src = codes + ((long) s * cap + key) * BLOCKS;
@@ -225,9 +245,10 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
             int sc = 0;
             for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + code[bb]];
             scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
-            ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
+            LOCAL_HIST_INC(mine, qi * HIST_BINS + sc);
         }
     }
+#endif
     SYNC_THREADS;
     for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) {
         int sum = 0;
@@ -454,15 +475,21 @@ FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, 
         SYNC_THREADS;
         for (int i = t; i < m; i += L) {
             uint key = desc_key(e[i]);
-            if ((key & mask) == prefix) ATOMIC_ADD_INT(&bins[(key >> shift) & 0xff], 1);
+            if ((key & mask) == prefix) LOCAL_HIST_INC(bins, (int) ((key >> shift) & 0xff));
+        }
+        SYNC_THREADS;
+        /* the digit d where the running count first reaches `need`: a scan, then the one thread that sees it */
+        uint need = sel[1];
+        int count = t < 256 ? bins[t] : 0;
+        int before = exclusive_scan_256(bins, t);
+        if (t < 256 && (uint) before < need && (uint) (before + count) >= need) {
+            sel[2] = prefix | ((uint) t << shift);
+            sel[3] = need - (uint) before;
         }
         SYNC_THREADS;
         if (t == 0) {
-            uint need = sel[1];
-            int d = 0;
-            while ((uint) bins[d] < need) need -= (uint) bins[d++];
-            sel[0] = prefix | ((uint) d << shift);
-            sel[1] = need;
+            sel[0] = sel[2];
+            sel[1] = sel[3];
         }
         SYNC_THREADS;
     }
@@ -565,11 +592,12 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
 
 /*
  * topK - twin: TopK.ranked. grid (S*NQ) x L (256 or 1024). The k best of a query's candidates, best first, in
- * ranked[qi * KMAX ..]. slices == 0: straight from rerank's output (est/cand rows of `stride`, counts = candCount);
+ * ranked[qi * KMAX ..]; with NQ == 1 also the stream's selection (mergeSelection's output: ascending, count). slices == 0: straight from rerank's output (est/cand rows of `stride`, counts = candCount);
  * slices > 0: from topKSlice's partial lists (counts = partCount, summed over the slices).
  */
 KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* counts,
-                 GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, int stride, int slices) {
+                 GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, GLOBAL int* selected,
+                 GLOBAL int* selCount, int stride, int slices) {
     LOCAL_ARRAY(int, bins, 256);
     LOCAL_ARRAY(int, scanbuf, 1024);
     LOCAL_ARRAY(uint, sel, 4);
@@ -591,10 +619,18 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     int m = total[0];
     int k = min(plan[s * PLAN_STRIDE + P_K], m);
     if (t == 0) rankedCount[qi] = k;
+    if (NQ == 1 && t == 0) selCount[s] = k;
     if (k == 0) return;
     select_best(est + (long) qi * stride, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
     GLOBAL const int* c = cand + (long) qi * stride;
     for (int i = t; i < k; i += L) ranked[(long) qi * KMAX + i] = c[sortPos[i]];
+#if NQ == 1
+    /* one list per stream: the selection is that list in token order, so mergeSelection need not run */
+    for (int i = t; i < k; i += L) sortPos[i] = c[sortPos[i]];
+    SYNC_THREADS;
+    sort_ints(sortPos, k);
+    for (int i = t; i < k; i += L) selected[(long) s * KMAX + i] = sortPos[i];
+#endif
 }
 
 /*
@@ -664,6 +700,70 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
     return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
 }
 
+/*
+ * Merges the chunk partials of query head sg (= s * GROUP + g) by log-sum-exp into out[sg][D]. A work-group of L
+ * threads (a power of two <= 256) calls it; w (1024) and red (256) are local scratch. The sums run in the same
+ * order whichever kernel calls it.
+ */
+FUNC void combine_head(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
+                       GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
+                       int chunk, int sg, LOCAL_PTR float* w, LOCAL_PTR float* red) {
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int s = sg / GROUP;
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    int selN = p[P_DENSE] ? 0 : selCount[s];
+    int chunks = (attended_count(p, selN) + chunk - 1) / chunk;
+    long base = (long) sg * maxChunks;
+    float m = -INFINITY_F;
+    for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);
+    red[t] = m;
+    SYNC_THREADS;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] = FMAX(red[t], red[t + off]);
+        SYNC_THREADS;
+    }
+    m = red[0];
+    SYNC_THREADS;
+    float den = 0.0f;
+    for (int c = t; c < chunks; c += L) den += EXP(pmax[base + c] - m) * psum[base + c];
+    red[t] = den;
+    SYNC_THREADS;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] += red[t + off];
+        SYNC_THREADS;
+    }
+    float denom = red[0];
+    float acc[(HEAD_DIM + 127) / 128];
+    for (int r = 0; r < (HEAD_DIM + 127) / 128; r++) acc[r] = 0.0f;
+    for (int c0 = 0; c0 < chunks; c0 += 1024) {
+        int cn = min(1024, chunks - c0);
+        SYNC_THREADS;
+        for (int c = t; c < cn; c += L) w[c] = EXP(pmax[base + c0 + c] - m);
+        SYNC_THREADS;
+        for (int r = 0; r * L + t < HEAD_DIM; r++) {
+            int d = r * L + t;
+            float a = acc[r];
+            for (int c = 0; c < cn; c++) a += w[c] * pacc[(base + c0 + c) * HEAD_DIM + d];
+            acc[r] = a;
+        }
+    }
+    for (int r = 0; r * L + t < HEAD_DIM; r++) out[(long) sg * HEAD_DIM + r * L + t] = denom > 0.0f ? acc[r] / denom : 0.0f;
+    SYNC_THREADS; /* red and w are reused by the next call */
+}
+
+/*
+ * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp (long dense contexts; sparse
+ * steps combine inside sparseAttention). grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
+ */
+KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
+                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
+                             int chunk) {
+    LOCAL_ARRAY(float, w, 1024);
+    LOCAL_ARRAY(float, red, 256);
+    combine_head(plan, selCount, pmax, psum, pacc, out, maxChunks, chunk, GROUP_ID(0), w, red);
+}
+
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
 #define ATT_THREADS 128
 
@@ -672,12 +772,17 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
  * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
  * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
  * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
+ * combine != 0: the work-group that finishes a stream last merges its partials into out (combine_head, as
+ * attentionCombine would) and re-arms done[s] for the next step; a sparse step then needs no second launch.
  */
 KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
                             GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
-                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks,
-                            int chunk) {
+                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, GLOBAL float* out,
+                            GLOBAL int* done, int capTok, int maxChunks, int chunk, int combine) {
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
+    LOCAL_ARRAY(float, cw, 1024);
+    LOCAL_ARRAY(float, cred, 256);
+    LOCAL_ARRAY(int, last, 1);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
     LOCAL_ARRAY(float, red, GROUP * 2);
@@ -759,59 +864,15 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
         pmax[partBase + (long) t * maxChunks] = red[t];
         psum[partBase + (long) t * maxChunks] = red[GROUP + t];
     }
-}
-
-/*
- * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp.
- * grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
- */
-KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
-                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
-                             int chunk) {
-    LOCAL_ARRAY(float, w, 1024);
-    LOCAL_ARRAY(float, red, 256);
-    int t = LOCAL_ID(0);
-    int L = LOCAL_SIZE(0);
-    int sg = GROUP_ID(0);
-    int s = sg / GROUP;
-    GLOBAL const int* p = plan + s * PLAN_STRIDE;
-    int selN = p[P_DENSE] ? 0 : selCount[s];
-    int chunks = (attended_count(p, selN) + chunk - 1) / chunk;
-    long base = (long) sg * maxChunks;
-    float m = -INFINITY_F;
-    for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);
-    red[t] = m;
+    if (!combine) return;
+    FENCE_GLOBAL; /* this work-group's partials reach the device before it counts itself done */
     SYNC_THREADS;
-    for (int off = L >> 1; off > 0; off >>= 1) {
-        if (t < off) red[t] = FMAX(red[t], red[t + off]);
-        SYNC_THREADS;
-    }
-    m = red[0];
+    if (t == 0) last[0] = ATOMIC_ADD_INT(&done[s], 1) == NUM_GROUPS(0) - 1;
     SYNC_THREADS;
-    float den = 0.0f;
-    for (int c = t; c < chunks; c += L) den += EXP(pmax[base + c] - m) * psum[base + c];
-    red[t] = den;
-    SYNC_THREADS;
-    for (int off = L >> 1; off > 0; off >>= 1) {
-        if (t < off) red[t] += red[t + off];
-        SYNC_THREADS;
-    }
-    float denom = red[0];
-    float acc[(HEAD_DIM + 127) / 128];
-    for (int r = 0; r < (HEAD_DIM + 127) / 128; r++) acc[r] = 0.0f;
-    for (int c0 = 0; c0 < chunks; c0 += 1024) {
-        int cn = min(1024, chunks - c0);
-        SYNC_THREADS;
-        for (int c = t; c < cn; c += L) w[c] = EXP(pmax[base + c0 + c] - m);
-        SYNC_THREADS;
-        for (int r = 0; r * L + t < HEAD_DIM; r++) {
-            int d = r * L + t;
-            float a = acc[r];
-            for (int c = 0; c < cn; c++) a += w[c] * pacc[(base + c0 + c) * HEAD_DIM + d];
-            acc[r] = a;
-        }
-    }
-    for (int r = 0; r * L + t < HEAD_DIM; r++) out[(long) sg * HEAD_DIM + r * L + t] = denom > 0.0f ? acc[r] / denom : 0.0f;
+    if (!last[0]) return;
+    FENCE_GLOBAL;
+    for (int g = 0; g < GROUP; g++) combine_head(plan, selCount, pmax, psum, pacc, out, maxChunks, chunk, s * GROUP + g, cw, cred);
+    if (t == 0) done[s] = 0;
 }
 
 /*

@@ -73,6 +73,19 @@ typedef unsigned long long ulong;
 
 #define WARP_SIZE 32
 #define PKV_HAS_WARP_SHUFFLE 1
+/* global writes of this thread visible to the whole device before what follows (last-block patterns) */
+#define FENCE_GLOBAL __threadfence()
+#define UINT4_ZERO make_uint4(0u, 0u, 0u, 0u)
+/* bins[bin] += 1 in local memory, one atomic per distinct bin of the warp (histograms with a dominant bin) */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 700
+#define LOCAL_HIST_INC(bins, bin) atomicAdd(&(bins)[(bin)], 1)
+#else
+#define LOCAL_HIST_INC(bins, bin) do { \
+        int pkv_bin_ = (bin); \
+        unsigned pkv_peers_ = __match_any_sync(__activemask(), pkv_bin_); \
+        if ((int) (threadIdx.x & 31) == __ffs(pkv_peers_) - 1) atomicAdd(&(bins)[pkv_bin_], __popc(pkv_peers_)); \
+    } while (0)
+#endif
 #define SHFL_DOWN(v, delta) __shfl_down_sync(0xffffffffu, (v), (delta))
 #define SHFL_XOR(v, mask) __shfl_xor_sync(0xffffffffu, (v), (mask))
 #define SHFL(v, lane) __shfl_sync(0xffffffffu, (v), (lane))
@@ -123,6 +136,9 @@ typedef unsigned long long ulong;
 #define INFINITY_F INFINITY
 
 #define PKV_HAS_WARP_SHUFFLE 0
+#define FENCE_GLOBAL mem_fence(CLK_GLOBAL_MEM_FENCE)
+#define UINT4_ZERO ((uint4) (0u))
+#define LOCAL_HIST_INC(bins, bin) atomic_inc(&(bins)[(bin)])
 #endif
 
 /* ------------------------------------------------------------------ both */

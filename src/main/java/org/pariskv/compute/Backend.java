@@ -51,6 +51,25 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     /** Blocking copy of all of {@code src} into {@code dst} at byte {@code offset}. */
     void copyIn(DeviceBuffer dst, long offset, MemorySegment src);
 
+    /**
+     * Enqueues a copy of {@code src} into {@code dst} at byte {@code offset}, in order with launches, and returns at
+     * once: one step's small uploads then cost no round trip each. {@code src} must be native memory that stays
+     * unchanged until the next {@link #finish()} or blocking copy; {@link #pin} it so CUDA copies it by DMA.
+     */
+    void copyInAsync(DeviceBuffer dst, long offset, MemorySegment src);
+
+    /**
+     * Page-locks native, page-aligned {@code host} memory until the returned handle is closed (CUDA
+     * {@code cuMemHostRegister}; a no-op elsewhere). Costly: pin long-lived staging memory once.
+     */
+    HostPin pin(MemorySegment host);
+
+    /** A pinned host range; {@link #close()} unpins it (before its memory is freed). */
+    interface HostPin extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /** Blocking copy of {@code dst.byteSize()} bytes from the start of {@code src} into {@code dst}. */
     default void copyOut(MemorySegment dst, DeviceBuffer src) {
         copyOut(dst, src, 0);

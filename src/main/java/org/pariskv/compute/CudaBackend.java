@@ -162,6 +162,22 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void copyInAsync(DeviceBuffer dst, long offset, MemorySegment src) {
+        Buffer b = (Buffer) dst;
+        if (b.host != null || !src.isNative()) {
+            copyIn(dst, offset, src); // host-mapped destination or heap source: nothing to overlap
+            return;
+        }
+        context.copyInAsync(b.ptr + offset, src);
+    }
+
+    @Override
+    public HostPin pin(MemorySegment host) {
+        var registered = context.register(host);
+        return registered::close;
+    }
+
+    @Override
     public void zero(DeviceBuffer dst, long offset, long bytes) {
         if (bytes <= 0) return;
         Buffer b = (Buffer) dst;

@@ -72,6 +72,16 @@ public final class JavaBackend implements Backend {
     }
 
     @Override
+    public void copyInAsync(DeviceBuffer dst, long offset, MemorySegment src) {
+        copyIn(dst, offset, src);
+    }
+
+    @Override
+    public HostPin pin(MemorySegment host) {
+        return () -> { };
+    }
+
+    @Override
     public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
         MemorySegment.copy(((HostBuffer) src).segment, offset, dst, 0, dst.byteSize());
     }

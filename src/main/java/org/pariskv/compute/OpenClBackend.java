@@ -80,6 +80,18 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override
+    public void copyInAsync(DeviceBuffer dst, long offset, MemorySegment src) {
+        if (!src.isNative()) throw new IllegalArgumentException("copyInAsync needs native memory, got a heap segment");
+        ((Buffer) dst).buffer.writeAsync(offset, src);
+    }
+
+    /** OpenCL has no pinning call: ALLOC_HOST_PTR buffers are the driver's pinned memory. */
+    @Override
+    public HostPin pin(MemorySegment host) {
+        return () -> { };
+    }
+
+    @Override
     public void zero(DeviceBuffer dst, long offset, long bytes) {
         if (bytes <= 0) return;
         try (Arena a = Arena.ofConfined()) {

@@ -51,6 +51,8 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
+    /** Sparse steps with at most this many attention chunks per stream combine them inside sparseAttention. */
+    private static final int FUSED_COMBINE_CHUNKS = 64;
     private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096, TOPK_SLICE = 2048;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
@@ -68,12 +70,13 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
-            pmax, psum, pacc, newKeys, newValues, tileCounts, partEst, partTok, partCount;
+            pmax, psum, pacc, done, newKeys, newValues, tileCounts, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
     private final int[] planHost;
     private final MemorySegment planSeg, querySeg, outSeg, newKeySeg, newValueSeg;
+    private final Backend.HostPin stagingPin;
     private final Map<String, long[]> profile = new LinkedHashMap<>();
     private boolean profiling;
 
@@ -197,6 +200,8 @@ public final class DeviceDecoder implements AutoCloseable {
             pmax = alloc(sizes, "pmax");
             psum = alloc(sizes, "psum");
             pacc = alloc(sizes, "pacc");
+            done = alloc(sizes, "done");
+            backend.zero(done, 0, done.bytes()); // sparseAttention re-arms it after each step
             tileCounts = alloc(sizes, "tileCounts");
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
@@ -214,11 +219,30 @@ public final class DeviceDecoder implements AutoCloseable {
         zoneEnd = new int[batch];
         java.util.Arrays.fill(zoneEnd, cfg.sink());
         planHost = new int[streams * PLAN];
-        planSeg = arena.allocate(4L * planHost.length, 64);
-        querySeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
+        // one page-locked staging area for a step's uploads (plan, queries, new rows): enqueued without waiting
+        long planBytes = align(4L * planHost.length), queryBytes = align(4L * batch * shape.queryHeads() * d), rowBytes = align(2L * streams * d);
+        MemorySegment staging = arena.allocate(align(planBytes + queryBytes + 2 * rowBytes, 4096), 4096);
+        planSeg = staging.asSlice(0, 4L * planHost.length);
+        querySeg = staging.asSlice(planBytes, 4L * batch * shape.queryHeads() * d);
+        newKeySeg = staging.asSlice(planBytes + queryBytes, 2L * streams * d);
+        newValueSeg = staging.asSlice(planBytes + queryBytes + rowBytes, 2L * streams * d);
         outSeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
-        newKeySeg = arena.allocate(2L * streams * d, 64);
-        newValueSeg = arena.allocate(2L * streams * d, 64);
+        try {
+            stagingPin = backend.pin(staging);
+        } catch (RuntimeException e) {
+            for (DeviceBuffer b : owned) b.close();
+            owned.clear();
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static long align(long bytes) {
+        return align(bytes, 256);
+    }
+
+    private static long align(long bytes, long to) {
+        return (bytes + to - 1) / to * to;
     }
 
     // ---- sizes: the constructor allocates exactly bufferBytes(...), MemoryPlan reports the same numbers ----
@@ -303,6 +327,7 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("pmax", 4L * streams * g * maxChunks);
         m.put("psum", 4L * streams * g * maxChunks);
         m.put("pacc", 4L * streams * g * maxChunks * d);
+        m.put("done", 4L * streams);
         m.put("tileCounts", 8L * sq * tiles);
         long slices = topKSlices(capacity), kFull = Math.min(cfg.topk(), TOPK_SLICE);
         m.put("partEst", 4L * sq * slices * kFull);
@@ -456,6 +481,13 @@ public final class DeviceDecoder implements AutoCloseable {
         for (int b = 0; b < batch; b++) max = Math.max(max, count[b]);
         if (max == 0) return;
         fillPlan(false);
+        planEncode(from, count);
+        uploadPlan();
+        launchEncode(max);
+    }
+
+    /** Sets the plan's encode fields: zone indices {@code [from, from+count)} of each sequence's streams. */
+    private void planEncode(int[] from, int[] count) {
         for (int b = 0; b < batch; b++) {
             for (int h = 0; h < hkv; h++) {
                 int s = b * hkv + h;
@@ -463,9 +495,11 @@ public final class DeviceDecoder implements AutoCloseable {
                 planHost[s * PLAN + P_ENC_COUNT] = count[b];
             }
         }
-        uploadPlan();
+    }
+
+    private void launchEncode(int maxCount) {
         int threads = Math.min(d, 256);
-        launch("encodeKeys", new Grid(new long[] {(long) max * threads, streams}, new long[] {threads, 1}),
+        launch("encodeKeys", new Grid(new long[] {(long) maxCount * threads, streams}, new long[] {threads, 1}),
                 buf(keys), buf(rot), buf(center), buf(plan), buf(codes), buf(nibbles), buf(weights), buf(counts),
                 new KernelArg.Int(capTok), new KernelArg.Int(capTok));
     }
@@ -473,10 +507,15 @@ public final class DeviceDecoder implements AutoCloseable {
     /**
      * One decode step for every sequence of the batch: append each sequence's new token ({@code k, v}:
      * {@code [batch][Hkv][D]}), then attend with {@code q} ({@code [batch][Hq][D]}) into {@code out}.
+     * The step's inputs go up in four enqueued copies from page-locked staging, then every kernel is enqueued;
+     * the host waits once, for the output.
      *
      * @param dense true for exact full attention over every token (the baseline), false for ParisKV
      */
     public void decode(float[] q, float[] k, float[] v, float[] out, boolean dense) {
+        for (int b = 0; b < batch; b++) {
+            if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
+        }
         for (int s = 0; s < streams; s++) {
             int b = s / hkv, h = s % hkv;
             int src = (b * hkv + h) * d;
@@ -485,19 +524,10 @@ public final class DeviceDecoder implements AutoCloseable {
                 newValueSeg.setAtIndex(ValueLayout.JAVA_SHORT, (long) s * d + i, Bf16.fromFloat(v[src + i]));
             }
         }
-        for (int b = 0; b < batch; b++) {
-            if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
-            length[b]++;
-        }
-        backend.copyIn(newKeys, newKeySeg);
-        backend.copyIn(newValues, newValueSeg);
-        fillPlan(dense);
-        uploadPlan();
-        launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
-                buf(keys), buf(values), new KernelArg.Int(capTok));
-        // slide the window: whole intervals move into the retrieval zone
+        for (int b = 0; b < batch; b++) length[b]++;
+        // slide the window: whole intervals move into the retrieval zone (encoded this step)
         int[] from = new int[batch], count = new int[batch];
-        boolean any = false;
+        int maxEncode = 0;
         for (int b = 0; b < batch; b++) {
             int local = length[b] - zoneEnd[b];
             if (length[b] > cfg.sink() && local >= cfg.local() + cfg.interval()) {
@@ -505,14 +535,21 @@ public final class DeviceDecoder implements AutoCloseable {
                 from[b] = zoneEnd[b] - cfg.sink();
                 count[b] = move;
                 zoneEnd[b] += move;
-                any = true;
+                maxEncode = Math.max(maxEncode, move);
             }
         }
-        if (any) encode(from, count);
-        MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
-        backend.copyIn(queries, querySeg);
+        // one plan serves the whole step: appendTokens reads the length, encodeKeys its fields, the rest the zone
         fillPlan(dense);
-        uploadPlan();
+        planEncode(from, count);
+        MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+        MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
+        backend.copyInAsync(newKeys, 0, newKeySeg);
+        backend.copyInAsync(newValues, 0, newValueSeg);
+        backend.copyInAsync(plan, 0, planSeg);
+        backend.copyInAsync(queries, 0, querySeg);
+        launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
+                buf(keys), buf(values), new KernelArg.Int(capTok));
+        if (maxEncode > 0) launchEncode(maxEncode);
         attendStep(dense);
         backend.copyOut(outSeg, this.out);
         MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
@@ -550,25 +587,31 @@ public final class DeviceDecoder implements AutoCloseable {
             int slicesNow = (Math.max(1, maxCand) + TOPK_SLICE - 1) / TOPK_SLICE;
             if (slicesNow <= 1 || maxCand <= topKSliceAbove) {
                 launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
-                        buf(rankedCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
+                        buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
             } else { // long lists: per-slice bests in parallel, then the best of those
                 int kFull = Math.min(cfg.topk(), TOPK_SLICE);
                 launch("topKSlice", new Grid(new long[] {(long) slicesNow * topThreads, sq}, new long[] {topThreads, 1}),
                         buf(est), buf(cand), buf(candCount), buf(plan), buf(partEst), buf(partTok), buf(partCount),
                         new KernelArg.Int(capTok), new KernelArg.Int(slicesNow));
                 launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(plan), buf(ranked),
-                        buf(rankedCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
+                        buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
             }
-            launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
+            // GQA mean: topK already wrote the selection (one list per stream)
+            if (nq > 1) launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
         }
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
         int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
         int chunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
+        // few chunks: the last work-group of each stream combines them (one launch); many: a parallel combine
+        boolean fused = chunks <= FUSED_COMBINE_CHUNKS;
         launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
-                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
-        launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
-                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+                buf(out), buf(done), new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk),
+                new KernelArg.Int(fused ? 1 : 0));
+        if (!fused) {
+            launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
+                    buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+        }
     }
 
     /** Waits for all enqueued work. */
@@ -723,8 +766,10 @@ public final class DeviceDecoder implements AutoCloseable {
 
     @Override
     public void close() {
+        backend.finish(); // nothing enqueued may still read the staging memory
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
+        stagingPin.close();
         arena.close();
     }
 }

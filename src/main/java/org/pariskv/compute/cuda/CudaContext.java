@@ -71,6 +71,12 @@ public final class CudaContext implements AutoCloseable {
         driver.memcpyHtoD(dst, src);
     }
 
+    /** Enqueued copy (see {@link CudaDriver#memcpyHtoDAsync}). */
+    public void copyInAsync(long dst, MemorySegment src) {
+        makeCurrent();
+        driver.memcpyHtoDAsync(dst, src);
+    }
+
     public void copyOut(MemorySegment dst, long src) {
         makeCurrent();
         driver.memcpyDtoH(dst, src);

@@ -45,7 +45,7 @@ public final class CudaDriver {
 
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName,
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,
-            cuCtxSetCurrent, cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyDtoH, cuMemsetD8,
+            cuCtxSetCurrent, cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyHtoDAsync, cuMemcpyDtoH, cuMemsetD8,
             cuMemGetInfo, cuMemHostAlloc, cuMemFreeHost, cuMemHostRegister, cuMemHostUnregister,
             cuMemHostGetDevicePointer, cuModuleLoadDataEx, cuModuleGetFunction, cuModuleUnload, cuFuncSetAttribute,
             cuLaunchKernel, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy,
@@ -69,6 +69,7 @@ public final class CudaDriver {
         cuMemAlloc = lib.function("cuMemAlloc_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
         cuMemFree = lib.function("cuMemFree_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
         cuMemcpyHtoD = lib.function("cuMemcpyHtoD_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG));
+        cuMemcpyHtoDAsync = lib.function("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS));
         cuMemcpyDtoH = lib.function("cuMemcpyDtoH_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
         cuMemsetD8 = lib.function("cuMemsetD8_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_BYTE, JAVA_LONG));
         cuMemGetInfo = lib.function("cuMemGetInfo_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
@@ -278,6 +279,18 @@ public final class CudaDriver {
     public void memcpyHtoD(long dst, MemorySegment src) {
         try {
             check("cuMemcpyHtoD_v2", (int) cuMemcpyHtoD.invokeExact(dst, src, src.byteSize()));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /**
+     * Host-to-device copy of the whole of {@code src} enqueued on the default stream, in order with launches. From
+     * page-locked memory it is a DMA the host does not wait for; {@code src} must then stay unchanged until it ran.
+     */
+    public void memcpyHtoDAsync(long dst, MemorySegment src) {
+        try {
+            check("cuMemcpyHtoDAsync_v2", (int) cuMemcpyHtoDAsync.invokeExact(dst, src, src.byteSize(), MemorySegment.NULL));
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }

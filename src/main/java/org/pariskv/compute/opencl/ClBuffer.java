@@ -39,6 +39,12 @@ public final class ClBuffer implements AutoCloseable {
         owner.cl().writeBuffer(owner.queue(), mem, offset, src);
     }
 
+    /** Enqueues a copy of {@code src} (native memory, unchanged until the queue ran it) at {@code offset}. */
+    public void writeAsync(long offset, MemorySegment src) {
+        checkRange(offset, src.byteSize());
+        owner.cl().writeBuffer(owner.queue(), mem, offset, src, false);
+    }
+
     /** Copies {@code dst.byteSize()} bytes at {@code offset} into {@code dst} (native memory). */
     public void read(long offset, MemorySegment dst) {
         checkRange(offset, dst.byteSize());

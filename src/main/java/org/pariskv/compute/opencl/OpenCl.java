@@ -269,8 +269,13 @@ public final class OpenCl {
 
     /** Blocking write of {@code src} (a native segment) into {@code mem} at {@code offset}. */
     public void writeBuffer(MemorySegment queue, MemorySegment mem, long offset, MemorySegment src) {
+        writeBuffer(queue, mem, offset, src, true);
+    }
+
+    /** Write of {@code src} (a native segment) into {@code mem} at {@code offset}; non-blocking: src must outlive it. */
+    public void writeBuffer(MemorySegment queue, MemorySegment mem, long offset, MemorySegment src, boolean blocking) {
         try {
-            check("clEnqueueWriteBuffer", (int) clEnqueueWriteBuffer.invokeExact(queue, mem, 1, offset, src.byteSize(),
+            check("clEnqueueWriteBuffer", (int) clEnqueueWriteBuffer.invokeExact(queue, mem, blocking ? 1 : 0, offset, src.byteSize(),
                     src, 0, MemorySegment.NULL, MemorySegment.NULL));
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
