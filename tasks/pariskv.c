@@ -192,24 +192,32 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
  */
 #define CS_TILE 4096
 /* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
-#define CS_COPIES (NQ * BLOCKS * 256 > 16384 ? 2 : 8)
-KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierTable, GLOBAL const int* plan,
-                            GLOBAL uchar* scores, GLOBAL int* hist, int cap) {
-    LOCAL_ARRAY(uchar, table, NQ * BLOCKS * 256);
+#define CS_COPIES 8
+KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,
+                            GLOBAL const int* RESTRICT plan, GLOBAL uchar* RESTRICT scores, GLOBAL int* RESTRICT hist, int cap) {
+    /* the tier tables packed 8 tiers (0..6) per word: a block's 256 tiers are 32 words, one per bank, so the
+     * lanes of a warp never conflict on a lookup (a byte table did, and capped the kernel below HBM speed) */
+    LOCAL_ARRAY(uint, table, NQ * BLOCKS * 32);
     LOCAL_ARRAY(int, lh, CS_COPIES * NQ * HIST_BINS);
     int t = LOCAL_ID(0);
     int s = GROUP_ID(1);
     int n = plan[s * PLAN_STRIDE + P_N];
     int tile = GROUP_ID(0) * CS_TILE;
     if (tile >= n) return; /* whole work-group beyond this stream's zone */
-    for (int i = t; i < NQ * BLOCKS * 256; i += LOCAL_SIZE(0)) table[i] = tierTable[(long) s * NQ * BLOCKS * 256 + i];
+    GLOBAL const uchar* tt = tierTable + (long) s * NQ * BLOCKS * 256;
+    for (int i = t; i < NQ * BLOCKS * 32; i += LOCAL_SIZE(0)) {
+        uint w = 0u;
+        for (int j = 0; j < 8; j++) w |= ((uint) tt[i * 8 + j]) << (4 * j);
+        table[i] = w;
+    }
     for (int i = t; i < CS_COPIES * NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
     SYNC_THREADS;
     LOCAL_PTR int* mine = lh + ((t >> 5) % CS_COPIES) * NQ * HIST_BINS;
     int end = min(n, tile + CS_TILE);
+#define TIER(qi, bb, c) ((int) ((table[((qi) * BLOCKS + (bb)) * 32 + ((c) >> 3)] >> (4 * ((c) & 7))) & 15u))
 #if BLOCKS == 16
-    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued before any is used, so
-     * each thread keeps CS_TILE/256 loads in flight: the kernel streams the codes instead of waiting per key. */
+    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued before any is used (256
+     * threads, CS_TILE/256 loads each in flight): the kernel streams the codes instead of waiting per key. */
     uint4 words[CS_TILE / 256];
     for (int r = 0; r < CS_TILE / 256; r++) {
         int key = tile + t + r * 256;
@@ -221,34 +229,23 @@ KERNEL void collisionScores(GLOBAL const uchar* codes, GLOBAL const uchar* tierT
         uint w4[4] = {words[r].x, words[r].y, words[r].z, words[r].w};
         for (int qi = 0; qi < NQ; qi++) {
             int sc = 0;
-            for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + ((w4[bb >> 2] >> (8 * (bb & 3))) & 0xff)];
+            for (int bb = 0; bb < BLOCKS; bb++) sc += TIER(qi, bb, (w4[bb >> 2] >> (8 * (bb & 3))) & 0xffu);
             scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
-            LOCAL_HIST_INC(mine, qi * HIST_BINS + sc);
+            ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
         }
     }
 #else
     for (int key = tile + t; key < end; key += LOCAL_SIZE(0)) {
-        uchar code[BLOCKS];
         GLOBAL const uchar* src = codes + ((long) s * cap + key) * BLOCKS;
-#if (BLOCKS % 4) == 0
-        for (int w = 0; w < BLOCKS / 4; w++) {
-            uint word = ((GLOBAL const uint*) src)[w];
-            code[4 * w] = (uchar) (word & 0xff);
-            code[4 * w + 1] = (uchar) ((word >> 8) & 0xff);
-            code[4 * w + 2] = (uchar) ((word >> 16) & 0xff);
-            code[4 * w + 3] = (uchar) (word >> 24);
-        }
-#else
-        for (int bb = 0; bb < BLOCKS; bb++) code[bb] = src[bb];
-#endif
         for (int qi = 0; qi < NQ; qi++) {
             int sc = 0;
-            for (int bb = 0; bb < BLOCKS; bb++) sc += table[qi * BLOCKS * 256 + bb * 256 + code[bb]];
+            for (int bb = 0; bb < BLOCKS; bb++) sc += TIER(qi, bb, (uint) src[bb]);
             scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
-            LOCAL_HIST_INC(mine, qi * HIST_BINS + sc);
+            ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
         }
     }
 #endif
+#undef TIER
     SYNC_THREADS;
     for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) {
         int sum = 0;
@@ -452,12 +449,14 @@ FUNC void sort_ints(LOCAL_PTR int* a, int n) {
     }
 }
 
+#define SB_BATCH 8 /* estimates each thread loads before using any (the loads overlap instead of queueing) */
+
 /*
  * The k best of m estimates e[0..m) (highest first, equal estimates by lower position) by radix select (4 passes of
  * 8 bits over descending-order keys) and a bitonic sort: on return sortKey/sortPos[0..k) hold them best first.
  * Whole work-group calls; L <= 1024.
  */
-FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, LOCAL_PTR int* scanbuf,
+FUNC void select_best(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR int* bins, LOCAL_PTR int* scanbuf,
                       LOCAL_PTR uint* sel, LOCAL_PTR uint* sortKey, LOCAL_PTR int* sortPos, LOCAL_PTR int* fill) {
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
@@ -473,9 +472,12 @@ FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, 
         uint mask = pass == 0 ? 0u : (0xffffffffu << (32 - 8 * pass));
         for (int i = t; i < 256; i += L) bins[i] = 0;
         SYNC_THREADS;
-        for (int i = t; i < m; i += L) {
-            uint key = desc_key(e[i]);
-            if ((key & mask) == prefix) LOCAL_HIST_INC(bins, (int) ((key >> shift) & 0xff));
+        for (int i0 = t; i0 < m; i0 += SB_BATCH * L) { /* SB_BATCH loads in flight per thread, then their bins */
+            uint kk[SB_BATCH];
+            for (int u = 0; u < SB_BATCH; u++) kk[u] = i0 + u * L < m ? desc_key(e[i0 + u * L]) : 0u;
+            for (int u = 0; u < SB_BATCH; u++) {
+                if (i0 + u * L < m && (kk[u] & mask) == prefix) LOCAL_HIST_INC(bins, (int) ((kk[u] >> shift) & 0xff));
+            }
         }
         SYNC_THREADS;
         /* the digit d where the running count first reaches `need`: a scan, then the one thread that sees it */
@@ -499,7 +501,11 @@ FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, 
     int per = (m + L - 1) / L;
     int from = t * per, to = min(m, from + per);
     int eqMine = 0;
-    for (int i = from; i < to; i++) eqMine += desc_key(e[i]) == kth ? 1 : 0;
+    for (int i0 = from; i0 < to; i0 += SB_BATCH) {
+        uint kk[SB_BATCH];
+        for (int u = 0; u < SB_BATCH; u++) kk[u] = i0 + u < to ? desc_key(e[i0 + u]) : 0u;
+        for (int u = 0; u < SB_BATCH; u++) eqMine += i0 + u < to && kk[u] == kth ? 1 : 0;
+    }
     scanbuf[t] = eqMine;
     SYNC_THREADS;
     for (int off = 1; off < L; off <<= 1) {
@@ -509,19 +515,24 @@ FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, 
         SYNC_THREADS;
     }
     int eqBefore = scanbuf[t] - eqMine;
-    for (int i = from; i < to; i++) {
-        uint key = desc_key(e[i]);
-        if (key < kth) {
-            int slot = ATOMIC_ADD_INT(&fill[0], 1);
-            sortKey[slot] = key;
-            sortPos[slot] = i;
-        } else if (key == kth) {
-            if (eqBefore < tiesWanted) {
-                int slot = (k - tiesWanted) + eqBefore;
+    for (int i0 = from; i0 < to; i0 += SB_BATCH) {
+        uint kk[SB_BATCH];
+        for (int u = 0; u < SB_BATCH; u++) kk[u] = i0 + u < to ? desc_key(e[i0 + u]) : 0xffffffffu;
+        for (int u = 0; u < SB_BATCH && i0 + u < to; u++) {
+            uint key = kk[u];
+            int i = i0 + u;
+            if (key < kth) {
+                int slot = ATOMIC_ADD_INT(&fill[0], 1);
                 sortKey[slot] = key;
                 sortPos[slot] = i;
+            } else if (key == kth) {
+                if (eqBefore < tiesWanted) {
+                    int slot = (k - tiesWanted) + eqBefore;
+                    sortKey[slot] = key;
+                    sortPos[slot] = i;
+                }
+                eqBefore++;
             }
-            eqBefore++;
         }
     }
     SYNC_THREADS;
@@ -558,12 +569,12 @@ FUNC void select_best(GLOBAL const float* e, int m, int k, LOCAL_PTR int* bins, 
 /*
  * topKSlice - first stage of TopK.ranked for long candidate lists. grid (slices, S*NQ) x L. Work-group (c, qi) keeps
  * the min(k, n) best of candidates [c*TOPK_SLICE, (c+1)*TOPK_SLICE) and writes them in candidate order (= token
- * order) with their estimates to partEst/partTok[qi][c * min(k, TOPK_SLICE) ..]: the best k of the union of the
+ * order) with their estimates to partEst/partTok[qi][c * kFull ..] (kFull = min(configured top-k, TOPK_SLICE)): the best k of the union of the
  * slices' bests is the best k overall, and the concatenation stays in token order for the ties.
  */
 KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
                       GLOBAL const int* plan, GLOBAL float* partEst, GLOBAL int* partTok, GLOBAL int* partCount,
-                      int cap, int slices) {
+                      int cap, int slices, int kFull) {
     LOCAL_ARRAY(int, bins, 256);
     LOCAL_ARRAY(int, scanbuf, 1024);
     LOCAL_ARRAY(uint, sel, 4);
@@ -577,8 +588,8 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
     int s = qi / NQ;
     int from = c * TOPK_SLICE;
     int m = max(0, min(TOPK_SLICE, candCount[qi] - from));
-    int kFull = min(plan[s * PLAN_STRIDE + P_K], TOPK_SLICE);
-    int k = min(kFull, m);
+    /* rows are kFull = min(configured top-k, TOPK_SLICE) wide for every query, whatever its own plan's k */
+    int k = min(min(plan[s * PLAN_STRIDE + P_K], kFull), m);
     if (t == 0) partCount[qi * slices + c] = k;
     if (k == 0) return;
     select_best(est + (long) qi * cap + from, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
@@ -700,89 +711,22 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
     return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
 }
 
-/*
- * Merges the chunk partials of query head sg (= s * GROUP + g) by log-sum-exp into out[sg][D]. A work-group of L
- * threads (a power of two <= 256) calls it; w (1024) and red (256) are local scratch. The sums run in the same
- * order whichever kernel calls it.
- */
-FUNC void combine_head(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
-                       GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
-                       int chunk, int sg, LOCAL_PTR float* w, LOCAL_PTR float* red) {
-    int t = LOCAL_ID(0);
-    int L = LOCAL_SIZE(0);
-    int s = sg / GROUP;
-    GLOBAL const int* p = plan + s * PLAN_STRIDE;
-    int selN = p[P_DENSE] ? 0 : selCount[s];
-    int chunks = (attended_count(p, selN) + chunk - 1) / chunk;
-    long base = (long) sg * maxChunks;
-    float m = -INFINITY_F;
-    for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);
-    red[t] = m;
-    SYNC_THREADS;
-    for (int off = L >> 1; off > 0; off >>= 1) {
-        if (t < off) red[t] = FMAX(red[t], red[t + off]);
-        SYNC_THREADS;
-    }
-    m = red[0];
-    SYNC_THREADS;
-    float den = 0.0f;
-    for (int c = t; c < chunks; c += L) den += EXP(pmax[base + c] - m) * psum[base + c];
-    red[t] = den;
-    SYNC_THREADS;
-    for (int off = L >> 1; off > 0; off >>= 1) {
-        if (t < off) red[t] += red[t + off];
-        SYNC_THREADS;
-    }
-    float denom = red[0];
-    float acc[(HEAD_DIM + 127) / 128];
-    for (int r = 0; r < (HEAD_DIM + 127) / 128; r++) acc[r] = 0.0f;
-    for (int c0 = 0; c0 < chunks; c0 += 1024) {
-        int cn = min(1024, chunks - c0);
-        SYNC_THREADS;
-        for (int c = t; c < cn; c += L) w[c] = EXP(pmax[base + c0 + c] - m);
-        SYNC_THREADS;
-        for (int r = 0; r * L + t < HEAD_DIM; r++) {
-            int d = r * L + t;
-            float a = acc[r];
-            for (int c = 0; c < cn; c++) a += w[c] * pacc[(base + c0 + c) * HEAD_DIM + d];
-            acc[r] = a;
-        }
-    }
-    for (int r = 0; r * L + t < HEAD_DIM; r++) out[(long) sg * HEAD_DIM + r * L + t] = denom > 0.0f ? acc[r] / denom : 0.0f;
-    SYNC_THREADS; /* red and w are reused by the next call */
-}
-
-/*
- * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp (long dense contexts; sparse
- * steps combine inside sparseAttention). grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
- */
-KERNEL void attentionCombine(GLOBAL const int* plan, GLOBAL const int* selCount, GLOBAL const float* pmax,
-                             GLOBAL const float* psum, GLOBAL const float* pacc, GLOBAL float* out, int maxChunks,
-                             int chunk) {
-    LOCAL_ARRAY(float, w, 1024);
-    LOCAL_ARRAY(float, red, 256);
-    combine_head(plan, selCount, pmax, psum, pacc, out, maxChunks, chunk, GROUP_ID(0), w, red);
-}
-
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
 #define ATT_THREADS 128
+#define ATT_BATCH 8 /* rows (or partials) each thread loads before using any */
 
 /*
  * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
  * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
  * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
  * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
- * combine != 0: the work-group that finishes a stream last merges its partials into out (combine_head, as
- * attentionCombine would) and re-arms done[s] for the next step; a sparse step then needs no second launch.
  */
-KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
-                            GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
-                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, GLOBAL float* out,
-                            GLOBAL int* done, int capTok, int maxChunks, int chunk, int combine) {
+KERNEL void sparseAttention(GLOBAL const float* RESTRICT queries, GLOBAL const ushort* RESTRICT keys,
+                            GLOBAL const ushort* RESTRICT values, GLOBAL const int* RESTRICT plan,
+                            GLOBAL const int* RESTRICT selected, GLOBAL const int* RESTRICT selCount,
+                            GLOBAL float* RESTRICT pmax, GLOBAL float* RESTRICT psum, GLOBAL float* RESTRICT pacc,
+                            int capTok, int maxChunks, int chunk) {
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
-    LOCAL_ARRAY(float, cw, 1024);
-    LOCAL_ARRAY(float, cred, 256);
-    LOCAL_ARRAY(int, last, 1);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
     LOCAL_ARRAY(float, red, GROUP * 2);
@@ -854,9 +798,12 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     for (int dd = t; dd < HEAD_DIM; dd += LOCAL_SIZE(0)) {
         float accv[GROUP];
         for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
-        for (int i = 0; i < nTok; i++) {
-            float v = bf16_to_float(V[(long) tok[i] * HEAD_DIM + dd]);
-            for (int g = 0; g < GROUP; g++) accv[g] += prob[i * GROUP + g] * v;
+        for (int i0 = 0; i0 < nTok; i0 += ATT_BATCH) { /* ATT_BATCH row loads in flight, then summed in order */
+            float vv[ATT_BATCH];
+            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(V[(long) tok[i0 + u] * HEAD_DIM + dd]) : 0.0f;
+            for (int u = 0; u < ATT_BATCH && i0 + u < nTok; u++) {
+                for (int g = 0; g < GROUP; g++) accv[g] += prob[(i0 + u) * GROUP + g] * vv[u];
+            }
         }
         for (int g = 0; g < GROUP; g++) pacc[(partBase + (long) g * maxChunks) * HEAD_DIM + dd] = accv[g];
     }
@@ -864,15 +811,63 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
         pmax[partBase + (long) t * maxChunks] = red[t];
         psum[partBase + (long) t * maxChunks] = red[GROUP + t];
     }
-    if (!combine) return;
-    FENCE_GLOBAL; /* this work-group's partials reach the device before it counts itself done */
+}
+
+/*
+ * attentionCombine - merges the chunk partials of sparseAttention by log-sum-exp.
+ * grid (S * GROUP) x 128 (a power of two <= 256). out: [batch][Hq][D].
+ */
+KERNEL void attentionCombine(GLOBAL const int* RESTRICT plan, GLOBAL const int* RESTRICT selCount,
+                             GLOBAL const float* RESTRICT pmax, GLOBAL const float* RESTRICT psum,
+                             GLOBAL const float* RESTRICT pacc, GLOBAL float* RESTRICT out, int maxChunks, int chunk) {
+    LOCAL_ARRAY(float, w, 1024);
+    LOCAL_ARRAY(float, red, 256);
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int sg = GROUP_ID(0);
+    int s = sg / GROUP;
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    int selN = p[P_DENSE] ? 0 : selCount[s];
+    int chunks = (attended_count(p, selN) + chunk - 1) / chunk;
+    long base = (long) sg * maxChunks;
+    float m = -INFINITY_F;
+    for (int c = t; c < chunks; c += L) m = FMAX(m, pmax[base + c]);
+    red[t] = m;
     SYNC_THREADS;
-    if (t == 0) last[0] = ATOMIC_ADD_INT(&done[s], 1) == NUM_GROUPS(0) - 1;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] = FMAX(red[t], red[t + off]);
+        SYNC_THREADS;
+    }
+    m = red[0];
     SYNC_THREADS;
-    if (!last[0]) return;
-    FENCE_GLOBAL;
-    for (int g = 0; g < GROUP; g++) combine_head(plan, selCount, pmax, psum, pacc, out, maxChunks, chunk, s * GROUP + g, cw, cred);
-    if (t == 0) done[s] = 0;
+    float den = 0.0f;
+    for (int c = t; c < chunks; c += L) den += EXP(pmax[base + c] - m) * psum[base + c];
+    red[t] = den;
+    SYNC_THREADS;
+    for (int off = L >> 1; off > 0; off >>= 1) {
+        if (t < off) red[t] += red[t + off];
+        SYNC_THREADS;
+    }
+    float denom = red[0];
+    float acc[(HEAD_DIM + 127) / 128];
+    for (int r = 0; r < (HEAD_DIM + 127) / 128; r++) acc[r] = 0.0f;
+    for (int c0 = 0; c0 < chunks; c0 += 1024) {
+        int cn = min(1024, chunks - c0);
+        SYNC_THREADS;
+        for (int c = t; c < cn; c += L) w[c] = EXP(pmax[base + c0 + c] - m);
+        SYNC_THREADS;
+        for (int r = 0; r * L + t < HEAD_DIM; r++) {
+            int d = r * L + t;
+            float a = acc[r];
+            for (int cb = 0; cb < cn; cb += ATT_BATCH) { /* ATT_BATCH partial loads in flight, summed in order */
+                float pv[ATT_BATCH];
+                for (int u = 0; u < ATT_BATCH; u++) pv[u] = cb + u < cn ? pacc[(base + c0 + cb + u) * HEAD_DIM + d] : 0.0f;
+                for (int u = 0; u < ATT_BATCH && cb + u < cn; u++) a += w[cb + u] * pv[u];
+            }
+            acc[r] = a;
+        }
+    }
+    for (int r = 0; r * L + t < HEAD_DIM; r++) out[(long) sg * HEAD_DIM + r * L + t] = denom > 0.0f ? acc[r] / denom : 0.0f;
 }
 
 /*

@@ -47,7 +47,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "50", description = "Timed steps per method (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--warmup", defaultValue = "10", description = "Warm-up steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "200", description = "Warm-up steps, enough for the JIT to compile the host side of a step (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--topk", defaultValue = "100", description = "Top-k (default: ${DEFAULT-VALUE}).")

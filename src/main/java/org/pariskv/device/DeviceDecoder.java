@@ -51,8 +51,6 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    /** Sparse steps with at most this many attention chunks per stream combine them inside sparseAttention. */
-    private static final int FUSED_COMBINE_CHUNKS = 64;
     private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, SEL_TILE = 4096, TOPK_SLICE = 2048;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
@@ -70,7 +68,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
-            pmax, psum, pacc, done, newKeys, newValues, tileCounts, partEst, partTok, partCount;
+            pmax, psum, pacc, newKeys, newValues, tileCounts, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
@@ -200,8 +198,6 @@ public final class DeviceDecoder implements AutoCloseable {
             pmax = alloc(sizes, "pmax");
             psum = alloc(sizes, "psum");
             pacc = alloc(sizes, "pacc");
-            done = alloc(sizes, "done");
-            backend.zero(done, 0, done.bytes()); // sparseAttention re-arms it after each step
             tileCounts = alloc(sizes, "tileCounts");
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
@@ -327,7 +323,6 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("pmax", 4L * streams * g * maxChunks);
         m.put("psum", 4L * streams * g * maxChunks);
         m.put("pacc", 4L * streams * g * maxChunks * d);
-        m.put("done", 4L * streams);
         m.put("tileCounts", 8L * sq * tiles);
         long slices = topKSlices(capacity), kFull = Math.min(cfg.topk(), TOPK_SLICE);
         m.put("partEst", 4L * sq * slices * kFull);
@@ -592,7 +587,7 @@ public final class DeviceDecoder implements AutoCloseable {
                 int kFull = Math.min(cfg.topk(), TOPK_SLICE);
                 launch("topKSlice", new Grid(new long[] {(long) slicesNow * topThreads, sq}, new long[] {topThreads, 1}),
                         buf(est), buf(cand), buf(candCount), buf(plan), buf(partEst), buf(partTok), buf(partCount),
-                        new KernelArg.Int(capTok), new KernelArg.Int(slicesNow));
+                        new KernelArg.Int(capTok), new KernelArg.Int(slicesNow), new KernelArg.Int(kFull));
                 launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(plan), buf(ranked),
                         buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
             }
@@ -602,16 +597,11 @@ public final class DeviceDecoder implements AutoCloseable {
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
         int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
         int chunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
-        // few chunks: the last work-group of each stream combines them (one launch); many: a parallel combine
-        boolean fused = chunks <= FUSED_COMBINE_CHUNKS;
         launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
-                buf(out), buf(done), new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk),
-                new KernelArg.Int(fused ? 1 : 0));
-        if (!fused) {
-            launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
-                    buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
-        }
+                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+        launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
+                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
     }
 
     /** Waits for all enqueued work. */
