@@ -649,7 +649,9 @@ public final class DeviceDecoder implements AutoCloseable {
     }
 
     private void launch(String task, Grid grid, KernelArg... args) {
+        if (observer != null) observer.before(task, grid, List.of(args));
         long ns = backend.launch(kernels.get(task), grid, List.of(args), profiling);
+        if (observer != null) observer.after(task, grid, List.of(args));
         if (DEBUG) {
             backend.finish();
             System.err.println("pariskv: " + task + " " + grid + " done");
@@ -659,6 +661,25 @@ public final class DeviceDecoder implements AutoCloseable {
             acc[0] += ns;
             acc[1]++;
         }
+    }
+
+    /** Sees every launch just before it is enqueued and just after (equivalence tests of {@link DecodeTwins}). */
+    interface LaunchObserver {
+        void before(String task, Grid grid, List<KernelArg> args);
+
+        void after(String task, Grid grid, List<KernelArg> args);
+    }
+
+    private LaunchObserver observer;
+
+    /** Reports every following launch to {@code o} (null: none). */
+    void observeLaunches(LaunchObserver o) {
+        observer = o;
+    }
+
+    /** The defines this decoder compiled {@code pariskv.c} with, as the twins' shape. */
+    DecodeTwins.Shape twinShape() {
+        return new DecodeTwins.Shape(d, blocks, g, hkv, nq, kmax, Rotation.forDim(d, cfg.seed()) instanceof HadamardRotation);
     }
 
     // ---- read-back for equivalence tests and metrics -------------------------------------------

@@ -1,0 +1,476 @@
+package org.pariskv.device;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+import org.pariskv.encode.Bf16;
+import org.pariskv.encode.KeyEncoder;
+import org.pariskv.rotate.HadamardRotation;
+import org.pariskv.rotate.OrthogonalRotation;
+import org.pariskv.rotate.Rotation;
+import org.pariskv.select.CandidateSelect;
+import org.pariskv.select.CollisionCounting;
+import org.pariskv.select.GroupMerge;
+import org.pariskv.select.Rerank;
+import org.pariskv.select.RetrievalQuery;
+import org.pariskv.select.TierTable;
+import org.pariskv.select.Tiers;
+import org.pariskv.select.TopK;
+import org.pariskv.simd.ScalarOps;
+
+/**
+ * Java twins of the decode kernels of {@code tasks/pariskv.c}, for a {@code TaskGraph}'s java backend: each method has
+ * its kernel's name and parameter list, a {@code GLOBAL T*} becoming a {@link MemorySegment} with the device buffer's
+ * bytes (native order, little-endian on every supported host and device, as {@link DeviceDecoder} uploads them) and a
+ * scalar {@code int} staying an {@code int}. The kernel's compile-time defines are the {@link Shape} this object is
+ * built from. A twin runs the whole launch grid: the number of streams {@code S} comes from the plan's size
+ * ({@value #PLAN_STRIDE} ints per stream), per-stream extents from the plan rows, grid-dependent parameters
+ * ({@code tiles}, {@code slices}, {@code stride}, {@code maxChunks}, {@code chunk}) are used as the kernel uses them.
+ *
+ * <p>The arithmetic is that of the Java classes the kernels mirror ({@link RetrievalQuery}, {@link TierTable},
+ * {@link CollisionCounting}, {@link CandidateSelect}, {@link Rerank}, {@link TopK}, {@link GroupMerge},
+ * {@link KeyEncoder}), so outputs are bit-equal to the kernels'; the twins only adapt layouts. Attention has no such
+ * class (its flash-decoding partials are the device's own split): {@link #sparseAttention} and
+ * {@link #attentionCombine} follow the OpenCL path's order, equal to the kernels up to {@code expf}'s rounding.
+ * Only what the kernels define is written; scratch the next kernel ignores (partials of chunks past a stream's
+ * tokens) is left alone. Stateless apart from the shape: one instance may serve several graphs, not concurrently
+ * on the same buffers.
+ */
+public final class DecodeTwins {
+
+    /**
+     * The defines a {@link DeviceDecoder} compiles {@code pariskv.c} with.
+     *
+     * @param headDim  {@code HEAD_DIM}
+     * @param blocks   {@code BLOCKS} = headDim / 8
+     * @param group    {@code GROUP}, query heads per KV head
+     * @param hkv      {@code HKV}, KV heads per layer
+     * @param nq       {@code NQ}, retrieval queries per stream: 1 (GQA mean) or {@code group} (per head)
+     * @param kmax     {@code KMAX}, the row length of {@code ranked} and {@code selected}
+     * @param hadamard {@code HADAMARD}: {@code rot} holds the D signs of a {@link HadamardRotation}, else a dense
+     *                 D x D {@link OrthogonalRotation}
+     */
+    public record Shape(int headDim, int blocks, int group, int hkv, int nq, int kmax, boolean hadamard) {
+        public Shape {
+            if (headDim <= 0 || headDim % 8 != 0 || blocks != headDim / 8) {
+                throw new IllegalArgumentException("headDim must be a positive multiple of 8 and blocks headDim / 8, got " + headDim + ", " + blocks);
+            }
+            if (group <= 0 || hkv <= 0 || kmax <= 0) throw new IllegalArgumentException("group, hkv and kmax must be positive");
+            if (nq != 1 && nq != group) throw new IllegalArgumentException("nq must be 1 or group (" + group + "), got " + nq);
+        }
+    }
+
+    /** Plan row layout (top of {@code pariskv.c}). */
+    static final int PLAN_STRIDE = 16, P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
+            P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
+    /** {@code SEL_TILE}, {@code TOPK_SLICE} of {@code pariskv.c}. */
+    static final int SEL_TILE = 4096, TOPK_SLICE = 2048;
+    /** Threads per work-group of {@code attentionCombine}'s launch: the shape of its denominator's reduction tree. */
+    static final int COMBINE_THREADS = 128;
+
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
+    /** Plain loops: the kernels' sequential dot and axpy order (the Vector API twin may reassociate). */
+    private static final ScalarOps SCALAR = new ScalarOps();
+
+    private final Shape shape;
+    private final int d, blocks, g, hkv, nq, kmax, histBins;
+
+    public DecodeTwins(Shape shape) {
+        this.shape = shape;
+        this.d = shape.headDim();
+        this.blocks = shape.blocks();
+        this.g = shape.group();
+        this.hkv = shape.hkv();
+        this.nq = shape.nq();
+        this.kmax = shape.kmax();
+        this.histBins = Tiers.maxScore(blocks) + 1;
+    }
+
+    public Shape shape() {
+        return shape;
+    }
+
+    /** Twin of {@code appendTokens}: row {@code s} of {@code newKeys/newValues} becomes token {@code P_LEN - 1} of stream {@code s}. */
+    public void appendTokens(MemorySegment newKeys, MemorySegment newValues, MemorySegment plan, MemorySegment keys,
+                             MemorySegment values, int capTok) {
+        int[] p = plan(plan);
+        long row = 2L * d;
+        for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
+            long dst = ((long) s * capTok + p[s * PLAN_STRIDE + P_LEN] - 1) * row;
+            MemorySegment.copy(newKeys, s * row, keys, dst, row);
+            MemorySegment.copy(newValues, s * row, values, dst, row);
+        }
+    }
+
+    /**
+     * Twin of {@code encodeKeys} ({@link EncodeStep#encodeKeys} over device buffers): {@link KeyEncoder} on the
+     * centred bf16 rows of zone indices {@code [P_ENC_FROM, P_ENC_FROM + P_ENC_COUNT)}, counts added per (block, code).
+     */
+    public void encodeKeys(MemorySegment keys, MemorySegment rot, MemorySegment center, MemorySegment plan,
+                           MemorySegment codes, MemorySegment nibbles, MemorySegment weights, MemorySegment counts,
+                           int cap, int capTok) {
+        int[] p = plan(plan);
+        KeyEncoder encoder = new KeyEncoder(rotation(rot));
+        float[] row = new float[d], c = new float[d];
+        byte[] code = new byte[blocks], nib = new byte[d / 2];
+        short[] w = new short[blocks];
+        for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
+            MemorySegment.copy(center, F32, 4L * s * d, c, 0, d);
+            for (int j = 0; j < p[s * PLAN_STRIDE + P_ENC_COUNT]; j++) {
+                int zi = p[s * PLAN_STRIDE + P_ENC_FROM] + j;
+                long src = 2L * ((long) s * capTok + p[s * PLAN_STRIDE + P_ZONE_START] + zi) * d;
+                for (int i = 0; i < d; i++) row[i] = Bf16.toFloat(keys.get(I16, src + 2L * i));
+                encoder.encode(row, 0, 1, c, code, 0, nib, 0, w, 0);
+                long key = (long) s * cap + zi;
+                MemorySegment.copy(code, 0, codes, U8, key * blocks, blocks);
+                MemorySegment.copy(nib, 0, nibbles, U8, key * (d / 2), d / 2);
+                MemorySegment.copy(w, 0, weights, I16, 2L * key * blocks, blocks);
+                for (int b = 0; b < blocks; b++) {
+                    long at = 4L * (((long) s * blocks + b) * 256 + (code[b] & 0xff));
+                    counts.set(I32, at, counts.get(I32, at) + 1);
+                }
+            }
+        }
+    }
+
+    /**
+     * Twin of {@code prepareQuery}: per retrieval query {@code qi = s * NQ + head} the group mean (NQ = 1) or the
+     * head's row, {@link RetrievalQuery#of} into {@code qhat[qi]} / {@code qnorm[qi]}, {@link TierTable#build} from the
+     * stream's counts and plan thresholds into {@code tierTable[qi]}, and a cleared score histogram {@code hist[qi]}.
+     */
+    public void prepareQuery(MemorySegment queries, MemorySegment rot, MemorySegment plan, MemorySegment counts,
+                             MemorySegment qhat, MemorySegment qnorm, MemorySegment tierTable, MemorySegment hist) {
+        int[] p = plan(plan);
+        Rotation rotation = rotation(rot);
+        float[] rows = new float[g * d];
+        int[] streamCounts = new int[blocks * 256], thresholds = new int[Tiers.COUNT];
+        byte[] table = new byte[blocks * 256];
+        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
+            int s = qi / nq, head = qi % nq;
+            MemorySegment.copy(queries, F32, 4L * s * g * d, rows, 0, g * d); // the group's rows: [b][h*G + g][D]
+            float[] x = nq == 1 ? RetrievalQuery.groupMean(rows, 0, g, d) : Arrays.copyOfRange(rows, head * d, (head + 1) * d);
+            RetrievalQuery q = RetrievalQuery.of(rotation, x, 0);
+            MemorySegment.copy(q.rotated(), 0, qhat, F32, 4L * qi * d, d);
+            qnorm.set(F32, 4L * qi, q.norm());
+            hist.asSlice(4L * qi * histBins, 4L * histBins).fill((byte) 0);
+            MemorySegment.copy(counts, I32, 4L * s * blocks * 256, streamCounts, 0, blocks * 256);
+            System.arraycopy(p, s * PLAN_STRIDE + P_T, thresholds, 0, Tiers.COUNT);
+            TierTable.build(q.rotated(), streamCounts, thresholds, table);
+            MemorySegment.copy(table, 0, tierTable, U8, (long) qi * blocks * 256, blocks * 256);
+        }
+    }
+
+    /**
+     * Twin of {@code collisionScores}: {@link CollisionCounting#scores} of the stream's {@code P_N} codes against
+     * each of its NQ tier tables into {@code scores[(s*NQ + qi) * cap ..]}, each score also counted into
+     * {@code hist} (added: {@code prepareQuery} cleared it).
+     */
+    public void collisionScores(MemorySegment codes, MemorySegment tierTable, MemorySegment plan, MemorySegment scores,
+                                MemorySegment hist, int cap) {
+        int[] p = plan(plan);
+        byte[] table = new byte[blocks * 256];
+        for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
+            int n = p[s * PLAN_STRIDE + P_N];
+            byte[] keyCodes = bytes(codes, (long) s * cap * blocks, n * blocks), sc = new byte[n];
+            for (int head = 0; head < nq; head++) {
+                int qi = s * nq + head;
+                MemorySegment.copy(tierTable, U8, (long) qi * blocks * 256, table, 0, blocks * 256);
+                CollisionCounting.scores(keyCodes, n, blocks, table, sc);
+                MemorySegment.copy(sc, 0, scores, U8, (long) qi * cap, n);
+                for (int i = 0; i < n; i++) {
+                    long at = 4L * ((long) qi * histBins + (sc[i] & 0xff));
+                    hist.set(I32, at, hist.get(I32, at) + 1);
+                }
+            }
+        }
+    }
+
+    /**
+     * Twin of {@code candidateCount}, the first pass of {@link CandidateSelect#select}: per query and
+     * {@value #SEL_TILE}-key tile of its zone, the keys above the histogram's cut and at it, in
+     * {@code tileCounts[(qi * tiles + tile) * 2 ..]}.
+     */
+    public void candidateCount(MemorySegment scores, MemorySegment hist, MemorySegment plan, MemorySegment tileCounts,
+                               int cap, int tiles) {
+        int[] p = plan(plan);
+        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
+            int s = qi / nq;
+            int n = p[s * PLAN_STRIDE + P_N];
+            int cut = candidateCut(hist, qi, p[s * PLAN_STRIDE + P_CAND]);
+            for (int tile = 0; (long) tile * SEL_TILE < n; tile++) {
+                int above = 0, at = 0;
+                for (int i = tile * SEL_TILE; i < Math.min(n, (tile + 1) * SEL_TILE); i++) {
+                    int v = scores.get(U8, (long) qi * cap + i) & 0xff;
+                    above += v > cut ? 1 : 0;
+                    at += v == cut ? 1 : 0;
+                }
+                tileCounts.set(I32, 8L * ((long) qi * tiles + tile), above);
+                tileCounts.set(I32, 8L * ((long) qi * tiles + tile) + 4, at);
+            }
+        }
+    }
+
+    /**
+     * Twin of {@code candidateSelect}: {@link CandidateSelect#select} of each query's {@code P_CAND} best scores into
+     * {@code cand[qi * cap ..]} (ascending zone indices), {@code candCount[qi] = P_CAND}. {@code hist} and
+     * {@code tileCounts} hold what {@code select} recounts itself: the cut, and where each tile of the parallel kernel
+     * starts writing.
+     */
+    public void candidateSelect(MemorySegment scores, MemorySegment hist, MemorySegment plan, MemorySegment tileCounts,
+                                MemorySegment cand, MemorySegment candCount, int cap, int tiles) {
+        int[] p = plan(plan);
+        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
+            int s = qi / nq;
+            int n = p[s * PLAN_STRIDE + P_N], count = p[s * PLAN_STRIDE + P_CAND];
+            candCount.set(I32, 4L * qi, count);
+            int[] out = new int[n];
+            int m = CandidateSelect.select(bytes(scores, (long) qi * cap, n), n, Tiers.maxScore(blocks), count, out);
+            MemorySegment.copy(out, 0, cand, I32, 4L * qi * cap, m);
+        }
+    }
+
+    /**
+     * Twin of {@code rerank}: {@link Rerank#estimate} of each query's {@code candCount[qi]} candidates from the
+     * stream's nibbles and weights, into {@code est[qi * cap ..]}. Without a plan argument, the queries are those
+     * {@code candCount} holds (S x NQ).
+     */
+    public void rerank(MemorySegment nibbles, MemorySegment weights, MemorySegment qhat, MemorySegment qnorm,
+                       MemorySegment cand, MemorySegment candCount, MemorySegment est, int cap) {
+        for (int qi = 0; qi < candCount.byteSize() / 4; qi++) {
+            int s = qi / nq;
+            int m = candCount.get(I32, 4L * qi);
+            if (m <= 0) continue;
+            int[] keys = ints(cand, (long) qi * cap, m);
+            int rows = Arrays.stream(keys).max().getAsInt() + 1; // the stream's index rows that are read
+            byte[] nib = bytes(nibbles, (long) s * cap * (d / 2), rows * (d / 2));
+            short[] w = new short[rows * blocks];
+            MemorySegment.copy(weights, I16, 2L * s * cap * blocks, w, 0, w.length);
+            float[] q = new float[d];
+            MemorySegment.copy(qhat, F32, 4L * qi * d, q, 0, d);
+            float[] e = new float[m];
+            Rerank.estimate(new RetrievalQuery(q, qnorm.get(F32, 4L * qi)), Rerank.lut(q), nib, w, keys, m, e);
+            MemorySegment.copy(e, 0, est, F32, 4L * qi * cap, m);
+        }
+    }
+
+    /**
+     * Twin of {@code topKSlice}, the first stage of {@link TopK#ranked} for long lists: per query and slice {@code c < slices}
+     * of {@value #TOPK_SLICE} candidates, its {@code min(P_K, TOPK_SLICE, m)} best in candidate order, estimates and
+     * tokens, at {@code partEst/partTok[qi * slices * kFull + c * kFull ..]} with {@code kFull = min(P_K, TOPK_SLICE)},
+     * their number in {@code partCount[qi * slices + c]}.
+     */
+    public void topKSlice(MemorySegment est, MemorySegment cand, MemorySegment candCount, MemorySegment plan,
+                          MemorySegment partEst, MemorySegment partTok, MemorySegment partCount, int cap, int slices) {
+        int[] p = plan(plan);
+        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
+            int s = qi / nq;
+            int kFull = Math.min(p[s * PLAN_STRIDE + P_K], TOPK_SLICE);
+            int total = candCount.get(I32, 4L * qi);
+            for (int c = 0; c < slices; c++) {
+                int from = c * TOPK_SLICE;
+                int m = Math.max(0, Math.min(TOPK_SLICE, total - from));
+                int k = Math.min(kFull, m);
+                partCount.set(I32, 4L * ((long) qi * slices + c), k);
+                if (k == 0) continue;
+                float[] e = floats(est, (long) qi * cap + from, m);
+                int[] pos = best(e, m, k);
+                Arrays.sort(pos); // back to candidate order
+                long out = (long) qi * slices * kFull + (long) c * kFull;
+                for (int i = 0; i < k; i++) {
+                    partEst.set(F32, 4L * (out + i), e[pos[i]]);
+                    partTok.set(I32, 4L * (out + i), cand.get(I32, 4L * ((long) qi * cap + from + pos[i])));
+                }
+            }
+        }
+    }
+
+    /**
+     * Twin of {@code topK}: {@link TopK#ranked} of each query's {@code m} estimates (rows of {@code stride}; {@code m =
+     * counts[qi]}, or with {@code slices > 0} the sum of {@code counts[qi * slices ..]}), its {@code min(P_K, m)} best
+     * tokens best first in {@code ranked[qi * KMAX ..]}, their number in {@code rankedCount[qi]}.
+     */
+    public void topK(MemorySegment est, MemorySegment cand, MemorySegment counts, MemorySegment plan,
+                     MemorySegment ranked, MemorySegment rankedCount, int stride, int slices) {
+        int[] p = plan(plan);
+        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
+            int s = qi / nq;
+            int m = 0;
+            if (slices == 0) m = counts.get(I32, 4L * qi);
+            else for (int c = 0; c < slices; c++) m += counts.get(I32, 4L * ((long) qi * slices + c));
+            int k = Math.min(p[s * PLAN_STRIDE + P_K], m);
+            rankedCount.set(I32, 4L * qi, k);
+            if (k <= 0) continue;
+            int[] pos = best(floats(est, (long) qi * stride, m), m, k);
+            for (int i = 0; i < k; i++) ranked.set(I32, 4L * ((long) qi * kmax + i), cand.get(I32, 4L * ((long) qi * stride + pos[i])));
+        }
+    }
+
+    /**
+     * Twin of {@code mergeSelection}: {@link GroupMerge#roundRobin} of the stream's NQ ranked lists into at most
+     * {@code P_K} distinct tokens, ascending, in {@code selected[s * KMAX ..]}, their number in {@code selCount[s]}.
+     */
+    public void mergeSelection(MemorySegment ranked, MemorySegment rankedCount, MemorySegment plan,
+                               MemorySegment selected, MemorySegment selCount) {
+        int[] p = plan(plan);
+        for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
+            int[][] lists = new int[nq][];
+            int[] lengths = new int[nq];
+            for (int h = 0; h < nq; h++) {
+                int qi = s * nq + h;
+                lengths[h] = rankedCount.get(I32, 4L * qi);
+                lists[h] = ints(ranked, (long) qi * kmax, lengths[h]);
+            }
+            int[] sel = GroupMerge.roundRobin(lists, lengths, p[s * PLAN_STRIDE + P_K]);
+            MemorySegment.copy(sel, 0, selected, I32, 4L * s * kmax, sel.length);
+            selCount.set(I32, 4L * s, sel.length);
+        }
+    }
+
+    /**
+     * Twin of {@code sparseAttention}: per stream its attended tokens (sink, the {@code selCount[s]} selected zone
+     * indices, the local window; every token when {@code P_DENSE}) in chunks of {@code chunk}; per chunk {@code c}
+     * and head {@code g} of the group the partial max logit, exp-sum and un-normalised value sum at
+     * {@code ((s * GROUP + g) * maxChunks + c)} of {@code pmax/psum/pacc} (pacc rows of D). The OpenCL path's order:
+     * sequential dots and sums over the chunk's tokens.
+     */
+    public void sparseAttention(MemorySegment queries, MemorySegment keys, MemorySegment values, MemorySegment plan,
+                                MemorySegment selected, MemorySegment selCount, MemorySegment pmax, MemorySegment psum,
+                                MemorySegment pacc, int capTok, int maxChunks, int chunk) {
+        int[] p = plan(plan);
+        float scale = (float) (1.0 / Math.sqrt(d)); // ROT_SCALE_BITS
+        float[] q = new float[g * d], acc = new float[d];
+        float[] prob = new float[chunk * g];
+        int[] tok = new int[chunk];
+        for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
+            int selN = p[s * PLAN_STRIDE + P_DENSE] != 0 ? 0 : selCount.get(I32, 4L * s);
+            int[] sel = ints(selected, (long) s * kmax, selN);
+            int total = attendedCount(p, s, selN);
+            MemorySegment.copy(queries, F32, 4L * s * g * d, q, 0, g * d);
+            long rowBase = (long) s * capTok;
+            for (int c = 0; c < Math.min(maxChunks, (total + chunk - 1) / chunk); c++) {
+                int nTok = Math.min(chunk, total - c * chunk);
+                for (int i = 0; i < nTok; i++) tok[i] = attendedToken(p, s, sel, c * chunk + i);
+                for (int i = 0; i < nTok; i++) {
+                    for (int h = 0; h < g; h++) prob[i * g + h] = SCALAR.dotBf16(keys, 2L * (rowBase + tok[i]) * d, q, h * d, d) * scale;
+                }
+                for (int h = 0; h < g; h++) {
+                    float mx = Float.NEGATIVE_INFINITY;
+                    for (int i = 0; i < nTok; i++) mx = Math.max(mx, prob[i * g + h]);
+                    float sum = 0f;
+                    for (int i = 0; i < nTok; i++) {
+                        float e = (float) Math.exp(prob[i * g + h] - mx);
+                        prob[i * g + h] = e;
+                        sum += e;
+                    }
+                    Arrays.fill(acc, 0f);
+                    for (int i = 0; i < nTok; i++) SCALAR.axpyBf16(prob[i * g + h], values, 2L * (rowBase + tok[i]) * d, acc, 0, d);
+                    long part = ((long) s * g + h) * maxChunks + c;
+                    pmax.set(F32, 4L * part, mx);
+                    psum.set(F32, 4L * part, sum);
+                    MemorySegment.copy(acc, 0, pacc, F32, 4L * part * d, d);
+                }
+            }
+        }
+    }
+
+    /**
+     * Twin of {@code attentionCombine}: per (stream, head) {@code sg} the log-sum-exp merge of its chunk partials into
+     * {@code out[sg * D ..]} ({@code [batch][Hq][D]}). The denominator is summed as the launch's
+     * {@value #COMBINE_THREADS} threads do (strided partial sums, then a halving tree); the numerators sequentially.
+     */
+    public void attentionCombine(MemorySegment plan, MemorySegment selCount, MemorySegment pmax, MemorySegment psum,
+                                 MemorySegment pacc, MemorySegment out, int maxChunks, int chunk) {
+        int[] p = plan(plan);
+        float[] red = new float[COMBINE_THREADS], acc = new float[d];
+        for (int sg = 0; sg < p.length / PLAN_STRIDE * g; sg++) {
+            int s = sg / g;
+            int selN = p[s * PLAN_STRIDE + P_DENSE] != 0 ? 0 : selCount.get(I32, 4L * s);
+            int chunks = (attendedCount(p, s, selN) + chunk - 1) / chunk;
+            long base = (long) sg * maxChunks;
+            float m = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < chunks; c++) m = Math.max(m, pmax.get(F32, 4L * (base + c)));
+            Arrays.fill(red, 0f);
+            for (int c = 0; c < chunks; c++) {
+                red[c % COMBINE_THREADS] += (float) Math.exp(pmax.get(F32, 4L * (base + c)) - m) * psum.get(F32, 4L * (base + c));
+            }
+            for (int off = COMBINE_THREADS >> 1; off > 0; off >>= 1) {
+                for (int t = 0; t < off; t++) red[t] += red[t + off];
+            }
+            float denom = red[0];
+            Arrays.fill(acc, 0f);
+            for (int c = 0; c < chunks; c++) {
+                float w = (float) Math.exp(pmax.get(F32, 4L * (base + c)) - m);
+                for (int i = 0; i < d; i++) acc[i] += w * pacc.get(F32, 4L * ((base + c) * d + i));
+            }
+            for (int i = 0; i < d; i++) out.set(F32, 4L * ((long) sg * d + i), denom > 0f ? acc[i] / denom : 0f);
+        }
+    }
+
+    // ---- helpers mirroring pariskv.c's FUNCs ----
+
+    /** {@code candidate_cut}: the lowest score kept when query {@code qi} keeps its {@code count} best (its histogram). */
+    private int candidateCut(MemorySegment hist, int qi, int count) {
+        int cut = histBins - 1, above = 0;
+        while (cut > 0 && above + hist.get(I32, 4L * ((long) qi * histBins + cut)) < count) {
+            above += hist.get(I32, 4L * ((long) qi * histBins + cut--));
+        }
+        return cut;
+    }
+
+    /** {@code attended_count}: tokens stream {@code s} attends with {@code selN} selected zone indices. */
+    private static int attendedCount(int[] p, int s, int selN) {
+        int o = s * PLAN_STRIDE;
+        return p[o + P_DENSE] != 0 ? p[o + P_LEN] : p[o + P_SINK_END] + selN + (p[o + P_LEN] - p[o + P_ZONE_END]);
+    }
+
+    /** {@code attended_token}: position of the {@code i}-th attended token (sink, selected, local; or all when dense). */
+    private static int attendedToken(int[] p, int s, int[] sel, int i) {
+        int o = s * PLAN_STRIDE;
+        if (p[o + P_DENSE] != 0) return i;
+        int sinkEnd = p[o + P_SINK_END];
+        if (i < sinkEnd) return i;
+        if (i < sinkEnd + sel.length) return p[o + P_ZONE_START] + sel[i - sinkEnd];
+        return p[o + P_ZONE_END] + (i - sinkEnd - sel.length);
+    }
+
+    /**
+     * {@code select_best}: positions of the {@code k} best of {@code e[0..m)}, best first, equal estimates by lower
+     * position ({@link TopK#ranked} over the positions themselves).
+     */
+    private static int[] best(float[] e, int m, int k) {
+        int[] pos = new int[k];
+        TopK.ranked(e, IntStream.range(0, m).toArray(), m, k, pos);
+        return pos;
+    }
+
+    private Rotation rotation(MemorySegment rot) {
+        float[] r = floats(rot, 0, shape.hadamard() ? d : d * d);
+        return shape.hadamard() ? new HadamardRotation(d, 0, r) : new OrthogonalRotation(d, 0, r);
+    }
+
+    private static int[] plan(MemorySegment plan) {
+        return ints(plan, 0, (int) (plan.byteSize() / (4 * PLAN_STRIDE)) * PLAN_STRIDE);
+    }
+
+    private static int[] ints(MemorySegment m, long index, int n) {
+        int[] a = new int[n];
+        MemorySegment.copy(m, I32, 4 * index, a, 0, n);
+        return a;
+    }
+
+    private static float[] floats(MemorySegment m, long index, int n) {
+        float[] a = new float[n];
+        MemorySegment.copy(m, F32, 4 * index, a, 0, n);
+        return a;
+    }
+
+    private static byte[] bytes(MemorySegment m, long offset, int n) {
+        byte[] a = new byte[n];
+        MemorySegment.copy(m, U8, offset, a, 0, n);
+        return a;
+    }
+}
