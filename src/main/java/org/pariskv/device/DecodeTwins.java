@@ -259,21 +259,22 @@ public final class DecodeTwins {
 
     /**
      * Twin of {@code topKSlice}, the first stage of {@link TopK#ranked} for long lists: per query and slice {@code c < slices}
-     * of {@value #TOPK_SLICE} candidates, its {@code min(P_K, TOPK_SLICE, m)} best in candidate order, estimates and
-     * tokens, at {@code partEst/partTok[qi * slices * kFull + c * kFull ..]} with {@code kFull = min(P_K, TOPK_SLICE)},
-     * their number in {@code partCount[qi * slices + c]}.
+     * of {@value #TOPK_SLICE} candidates, its {@code min(P_K, kFull, m)} best in candidate order, estimates and
+     * tokens, at {@code partEst/partTok[qi * slices * kFull + c * kFull ..]}: every query's rows are {@code kFull =
+     * min(configured top-k, TOPK_SLICE)} wide, whatever its own {@code P_K}; their number in {@code partCount[qi * slices + c]}.
      */
     public void topKSlice(MemorySegment est, MemorySegment cand, MemorySegment candCount, MemorySegment plan,
-                          MemorySegment partEst, MemorySegment partTok, MemorySegment partCount, int cap, int slices) {
+                          MemorySegment partEst, MemorySegment partTok, MemorySegment partCount, int cap, int slices,
+                          int kFull) {
         int[] p = plan(plan);
         for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
             int s = qi / nq;
-            int kFull = Math.min(p[s * PLAN_STRIDE + P_K], TOPK_SLICE);
+            int kQuery = Math.min(p[s * PLAN_STRIDE + P_K], kFull);
             int total = candCount.get(I32, 4L * qi);
             for (int c = 0; c < slices; c++) {
                 int from = c * TOPK_SLICE;
                 int m = Math.max(0, Math.min(TOPK_SLICE, total - from));
-                int k = Math.min(kFull, m);
+                int k = Math.min(kQuery, m);
                 partCount.set(I32, 4L * ((long) qi * slices + c), k);
                 if (k == 0) continue;
                 float[] e = floats(est, (long) qi * cap + from, m);
@@ -291,10 +292,12 @@ public final class DecodeTwins {
     /**
      * Twin of {@code topK}: {@link TopK#ranked} of each query's {@code m} estimates (rows of {@code stride}; {@code m =
      * counts[qi]}, or with {@code slices > 0} the sum of {@code counts[qi * slices ..]}), its {@code min(P_K, m)} best
-     * tokens best first in {@code ranked[qi * KMAX ..]}, their number in {@code rankedCount[qi]}.
+     * tokens best first in {@code ranked[qi * KMAX ..]}, their number in {@code rankedCount[qi]}; with NQ = 1 also the
+     * stream's selection (those tokens ascending in {@code selected[s * KMAX ..]}, their number in {@code selCount[s]}).
      */
     public void topK(MemorySegment est, MemorySegment cand, MemorySegment counts, MemorySegment plan,
-                     MemorySegment ranked, MemorySegment rankedCount, int stride, int slices) {
+                     MemorySegment ranked, MemorySegment rankedCount, MemorySegment selected, MemorySegment selCount,
+                     int stride, int slices) {
         int[] p = plan(plan);
         for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
             int s = qi / nq;
@@ -303,9 +306,16 @@ public final class DecodeTwins {
             else for (int c = 0; c < slices; c++) m += counts.get(I32, 4L * ((long) qi * slices + c));
             int k = Math.min(p[s * PLAN_STRIDE + P_K], m);
             rankedCount.set(I32, 4L * qi, k);
+            if (nq == 1) selCount.set(I32, 4L * s, Math.max(k, 0));
             if (k <= 0) continue;
             int[] pos = best(floats(est, (long) qi * stride, m), m, k);
-            for (int i = 0; i < k; i++) ranked.set(I32, 4L * ((long) qi * kmax + i), cand.get(I32, 4L * ((long) qi * stride + pos[i])));
+            int[] tokens = new int[k];
+            for (int i = 0; i < k; i++) tokens[i] = cand.get(I32, 4L * ((long) qi * stride + pos[i]));
+            MemorySegment.copy(tokens, 0, ranked, I32, 4L * qi * kmax, k);
+            if (nq == 1) { // one list per stream: the selection is that list in token order (no mergeSelection)
+                Arrays.sort(tokens);
+                MemorySegment.copy(tokens, 0, selected, I32, 4L * s * kmax, k);
+            }
         }
     }
 

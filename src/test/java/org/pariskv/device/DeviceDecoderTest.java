@@ -155,4 +155,39 @@ class DeviceDecoderTest {
         }
         return Math.sqrt(num / den);
     }
+
+    /**
+     * Regression: the two-stage top-k must not let a short stream of the batch (zone smaller than top-k) write into
+     * another query's partial lists; the long sequence then selects exactly what the one-stage top-k selects.
+     */
+    @ParameterizedTest(name = "{0} {2}")
+    @MethodSource("devices")
+    void twoStageTopKEqualsOneStageBesideAShortSequence(String label, Supplier<DeviceInfo> device, GqaMode mode, boolean offload) {
+        if (offload) return; // placement does not matter here; the non-offload rows cover every device and mode
+        Backend backend = Backends.open(device.get());
+        ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 64).withInterval(32).withMinSparseTokens(0).withTopk(50);
+        int kv = SHAPE.kvHeads() * SHAPE.headDim(), qn = SHAPE.queryHeads() * SHAPE.headDim();
+        int[] prompts = {9101, 100}; // the second's zone (~32 keys) is smaller than top-k
+        SplittableRandom rnd = new SplittableRandom(5);
+        float[][] pk = new float[2][], pv = new float[2][];
+        for (int b = 0; b < 2; b++) {
+            pk[b] = random(rnd, prompts[b] * kv, 2.5f);
+            pv[b] = random(rnd, prompts[b] * kv, 0f);
+        }
+        float[] q = random(rnd, 2 * qn, 0f), k = random(rnd, 2 * kv, 2.5f), v = random(rnd, 2 * kv, 0f), out = new float[2 * qn];
+        int[][][] selected = new int[2][SHAPE.kvHeads()][];
+        int[] sliceAbove = {1 << 30, 1000};
+        for (int run = 0; run < 2; run++) {
+            try (DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withTopKSliceAbove(sliceAbove[run]))) {
+                for (int b = 0; b < 2; b++) dev.prefill(b, pk[b], pv[b], prompts[b]);
+                dev.decode(q, k, v, out, false);
+                for (int h = 0; h < SHAPE.kvHeads(); h++) selected[run][h] = dev.selected(h); // streams of sequence 0
+                assertTrue(dev.zoneEnd(1) - cfg.sink() < cfg.topk(), "the short sequence's zone is below top-k");
+            }
+        }
+        for (int h = 0; h < SHAPE.kvHeads(); h++) {
+            assertEquals(50, selected[0][h].length);
+            assertArrayEquals(selected[0][h], selected[1][h], "long sequence, KV head " + h + ": one-stage vs two-stage top-k");
+        }
+    }
 }
