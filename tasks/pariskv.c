@@ -716,20 +716,16 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
 #define ATT_BATCH 8 /* rows (or partials) each thread loads before using any */
 
 /*
- * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
- * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
- * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
- * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
+ * One chunk of attention (the body of sparseAttention and sparseAttentionStaged): work-group (c, s) attends the
+ * GROUP query heads of stream s over attended tokens [c*chunk, (c+1)*chunk) and writes a partial (max, sum,
+ * acc[D]) per head. K, V: the stream's bf16 rows. staged == 0: row = token position (attended_token);
+ * staged == 1: row = attended index (the host packed the attended rows in order). The arithmetic is the same.
  */
-KERNEL void sparseAttention(GLOBAL const float* RESTRICT queries, GLOBAL const ushort* RESTRICT keys,
-                            GLOBAL const ushort* RESTRICT values, GLOBAL const int* RESTRICT plan,
-                            GLOBAL const int* RESTRICT selected, GLOBAL const int* RESTRICT selCount,
-                            GLOBAL float* RESTRICT pmax, GLOBAL float* RESTRICT psum, GLOBAL float* RESTRICT pacc,
-                            int capTok, int maxChunks, int chunk) {
-    LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
-    LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
-    LOCAL_ARRAY(int, tok, ATT_CHUNK);
-    LOCAL_ARRAY(float, red, GROUP * 2);
+FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ushort* RESTRICT K,
+                          GLOBAL const ushort* RESTRICT V, GLOBAL const int* RESTRICT plan,
+                          GLOBAL const int* RESTRICT selected, GLOBAL const int* RESTRICT selCount,
+                          GLOBAL float* RESTRICT pmax, GLOBAL float* RESTRICT psum, GLOBAL float* RESTRICT pacc, int maxChunks, int chunk, int staged,
+                          LOCAL_PTR float* qs, LOCAL_PTR float* prob, LOCAL_PTR int* tok, LOCAL_PTR float* red) {
     int t = LOCAL_ID(0);
     int c = GROUP_ID(0);
     int s = GROUP_ID(1);
@@ -743,10 +739,8 @@ KERNEL void sparseAttention(GLOBAL const float* RESTRICT queries, GLOBAL const u
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = attended_token(p, selected + (long) s * KMAX, selN, first + i);
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? first + i : attended_token(p, selected + (long) s * KMAX, selN, first + i);
     SYNC_THREADS;
-    GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
-    GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
 #if PKV_HAS_WARP_SHUFFLE
     /* logits: one warp per token, lanes split the row (coalesced), shuffles reduce the GROUP dots */
     {
@@ -811,6 +805,51 @@ KERNEL void sparseAttention(GLOBAL const float* RESTRICT queries, GLOBAL const u
         pmax[partBase + (long) t * maxChunks] = red[t];
         psum[partBase + (long) t * maxChunks] = red[GROUP + t];
     }
+}
+
+/*
+ * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
+ * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
+ * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
+ * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
+ */
+KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
+                            GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
+                            GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks,
+                            int chunk) {
+    LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
+    LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
+    LOCAL_ARRAY(int, tok, ATT_CHUNK);
+    LOCAL_ARRAY(float, red, GROUP * 2);
+    int s = GROUP_ID(1);
+    attention_chunk(queries, keys + (long) s * capTok * HEAD_DIM, values + (long) s * capTok * HEAD_DIM, plan, selected,
+                    selCount, pmax, psum, pacc, maxChunks, chunk, 0, qs, prob, tok, red);
+}
+
+/*
+ * sparseAttentionStaged - sparseAttention over rows the host gathered (KvPlacement.STAGED: K/V live in host
+ * memory only). staged: bf16, per stream in stream order its attended rows' keys [n_s][D] then values [n_s][D],
+ * n_s = attended_count (sink, selected, local window, in attended order; every row when P_DENSE). Same grid,
+ * same partials, same arithmetic as sparseAttention: the outputs are equal.
+ */
+KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const ushort* staged, GLOBAL const int* plan,
+                                  GLOBAL const int* selected, GLOBAL const int* selCount, GLOBAL float* pmax,
+                                  GLOBAL float* psum, GLOBAL float* pacc, int maxChunks, int chunk) {
+    LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
+    LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
+    LOCAL_ARRAY(int, tok, ATT_CHUNK);
+    LOCAL_ARRAY(float, red, GROUP * 2);
+    int s = GROUP_ID(1);
+    long base = 0; /* rows (K and V) of the streams before s */
+    for (int u = 0; u < s; u++) {
+        GLOBAL const int* pu = plan + u * PLAN_STRIDE;
+        base += 2 * (long) attended_count(pu, pu[P_DENSE] ? 0 : selCount[u]);
+    }
+    GLOBAL const int* p = plan + s * PLAN_STRIDE;
+    long n = attended_count(p, p[P_DENSE] ? 0 : selCount[s]);
+    GLOBAL const ushort* K = staged + base * HEAD_DIM;
+    attention_chunk(queries, K, K + n * HEAD_DIM, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
+                    qs, prob, tok, red);
 }
 
 /*

@@ -13,13 +13,15 @@ import org.pariskv.ModelShape;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.compute.Backend;
 import org.pariskv.device.DeviceDecoder;
+import org.pariskv.device.KvPlacement;
 import org.pariskv.select.AdaptiveRatios;
 
 /**
  * Per-step latency of one layer's decode on a device: ParisKV (retrieval + sparse attention) against full
  * attention over the whole context, on the same device, same cache, same run. Synthetic keys (a shared
  * offset plus noise, like post-RoPE keys) and values; queries random. Medians over many steps after warm-up;
- * a second pass with per-task device timing gives the breakdown and effective bandwidth.
+ * a second pass with per-task device timing gives the breakdown and effective bandwidth. With K/V staged in host
+ * memory ({@link KvPlacement#STAGED}) full attention is not run (it would copy the whole context per step).
  */
 public final class DecodeBench {
     private DecodeBench() {}
@@ -27,10 +29,16 @@ public final class DecodeBench {
     /** Extra steps of the per-task profiled passes (each of ParisKV and full attention). */
     static final int PROFILED_STEPS = 10;
 
-    /** One (context, batch) measurement. */
+    /**
+     * One (context, batch) measurement. {@code fullMsMedian} and {@code speedup} are NaN when full attention was
+     * skipped (staged K/V). {@code h2dBytesPerStep}: host→device bytes per ParisKV step (queries, plan, new rows or
+     * staged rows, re-encoded keys), mean over the profiled steps; {@code attendedRowBytesPerStep}: the K/V rows
+     * the attention read per step (sink + selected + local, K and V), mean over the same steps.
+     */
     public record Point(int context, int batch, double parisMsMedian, double fullMsMedian, double speedup,
                         Map<String, Double> parisTaskUs, Map<String, Double> fullTaskUs,
-                        Map<String, Double> taskGBps, long deviceBytes, String kvMemory, long hostMappedBytes) {}
+                        Map<String, Double> taskGBps, long deviceBytes, String kvMemory, long hostMappedBytes,
+                        long hostBytes, double h2dBytesPerStep, double attendedRowBytesPerStep) {}
 
     /** Tokens per sequence the decoder of a {@code context} point holds (the profiled passes add steps). */
     public static int capacity(int context) {
@@ -47,6 +55,7 @@ public final class DecodeBench {
         int hkv = layer.kvHeads(), d = layer.headDim(), hq = layer.queryHeads();
         int prompt = context - warmup - 2 * steps;
         if (prompt <= cfg.sink() + cfg.local()) throw new IllegalArgumentException("context " + context + " too small for " + (warmup + 2 * steps) + " bench steps");
+        boolean withFull = options.placement() != KvPlacement.STAGED; // staged K/V: full attention is refused
         try (DeviceDecoder dec = new DeviceDecoder(backend, layer, cfg, batch, capacity(context), options)) {
             for (int b = 0; b < batch; b++) {
                 float[][] kv = synthetic(prompt, hkv, d, 1000L + b);
@@ -54,41 +63,50 @@ public final class DecodeBench {
             }
             SplittableRandom rnd = new SplittableRandom(7);
             float[] q = new float[batch * hq * d], k = new float[batch * hkv * d], v = new float[batch * hkv * d], out = new float[batch * hq * d];
-            long[] paris = new long[steps], full = new long[steps];
+            long[] paris = new long[withFull ? steps : 2 * steps], full = new long[withFull ? steps : 0];
             int done = 0;
             for (int i = 0; i < warmup + 2 * steps; i++) {
                 fill(rnd, q, 1f);
                 fill(rnd, k, 1f);
                 fill(rnd, v, 1f);
-                boolean dense = i >= warmup && ((i - warmup) & 1) == 1; // interleave: same cache state for both
+                boolean dense = withFull && i >= warmup && ((i - warmup) & 1) == 1; // interleave: same cache state for both
                 long t0 = System.nanoTime();
                 dec.decode(q, k, v, out, dense && i >= warmup);
                 dec.finish();
                 long dt = System.nanoTime() - t0;
                 if (i >= warmup) {
                     int j = (i - warmup) / 2;
-                    if (dense) full[j] = dt;
+                    if (!withFull) paris[i - warmup] = dt;
+                    else if (dense) full[j] = dt;
                     else paris[j] = dt;
                 }
                 if (progress != null) progress.accept(++done);
             }
             // per-task device time: profiled passes (each kernel waited for)
             dec.profile(true);
+            long h2d0 = dec.hostToDeviceBytes();
+            double attended = 0;
             for (int i = 0; i < PROFILED_STEPS; i++) {
                 fill(rnd, q, 1f);
                 dec.decode(q, k, v, out, false);
+                attended += dec.attendedRowBytes();
             }
+            double h2dPerStep = (dec.hostToDeviceBytes() - h2d0) / (double) PROFILED_STEPS;
             Map<String, long[]> pNs = dec.profileNanos();
             dec.profile(true);
-            for (int i = 0; i < PROFILED_STEPS; i++) {
+            for (int i = 0; withFull && i < PROFILED_STEPS; i++) {
                 fill(rnd, q, 1f);
                 dec.decode(q, k, v, out, true);
             }
             Map<String, long[]> fNs = dec.profileNanos();
-            double pm = median(paris) / 1e6, fm = median(full) / 1e6;
+            double pm = median(paris) / 1e6, fm = withFull ? median(full) / 1e6 : Double.NaN;
             Map<String, Double> pUs = perCallUs(pNs), fUs = perCallUs(fNs);
-            return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, bandwidth(layer, cfg, context, batch, pUs, fUs),
-                    dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes());
+            Map<String, Double> gbps = bandwidth(layer, cfg, context, batch, pUs, fUs);
+            Double copyUs = pUs.get("stagingCopy"); // staged: the measured rows over the measured copy time
+            if (copyUs != null && copyUs > 0) gbps.put("stagingCopy", attended / PROFILED_STEPS / (copyUs * 1e3));
+            return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, gbps,
+                    dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes(), dec.hostBytes(), h2dPerStep,
+                    attended / PROFILED_STEPS);
         }
     }
 
@@ -104,6 +122,7 @@ public final class DecodeBench {
         put(gbps, "rerank", streams * nq * (long) cand * (d / 2 + 2 * blocks + 4), p);
         long attended = cfg.sink() + cfg.topk() + cfg.local() + cfg.interval() / 2;
         put(gbps, "sparseAttention", streams * attended * d * 4, p);
+        put(gbps, "sparseAttentionStaged", streams * attended * d * 4, p);
         Map<String, Double> fullOnly = new LinkedHashMap<>();
         put(fullOnly, "sparseAttention", streams * (long) context * d * 4, f);
         if (fullOnly.containsKey("sparseAttention")) gbps.put("fullAttention", fullOnly.get("sparseAttention"));

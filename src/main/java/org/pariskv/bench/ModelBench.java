@@ -26,7 +26,7 @@ import org.pariskv.select.GroupMerge;
 public final class ModelBench {
     private ModelBench() {}
 
-    /** What a run measured. */
+    /** What a run measured; {@code hostMappedBytes}: host memory of all layers (host-mapped buffers, and staged K/V rows with --kv staged). */
     public record Result(int layers, int context, int steps, double msPerStepMedian, double msPerStepBest,
                          double prefillSeconds, long deviceBytes, long hostMappedBytes, String kvMemory,
                          double recallAtK, double attentionMassRecall, double outputRelError, int samples) {}
@@ -83,7 +83,7 @@ public final class ModelBench {
             long device = 0, host = 0;
             for (DeviceDecoder dec : decs) {
                 device += dec.deviceBytes();
-                host += dec.hostMappedBytes();
+                host += dec.hostBytes(); // host-mapped buffers and, when staged, the decoder's own K/V rows
             }
             return new Result(layers, context, steps, sorted[steps / 2] / 1e6, sorted[0] / 1e6, prefillSeconds, device, host,
                     decs.getFirst().kvMemory().toString(), recall / scored, mass / scored, err / scored, scored);

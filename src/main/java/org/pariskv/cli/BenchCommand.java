@@ -22,6 +22,7 @@ import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Devices;
 import org.pariskv.compute.MemoryKind;
 import org.pariskv.device.DeviceDecoder;
+import org.pariskv.device.KvPlacement;
 import org.pariskv.device.MemoryBudget;
 import org.pariskv.device.MemoryPlan;
 import picocli.CommandLine.Command;
@@ -59,8 +60,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Directory for bench.json and bench.md.")
     Path out;
 
-    @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: pinned + mapped; OpenCL: ALLOC_HOST_PTR); only the index and work buffers stay on the device.")
+    @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: pinned + mapped; OpenCL: ALLOC_HOST_PTR); only the index and work buffers stay on the device. The same as --kv mapped.")
     boolean offload;
+
+    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (host memory the device reads in place; = --offload) or staged (host memory; each step the attended rows are gathered on the host and copied to the device once; full attention is skipped).")
+    String kv;
 
     @Option(names = "--device-memory", description = "Device memory the bench may use (e.g. 70G); default: what the device reports free.")
     String deviceMemory;
@@ -85,6 +89,7 @@ final class BenchCommand implements Callable<Integer> {
         if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
             throw new IllegalArgumentException("bench measures the device pipeline: no OpenCL or CUDA device was selected (" + device + "); see 'pariskv devices'");
         }
+        KvPlacement placement = placement();
         long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
         long hostCap = hostMemory == null ? 0 : MemoryPlan.parseBytes(hostMemory);
         Backend backend = Backends.open(info);
@@ -92,12 +97,15 @@ final class BenchCommand implements Callable<Integer> {
         MemoryBudget budget = MemoryBudget.of(backend, devCap, hostCap);
         for (int n : contexts) {
             for (int b : batches) {
-                MemoryPlan.of(layer, cfg, DecodeBench.capacity(n), b, offload, info.backend()).require(budget, "bench (one layer)");
+                MemoryPlan.of(layer, cfg, DecodeBench.capacity(n), b, placement, info.backend()).require(budget, "bench (one layer)");
             }
         }
-        DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withOffload(offload).withDeviceMemory(devCap).withHostMemory(hostCap);
+        DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withPlacement(placement).withDeviceMemory(devCap).withHostMemory(hostCap);
         if (layers > 1) return modelBench(backend, info, cfg, options, budget);
-        System.err.println("bench on " + info.describe() + (offload ? ", K/V offloaded to host memory" : ""));
+        System.err.println("bench on " + info.describe() + kvWords(placement));
+        if (placement == KvPlacement.STAGED) {
+            System.err.println("bench: full attention skipped: over staged K/V it would copy the whole context per step (compare with --kv mapped or device)");
+        }
         List<DecodeBench.Point> points = new ArrayList<>();
         long total = (long) contexts.size() * batches.size() * (warmup + 2L * steps);
         try (Progress p = new Progress("bench", total, true)) {
@@ -122,7 +130,8 @@ final class BenchCommand implements Callable<Integer> {
             json.put("profile", profile);
             json.put("topk", topk);
             json.put("gqa", gqa);
-            json.put("offload", offload);
+            json.put("offload", placement.onHost());
+            json.put("kv", placement.cliName());
             List<Object> rows = new ArrayList<>();
             for (DecodeBench.Point pt : points) {
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -136,7 +145,10 @@ final class BenchCommand implements Callable<Integer> {
                 r.put("effective_gbps", pt.taskGBps());
                 r.put("device_bytes", pt.deviceBytes());
                 r.put("host_mapped_bytes", pt.hostMappedBytes());
+                r.put("host_bytes", pt.hostBytes());
                 r.put("kv_memory", pt.kvMemory());
+                r.put("h2d_bytes_per_step", pt.h2dBytesPerStep());
+                r.put("attended_row_bytes_per_step", pt.attendedRowBytesPerStep());
                 rows.add(r);
             }
             json.put("points", rows);
@@ -163,14 +175,19 @@ final class BenchCommand implements Callable<Integer> {
     private Integer modelBench(Backend backend, DeviceInfo info, ParisKvConfig cfg, DeviceDecoder.Options options, MemoryBudget budget) throws IOException {
         if (batches.size() != 1 || batches.getFirst() != 1) throw new IllegalArgumentException("--layers > 1 runs batch 1 only");
         ModelShape model = ShapeProfiles.byName(profile).withLayers(layers);
+        KvPlacement placement = options.placement();
         for (int n : contexts) {
-            MemoryPlan.of(model, cfg, n + 8, 1, offload, info.backend()).require(budget, "bench --layers " + layers);
+            MemoryPlan.of(model, cfg, n + 8, 1, placement, info.backend()).require(budget, "bench --layers " + layers);
         }
-        System.err.println("model bench on " + info.describe() + ": " + layers + " layers" + (offload ? ", K/V offloaded to host memory" : ""));
+        System.err.println("model bench on " + info.describe() + ": " + layers + " layers" + kvWords(placement));
         List<Object> rows = new ArrayList<>();
         StringBuilder md = new StringBuilder(String.format(Locale.ROOT,
-                "device: %s%nmodel: %s, %d layers, top-k %d, gqa %s, K/V %s%n%n| context | layers | step median (ms) | step best (ms) | ms per layer | recall@k | attention-mass recall | output rel. error | device GiB | host-mapped GiB | prefill (s) |%n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|%n",
-                info.describe(), profile, layers, topk, gqa, offload ? "offloaded" : "on the device"));
+                "device: %s%nmodel: %s, %d layers, top-k %d, gqa %s, K/V %s%n%n| context | layers | step median (ms) | step best (ms) | ms per layer | recall@k | attention-mass recall | output rel. error | device GiB | host GiB | prefill (s) |%n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|%n",
+                info.describe(), profile, layers, topk, gqa, switch (placement) {
+                    case DEVICE -> "on the device";
+                    case MAPPED -> "offloaded";
+                    case STAGED -> "in host memory, staged";
+                }));
         for (int n : contexts) {
             try (Progress p = new Progress("layers", layers, true)) {
                 org.pariskv.bench.ModelBench.Result r = org.pariskv.bench.ModelBench.run(backend, model, cfg, n, steps, options, samples, p.stepper());
@@ -191,12 +208,29 @@ final class BenchCommand implements Callable<Integer> {
             json.put("layers", layers);
             json.put("topk", topk);
             json.put("gqa", gqa);
-            json.put("offload", offload);
+            json.put("offload", placement.onHost());
+            json.put("kv", placement.cliName());
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md.toString());
         }
         return 0;
+    }
+
+    /** {@code --kv}, with {@code --offload} as a synonym of {@code --kv mapped}. */
+    KvPlacement placement() {
+        if (kv == null) return offload ? KvPlacement.MAPPED : KvPlacement.DEVICE;
+        KvPlacement p = KvPlacement.parse(kv);
+        if (offload && p != KvPlacement.MAPPED) throw new IllegalArgumentException("--offload means --kv mapped; it contradicts --kv " + kv);
+        return p;
+    }
+
+    private static String kvWords(KvPlacement p) {
+        return switch (p) {
+            case DEVICE -> "";
+            case MAPPED -> ", K/V offloaded to host memory (mapped)";
+            case STAGED -> ", K/V in host memory, staged (gathered and copied once per step)";
+        };
     }
 
     static String markdown(DeviceInfo info, ModelShape layer, ParisKvConfig cfg, List<DecodeBench.Point> points) {
@@ -207,13 +241,22 @@ final class BenchCommand implements Callable<Integer> {
             sb.append("K/V memory: ").append(kind).append(" (").append(MemoryKind.valueOf(kind).description()).append(")\n");
         }
         for (DecodeBench.Point p : points) {
-            sb.append(String.format(Locale.ROOT, "memory at context %d, batch %d: %s on the device, %s host-mapped%n", p.context(), p.batch(),
-                    MemoryPlan.gib(p.deviceBytes()), MemoryPlan.gib(p.hostMappedBytes())));
+            sb.append(String.format(Locale.ROOT, "memory at context %d, batch %d: %s on the device, %s host-mapped, %s host in all%n", p.context(), p.batch(),
+                    MemoryPlan.gib(p.deviceBytes()), MemoryPlan.gib(p.hostMappedBytes()), MemoryPlan.gib(p.hostBytes())));
+            sb.append(String.format(Locale.ROOT, "bytes per step at context %d, batch %d: host->device %.0f, attended K/V rows %.0f%n", p.context(), p.batch(),
+                    p.h2dBytesPerStep(), p.attendedRowBytesPerStep()));
+        }
+        if (points.stream().anyMatch(p -> Double.isNaN(p.fullMsMedian()))) {
+            sb.append("full attention: skipped where K/V are staged (it would copy the whole context per step)\n");
         }
         sb.append('\n');
         sb.append("| context | batch | ParisKV step (ms) | full attention (ms) | speedup |\n|---:|---:|---:|---:|---:|\n");
         for (DecodeBench.Point p : points) {
-            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.3f | %.2fx |%n", p.context(), p.batch(), p.parisMsMedian(), p.fullMsMedian(), p.speedup()));
+            if (Double.isNaN(p.fullMsMedian())) {
+                sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | skipped | - |%n", p.context(), p.batch(), p.parisMsMedian()));
+            } else {
+                sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.3f | %.2fx |%n", p.context(), p.batch(), p.parisMsMedian(), p.fullMsMedian(), p.speedup()));
+            }
         }
         sb.append("\nPer-task device time (us per step, profiled pass) and effective GB/s:\n\n");
         for (DecodeBench.Point p : points) {

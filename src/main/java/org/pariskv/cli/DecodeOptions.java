@@ -36,6 +36,9 @@ final class DecodeOptions {
     @Option(names = "--profile", description = "Per-task timing: console or json.")
     String profile;
 
+    @Option(names = "--kv", description = "On a device, where the K/V rows live: device (default), mapped (host memory the device reads in place) or staged (host memory; each step's attended rows gathered on the host and copied once).")
+    String kv;
+
     ParisKvConfig config() {
         ParisKvConfig c = ParisKvConfig.defaults();
         if (topk != null) c = c.withTopk(topk);
@@ -45,6 +48,7 @@ final class DecodeOptions {
             c = c.withRatios(candidateRatio != null ? candidateRatio : c.candidateRatio(), collisionRatio != null ? collisionRatio : c.collisionRatio());
         }
         if (centerKeys != null) c = c.withCenterKeys(centerKeys);
+        if (kv != null) org.pariskv.device.KvPlacement.parse(kv); // fail fast on a bad name
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }
@@ -65,9 +69,12 @@ final class DecodeOptions {
         org.pariskv.compute.DeviceInfo info = resolveDevice();
         boolean onDevice = info.backend() != org.pariskv.compute.BackendKind.JAVA;
         if (onDevice && method.equals("pariskv")) {
-            return org.pariskv.eval.Evaluation.runOnDevice(trace, cfg, org.pariskv.compute.Backends.open(info), onStep);
+            org.pariskv.device.DeviceDecoder.Options options = org.pariskv.device.DeviceDecoder.Options.defaults()
+                    .withPlacement(kv == null ? org.pariskv.device.KvPlacement.DEVICE : org.pariskv.device.KvPlacement.parse(kv));
+            return org.pariskv.eval.Evaluation.runOnDevice(trace, cfg, org.pariskv.compute.Backends.open(info), options, onStep);
         }
         if (onDevice) System.err.println("pariskv: method '" + method + "' runs on the java engine (the device pipeline implements pariskv)");
+        if (kv != null && !(onDevice && method.equals("pariskv"))) System.err.println("pariskv: --kv applies to the device pipeline only; ignored here");
         return org.pariskv.eval.Evaluation.run(trace, org.pariskv.method.Methods.byName(method), cfg, "java", onStep);
     }
 

@@ -11,6 +11,7 @@ import org.pariskv.compute.Backends;
 import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Devices;
+import org.pariskv.device.KvPlacement;
 import org.pariskv.device.MemoryBudget;
 import org.pariskv.device.MemoryPlan;
 import picocli.CommandLine.Command;
@@ -34,8 +35,11 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1", description = "Sequences (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--offload", description = "K/V rows in host memory the GPU reads directly; only the index and work buffers on the device.")
+    @Option(names = "--offload", description = "K/V rows in host memory the GPU reads directly; only the index and work buffers on the device (= --kv mapped).")
     boolean offload;
+
+    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (= --offload) or staged (host memory, a step's attended rows copied to the device).")
+    String kv;
 
     @Option(names = "--device-memory", description = "Device memory to plan for, e.g. 70G (default: what --device reports, else unchecked).")
     String deviceMemory;
@@ -57,6 +61,7 @@ final class PlanCommand implements Callable<Integer> {
         if (context <= 0) throw new IllegalArgumentException("--context must be positive, got " + context);
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         ModelShape shape = ShapeProfiles.byName(profile);
+        if (kv != null) KvPlacement.parse(kv); // fail fast
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
         long hostCap = hostMemory == null ? 0 : MemoryPlan.parseBytes(hostMemory);
@@ -71,7 +76,9 @@ final class PlanCommand implements Callable<Integer> {
         } else {
             budget = MemoryBudget.ofCaps(devCap, hostCap);
         }
-        MemoryPlan plan = MemoryPlan.of(shape, cfg, context, batch, offload, kind);
+        KvPlacement placement = kv == null ? (offload ? KvPlacement.MAPPED : KvPlacement.DEVICE) : KvPlacement.parse(kv);
+        if (offload && placement != KvPlacement.MAPPED) throw new IllegalArgumentException("--offload means --kv mapped; it contradicts --kv " + kv);
+        MemoryPlan plan = MemoryPlan.of(shape, cfg, context, batch, placement, kind);
         System.out.print(plan.table(budget));
         return plan.refusal(budget, "this plan") == null ? 0 : 1;
     }

@@ -8,6 +8,8 @@ public enum MemoryKind {
     CUDA_HOST_MAPPED("page-locked host memory mapped into the GPU (cuMemHostAlloc DEVICEMAP)"),
     /** An OpenCL buffer the driver allocates in host-visible memory (CL_MEM_ALLOC_HOST_PTR); in place or cached is the driver's choice. */
     OPENCL_ALLOC_HOST_PTR("OpenCL CL_MEM_ALLOC_HOST_PTR buffer (driver-allocated host memory)"),
+    /** Plain off-heap host memory of a decoder; the attended rows are gathered on the host and copied to the device once per step. */
+    HOST_STAGED("plain host memory; attended rows gathered on the host into a pinned staging buffer and copied to the device once per step"),
     /** Plain native memory of the JVM (the Java backend's "device"). */
     JVM_NATIVE("JVM native memory");
 

@@ -31,6 +31,18 @@ public final class NativeMemoryLedger {
         COUNT.get(kind).decrementAndGet();
     }
 
+    /**
+     * Host memory a decoder allocates itself, outside a backend (the K/V rows of {@code --kv staged}), recorded as
+     * {@link MemoryKind#HOST_STAGED} so that leak checks see it too; pair with {@link #hostStagedFreed}.
+     */
+    public static void hostStagedAllocated(long bytes) {
+        allocated(MemoryKind.HOST_STAGED, bytes);
+    }
+
+    public static void hostStagedFreed(long bytes) {
+        freed(MemoryKind.HOST_STAGED, bytes);
+    }
+
     /** Bytes of live buffers of {@code kind}. */
     public static long liveBytes(MemoryKind kind) {
         return BYTES.get(kind).get();

@@ -65,6 +65,21 @@ public final class OpenClBackend implements Backend {
         return new Buffer(context.createPinnedBuffer(Math.max(1, bytes)), MemoryKind.OPENCL_ALLOC_HOST_PTR);
     }
 
+    /**
+     * Maps all of {@code buffer} (one of this backend's) for host reads and writes until {@link #unmap}. For a
+     * {@code CL_MEM_ALLOC_HOST_PTR} buffer the mapping is the driver's pinned host memory: the fast source of
+     * {@link #copyIn} into a device buffer (NVIDIA's pinned-transfer pattern). The segment may be used from any
+     * thread; no kernel may use the buffer while it is mapped.
+     */
+    public MemorySegment map(DeviceBuffer buffer) {
+        return ((Buffer) buffer).buffer.map();
+    }
+
+    /** Ends a mapping of {@link #map}. */
+    public void unmap(DeviceBuffer buffer, MemorySegment mapped) {
+        ((Buffer) buffer).buffer.unmap(mapped);
+    }
+
     @Override
     public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
         ClBuffer b = ((Buffer) dst).buffer;

@@ -351,21 +351,58 @@ public final class DecodeTwins {
                                 MemorySegment selected, MemorySegment selCount, MemorySegment pmax, MemorySegment psum,
                                 MemorySegment pacc, int capTok, int maxChunks, int chunk) {
         int[] p = plan(plan);
+        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk,
+                (s, i, token) -> 2L * ((long) s * capTok + token) * d, keys, values, null);
+    }
+
+    /**
+     * Twin of {@code sparseAttentionStaged}: {@link #sparseAttention} over the rows the host packed, per stream in stream
+     * order its attended rows' keys {@code [n_s][D]} then values {@code [n_s][D]}; attended index {@code i} is row
+     * {@code i} of the stream's block. Same partials.
+     */
+    public void sparseAttentionStaged(MemorySegment queries, MemorySegment staged, MemorySegment plan, MemorySegment selected,
+                                      MemorySegment selCount, MemorySegment pmax, MemorySegment psum, MemorySegment pacc,
+                                      int maxChunks, int chunk) {
+        int[] p = plan(plan);
+        int streams = p.length / PLAN_STRIDE;
+        long[] keyRow = new long[streams + 1]; // first K row of each stream's block; its V rows follow its K rows
+        int[] n = new int[streams];
+        for (int s = 0; s < streams; s++) {
+            n[s] = attendedCount(p, s, p[s * PLAN_STRIDE + P_DENSE] != 0 ? 0 : selCount.get(I32, 4L * s));
+            keyRow[s + 1] = keyRow[s] + 2L * n[s];
+        }
+        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk,
+                (s, i, token) -> 2L * (keyRow[s] + i) * d, staged, staged, n);
+    }
+
+    /** Byte offset of the bf16 key row of attended index {@code i} (token {@code token}) of stream {@code s}. */
+    @FunctionalInterface
+    private interface RowAt {
+        long offset(int s, int i, int token);
+    }
+
+    /**
+     * The chunked attention both attention twins share. Value rows sit at the key row's offset, or, with
+     * {@code valueShift} (staged), {@code valueShift[s]} rows further.
+     */
+    private void attend(int[] p, MemorySegment queries, MemorySegment selected, MemorySegment selCount, MemorySegment pmax,
+                        MemorySegment psum, MemorySegment pacc, int maxChunks, int chunk, RowAt rowAt,
+                        MemorySegment keys, MemorySegment values, int[] valueShift) {
         float scale = (float) (1.0 / Math.sqrt(d)); // ROT_SCALE_BITS
         float[] q = new float[g * d], acc = new float[d];
         float[] prob = new float[chunk * g];
-        int[] tok = new int[chunk];
+        long[] row = new long[chunk];
         for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
             int selN = p[s * PLAN_STRIDE + P_DENSE] != 0 ? 0 : selCount.get(I32, 4L * s);
             int[] sel = ints(selected, (long) s * kmax, selN);
             int total = attendedCount(p, s, selN);
+            long vShift = valueShift == null ? 0 : 2L * valueShift[s] * d;
             MemorySegment.copy(queries, F32, 4L * s * g * d, q, 0, g * d);
-            long rowBase = (long) s * capTok;
             for (int c = 0; c < Math.min(maxChunks, (total + chunk - 1) / chunk); c++) {
                 int nTok = Math.min(chunk, total - c * chunk);
-                for (int i = 0; i < nTok; i++) tok[i] = attendedToken(p, s, sel, c * chunk + i);
+                for (int i = 0; i < nTok; i++) row[i] = rowAt.offset(s, c * chunk + i, attendedToken(p, s, sel, c * chunk + i));
                 for (int i = 0; i < nTok; i++) {
-                    for (int h = 0; h < g; h++) prob[i * g + h] = SCALAR.dotBf16(keys, 2L * (rowBase + tok[i]) * d, q, h * d, d) * scale;
+                    for (int h = 0; h < g; h++) prob[i * g + h] = SCALAR.dotBf16(keys, row[i], q, h * d, d) * scale;
                 }
                 for (int h = 0; h < g; h++) {
                     float mx = Float.NEGATIVE_INFINITY;
@@ -377,7 +414,7 @@ public final class DecodeTwins {
                         sum += e;
                     }
                     Arrays.fill(acc, 0f);
-                    for (int i = 0; i < nTok; i++) SCALAR.axpyBf16(prob[i * g + h], values, 2L * (rowBase + tok[i]) * d, acc, 0, d);
+                    for (int i = 0; i < nTok; i++) SCALAR.axpyBf16(prob[i * g + h], values, row[i] + vShift, acc, 0, d);
                     long part = ((long) s * g + h) * maxChunks + c;
                     pmax.set(F32, 4L * part, mx);
                     psum.set(F32, 4L * part, sum);

@@ -18,6 +18,8 @@ import org.pariskv.compute.Kernel;
 import org.pariskv.compute.MemoryKind;
 import org.pariskv.compute.KernelArg;
 import org.pariskv.compute.KernelSource;
+import org.pariskv.compute.NativeMemoryLedger;
+import org.pariskv.compute.OpenClBackend;
 import org.pariskv.compute.Program;
 import org.pariskv.encode.Bf16;
 import org.pariskv.rotate.HadamardRotation;
@@ -40,13 +42,17 @@ import org.pariskv.select.Tiers;
  * {@link Options#offload()} the K/V rows live in host memory the device reads in place
  * ({@link Backend#allocateHostMapped}); prefill then writes them there directly when the buffer has a host view
  * (CUDA), and the kernels, unchanged, read only the rows a step attends (sink, selected top-k, local window).
+ * With {@link KvPlacement#STAGED} the K/V rows live only in plain host memory of the decoder: after
+ * {@code mergeSelection} the host reads back the selection, gathers the attended rows of every stream into one
+ * pinned staging buffer ({@code gatherRows}), copies it to the device once ({@code stagingCopy}) and
+ * {@code sparseAttentionStaged} attends them; encodeKeys reads the rows it encodes from a small device scratch.
  * Sizes: {@link #bufferBytes}, {@link MemoryPlan}. Not thread-safe.
  */
 public final class DeviceDecoder implements AutoCloseable {
 
     /** The kernels of one step, in launch order (also the profile's row order). */
     public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
-            "candidateCount", "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "attentionCombine");
+            "candidateCount", "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "sparseAttentionStaged", "attentionCombine");
 
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
@@ -59,7 +65,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final ModelShape shape;
     private final ParisKvConfig cfg;
     private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks, tiles;
-    private final boolean gpu, offload;
+    private final boolean gpu, offload; // offload: K/V in host-mapped buffers (KvPlacement.MAPPED)
     private final int topKSliceAbove;
     private final Program program;
     private final Map<String, Kernel> kernels = new LinkedHashMap<>();
@@ -78,11 +84,36 @@ public final class DeviceDecoder implements AutoCloseable {
     private final Map<String, long[]> profile = new LinkedHashMap<>();
     private boolean profiling;
 
+    // ---- KvPlacement.STAGED: K/V rows in plain host memory, attended rows gathered and copied once per step ----
+    /** Why {@code decode(..., dense=true)} is refused for staged K/V. */
+    public static final String DENSE_STAGED_REFUSAL =
+            "full attention over staged K/V would copy the whole context per step; use MAPPED or DEVICE";
+    /** Rows (over all streams) one encodeKeys launch of a staged decoder reads from its device scratch. */
+    static final int ENCODE_SCRATCH_ROWS = 65536;
+    /** Staged rows above which the host gather runs in parallel over streams. */
+    private static final int PARALLEL_GATHER_ROWS = 4096;
+    private static final java.util.Set<String> SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final KvPlacement placement;
+    private final boolean staged;
+    private final int slots, encSlice;   // staged rows per stream; encode scratch rows per stream
+    private final DeviceBuffer stagedPinned, stagedRows, encodeScratch;
+    private MemorySegment hostKeys, hostValues, stagedHost, stagedMapping; // stagedMapping: OpenCL map of stagedPinned
+    private Arena hostArena;
+    private long hostStoreBytes;
+    private final int[] selCountHost;
+    private long lastAttendedRows = -1;  // rows (K) attended at the last step, -1: not yet counted
+    private int[] attendPlan;            // plan of the last attend (for attendedRowBytes of MAPPED / DEVICE)
+    // host -> device bytes by category: queries, new token rows, plan rows, staged K/V rows, rows to encode (staged)
+    private static final int H_QUERIES = 0, H_NEW = 1, H_PLAN = 2, H_STAGED = 3, H_ENCODE = 4;
+    private static final List<String> H2D = List.of("queries", "newTokens", "plan", "stagedRows", "encodeRows");
+    private final long[] h2dTotal = new long[H2D.size()], h2dStepStart = new long[H2D.size()], h2dLast = new long[H2D.size()];
+
     /**
      * How a decoder places its memory.
      *
-     * @param offload           K/V rows in host memory the device reads in place ({@link Backend#allocateHostMapped})
-     *                          instead of device memory; the compact index and all work buffers stay on the device
+     * @param placement         where the K/V rows live: device memory, host memory the device reads in place
+     *                          ({@link Backend#allocateHostMapped}), or host memory gathered and copied per step
+     *                          ({@link KvPlacement}); the compact index and all work buffers stay on the device
      * @param deviceMemoryLimit device bytes the decoder may assume free, 0 = ask the device (cuMemGetInfo / CL_DEVICE_GLOBAL_MEM_SIZE);
      *                          when both are known the smaller wins
      * @param hostMemoryLimit   host bytes for offloaded K/V, 0 = ask the OS (MemAvailable); the smaller wins
@@ -90,27 +121,41 @@ public final class DeviceDecoder implements AutoCloseable {
      *                          then the best of those); shorter ones one kernel. Measured on the H100: the single
      *                          kernel wins at 13K candidates (128K context), the two stages at 104K (1M)
      */
-    public record Options(boolean offload, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove) {
+    public record Options(KvPlacement placement, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove) {
         public static final int DEFAULT_TOPK_SLICE_ABOVE = 32768;
 
-        public static Options defaults() {
-            return new Options(false, 0, 0, DEFAULT_TOPK_SLICE_ABOVE);
+        public Options {
+            java.util.Objects.requireNonNull(placement, "placement");
         }
 
+        public static Options defaults() {
+            return new Options(KvPlacement.DEVICE, 0, 0, DEFAULT_TOPK_SLICE_ABOVE);
+        }
+
+        /** K/V rows in host memory (MAPPED or STAGED). */
+        public boolean offload() {
+            return placement.onHost();
+        }
+
+        /** true: {@link KvPlacement#MAPPED} (the historical meaning of offload); false: {@link KvPlacement#DEVICE}. */
         public Options withOffload(boolean on) {
-            return new Options(on, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove);
+            return withPlacement(on ? KvPlacement.MAPPED : KvPlacement.DEVICE);
+        }
+
+        public Options withPlacement(KvPlacement p) {
+            return new Options(p, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove);
         }
 
         public Options withDeviceMemory(long bytes) {
-            return new Options(offload, bytes, hostMemoryLimit, topKSliceAbove);
+            return new Options(placement, bytes, hostMemoryLimit, topKSliceAbove);
         }
 
         public Options withHostMemory(long bytes) {
-            return new Options(offload, deviceMemoryLimit, bytes, topKSliceAbove);
+            return new Options(placement, deviceMemoryLimit, bytes, topKSliceAbove);
         }
 
         public Options withTopKSliceAbove(int candidates) {
-            return new Options(offload, deviceMemoryLimit, hostMemoryLimit, candidates);
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, candidates);
         }
     }
 
@@ -136,7 +181,9 @@ public final class DeviceDecoder implements AutoCloseable {
         this.shape = shape;
         this.cfg = cfg;
         this.batch = batch;
-        this.offload = options.offload();
+        this.placement = options.placement();
+        this.offload = placement == KvPlacement.MAPPED;
+        this.staged = placement == KvPlacement.STAGED;
         this.topKSliceAbove = options.topKSliceAbove();
         this.hkv = shape.kvHeads();
         this.streams = batch * hkv;
@@ -149,8 +196,10 @@ public final class DeviceDecoder implements AutoCloseable {
         this.maxChunks = maxChunks(capacity);
         this.tiles = tiles(capacity);
         this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
+        this.slots = stagedSlots(cfg, capacity);
+        this.encSlice = encodeSlice(cfg, batch, hkv, capacity);
         // refuse before compiling or allocating anything
-        MemoryPlan.of(shape.withLayers(1), cfg, capacity, batch, offload, backend.device().backend())
+        MemoryPlan.of(shape.withLayers(1), cfg, capacity, batch, placement, backend.device().backend())
                 .require(MemoryBudget.of(backend, options.deviceMemoryLimit(), options.hostMemoryLimit()), "DeviceDecoder (one layer)");
         Rotation rotation = Rotation.forDim(d, cfg.seed());
         Map<String, String> defines = new LinkedHashMap<>();
@@ -166,13 +215,13 @@ public final class DeviceDecoder implements AutoCloseable {
         this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         for (String t : TASKS) kernels.put(t, program.kernel(t));
 
-        Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity);
+        Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity, placement);
         float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
         try {
             rot = alloc(sizes, "rot");
             backend.copyIn(rot, MemorySegment.ofArray(rotData));
-            keys = offload ? allocHost(sizes, "keys") : alloc(sizes, "keys");
-            values = offload ? allocHost(sizes, "values") : alloc(sizes, "values");
+            keys = staged ? null : offload ? allocHost(sizes, "keys") : alloc(sizes, "keys");
+            values = staged ? null : offload ? allocHost(sizes, "values") : alloc(sizes, "values");
             codes = alloc(sizes, "codes");
             nibbles = alloc(sizes, "nibbles");
             weights = alloc(sizes, "weights");
@@ -202,14 +251,21 @@ public final class DeviceDecoder implements AutoCloseable {
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
             partCount = alloc(sizes, "partCount");
-            newKeys = alloc(sizes, "newKeys");
-            newValues = alloc(sizes, "newValues");
+            newKeys = staged ? null : alloc(sizes, "newKeys");
+            newValues = staged ? null : alloc(sizes, "newValues");
+            stagedPinned = staged ? allocHost(sizes, "stagedPinned") : null;
+            stagedRows = staged ? alloc(sizes, "staged") : null;
+            encodeScratch = staged ? alloc(sizes, "encodeScratch") : null;
+            if (staged) allocateHostStore(sizes);
         } catch (RuntimeException | Error e) {
+            releaseStaged();
             for (DeviceBuffer b : owned) b.close(); // nothing leaks from a failed construction
             owned.clear();
             arena.close();
             throw e;
         }
+        selCountHost = new int[streams];
+        sayKvPath();
 
         length = new int[batch];
         zoneEnd = new int[batch];
@@ -226,6 +282,7 @@ public final class DeviceDecoder implements AutoCloseable {
         try {
             stagingPin = backend.pin(staging);
         } catch (RuntimeException e) {
+            releaseStaged();
             for (DeviceBuffer b : owned) b.close();
             owned.clear();
             arena.close();
@@ -336,18 +393,73 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** Device bytes one decoder allocates: every buffer, less K/V when offloaded. */
     public static long deviceBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, boolean offload) {
-        long n = 0;
-        for (var e : bufferBytes(shape, cfg, batch, capacity).entrySet()) {
-            if (!(offload && KV_BUFFERS.contains(e.getKey()))) n += e.getValue();
-        }
-        return n;
+        return deviceBytes(shape, cfg, batch, capacity, offload ? KvPlacement.MAPPED : KvPlacement.DEVICE);
     }
 
     /** Host-mapped bytes one decoder allocates: the K/V rows when offloaded, else 0. */
     public static long hostBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, boolean offload) {
-        if (!offload) return 0;
+        return hostBytes(shape, cfg, batch, capacity, offload ? KvPlacement.MAPPED : KvPlacement.DEVICE);
+    }
+
+    /** The buffers a staged decoder adds: pinned host and device rows of a step, and the device scratch of encodeKeys. */
+    public static final List<String> STAGING_BUFFERS = List.of("stagedPinned", "staged", "encodeScratch");
+
+    /**
+     * Bytes of every buffer a decoder with K/V {@code placement} allocates, by name. DEVICE and MAPPED: as
+     * {@link #bufferBytes(ModelShape, ParisKvConfig, int, int)}. STAGED: "keys" and "values" are the decoder's plain
+     * host memory; no new-token buffers (the host appends rows itself); plus "stagedPinned" (pinned host memory) and
+     * "staged" (device) for the attended rows of one step, K and V bf16 of {@link #stagedSlots} rows per stream, and
+     * "encodeScratch" (device), the keys one encodeKeys launch reads.
+     */
+    public static Map<String, Long> bufferBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, KvPlacement placement) {
         Map<String, Long> m = bufferBytes(shape, cfg, batch, capacity);
-        return m.get("keys") + m.get("values");
+        if (placement != KvPlacement.STAGED) return m;
+        long streams = (long) batch * shape.kvHeads(), d = shape.headDim();
+        m.remove("newKeys");
+        m.remove("newValues");
+        long rows = padded(2L * 2 * streams * stagedSlots(cfg, capacity) * d);
+        m.put("stagedPinned", rows);
+        m.put("staged", rows);
+        m.put("encodeScratch", padded(2L * streams * encodeSlice(cfg, batch, shape.kvHeads(), capacity) * d));
+        return m;
+    }
+
+    /** Whether buffer {@code name} of {@link #bufferBytes} lives in host memory under {@code placement}. */
+    public static boolean inHostMemory(String name, KvPlacement placement) {
+        return placement.onHost() && KV_BUFFERS.contains(name) || name.equals("stagedPinned");
+    }
+
+    /** Device bytes one decoder allocates under {@code placement}. */
+    public static long deviceBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, KvPlacement placement) {
+        long n = 0;
+        for (var e : bufferBytes(shape, cfg, batch, capacity, placement).entrySet()) {
+            if (!inHostMemory(e.getKey(), placement)) n += e.getValue();
+        }
+        return n;
+    }
+
+    /** Host bytes one decoder allocates under {@code placement}: the K/V rows when on the host, the pinned staging rows. */
+    public static long hostBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, KvPlacement placement) {
+        long n = 0;
+        for (var e : bufferBytes(shape, cfg, batch, capacity, placement).entrySet()) {
+            if (inHostMemory(e.getKey(), placement)) n += e.getValue();
+        }
+        return n;
+    }
+
+    /**
+     * Rows per stream of a staged step: the most a step attends. Sparse: sink + selected (at most KMAX) + local
+     * window (at most local + interval - 1, the window slides by whole intervals); a sequence shorter than
+     * {@link ParisKvConfig#denseBelow()} attends all its rows (below that threshold); never more than the capacity.
+     */
+    public static int stagedSlots(ParisKvConfig cfg, int capacity) {
+        long sparse = (long) cfg.sink() + kmax(cfg) + cfg.local() + cfg.interval();
+        return (int) Math.min(capacity, Math.max(sparse, cfg.denseBelow() - 1L));
+    }
+
+    /** Keys per stream one staged encodeKeys launch reads: about {@value #ENCODE_SCRATCH_ROWS} over all streams, at least one interval. */
+    static int encodeSlice(ParisKvConfig cfg, int batch, int hkv, int capacity) {
+        return Math.max(1, Math.min(capacity, Math.max(cfg.interval(), ENCODE_SCRATCH_ROWS / (batch * hkv))));
     }
 
     private DeviceBuffer alloc(Map<String, Long> sizes, String name) {
@@ -362,7 +474,7 @@ public final class DeviceDecoder implements AutoCloseable {
         return b;
     }
 
-    /** Bytes of device memory this decoder holds (host-mapped K/V not included: see {@link #hostMappedBytes()}). */
+    /** Bytes of device memory this decoder holds (host-mapped K/V not included: see {@link #hostMappedBytes()}, {@link #hostBytes()}). */
     public long deviceBytes() {
         long n = 0;
         for (DeviceBuffer b : owned) if (!b.isHostMapped()) n += b.bytes();
@@ -376,14 +488,23 @@ public final class DeviceDecoder implements AutoCloseable {
         return n;
     }
 
-    /** Whether K/V rows were placed in host memory. */
-    public boolean offload() {
-        return offload;
+    /** Bytes this decoder holds in host memory: host-mapped buffers and, when staged, its own K/V rows. */
+    public long hostBytes() {
+        return hostMappedBytes() + hostStoreBytes;
     }
 
-    /** The memory path the K/V rows took (device memory, CUDA host-mapped, OpenCL ALLOC_HOST_PTR). */
+    /** Whether K/V rows were placed in host memory (MAPPED or STAGED). */
+    public boolean offload() {
+        return placement.onHost();
+    }
+
+    public KvPlacement placement() {
+        return placement;
+    }
+
+    /** The memory path the K/V rows took (device memory, CUDA host-mapped, OpenCL ALLOC_HOST_PTR, staged host memory). */
     public MemoryKind kvMemory() {
-        return keys.kind();
+        return staged ? MemoryKind.HOST_STAGED : keys.kind();
     }
 
     public int length(int seq) {
@@ -410,9 +531,9 @@ public final class DeviceDecoder implements AutoCloseable {
     /** Bulk prefill of sequence {@code seq}: rows {@code [tokens][Hkv][D]}; encodes all but the last {@code L}. */
     public void prefill(int seq, float[] k, float[] v, int tokens) {
         if (length[seq] + tokens > capTok) throw new IllegalArgumentException("sequence " + seq + " would hold " + (length[seq] + tokens) + " tokens, capacity " + capTok);
-        MemorySegment hostK = keys.hostSegment(), hostV = values.hostSegment();
+        MemorySegment hostK = staged ? hostKeys : keys.hostSegment(), hostV = staged ? hostValues : values.hostSegment();
         if (hostK != null && hostV != null) {
-            // host-mapped rows: write them in place, no copy (after earlier kernels that may touch them)
+            // host-mapped (or staged host) rows: write them in place, no copy (after earlier kernels that may touch them)
             backend.finish();
             int parts = Math.max(1, Math.min(16, tokens / 4096)); // heads x token slices in parallel: host memory bandwidth
             int base = length[seq];
@@ -475,6 +596,10 @@ public final class DeviceDecoder implements AutoCloseable {
         int max = 0;
         for (int b = 0; b < batch; b++) max = Math.max(max, count[b]);
         if (max == 0) return;
+        if (staged) {
+            encodeStaged(from, count);
+            return;
+        }
         fillPlan(false);
         planEncode(from, count);
         uploadPlan();
@@ -508,6 +633,7 @@ public final class DeviceDecoder implements AutoCloseable {
      * @param dense true for exact full attention over every token (the baseline), false for ParisKV
      */
     public void decode(float[] q, float[] k, float[] v, float[] out, boolean dense) {
+        beginStep(dense);
         for (int b = 0; b < batch; b++) {
             if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
         }
@@ -520,6 +646,7 @@ public final class DeviceDecoder implements AutoCloseable {
             }
         }
         for (int b = 0; b < batch; b++) length[b]++;
+        if (staged) appendHost(); // K/V rows live only in host memory: no upload, no kernel
         // slide the window: whole intervals move into the retrieval zone (encoded this step)
         int[] from = new int[batch], count = new int[batch];
         int maxEncode = 0;
@@ -533,18 +660,25 @@ public final class DeviceDecoder implements AutoCloseable {
                 maxEncode = Math.max(maxEncode, move);
             }
         }
-        // one plan serves the whole step: appendTokens reads the length, encodeKeys its fields, the rest the zone
-        fillPlan(dense);
-        planEncode(from, count);
-        MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
         MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
-        backend.copyInAsync(newKeys, 0, newKeySeg);
-        backend.copyInAsync(newValues, 0, newValueSeg);
-        backend.copyInAsync(plan, 0, planSeg);
-        backend.copyInAsync(queries, 0, querySeg);
-        launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
-                buf(keys), buf(values), new KernelArg.Int(capTok));
-        if (maxEncode > 0) launchEncode(maxEncode);
+        if (staged) {
+            if (maxEncode > 0) encodeStaged(from, count);
+            upload(queries, querySeg, H_QUERIES);
+            fillPlan(dense);
+            uploadPlan();
+        } else {
+            // one plan serves the whole step: appendTokens reads the length, encodeKeys its fields, the rest the zone
+            fillPlan(dense);
+            planEncode(from, count);
+            MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+            enqueueUpload(newKeys, newKeySeg, H_NEW);
+            enqueueUpload(newValues, newValueSeg, H_NEW);
+            enqueueUpload(plan, planSeg, H_PLAN);
+            enqueueUpload(queries, querySeg, H_QUERIES);
+            launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
+                    buf(keys), buf(values), new KernelArg.Int(capTok));
+            if (maxEncode > 0) launchEncode(maxEncode);
+        }
         attendStep(dense);
         backend.copyOut(outSeg, this.out);
         MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
@@ -597,9 +731,11 @@ public final class DeviceDecoder implements AutoCloseable {
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
         int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
         int chunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
-        launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
+        if (staged) attendStaged(chunks, chunk); // gather the attended rows on the host, one copy, sparseAttentionStaged
+        else launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
                 new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+        endStepUploads();
         launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
                 buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
     }
@@ -637,7 +773,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private void uploadPlan() {
         MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
-        backend.copyIn(plan, planSeg);
+        upload(plan, planSeg, H_PLAN);
     }
 
     private static KernelArg buf(DeviceBuffer b) {
@@ -692,6 +828,12 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** Key (or value) rows {@code [from, from+n)} of stream {@code s} as floats (for exact references on the host). */
     public float[] rows(boolean keysNotValues, int stream, int from, int n) {
+        if (staged) {
+            MemorySegment m = (keysNotValues ? hostKeys : hostValues).asSlice(2L * ((long) stream * capTok + from) * d, 2L * n * d);
+            float[] out = new float[n * d];
+            for (int i = 0; i < out.length; i++) out[i] = Bf16.toFloat(m.getAtIndex(ValueLayout.JAVA_SHORT, i));
+            return out;
+        }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment m = a.allocate(2L * n * d, 64);
             backend.copyOut(m, keysNotValues ? keys : values, 2L * ((long) stream * capTok + from) * d);
@@ -778,9 +920,274 @@ public final class DeviceDecoder implements AutoCloseable {
     @Override
     public void close() {
         backend.finish(); // nothing enqueued may still read the staging memory
+        releaseStaged();
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
         stagingPin.close();
-        arena.close();
+        if (arena.scope().isAlive()) arena.close();
+    }
+
+    // ---- KvPlacement.STAGED ---------------------------------------------------------------------------------
+
+    /** The decoder's own host memory for the K/V rows ([stream][capTok][D] bf16, page-aligned) and the host view of the pinned staging rows. */
+    private void allocateHostStore(Map<String, Long> sizes) {
+        stagedHost = stagedPinned.hostSegment(); // CUDA: page-locked host memory
+        if (stagedHost == null) {
+            if (!(backend instanceof OpenClBackend ocl)) throw new IllegalStateException("no host view of the staging buffer on " + backend.device().spec());
+            stagedMapping = ocl.map(stagedPinned); // CL_MEM_ALLOC_HOST_PTR mapped once: pinned memory, the fast source of copies
+            stagedHost = stagedMapping;
+        }
+        hostArena = Arena.ofShared(); // the gather reads it from several threads
+        long kb = sizes.get("keys"), vb = sizes.get("values");
+        hostKeys = hostArena.allocate(kb, 4096);
+        hostValues = hostArena.allocate(vb, 4096);
+        hostStoreBytes = kb + vb;
+        NativeMemoryLedger.hostStagedAllocated(hostStoreBytes);
+    }
+
+    /** Unmaps the staging buffer and frees the host K/V rows (idempotent; also after a failed construction). */
+    private void releaseStaged() {
+        if (stagedMapping != null) {
+            ((OpenClBackend) backend).unmap(stagedPinned, stagedMapping);
+            stagedMapping = null;
+        }
+        stagedHost = null;
+        if (hostArena != null) {
+            hostArena.close();
+            hostArena = null;
+            hostKeys = hostValues = null;
+            if (hostStoreBytes > 0) NativeMemoryLedger.hostStagedFreed(hostStoreBytes);
+            hostStoreBytes = 0;
+        }
+    }
+
+    /** Says once per process and device which path host K/V rows take (and warns where MAPPED is no real offload). */
+    private void sayKvPath() {
+        String spec = backend.device().spec();
+        String platform = backend.device().platform() == null ? "" : backend.device().platform();
+        boolean nvidiaOpenCl = backend.device().backend() == BackendKind.OPENCL
+                && platform.toUpperCase(java.util.Locale.ROOT).contains("NVIDIA");
+        if (staged && SAID.add("staged " + spec)) {
+            System.err.println("pariskv: K/V rows in host memory, staged: gathered on the host and copied once per step ("
+                    + spec + (nvidiaOpenCl ? "; OpenCL does not read host buffers in place on NVIDIA" : "") + ")");
+        }
+        if (offload && SAID.add("mapped " + spec)) {
+            System.err.println("pariskv: K/V rows in host memory the device reads in place: " + keys.kind().description() + " (" + spec + ")");
+            if (nvidiaOpenCl) {
+                System.err.println("pariskv: warning: NVIDIA's OpenCL keeps a device copy of CL_MEM_ALLOC_HOST_PTR buffers (measured on an H100,"
+                        + " profiles/results/2026-11-22-h100-offload): mapped K/V is no real offload there; use --kv staged");
+            }
+        }
+    }
+
+    /** Starts a step's byte count; refuses full attention over staged K/V before anything changes. */
+    private void beginStep(boolean dense) {
+        if (dense && staged) throw new IllegalArgumentException(DENSE_STAGED_REFUSAL);
+        System.arraycopy(h2dTotal, 0, h2dStepStart, 0, h2dTotal.length);
+        lastAttendedRows = -1;
+        attendPlan = null;
+    }
+
+    /** Ends a step's byte count (the attention's inputs are all uploaded) and keeps its plan for {@link #attendedRowBytes()}. */
+    private void endStepUploads() {
+        for (int i = 0; i < h2dTotal.length; i++) h2dLast[i] = h2dTotal[i] - h2dStepStart[i];
+        if (!staged) attendPlan = planHost.clone();
+    }
+
+    /** An enqueued upload from the pinned step staging (see {@link Backend#copyInAsync}). */
+    private void enqueueUpload(DeviceBuffer dst, MemorySegment src, int category) {
+        backend.copyInAsync(dst, 0, src);
+        h2dTotal[category] += src.byteSize();
+    }
+
+    private void upload(DeviceBuffer dst, MemorySegment src, int category) {
+        upload(dst, 0, src, category);
+    }
+
+    private void upload(DeviceBuffer dst, long offset, MemorySegment src, int category) {
+        backend.copyIn(dst, offset, src);
+        h2dTotal[category] += src.byteSize();
+    }
+
+    private void profileHost(String task, long ns) {
+        long[] acc = profile.computeIfAbsent(task, k -> new long[2]);
+        acc[0] += ns;
+        acc[1]++;
+    }
+
+    /** STAGED append: the step's rows (bf16 in newKeySeg / newValueSeg) become token length - 1 of every stream. */
+    private void appendHost() {
+        for (int s = 0; s < streams; s++) {
+            long dst = 2L * ((long) s * capTok + length[s / hkv] - 1) * d;
+            MemorySegment.copy(newKeySeg, 2L * s * d, hostKeys, dst, 2L * d);
+            MemorySegment.copy(newValueSeg, 2L * s * d, hostValues, dst, 2L * d);
+        }
+    }
+
+    /**
+     * STAGED encodeKeys: the keys are on the host only, so each launch first uploads at most {@link #encSlice} of
+     * them per stream into the device scratch (stream s at rows [s·encSlice, ...)). encodeKeys runs unchanged: the
+     * plan row's zone start becomes minus the slice's first zone index, so the kernel's token (zone start + zone
+     * index) is the scratch row, and its row stride is encSlice; codes, nibbles, weights and counts are addressed
+     * by zone index as always.
+     */
+    private void encodeStaged(int[] from, int[] count) {
+        int[] done = new int[batch];
+        int threads = Math.min(d, 256);
+        while (true) {
+            fillPlan(false);
+            int max = 0;
+            for (int b = 0; b < batch; b++) {
+                int n = Math.min(encSlice, count[b] - done[b]), first = from[b] + done[b];
+                max = Math.max(max, n);
+                for (int h = 0; h < hkv; h++) {
+                    int s = b * hkv + h, o = s * PLAN;
+                    if (n > 0) {
+                        long src = 2L * ((long) s * capTok + planHost[o + P_ZONE_START] + first) * d;
+                        upload(encodeScratch, 2L * s * encSlice * d, hostKeys.asSlice(src, 2L * n * d), H_ENCODE);
+                    }
+                    planHost[o + P_ENC_FROM] = first;
+                    planHost[o + P_ENC_COUNT] = n;
+                    planHost[o + P_ZONE_START] = -first;
+                }
+            }
+            if (max == 0) return;
+            uploadPlan();
+            launch("encodeKeys", new Grid(new long[] {(long) max * threads, streams}, new long[] {threads, 1}),
+                    buf(encodeScratch), buf(rot), buf(center), buf(plan), buf(codes), buf(nibbles), buf(weights), buf(counts),
+                    new KernelArg.Int(capTok), new KernelArg.Int(encSlice));
+            for (int b = 0; b < batch; b++) done[b] += Math.min(encSlice, count[b] - done[b]);
+        }
+    }
+
+    /**
+     * STAGED attention: reads back the merged selection, gathers every stream's attended rows (sink, selected,
+     * local window; all rows of a stream below the dense threshold) from host memory into the pinned staging rows
+     * (stream after stream: its keys, then its values), copies them to the device in one copy and launches
+     * sparseAttentionStaged. Profiled as "gatherRows" (read-back and gather) and "stagingCopy".
+     */
+    private void attendStaged(int chunks, int chunk) {
+        long t0 = System.nanoTime();
+        boolean anySparse = false;
+        for (int s = 0; s < streams; s++) anySparse |= planHost[s * PLAN + P_DENSE] == 0;
+        int[] sel = null;
+        if (anySparse) {
+            System.arraycopy(readInts(selCount, 0, streams), 0, selCountHost, 0, streams);
+            sel = readInts(selected, 0, streams * kmax);
+        }
+        long[] base = new long[streams];
+        int[] n = new int[streams];
+        long rows = 0; // K rows; the buffer holds as many V rows
+        for (int s = 0; s < streams; s++) {
+            int o = s * PLAN;
+            n[s] = planHost[o + P_DENSE] != 0 ? planHost[o + P_LEN]
+                    : planHost[o + P_SINK_END] + selCountHost[s] + planHost[o + P_LEN] - planHost[o + P_ZONE_END];
+            if (n[s] > slots) throw new IllegalStateException("stream " + s + " attends " + n[s] + " rows, the staging holds " + slots);
+            base[s] = 2 * rows;
+            rows += n[s];
+        }
+        int[] selF = sel;
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, streams);
+        if (rows > PARALLEL_GATHER_ROWS) range = range.parallel();
+        range.forEach(s -> gatherStream(s, base[s], n[s], selF));
+        long t1 = System.nanoTime();
+        long bytes = 2 * rows * 2L * d;
+        if (bytes > 0) upload(stagedRows, 0, stagedHost.asSlice(0, bytes), H_STAGED);
+        long t2 = System.nanoTime();
+        lastAttendedRows = rows;
+        if (profiling) {
+            profileHost("gatherRows", t1 - t0);
+            profileHost("stagingCopy", t2 - t1);
+        }
+        launch("sparseAttentionStaged", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
+                buf(queries), buf(stagedRows), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
+                new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+    }
+
+    /** Stream {@code s}'s {@code n} attended rows, in attended order, to staging rows [base, base+n) (K) and [base+n, base+2n) (V). */
+    private void gatherStream(int s, long base, int n, int[] sel) {
+        int o = s * PLAN;
+        long src = (long) s * capTok;
+        if (planHost[o + P_DENSE] != 0) {
+            copyRows(src, base, n, n);
+            return;
+        }
+        int sinkEnd = planHost[o + P_SINK_END], zs = planHost[o + P_ZONE_START], ze = planHost[o + P_ZONE_END];
+        int len = planHost[o + P_LEN], selN = selCountHost[s];
+        copyRows(src, base, n, sinkEnd);
+        int i = sinkEnd;
+        for (int j = 0; j < selN; ) { // ascending zone indices: copy runs of neighbours at once
+            int first = sel[s * kmax + j], run = 1;
+            while (j + run < selN && sel[s * kmax + j + run] == first + run) run++;
+            copyRows(src + zs + first, base + i, n, run);
+            i += run;
+            j += run;
+        }
+        copyRows(src + ze, base + i, n, len - ze);
+    }
+
+    /** {@code count} K and V rows from host row {@code srcRow} to staging row {@code dstRow} (values {@code n} rows further). */
+    private void copyRows(long srcRow, long dstRow, int n, int count) {
+        if (count <= 0) return;
+        long rowBytes = 2L * d;
+        MemorySegment.copy(hostKeys, srcRow * rowBytes, stagedHost, dstRow * rowBytes, count * rowBytes);
+        MemorySegment.copy(hostValues, srcRow * rowBytes, stagedHost, (dstRow + n) * rowBytes, count * rowBytes);
+    }
+
+    // ---- bytes moved per step ----------------------------------------------------------------------------
+
+    /**
+     * Host→device bytes of the last decode step, from its start to the attention launch, by category:
+     * {@code queries}, {@code newTokens} (the appended K/V rows; 0 when staged), {@code plan} (plan rows),
+     * {@code stagedRows} (the gathered K/V rows; STAGED only), {@code encodeRows} (keys re-encoded when the window
+     * slid; STAGED only, the other placements read them on the device).
+     */
+    public Map<String, Long> lastStepHostToDevice() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (int i = 0; i < H2D.size(); i++) m.put(H2D.get(i), h2dLast[i]);
+        return m;
+    }
+
+    /** The sum of {@link #lastStepHostToDevice()}. */
+    public long lastStepHostToDeviceBytes() {
+        long n = 0;
+        for (long v : h2dLast) n += v;
+        return n;
+    }
+
+    /** Host→device bytes copied through this decoder since construction (prefill and steps). */
+    public long hostToDeviceBytes() {
+        long n = 0;
+        for (long v : h2dTotal) n += v;
+        return n;
+    }
+
+    /** Gathered K/V row bytes copied to the device since construction (0 unless STAGED). */
+    public long stagedBytes() {
+        return h2dTotal[H_STAGED];
+    }
+
+    /**
+     * Bytes of the K/V rows the last step's attention read: over all streams, (sink + selected + local window, or
+     * every row of a stream that attended densely) × D × 2 B × 2 (K and V). STAGED: exactly the rows copied;
+     * MAPPED: what the kernel reads in place over the bus (analytic); DEVICE: what it reads from device memory.
+     * For MAPPED and DEVICE the first call after a step reads the selection counts back from the device.
+     */
+    public long attendedRowBytes() {
+        if (lastAttendedRows < 0 && attendPlan != null) {
+            int[] sc = null;
+            long rows = 0;
+            for (int s = 0; s < streams; s++) {
+                int o = s * PLAN;
+                if (attendPlan[o + P_DENSE] != 0) {
+                    rows += attendPlan[o + P_LEN];
+                } else {
+                    if (sc == null) sc = readInts(selCount, 0, streams);
+                    rows += attendPlan[o + P_SINK_END] + sc[s] + attendPlan[o + P_LEN] - attendPlan[o + P_ZONE_END];
+                }
+            }
+            lastAttendedRows = rows;
+        }
+        return Math.max(0, lastAttendedRows) * 2L * d * 2;
     }
 }

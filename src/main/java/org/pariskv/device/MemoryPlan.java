@@ -11,18 +11,19 @@ import org.pariskv.kv.RowStore;
 
 /**
  * Where the bytes of a decode go, for a shape, a context (tokens per sequence), a batch, the ParisKV config
- * (top-k, GQA mode) and the offload flag: device and host bytes per layer and in total.
+ * (top-k, GQA mode) and where the K/V rows live ({@link KvPlacement}): device and host bytes per layer and in total.
  *
  * <p>Device backends (OpenCL, CUDA): one {@link DeviceDecoder} per layer, exactly the buffers its constructor
  * allocates ({@link DeviceDecoder#bufferBytes}); with offload the K/V rows move to host-mapped memory and only
  * the compact index ({@link #indexBytesPerKey} per key per KV head), the centroid counts and the work buffers stay
  * on the device. The current decoder keeps the sink and local window in the same K/V buffers, so offloading
- * moves them too. Java backend: no device; K/V rows in {@link RowStore} chunks of {@value RowStore#CHUNK_ROWS}
+ * moves them too. Staged K/V ({@link KvPlacement#STAGED}) are plain host memory, plus the staging rows of one step
+ * (pinned host and device) and the device scratch of encodeKeys. Java backend: no device; K/V rows in {@link RowStore} chunks of {@value RowStore#CHUNK_ROWS}
  * rows (the index lives on the Java heap and is not counted).
  *
  * @param layer   rows of one layer
  */
-public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int batch, boolean offload,
+public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int batch, KvPlacement placement,
                          BackendKind backend, List<Row> layer) {
 
     /** One line of the budget: bytes per layer on the device and on the host. */
@@ -32,8 +33,13 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         layer = List.copyOf(layer);
     }
 
-    /** The plan of {@code shape.layers()} layers of capacity {@code context} tokens per sequence. */
+    /** The plan of {@code shape.layers()} layers of capacity {@code context} tokens per sequence; offload = MAPPED. */
     public static MemoryPlan of(ModelShape shape, ParisKvConfig cfg, int context, int batch, boolean offload, BackendKind backend) {
+        return of(shape, cfg, context, batch, offload ? KvPlacement.MAPPED : KvPlacement.DEVICE, backend);
+    }
+
+    /** The plan of {@code shape.layers()} layers of capacity {@code context} tokens per sequence. */
+    public static MemoryPlan of(ModelShape shape, ParisKvConfig cfg, int context, int batch, KvPlacement placement, BackendKind backend) {
         if (context <= 0) throw new IllegalArgumentException("context must be positive, got " + context);
         if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
         List<Row> rows = new ArrayList<>();
@@ -41,18 +47,34 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
             long chunks = (context + RowStore.CHUNK_ROWS - 1) / RowStore.CHUNK_ROWS;
             long perStore = chunks * RowStore.CHUNK_ROWS * 2L * shape.headDim();
             rows.add(new Row("K/V rows (RowStore chunks)", 0, 2 * perStore * batch * shape.kvHeads()));
-            return new MemoryPlan(shape, cfg, context, batch, offload, backend, rows);
+            return new MemoryPlan(shape, cfg, context, batch, placement, backend, rows);
         }
-        Map<String, Long> b = DeviceDecoder.bufferBytes(shape, cfg, batch, context);
+        Map<String, Long> b = DeviceDecoder.bufferBytes(shape, cfg, batch, context, placement);
         long kv = sum(b, DeviceDecoder.KV_BUFFERS);
         long index = sum(b, DeviceDecoder.INDEX_BUFFERS);
         long perToken = sum(b, DeviceDecoder.PER_TOKEN_WORK_BUFFERS);
         long all = b.values().stream().mapToLong(Long::longValue).sum();
-        rows.add(new Row(offload ? "K/V rows (host-mapped)" : "K/V rows", offload ? 0 : kv, offload ? kv : 0));
+        String kvName = switch (placement) {
+            case DEVICE -> "K/V rows";
+            case MAPPED -> "K/V rows (host-mapped)";
+            case STAGED -> "K/V rows (host, staged)";
+        };
+        boolean host = placement.onHost();
+        rows.add(new Row(kvName, host ? 0 : kv, host ? kv : 0));
         rows.add(new Row("index (codes, nibbles, weights)", index, 0));
         rows.add(new Row("per-token work (scores, candidates, estimates)", perToken, 0));
-        rows.add(new Row("other (counts, centre, queries, partials, ...)", all - kv - index - perToken, 0));
-        return new MemoryPlan(shape, cfg, context, batch, offload, backend, rows);
+        long staging = 0;
+        if (placement == KvPlacement.STAGED) {
+            staging = sum(b, DeviceDecoder.STAGING_BUFFERS);
+            rows.add(new Row("staging (a step's rows: pinned host + device; encode scratch)", b.get("staged") + b.get("encodeScratch"), b.get("stagedPinned")));
+        }
+        rows.add(new Row("other (counts, centre, queries, partials, ...)", all - kv - index - perToken - staging, 0));
+        return new MemoryPlan(shape, cfg, context, batch, placement, backend, rows);
+    }
+
+    /** K/V rows in host memory (MAPPED or STAGED). */
+    public boolean offload() {
+        return placement.onHost();
     }
 
     /** Bytes of the compact index per key per KV head: codes D/8 + nibbles D/2 + weights 2·D/8 (112 at D=128). */
@@ -87,9 +109,10 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         String scope = what + " (" + describe() + ")";
         if (budget.deviceFree() >= 0 && dev > budget.deviceFree()) {
             String fix = "lower --context or --batch";
-            if (!offload && backend != BackendKind.JAVA) {
+            if (!offload() && backend != BackendKind.JAVA) {
                 long kv = layer.getFirst().device() * shape.layers();
-                fix += ", or pass --offload to keep the K/V rows (" + gib(kv) + ") in host memory the GPU reads directly";
+                fix += ", or pass --offload to keep the K/V rows (" + gib(kv) + ") in host memory the GPU reads directly"
+                        + " (--kv staged: host memory, attended rows copied per step)";
             } else {
                 fix += ", or use --gqa mean (smaller per-token work buffers)";
             }
@@ -97,7 +120,7 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
                     + " is " + budget.deviceSource() + "; " + fix;
         }
         if (budget.hostFree() >= 0 && host > budget.hostFree()) {
-            String fix = offload ? "lower --context or --batch, or drop --offload if the device can hold the K/V rows"
+            String fix = offload() ? "lower --context or --batch, or keep the K/V rows on the device (--kv device) if it can hold them"
                     : "lower --context or --batch";
             return "not enough host memory for " + scope + ": needs " + gib(host) + " but " + gib(budget.hostFree())
                     + " is " + budget.hostSource() + "; " + fix;
@@ -116,7 +139,11 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         return String.format(Locale.ROOT, "context %d, batch %d, %d layer%s, Hq %d, Hkv %d, D %d, top-k %d, gqa %s, %s",
                 context, batch, shape.layers(), shape.layers() == 1 ? "" : "s", shape.queryHeads(), shape.kvHeads(),
                 shape.headDim(), cfg.topk(), cfg.gqa(), backend == BackendKind.JAVA ? "java backend"
-                        : offload ? "K/V offloaded to host" : "K/V on the device");
+                        : switch (placement) {
+                            case DEVICE -> "K/V on the device";
+                            case MAPPED -> "K/V offloaded to host";
+                            case STAGED -> "K/V in host memory, staged per step";
+                        });
     }
 
     /** The budget as a markdown table, with a verdict line against {@code budget}. */

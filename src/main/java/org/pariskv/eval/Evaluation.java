@@ -64,7 +64,13 @@ public final class Evaluation {
 
     /** Runs ParisKV on an OpenCL or CUDA device (one {@link org.pariskv.device.DeviceDecoder} per layer). */
     public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, IntConsumer onStep) {
-        try (StepDecoder dec = StepDecoder.device(backend, trace.shape(), cfg, trace.tokens())) {
+        return runOnDevice(trace, cfg, backend, org.pariskv.device.DeviceDecoder.Options.defaults(), onStep);
+    }
+
+    /** Runs ParisKV on an OpenCL or CUDA device with decoder options (where the K/V rows live). */
+    public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, org.pariskv.device.DeviceDecoder.Options decoderOptions,
+                                         IntConsumer onStep) {
+        try (StepDecoder dec = StepDecoder.device(backend, trace.shape(), cfg, trace.tokens(), decoderOptions)) {
             return run(trace, "pariskv", true, null, dec, cfg, backend.device().spec(), onStep, Options.defaults());
         }
     }

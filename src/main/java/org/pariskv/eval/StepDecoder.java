@@ -46,9 +46,14 @@ interface StepDecoder extends AutoCloseable {
     }
 
     /** ParisKV on an OpenCL/CUDA device: one {@link DeviceDecoder} per layer. */
-    static StepDecoder device(Backend backend, ModelShape shape, ParisKvConfig cfg, int capacity) {
+    static StepDecoder device(Backend backend, ModelShape shape, ParisKvConfig cfg, int capacity, DeviceDecoder.Options options) {
         DeviceDecoder[] layers = new DeviceDecoder[shape.layers()];
-        for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), cfg, 1, capacity);
+        try {
+            for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), cfg, 1, capacity, options);
+        } catch (RuntimeException | Error e) {
+            for (DeviceDecoder d : layers) if (d != null) d.close();
+            throw e;
+        }
         return new StepDecoder() {
             @Override
             public void prefill(int layer, float[] keys, float[] values, int tokens) {

@@ -60,6 +60,27 @@ class EvalCommandTest {
         assertTrue(r.out().contains("collisionScores") && r.out().contains("rerank"), r.out());
     }
 
+    /** {@code --kv staged} on a device: the same selections and outputs as K/V in device memory, hence the same scores. */
+    @Test
+    void stagedKvOnADeviceScoresExactlyAsDeviceKv() {
+        String device = org.pariskv.compute.OpenClTestSupport.openClDevice().spec();
+        String[] base = {"eval", "--shape", "small", "--context", "3000", "--steps", "3", "--device", device, "--trace", "llm", "--format", "json", "--topk", "64", "--kv"};
+        Run dev = run(append(base, "device")), st = run(append(base, "staged"));
+        assertEquals(0, dev.exit(), dev.err());
+        assertEquals(0, st.exit(), st.err());
+        java.util.Map<?, ?> a = (java.util.Map<?, ?>) Json.parse(dev.out().trim()), b = (java.util.Map<?, ?>) Json.parse(st.out().trim());
+        for (String key : new String[] {"recall_at_k", "attention_mass_recall", "output_rel_error", "sparse_steps"}) {
+            assertEquals(a.get(key), b.get(key), key);
+        }
+        assertBadInput(run(append(base, "sideways")), "unknown --kv 'sideways'");
+    }
+
+    static String[] append(String[] a, String... more) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + more.length);
+        System.arraycopy(more, 0, r, a.length, more.length);
+        return r;
+    }
+
     static void assertBadInput(Run r, String expected) {
         assertEquals(2, r.exit(), r.out() + r.err());
         String line = r.err().strip();

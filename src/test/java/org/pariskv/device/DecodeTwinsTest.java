@@ -55,6 +55,7 @@ class DecodeTwinsTest {
         spec("topK", "est cand counts plan ranked rankedCount selected selCount stride slices", "ranked rankedCount selected selCount");
         spec("mergeSelection", "ranked rankedCount plan selected selCount", "selected selCount");
         spec("sparseAttention", "queries keys values plan selected selCount pmax psum pacc capTok maxChunks chunk", "pmax psum pacc");
+        spec("sparseAttentionStaged", "queries staged plan selected selCount pmax psum pacc maxChunks chunk", "pmax psum pacc");
         spec("attentionCombine", "plan selCount pmax psum pacc out maxChunks chunk", "out");
     }
 
@@ -132,6 +133,7 @@ class DecodeTwinsTest {
             }
             List<String> expected = new ArrayList<>(DeviceDecoder.TASKS);
             if (!twoStage) expected.remove("topKSlice");
+            expected.remove("sparseAttentionStaged"); // K/V on the device: StagedKvTest covers the staged placement
             if (mode == GqaMode.MEAN) expected.remove("mergeSelection"); // topK writes the selection of a single list
             assertEquals(expected, check.tasks(), "the sparse step with a sliding window");
             assertEquals(twoStage ? 2 : 0, check.intArg("topK", "slices"), "top-k stages");
@@ -152,6 +154,28 @@ class DecodeTwinsTest {
     }
 
     /** Replays each launch with its twin and compares every buffer argument; records what it checked. */
+    /** The staged placement's attention kernel (rows the host packed) against its twin, at a sparse step. */
+    @org.junit.jupiter.api.Test
+    void theStagedAttentionMatchesItsTwin() {
+        Backend backend = Backends.open(OpenClTestSupport.openClDevice());
+        ModelShape shape = new ModelShape(1, 8, 2, 64);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(GqaMode.MEAN).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
+        int kv = shape.kvHeads() * 64, qn = shape.queryHeads() * 64;
+        SplittableRandom rnd = new SplittableRandom(77);
+        try (DeviceDecoder dev = new DeviceDecoder(backend, shape, cfg, 2, 4000, DeviceDecoder.Options.defaults().withPlacement(KvPlacement.STAGED))) {
+            int[] prompts = {1500, 3000};
+            for (int b = 0; b < 2; b++) {
+                dev.prefill(b, DeviceDecoderTest.random(rnd, prompts[b] * kv, 2.5f), DeviceDecoderTest.random(rnd, prompts[b] * kv, 0f), prompts[b]);
+            }
+            TwinCheck check = new TwinCheck(backend, new DecodeTwins(dev.twinShape()));
+            dev.observeLaunches(check);
+            dev.decode(DeviceDecoderTest.random(rnd, 2 * qn, 0f), DeviceDecoderTest.random(rnd, 2 * kv, 2.5f),
+                    DeviceDecoderTest.random(rnd, 2 * kv, 0f), new float[2 * qn], false);
+            assertTrue(check.tasks().contains("sparseAttentionStaged"), "launched: " + check.tasks());
+            assertFalse(check.tasks().contains("sparseAttention"), "no K/V on the device to attend in place");
+        }
+    }
+
     static final class TwinCheck implements DeviceDecoder.LaunchObserver {
         private final Backend backend;
         private final DecodeTwins twins;
@@ -284,6 +308,7 @@ class DecodeTwinsTest {
                 case "topK" -> t.topK(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
                 case "mergeSelection" -> t.mergeSelection(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4));
                 case "sparseAttention" -> t.sparseAttention(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), i(a, 9), i(a, 10), i(a, 11));
+                case "sparseAttentionStaged" -> t.sparseAttentionStaged(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
                 case "attentionCombine" -> t.attentionCombine(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
                 default -> fail("no twin for " + task);
             }

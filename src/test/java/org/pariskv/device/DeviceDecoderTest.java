@@ -39,8 +39,8 @@ class DeviceDecoderTest {
     static Stream<Arguments> devices() {
         Supplier<DeviceInfo> opencl = OpenClTestSupport::openClDevice;
         Supplier<DeviceInfo> cuda = OpenClTestSupport::cudaDevice;
-        return Stream.of(false, true).flatMap(offload -> Stream.of(GqaMode.MEAN, GqaMode.PER_HEAD).flatMap(m -> Stream.of(
-                Arguments.of("opencl", opencl, m, offload), Arguments.of("cuda", cuda, m, offload))));
+        return Stream.of(KvPlacement.values()).flatMap(kv -> Stream.of(GqaMode.MEAN, GqaMode.PER_HEAD).flatMap(m -> Stream.of(
+                Arguments.of("opencl", opencl, m, kv), Arguments.of("cuda", cuda, m, kv))));
     }
 
     static final ModelShape SHAPE = new ModelShape(1, 8, 2, 64);
@@ -51,10 +51,13 @@ class DeviceDecoderTest {
         return v;
     }
 
-    /** Offload: K/V rows in host-mapped memory (CUDA DEVICEMAP, OpenCL ALLOC_HOST_PTR); same assertions. */
-    @ParameterizedTest(name = "{0} {2} offload={3}")
+    /**
+     * Every K/V placement, same assertions: device memory; host-mapped memory (CUDA DEVICEMAP, OpenCL
+     * ALLOC_HOST_PTR); staged host memory (rows gathered on the host, sparseAttentionStaged).
+     */
+    @ParameterizedTest(name = "{0} {2} kv={3}")
     @MethodSource("devices")
-    void pipelineMatchesTheJavaTwinsTaskByTask(String label, Supplier<DeviceInfo> device, GqaMode mode, boolean offload) {
+    void pipelineMatchesTheJavaTwinsTaskByTask(String label, Supplier<DeviceInfo> device, GqaMode mode, KvPlacement placement) {
         DeviceInfo info = device.get();
         Backend backend = Backends.open(info);
         ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
@@ -68,11 +71,18 @@ class DeviceDecoderTest {
             pv[b] = random(rnd, prompts[b] * kv, 0f);
         }
         try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
-             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withOffload(offload).withTopKSliceAbove(offload ? 1000 : 1 << 30))) {
-            MemoryKind expected = !offload ? MemoryKind.DEVICE
-                    : info.backend() == BackendKind.CUDA ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.OPENCL_ALLOC_HOST_PTR;
+             DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withPlacement(placement)
+                     .withTopKSliceAbove(placement.onHost() ? 1000 : 1 << 30))) {
+            MemoryKind expected = switch (placement) {
+                case DEVICE -> MemoryKind.DEVICE;
+                case MAPPED -> info.backend() == BackendKind.CUDA ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.OPENCL_ALLOC_HOST_PTR;
+                case STAGED -> MemoryKind.HOST_STAGED;
+            };
             assertEquals(expected, dev.kvMemory(), "memory path of the K/V rows");
-            assertEquals(offload ? 2L * 2 * 2 * 9200 * 64 * 2 : 0, dev.hostMappedBytes());
+            long kvBytes = 2L * 2 * 2 * 9200 * 64 * 2;
+            long pinned = DeviceDecoder.bufferBytes(SHAPE, cfg, 2, 9200, placement).getOrDefault("stagedPinned", 0L);
+            assertEquals(placement == KvPlacement.MAPPED ? kvBytes : pinned, dev.hostMappedBytes());
+            assertEquals(placement.onHost() ? kvBytes + pinned : 0, dev.hostBytes());
             int[] seqs = {cache.newSequence(), cache.newSequence()};
             for (int b = 0; b < 2; b++) {
                 cache.layer(0).prefill(seqs[b], pk[b], pv[b], prompts[b]);
@@ -134,8 +144,16 @@ class DeviceDecoderTest {
                     assertArrayEquals(javaSel, dev.selected(s), "merged selection of stream " + s);
                 }
             }
-            // the dense path is full attention
+            // the dense path is full attention (refused over staged K/V: it would copy the whole context per step)
             float[] full = new float[2 * qn];
+            if (placement == KvPlacement.STAGED) {
+                int len = dev.length(1);
+                float[] lastQ = q;
+                var e = assertThrows(IllegalArgumentException.class, () -> dev.decode(lastQ, random(rnd, 2 * kv, 0f), random(rnd, 2 * kv, 0f), full, true));
+                assertEquals(DeviceDecoder.DENSE_STAGED_REFUSAL, e.getMessage());
+                assertEquals(len, dev.length(1), "a refused step changes nothing");
+                return;
+            }
             dev.decode(q, random(rnd, 2 * kv, 0f), random(rnd, 2 * kv, 0f), full, true);
             assertTrue(Arrays.stream(toDouble(full)).allMatch(Double::isFinite));
         }
@@ -162,8 +180,8 @@ class DeviceDecoderTest {
      */
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("devices")
-    void twoStageTopKEqualsOneStageBesideAShortSequence(String label, Supplier<DeviceInfo> device, GqaMode mode, boolean offload) {
-        if (offload) return; // placement does not matter here; the non-offload rows cover every device and mode
+    void twoStageTopKEqualsOneStageBesideAShortSequence(String label, Supplier<DeviceInfo> device, GqaMode mode, KvPlacement placement) {
+        if (placement != KvPlacement.DEVICE) return; // placement does not matter here; the device rows cover every device and mode
         Backend backend = Backends.open(device.get());
         ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(mode).withWindow(4, 64).withInterval(32).withMinSparseTokens(0).withTopk(50);
         int kv = SHAPE.kvHeads() * SHAPE.headDim(), qn = SHAPE.queryHeads() * SHAPE.headDim();

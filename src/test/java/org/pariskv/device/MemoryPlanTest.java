@@ -59,7 +59,33 @@ class MemoryPlanTest {
             assertEquals(DeviceDecoder.deviceBytes(layer, cfg, 2, 70_000, true), o.deviceBytesPerLayer());
             assertEquals(DeviceDecoder.hostBytes(layer, cfg, 2, 70_000, true), o.hostBytesPerLayer());
             assertEquals(2L * 2 * 2 * 8 * 70_000 * 128, o.hostBytesPerLayer());
+            MemoryPlan st = MemoryPlan.of(layer, cfg, 70_000, 2, KvPlacement.STAGED, BackendKind.OPENCL);
+            assertEquals(DeviceDecoder.deviceBytes(layer, cfg, 2, 70_000, KvPlacement.STAGED), st.deviceBytesPerLayer());
+            assertEquals(DeviceDecoder.hostBytes(layer, cfg, 2, 70_000, KvPlacement.STAGED), st.hostBytesPerLayer());
+            Map<String, Long> sb = DeviceDecoder.bufferBytes(layer, cfg, 2, 70_000, KvPlacement.STAGED);
+            assertEquals(sb.values().stream().mapToLong(Long::longValue).sum(), st.deviceBytesPerLayer() + st.hostBytesPerLayer(), "every buffer in one row");
         }
+    }
+
+    @Test
+    void stagedKvAreHostBytesPlusOneStepOfStagingRows() {
+        ModelShape layer = LLAMA.withLayers(1);
+        MemoryPlan onDevice = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, KvPlacement.DEVICE, BackendKind.CUDA);
+        MemoryPlan staged = MemoryPlan.of(LLAMA, CFG, 1 << 20, 1, KvPlacement.STAGED, BackendKind.CUDA);
+        // defaults: sink 4, local 512, interval 128, top-k 100 (KMAX 128) -> 772 rows; the dense threshold 2000 is larger
+        assertEquals(1999, DeviceDecoder.stagedSlots(CFG, 1 << 20));
+        long stagingRows = 2L * 2 * 8 * 1999 * 128; // K and V, 8 streams, bf16 D=128: 7.8 MiB per layer
+        long scratch = 2L * 8 * (65536 / 8) * 128;  // encodeKeys scratch: 16 MiB per layer
+        Map<String, Long> b = DeviceDecoder.bufferBytes(layer, CFG, 1, 1 << 20, KvPlacement.STAGED);
+        assertEquals(stagingRows, b.get("stagedPinned"));
+        assertEquals(stagingRows, b.get("staged"));
+        assertEquals(scratch, b.get("encodeScratch"));
+        assertEquals(128 * GIB + 32 * stagingRows, staged.hostBytes(), "K/V and the pinned staging rows on the host");
+        long newRows = 2L * 2 * 8 * 128;
+        assertEquals(onDevice.deviceBytes() - 128 * GIB + 32 * (stagingRows + scratch - newRows), staged.deviceBytes());
+        assertEquals("K/V rows (host, staged)", staged.layer().getFirst().name());
+        assertTrue(staged.describe().endsWith("K/V in host memory, staged per step"), staged.describe());
+        assertTrue(staged.layer().stream().anyMatch(r -> r.name().startsWith("staging") && r.device() == stagingRows + scratch && r.host() == stagingRows));
     }
 
     @Test
@@ -103,6 +129,11 @@ class MemoryPlanTest {
                 assertEquals(DeviceDecoder.hostBytes(shape, cfg, 2, 5000, offload), dec.hostMappedBytes());
                 assertEquals(offload ? MemoryKind.OPENCL_ALLOC_HOST_PTR : MemoryKind.DEVICE, dec.kvMemory());
             }
+        }
+        try (DeviceDecoder dec = new DeviceDecoder(backend, shape, cfg, 2, 5000, DeviceDecoder.Options.defaults().withPlacement(KvPlacement.STAGED))) {
+            assertEquals(DeviceDecoder.deviceBytes(shape, cfg, 2, 5000, KvPlacement.STAGED), dec.deviceBytes());
+            assertEquals(DeviceDecoder.hostBytes(shape, cfg, 2, 5000, KvPlacement.STAGED), dec.hostBytes());
+            assertEquals(MemoryKind.HOST_STAGED, dec.kvMemory());
         }
         long buffers = NativeMemoryLedger.liveBuffers(), bytes = NativeMemoryLedger.liveBytes();
         var e = assertThrows(InsufficientMemoryException.class, () -> new DeviceDecoder(backend, shape, cfg, 2, 5000,

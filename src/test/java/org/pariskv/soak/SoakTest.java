@@ -102,8 +102,9 @@ class SoakTest {
             for (int step = 0; step < steps; step++) {
                 if (step % cycle == 0) {
                     if (dec != null) dec.close();
-                    boolean offload = (step / cycle) % 2 == 1; // alternate device and host-mapped K/V
-                    dec = new DeviceDecoder(backend, SHAPE, CFG, 2, capacity, DeviceDecoder.Options.defaults().withOffload(offload));
+                    // cycle through device, host-mapped and staged K/V
+                    org.pariskv.device.KvPlacement kvAt = org.pariskv.device.KvPlacement.values()[(step / cycle) % 3];
+                    dec = new DeviceDecoder(backend, SHAPE, CFG, 2, capacity, DeviceDecoder.Options.defaults().withPlacement(kvAt));
                     for (int b = 0; b < 2; b++) dec.prefill(b, pk, pv, prompt);
                     if (step == 4 * cycle) warm = Snapshot.take();
                 }
@@ -119,7 +120,7 @@ class SoakTest {
         assertTrue(Float.isFinite(out[0]));
         Snapshot after = Snapshot.take();
         report("opencl soak", steps, t0, before, warm, after, peak);
-        assertEquals(before.buffers, after.buffers, "device + host-mapped buffers all freed");
+        assertEquals(before.buffers, after.buffers, "device + host-mapped buffers (and staged host K/V) all freed");
         assertEquals(before.ledger, after.ledger, "buffer bytes back to baseline");
         assertEquals(before.direct, after.direct, "direct buffer pool back to baseline");
         assertTrue(after.rss - warm.rss < (1L << 30), "RSS grew by " + mib(after.rss - warm.rss) + " after warm-up");
