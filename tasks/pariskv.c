@@ -186,11 +186,11 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
 
 /*
  * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
- * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (16 per thread, coalesced),
+ * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (4 per thread, coalesced; small tiles fill the GPU at batch 1),
  * so the NQ tier tables it stages in local memory are read once per tile. Scores land in
  * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..].
  */
-#define CS_TILE 4096
+#define CS_TILE 1024
 /* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
 #define CS_COPIES 8
 KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,

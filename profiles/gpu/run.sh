@@ -18,7 +18,7 @@ export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PAT
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar \
      --select-class org.pariskv.device.DeviceDecoderTest --select-class org.pariskv.compute.cuda.CudaBackendTest \
-     --select-class org.pariskv.compute.HostMappedBufferTest --select-class org.pariskv.device.DecodeTwinsTest \
+     --select-class org.pariskv.compute.HostMappedBufferTest --select-class org.pariskv.device.DecodeTwinsTest --select-class org.pariskv.device.StagedKvTest \
      --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
 # each config: label:bench flags (contexts and batches included)

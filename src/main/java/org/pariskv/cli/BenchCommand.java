@@ -78,6 +78,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--samples", defaultValue = "8", description = "With --layers > 1: (layer, KV head) pairs scored against exact attention (default: ${DEFAULT-VALUE}).")
     int samples;
 
+    @Option(names = "--topk-slice-above", defaultValue = "" + DeviceDecoder.Options.DEFAULT_TOPK_SLICE_ABOVE,
+            description = "Candidate lists longer than this take the two-stage top-k (per-slice bests in parallel, then the best of those) (default: ${DEFAULT-VALUE}).")
+    int topKSliceAbove;
+
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) after the run.")
     boolean printKernel;
 
@@ -100,7 +104,8 @@ final class BenchCommand implements Callable<Integer> {
                 MemoryPlan.of(layer, cfg, DecodeBench.capacity(n), b, placement, info.backend()).require(budget, "bench (one layer)");
             }
         }
-        DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withPlacement(placement).withDeviceMemory(devCap).withHostMemory(hostCap);
+        DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withPlacement(placement).withDeviceMemory(devCap).withHostMemory(hostCap)
+                .withTopKSliceAbove(topKSliceAbove);
         if (layers > 1) return modelBench(backend, info, cfg, options, budget);
         System.err.println("bench on " + info.describe() + kvWords(placement));
         if (placement == KvPlacement.STAGED) {
