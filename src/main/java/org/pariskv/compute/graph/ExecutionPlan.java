@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.pariskv.compute.Backend;
 import org.pariskv.compute.Backends;
@@ -13,6 +14,7 @@ import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Devices;
+import org.pariskv.compute.Grid;
 import org.pariskv.compute.JavaBackend;
 import org.pariskv.compute.Kernel;
 import org.pariskv.compute.KernelArg;
@@ -26,6 +28,11 @@ import org.pariskv.compute.Program;
  * {@link DataTransferMode#FIRST_EXECUTION} data is copied once. On the java backend tasks run their Java
  * twins on the arrays themselves and no bytes move. The backend (context, compiled programs) is shared
  * process-wide per device. Not thread-safe: use a plan from one thread at a time.
+ *
+ * <p>An execution waits for the device only when it must: when a {@code transferToHost} step ran, when the
+ * profiler times kernels (any mode but {@link ProfilerMode#OFF}), or {@link #withWait(boolean) withWait(true)}.
+ * Otherwise its launches and uploads stay enqueued, in order with later work of any plan on the same device, so
+ * several graphs of one decode step cost one wait: the caller's {@link #finish()} (or a blocking copy).
  */
 public final class ExecutionPlan implements AutoCloseable {
     private final ImmutableTaskGraph graph;
@@ -34,6 +41,7 @@ public final class ExecutionPlan implements AutoCloseable {
     private ProfilerMode profiler = ProfilerMode.SILENT;
     private int warmUp;
     private boolean printKernel;
+    private boolean waitAlways;
 
     private Backend backend;
     private final Map<Object, DeviceBuffer> buffers = new IdentityHashMap<>();
@@ -79,6 +87,18 @@ public final class ExecutionPlan implements AutoCloseable {
         return this;
     }
 
+    /** When true, every execution waits for the device before returning, as if it read results back. */
+    public ExecutionPlan withWait(boolean wait) {
+        this.waitAlways = wait;
+        return this;
+    }
+
+    /** Waits for everything enqueued on this plan's device so far (this plan's executions and any other's). */
+    public void finish() {
+        checkOpen();
+        if (backend != null) backend.finish();
+    }
+
     /** The device this plan runs on (resolving the spec and opening the backend if needed). */
     public DeviceInfo device() {
         return backend().device();
@@ -94,7 +114,10 @@ public final class ExecutionPlan implements AutoCloseable {
         return p.source() + (asm.isEmpty() ? "" : "\n// ---- " + taskName + ": PTX for " + device().name() + " ----\n" + asm);
     }
 
-    /** Runs the graph once (after any pending warm-up) and reports what it did. */
+    /**
+     * Runs the graph once (after any pending warm-up) and reports what it did. Unless it has to wait (see the class
+     * comment) it returns with the work still enqueued, and its wall time covers the enqueueing only.
+     */
     public ExecutionResult execute() {
         checkOpen();
         Backend b = backend();
@@ -116,6 +139,7 @@ public final class ExecutionPlan implements AutoCloseable {
         boolean java = b instanceof JavaBackend;
         long start = System.nanoTime();
         long pendingIn = 0, totalIn = 0, totalOut = 0;
+        boolean readBack = false;
         List<TaskProfile> profiles = new ArrayList<>();
         for (Step step : graph.steps()) {
             switch (step) {
@@ -130,9 +154,15 @@ public final class ExecutionPlan implements AutoCloseable {
                         }
                     }
                 }
+                case Step.Upload up -> {
+                    b.copyInAsync(up.to(), 0, up.from());
+                    pendingIn += up.from().byteSize();
+                    totalIn += up.from().byteSize();
+                }
                 case Step.Task task -> {
-                    long ns = java ? runTwin(task, timed) : launch(b, task, timed);
-                    profiles.add(new TaskProfile(task.name(), ns, pendingIn, 0, task.grid(), b.device().backend()));
+                    Grid grid = Objects.requireNonNull(task.grid().get(), () -> "task '" + task.name() + "': the grid supplier gave null");
+                    long ns = java ? runTwin(task, timed) : launch(b, task, grid, timed);
+                    profiles.add(new TaskProfile(task.name(), ns, pendingIn, 0, grid, b.device().backend()));
                     pendingIn = 0;
                 }
                 case Step.ToHost out -> {
@@ -140,6 +170,7 @@ public final class ExecutionPlan implements AutoCloseable {
                     boolean now = out.mode() == DataTransferMode.EVERY_EXECUTION
                             || (out.mode() == DataTransferMode.FIRST_EXECUTION && first);
                     if (!now) break;
+                    readBack = true;
                     long n = 0;
                     for (Object data : out.data()) n += copyOut(b, data);
                     totalOut += n;
@@ -151,17 +182,27 @@ public final class ExecutionPlan implements AutoCloseable {
                 }
             }
         }
-        b.finish();
+        if (readBack || timed || waitAlways) b.finish();
         return new ExecutionResult(this, b.device(), profiles, totalIn, totalOut, System.nanoTime() - start);
     }
 
     private static long runTwin(Step.Task task, boolean timed) {
+        Object[] args = task.args().toArray();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] instanceof DeviceBuffer d) {
+                args[i] = d.hostSegment();
+                if (args[i] == null) {
+                    throw new IllegalArgumentException("task '" + task.name() + "' argument #" + i + ": a device-resident "
+                            + d.kind() + " buffer has no host memory for the java twin (allocate it through the java backend)");
+                }
+            }
+        }
         long t0 = System.nanoTime();
-        task.twin().run(task.args().toArray());
+        task.twin().run(args);
         return timed ? System.nanoTime() - t0 : -1;
     }
 
-    private long launch(Backend b, Step.Task task, boolean timed) {
+    private long launch(Backend b, Step.Task task, Grid grid, boolean timed) {
         Kernel kernel = kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
         List<KernelArg> args = new ArrayList<>(task.args().size());
         for (Object a : task.args()) {
@@ -173,10 +214,11 @@ public final class ExecutionPlan implements AutoCloseable {
                 case Float v -> new KernelArg.Float(v);
                 case Long v -> new KernelArg.Long(v);
                 case LocalMem m -> new KernelArg.Local(m.bytes());
+                case DeviceBuffer d -> new KernelArg.Buffer(d);
                 default -> new KernelArg.Buffer(buffer(b, a));
             });
         }
-        return b.launch(kernel, task.grid(), args, timed);
+        return b.launch(kernel, grid, args, timed);
     }
 
     private Program program(Step.Task task) {
@@ -227,7 +269,7 @@ public final class ExecutionPlan implements AutoCloseable {
         return n;
     }
 
-    private static MemorySegment hostView(Object data) {
+    static MemorySegment hostView(Object data) {
         return switch (data) {
             case float[] a -> MemorySegment.ofArray(a);
             case int[] a -> MemorySegment.ofArray(a);
@@ -255,12 +297,20 @@ public final class ExecutionPlan implements AutoCloseable {
         if (closed) throw new IllegalStateException("execution plan for '" + graph.name() + "' is closed");
     }
 
-    /** Frees this plan's device buffers (the shared backend stays open for other plans). */
+    /**
+     * Frees the device buffers this plan allocated; device-resident {@link DeviceBuffer} arguments stay with their
+     * owner, and so does the shared backend.
+     */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
         RuntimeException failure = null;
+        try {
+            if (backend != null && !buffers.isEmpty()) backend.finish(); // enqueued executions may still use them
+        } catch (RuntimeException e) {
+            failure = e;
+        }
         for (DeviceBuffer buf : buffers.values()) {
             try {
                 buf.close();

@@ -1,7 +1,10 @@
 package org.pariskv.compute.graph;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.KernelSource;
 
@@ -12,8 +15,14 @@ sealed interface Step {
 
     record ToHost(DataTransferMode mode, List<Object> data) implements Step {}
 
-    /** A task: kernel {@code name} of {@code source} on devices, {@code twin} on the java backend. */
-    record Task(String name, KernelSource source, Map<String, String> defines, Grid grid, List<Object> args,
+    /** Every execution: enqueue a copy of {@code from} to the start of the device-resident {@code to}. */
+    record Upload(MemorySegment from, DeviceBuffer to) implements Step {}
+
+    /**
+     * A task: kernel {@code name} of {@code source} on devices, {@code twin} on the java backend, over the grid
+     * {@code grid} gives at each execution.
+     */
+    record Task(String name, KernelSource source, Map<String, String> defines, Supplier<Grid> grid, List<Object> args,
                 Twin twin) implements Step {}
 
     /** The erased Java body: receives the task's arguments in order. */

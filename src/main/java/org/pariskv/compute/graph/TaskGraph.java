@@ -7,6 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
+import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.KernelSource;
 
@@ -30,8 +32,14 @@ import org.pariskv.compute.KernelSource;
  * Arrays are bound to device buffers by identity: pass the same array object to several tasks and they
  * share one buffer. Arguments may be {@code float[] int[] byte[] short[] long[]}, {@link MemorySegment},
  * {@link IntParam} {@link FloatParam} {@link LongParam} (read at each execution), boxed Integer / Float /
- * Long constants, and {@link LocalMem}. Arrays never transferred to the device are allocated there and
- * left uninitialised (outputs). Not thread-safe; {@link #snapshot()} gives an immutable copy.
+ * Long constants, {@link LocalMem}, and {@link DeviceBuffer}s. Arrays never transferred to the device are
+ * allocated there and left uninitialised (outputs). Not thread-safe; {@link #snapshot()} gives an immutable copy.
+ *
+ * <p>A {@link DeviceBuffer} argument is device-resident data, TornadoVM's persist/consume idea: it lives on the
+ * device across graphs and plans (a decoder's KV cache, its index, scratch one graph leaves for the next), so a
+ * plan never allocates, transfers or frees it and the kernel gets it as is; feed it per execution with
+ * {@link #upload}. It must come from the plan's device ({@code Backends.open(device).allocate...}). On the java
+ * backend the twin gets its {@link DeviceBuffer#hostSegment()}: write such twins as {@link TaskBodies.TaskN}.
  */
 public final class TaskGraph {
     private final String name;
@@ -79,6 +87,31 @@ public final class TaskGraph {
         return this;
     }
 
+    /**
+     * At every execution, before the next task, enqueues a copy of all of {@code from} (native memory) to the start
+     * of the device-resident {@code to}, in order with the launches ({@code Backend.copyInAsync}): the host does not
+     * wait for it, so keep {@code from} unchanged until the plan has waited ({@link ExecutionPlan#finish()}). On the
+     * java backend it is a plain copy into the buffer's host memory.
+     */
+    public TaskGraph upload(MemorySegment from, DeviceBuffer to) {
+        if (!from.isNative()) throw new IllegalArgumentException("upload needs native host memory (it is enqueued), got a heap segment");
+        if (from.byteSize() > to.bytes()) {
+            throw new IllegalArgumentException("upload of " + from.byteSize() + " bytes into a buffer of " + to.bytes());
+        }
+        steps.add(new Step.Upload(from, to));
+        return this;
+    }
+
+    /**
+     * A task whose grid {@code grid} gives at each execution (e.g. from a growing sequence length), with a
+     * positional {@code body} for the java backend: kernel {@code name} on devices. Suits device-resident arguments
+     * and twins that take plain scalars, e.g. {@code a -> twins.rerank(a.segment(0), ..., a.intValue(7))}.
+     */
+    public TaskGraph task(String name, TaskBodies.TaskN body, Supplier<Grid> grid, Object... args) {
+        Objects.requireNonNull(body, "body");
+        return addTask(name, v -> body.apply(new TaskBodies.Args(Arrays.asList(v))), grid, args);
+    }
+
     /** An immutable copy of the graph as built so far. */
     public ImmutableTaskGraph snapshot() {
         if (steps.stream().noneMatch(s -> s instanceof Step.Task)) {
@@ -88,6 +121,11 @@ public final class TaskGraph {
     }
 
     private TaskGraph addTask(String taskName, Step.Twin twin, Grid grid, Object... args) {
+        Objects.requireNonNull(grid, "grid");
+        return addTask(taskName, twin, () -> grid, args);
+    }
+
+    private TaskGraph addTask(String taskName, Step.Twin twin, Supplier<Grid> grid, Object[] args) {
         if (taskName == null || !taskName.matches("[A-Za-z_][A-Za-z0-9_]*")) {
             throw new IllegalArgumentException("task name must be a C identifier (it is the kernel name): " + taskName);
         }
@@ -99,7 +137,7 @@ public final class TaskGraph {
             if (!isArgument(args[i])) {
                 throw new IllegalArgumentException("task '" + taskName + "' argument #" + i + ": unsupported type "
                         + (args[i] == null ? "null" : args[i].getClass().getSimpleName())
-                        + " (arrays float/int/byte/short/long, MemorySegment, Int/Float/LongParam, Integer/Float/Long, LocalMem)");
+                        + " (arrays float/int/byte/short/long, MemorySegment, Int/Float/LongParam, Integer/Float/Long, LocalMem, DeviceBuffer)");
             }
         }
         steps.add(new Step.Task(taskName, source, Map.copyOf(defines), grid, Arrays.asList(args.clone()), twin));
@@ -113,14 +151,16 @@ public final class TaskGraph {
 
     private static boolean isArgument(Object o) {
         return isData(o) || o instanceof IntParam || o instanceof FloatParam || o instanceof LongParam
-                || o instanceof Integer || o instanceof Float || o instanceof Long || o instanceof LocalMem;
+                || o instanceof Integer || o instanceof Float || o instanceof Long || o instanceof LocalMem
+                || o instanceof DeviceBuffer;
     }
 
     private static List<Object> checkData(Object[] data) {
         for (Object o : data) {
             if (!isData(o)) {
                 throw new IllegalArgumentException("only arrays (float/int/byte/short/long) and MemorySegments transfer, not "
-                        + (o == null ? "null" : o.getClass().getSimpleName()));
+                        + (o == null ? "null" : o.getClass().getSimpleName())
+                        + (o instanceof DeviceBuffer ? " (device-resident: feed it with upload(...))" : ""));
             }
         }
         return Arrays.asList(data.clone());
