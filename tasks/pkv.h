@@ -73,8 +73,6 @@ typedef unsigned long long ulong;
 
 #define WARP_SIZE 32
 #define PKV_HAS_WARP_SHUFFLE 1
-/* global writes of this thread visible to the whole device before what follows (last-block patterns) */
-#define FENCE_GLOBAL __threadfence()
 #define UINT4_ZERO make_uint4(0u, 0u, 0u, 0u)
 /* bins[bin] += 1 in local memory, one atomic per distinct bin of the warp (histograms with a dominant bin) */
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 700
@@ -136,7 +134,6 @@ typedef unsigned long long ulong;
 #define INFINITY_F INFINITY
 
 #define PKV_HAS_WARP_SHUFFLE 0
-#define FENCE_GLOBAL mem_fence(CLK_GLOBAL_MEM_FENCE)
 #define UINT4_ZERO ((uint4) (0u))
 #define LOCAL_HIST_INC(bins, bin) atomic_inc(&(bins)[(bin)])
 #endif
