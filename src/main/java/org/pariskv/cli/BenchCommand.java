@@ -82,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "Candidate lists longer than this take the two-stage top-k (per-slice bests in parallel, then the best of those) (default: ${DEFAULT-VALUE}).")
     int topKSliceAbove;
 
+    @Option(names = "--cuda-graphs", defaultValue = "true", arity = "1",
+            description = "On CUDA, record each decode step's launches once as a CUDA graph and replay it (default: ${DEFAULT-VALUE}); false launches kernel by kernel.")
+    boolean cudaGraphs;
+
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) after the run.")
     boolean printKernel;
 
@@ -105,7 +109,7 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withPlacement(placement).withDeviceMemory(devCap).withHostMemory(hostCap)
-                .withTopKSliceAbove(topKSliceAbove);
+                .withTopKSliceAbove(topKSliceAbove).withCudaGraphs(cudaGraphs);
         if (layers > 1) return modelBench(backend, info, cfg, options, budget);
         System.err.println("bench on " + info.describe() + kvWords(placement));
         if (placement == KvPlacement.STAGED) {
@@ -137,6 +141,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("gqa", gqa);
             json.put("offload", placement.onHost());
             json.put("kv", placement.cliName());
+            json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
             List<Object> rows = new ArrayList<>();
             for (DecodeBench.Point pt : points) {
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -215,6 +220,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("gqa", gqa);
             json.put("offload", placement.onHost());
             json.put("kv", placement.cliName());
+            json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md.toString());

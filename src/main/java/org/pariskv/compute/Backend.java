@@ -99,6 +99,23 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     /** Waits for everything enqueued so far. */
     void finish();
 
+    /**
+     * Records what {@code work} enqueues on this device ({@link #launch} without profiling, {@link #copyInAsync} from
+     * page-locked memory) into one replayable unit instead of running it: CUDA graphs by stream capture. Returns
+     * null where the backend has no such thing (OpenCL, java); {@code work} has then not run.
+     */
+    default Recording record(Runnable work) {
+        return null;
+    }
+
+    /** Recorded work: each {@link #replay()} enqueues all of it again, with the arguments and addresses it had. */
+    interface Recording extends AutoCloseable {
+        void replay();
+
+        @Override
+        void close();
+    }
+
     /** Releases the context; only {@link Backends#closeAll()} should call this on shared instances. */
     @Override
     void close();

@@ -258,6 +258,24 @@ public final class CudaBackend implements Backend {
         context.synchronize();
     }
 
+    /** CUDA graphs: {@code work} runs under stream capture, the graph is instantiated once and replayed. */
+    @Override
+    public Recording record(Runnable work) {
+        if (!context.canCapture()) return null;
+        org.pariskv.compute.cuda.CudaGraph graph = context.capture(work);
+        return new Recording() {
+            @Override
+            public void replay() {
+                graph.launch();
+            }
+
+            @Override
+            public void close() {
+                graph.close();
+            }
+        };
+    }
+
     @Override
     public void close() {
         programs.values().forEach(p -> p.module.close());
