@@ -19,6 +19,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar \
      --select-class org.pariskv.device.DeviceDecoderTest --select-class org.pariskv.compute.cuda.CudaBackendTest \
      --select-class org.pariskv.compute.HostMappedBufferTest --select-class org.pariskv.device.DecodeTwinsTest --select-class org.pariskv.device.StagedKvTest \
+     --select-class org.pariskv.compute.graph.TaskGraphReplayTest ${EXTRA_TESTS:-} \
      --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
 # each config: label:bench flags (contexts and batches included)
