@@ -3,7 +3,7 @@
 # device listing, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL, the decode bench (ParisKV vs full
 # attention) per configuration, and the PyTorch SDPA anchor. Text goes to $OUT/run.log, bench JSON to
 # $OUT/bench-<label>.json (the device tool returns at most 8 files).
-# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS.
+# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, WARMUP, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -27,7 +27,7 @@ IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head --context 32768
 for c in "${configs[@]}"; do
   label=${c%%:*}; flags=${c#*:}
   echo "== bench $label ($flags)" | tee -a "$LOG"
-  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps ${STEPS:-50} --warmup 10 $flags \
+  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps ${STEPS:-50} --warmup ${WARMUP:-200} $flags \
      --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
   mv "$OUT/b-$label/bench.json" "$OUT/bench-$label.json" 2>/dev/null; rm -rf "$OUT/b-$label"
 done
