@@ -81,6 +81,8 @@ public final class DeviceDecoder implements AutoCloseable {
     // the step's shape: what the graphs' grid suppliers, parameters and task conditions read at each execution
     private int stepEncodeRows, stepMaxN = 1, stepMaxCand = 1, stepChunks = 1;
     private boolean stepSparse, stepSliced;
+    private boolean timeSteps;
+    private long lastStepDeviceNanos = -1;
     private final IntParam chunkParam = new IntParam(SPARSE_CHUNK), slicesParam = new IntParam(1), slicedCandidates = new IntParam(1);
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final Arena arena = Arena.ofConfined();
@@ -542,7 +544,7 @@ public final class DeviceDecoder implements AutoCloseable {
         return zoneEnd[seq];
     }
 
-    /** Per-task device time from now on (kernels are then waited for one by one, launched without CUDA graphs). */
+    /** Per-task device time from now on (timed by device events read after each step; no CUDA graphs meanwhile). */
     public void profile(boolean on) {
         profiling = on;
         profile.clear();
@@ -684,6 +686,7 @@ public final class DeviceDecoder implements AutoCloseable {
             }
         }
         MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
+        Backend.Mark start = timeSteps ? backend.mark() : null;
         if (staged) {
             if (maxEncode > 0) encodeStaged(from, count);
             fillPlan(dense);
@@ -703,9 +706,30 @@ public final class DeviceDecoder implements AutoCloseable {
             countUpload(H_PLAN, planSeg.byteSize());
             countUpload(H_QUERIES, querySeg.byteSize());
             endStepUploads();
-            run(decodeStep); // uploads, append, encode, retrieval, attention; waits for the output
+            run(decodeStep); // uploads, append, encode, retrieval, attention: enqueued
+        }
+        Backend.Mark end = timeSteps ? backend.mark() : null;
+        backend.copyOut(outSeg, this.out); // the step's one wait
+        if (start != null) {
+            try (start; end) {
+                lastStepDeviceNanos = start.nanosTo(end);
+            }
         }
         MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
+    }
+
+    /**
+     * From now on, time each step on the device: from the queue mark before its first upload to the one after its
+     * last kernel ({@link Backend#mark()}), which leaves out the host's wait for the output. Costs two marks a step.
+     */
+    public void timeSteps(boolean on) {
+        timeSteps = on;
+        lastStepDeviceNanos = -1;
+    }
+
+    /** Device time of the last step when {@link #timeSteps timed}, else -1. */
+    public long lastStepDeviceNanos() {
+        return lastStepDeviceNanos;
     }
 
     /** Sets the step's shape from the plan rows: what the graphs' grid suppliers, parameters and conditions read. */
@@ -831,12 +855,11 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
-    /** attentionCombine and the output's read-back (the step's one wait). */
+    /** attentionCombine: the partials of every chunk into the output rows. */
     private void combine(TaskGraph t) {
         t.task("attentionCombine", a -> twins.attentionCombine(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
-                () -> Grid.groups((long) streams * g, 128), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam)
-         .download(out, outSeg);
+                () -> Grid.groups((long) streams * g, 128), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam);
     }
 
     /** encodeKeys alone after a plan upload (prefill; staged slices from the scratch rows), waiting at the end. */

@@ -137,6 +137,40 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
+    /** Launches between two events on the stream without waiting; the returned supplier waits and reads them. */
+    public java.util.function.LongSupplier launchTimed(MemorySegment function, int[] grid, int[] block, int sharedBytes,
+                                                       MemorySegment[] argValues) {
+        makeCurrent();
+        MemorySegment start = driver.eventCreate(), end = driver.eventCreate();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
+            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            driver.eventRecord(start, stream);
+            driver.launchKernel(function, grid, block, sharedBytes, stream, params);
+            driver.eventRecord(end, stream);
+        } catch (RuntimeException | Error e) {
+            driver.eventDestroy(start);
+            driver.eventDestroy(end);
+            throw e;
+        }
+        return new java.util.function.LongSupplier() {
+            private long ns = -1;
+
+            @Override
+            public synchronized long getAsLong() {
+                if (ns < 0) {
+                    try {
+                        ns = elapsedNanos(start, end);
+                    } finally {
+                        destroyEvent(start);
+                        destroyEvent(end);
+                    }
+                }
+                return ns;
+            }
+        };
+    }
+
     public void synchronize() {
         makeCurrent();
         driver.ctxSynchronize();
@@ -154,6 +188,26 @@ public final class CudaContext implements AutoCloseable {
         makeCurrent();
         driver.memHostRegister(host, CudaDriver.HOST_PORTABLE | CudaDriver.HOST_DEVICEMAP);
         return new CudaHostMemory(this, host, driver.memHostGetDevicePointer(host), true);
+    }
+
+    /** A timing event recorded on the context's stream now (destroy it with {@link CudaDriver#eventDestroy}). */
+    public MemorySegment recordEvent() {
+        makeCurrent();
+        MemorySegment e = driver.eventCreate();
+        driver.eventRecord(e, stream);
+        return e;
+    }
+
+    /** Nanoseconds between two recorded events; waits for {@code end}. */
+    public long elapsedNanos(MemorySegment start, MemorySegment end) {
+        makeCurrent();
+        driver.eventSynchronize(end);
+        return Math.round(driver.eventElapsedMillis(start, end) * 1e6);
+    }
+
+    public void destroyEvent(MemorySegment e) {
+        makeCurrent();
+        driver.eventDestroy(e);
     }
 
     /** Whether {@link #capture} works here (the driver has CUDA graphs). */

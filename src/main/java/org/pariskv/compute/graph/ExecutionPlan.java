@@ -195,6 +195,7 @@ public final class ExecutionPlan implements AutoCloseable {
         long pendingIn = 0, totalIn = 0, totalOut = 0;
         boolean readBack = false;
         List<TaskProfile> profiles = new ArrayList<>();
+        Map<Integer, Backend.DeferredTime> deferred = new java.util.HashMap<>(); // timed launches: read after the run
         List<Step> steps = graph.steps();
         int runFrom = -1; // first step of the replayable run (uploads and tasks) not yet enqueued
         for (int i = 0; i <= steps.size(); i++) {
@@ -229,7 +230,10 @@ public final class ExecutionPlan implements AutoCloseable {
                 case Step.Task task -> {
                     if (!task.enabled().getAsBoolean()) break;
                     Grid grid = grid(task);
-                    long ns = java ? runTwin(task, timed) : launch(b, task, grid, timed);
+                    long ns = -1;
+                    if (java) ns = runTwin(task, timed);
+                    else if (timed) deferred.put(profiles.size(), launchTimed(b, task, grid));
+                    else launch(b, task, grid);
                     profiles.add(new TaskProfile(task.name(), ns, pendingIn, 0, grid, b.device().backend()));
                     pendingIn = 0;
                 }
@@ -253,6 +257,10 @@ public final class ExecutionPlan implements AutoCloseable {
             }
         }
         if (readBack || timed || waitAlways) b.finish();
+        deferred.forEach((i, t) -> {
+            TaskProfile p = profiles.get(i);
+            profiles.set(i, new TaskProfile(p.task(), t.nanos(), p.bytesIn(), p.bytesOut(), p.grid(), p.backend()));
+        });
         return new ExecutionResult(this, b.device(), profiles, totalIn, totalOut, System.nanoTime() - start);
     }
 
@@ -332,7 +340,7 @@ public final class ExecutionPlan implements AutoCloseable {
             switch (steps.get(i)) {
                 case Step.Upload up -> b.copyInAsync(up.to(), 0, up.from());
                 case Step.Task task -> {
-                    if (grids[i - from] != null) launch(b, task, grids[i - from], false);
+                    if (grids[i - from] != null) launch(b, task, grids[i - from]);
                 }
                 default -> throw new IllegalStateException("not replayable: " + steps.get(i));
             }
@@ -368,8 +376,29 @@ public final class ExecutionPlan implements AutoCloseable {
         return timed ? System.nanoTime() - t0 : -1;
     }
 
-    private long launch(Backend b, Step.Task task, Grid grid, boolean timed) {
-        Kernel kernel = kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
+    private void launch(Backend b, Step.Task task, Grid grid) {
+        List<KernelArg> args = kernelArgs(b, task);
+        Kernel kernel = kernel(task);
+        if (listener != null) listener.before(task.name(), grid, args);
+        b.launch(kernel, grid, args, false);
+        if (listener != null) listener.after(task.name(), grid, args);
+    }
+
+    /** A launch whose device time is read after the execution (kernels stay back to back meanwhile). */
+    private Backend.DeferredTime launchTimed(Backend b, Step.Task task, Grid grid) {
+        List<KernelArg> args = kernelArgs(b, task);
+        Kernel kernel = kernel(task);
+        if (listener != null) listener.before(task.name(), grid, args);
+        Backend.DeferredTime t = b.launchTimed(kernel, grid, args);
+        if (listener != null) listener.after(task.name(), grid, args);
+        return t;
+    }
+
+    private Kernel kernel(Step.Task task) {
+        return kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
+    }
+
+    private List<KernelArg> kernelArgs(Backend b, Step.Task task) {
         List<KernelArg> args = new ArrayList<>(task.args().size());
         for (Object a : task.args()) {
             args.add(switch (a) {
@@ -384,10 +413,7 @@ public final class ExecutionPlan implements AutoCloseable {
                 default -> new KernelArg.Buffer(buffer(b, a));
             });
         }
-        if (listener != null) listener.before(task.name(), grid, args);
-        long ns = b.launch(kernel, grid, args, timed);
-        if (listener != null) listener.after(task.name(), grid, args);
-        return ns;
+        return args;
     }
 
     private Program program(Step.Task task) {
