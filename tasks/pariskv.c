@@ -204,25 +204,30 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
     int n = plan[s * PLAN_STRIDE + P_N];
     int tile = GROUP_ID(0) * CS_TILE;
     if (tile >= n) return; /* whole work-group beyond this stream's zone */
-    GLOBAL const uchar* tt = tierTable + (long) s * NQ * BLOCKS * 256;
-    for (int i = t; i < NQ * BLOCKS * 32; i += LOCAL_SIZE(0)) {
-        uint w = 0u;
-        for (int j = 0; j < 8; j++) w |= ((uint) tt[i * 8 + j]) << (4 * j);
-        table[i] = w;
-    }
-    for (int i = t; i < CS_COPIES * NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
-    SYNC_THREADS;
-    LOCAL_PTR int* mine = lh + ((t >> 5) % CS_COPIES) * NQ * HIST_BINS;
     int end = min(n, tile + CS_TILE);
-#define TIER(qi, bb, c) ((int) ((table[((qi) * BLOCKS + (bb)) * 32 + ((c) >> 3)] >> (4 * ((c) & 7))) & 15u))
 #if BLOCKS == 16
-    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued before any is used (256
-     * threads, CS_TILE/256 loads each in flight): the kernel streams the codes instead of waiting per key. */
+    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued first (256 threads,
+     * CS_TILE/256 loads each in flight), before the tier tables are staged: the two latencies overlap and the
+     * kernel streams the codes instead of waiting per key. */
     uint4 words[CS_TILE / 256];
     for (int r = 0; r < CS_TILE / 256; r++) {
         int key = tile + t + r * 256;
         words[r] = key < end ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
     }
+#endif
+    GLOBAL const uchar* tt = tierTable + (long) s * NQ * BLOCKS * 256;
+    for (int i = t; i < NQ * BLOCKS * 32; i += LOCAL_SIZE(0)) {
+        uint2 b8 = ((GLOBAL const uint2*) tt)[i]; /* 8 tiers, one load */
+        uint w = 0u;
+        for (int j = 0; j < 4; j++) w |= ((b8.x >> (8 * j)) & 15u) << (4 * j);
+        for (int j = 0; j < 4; j++) w |= ((b8.y >> (8 * j)) & 15u) << (4 * (j + 4));
+        table[i] = w;
+    }
+    for (int i = t; i < CS_COPIES * NQ * HIST_BINS; i += LOCAL_SIZE(0)) lh[i] = 0;
+    SYNC_THREADS;
+    LOCAL_PTR int* mine = lh + ((t >> 5) % CS_COPIES) * NQ * HIST_BINS;
+#define TIER(qi, bb, c) ((int) ((table[((qi) * BLOCKS + (bb)) * 32 + ((c) >> 3)] >> (4 * ((c) & 7))) & 15u))
+#if BLOCKS == 16
     for (int r = 0; r < CS_TILE / 256; r++) {
         int key = tile + t + r * 256;
         if (key >= end) break;
