@@ -122,11 +122,13 @@ FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
 /*
  * prepareQuery - twin: RetrievalQuery.of + TierTable.build.
  * grid (S*NQ, BLOCKS) x 256 threads. Work-group (qi, bb) rotates its query (cheap, redone per block) and
- * builds the tier table of block bb; block 0 also stores q̂, ||q|| and clears the score histogram.
+ * builds the tier table of block bb; block 0 also stores q̂, ||q|| and clears the score histogram; all blocks clear
+ * the query's per-tile histograms of the tiles its zone spans (tileHist[qi][tile][score], SEL_TILE keys a tile).
  */
+#define SEL_TILE 4096 /* keys per candidateSelect work-group: 256 threads x 16 consecutive scores */
 KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, GLOBAL const int* plan,
                          GLOBAL const int* counts, GLOBAL float* qhat, GLOBAL float* qnorm,
-                         GLOBAL uchar* tierTable, GLOBAL int* hist) {
+                         GLOBAL uchar* tierTable, GLOBAL int* hist, GLOBAL int* tileHist, int tiles) {
     LOCAL_ARRAY(float, x, HEAD_DIM);
     LOCAL_ARRAY(float, tmp, HEAD_DIM);
     LOCAL_ARRAY(float, normv, 1);
@@ -149,6 +151,11 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
         }
     }
     SYNC_THREADS;
+    {
+        int tilesNow = (plan[s * PLAN_STRIDE + P_N] + SEL_TILE - 1) / SEL_TILE;
+        GLOBAL int* th = tileHist + (long) qi * tiles * HIST_BINS;
+        for (int i = bb * LOCAL_SIZE(0) + t; i < tilesNow * HIST_BINS; i += BLOCKS * LOCAL_SIZE(0)) th[i] = 0;
+    }
     float norm = rotate_normalised(x, tmp, normv, rot);
     if (bb == 0) {
         for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) qhat[(long) qi * HEAD_DIM + i] = x[i];
@@ -188,13 +195,15 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
  * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
  * grid (ceil(n/CS_TILE)*256, S) x 256. A work-group scores a tile of CS_TILE keys (4 per thread, coalesced; small tiles fill the GPU at batch 1),
  * so the NQ tier tables it stages in local memory are read once per tile. Scores land in
- * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..].
+ * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..], and per SEL_TILE
+ * keys in tileHist[((s*NQ + qi) * tiles + key / SEL_TILE) * HIST_BINS ..] (candidateSelect's tile offsets).
  */
 #define CS_TILE 1024
 /* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
 #define CS_COPIES 8
 KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,
-                            GLOBAL const int* RESTRICT plan, GLOBAL uchar* RESTRICT scores, GLOBAL int* RESTRICT hist, int cap) {
+                            GLOBAL const int* RESTRICT plan, GLOBAL uchar* RESTRICT scores, GLOBAL int* RESTRICT hist,
+                            GLOBAL int* RESTRICT tileHist, int cap, int tiles) {
     /* the tier tables packed 8 tiers (0..6) per word: a block's 256 tiers are 32 words, one per bank, so the
      * lanes of a warp never conflict on a lookup (a byte table did, and capped the kernel below HBM speed) */
     LOCAL_ARRAY(uint, table, NQ * BLOCKS * 32);
@@ -255,7 +264,11 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
     for (int i = t; i < NQ * HIST_BINS; i += LOCAL_SIZE(0)) {
         int sum = 0;
         for (int c = 0; c < CS_COPIES; c++) sum += lh[c * NQ * HIST_BINS + i];
-        if (sum != 0) ATOMIC_ADD_INT(&hist[s * NQ * HIST_BINS + i], sum);
+        if (sum != 0) {
+            ATOMIC_ADD_INT(&hist[s * NQ * HIST_BINS + i], sum);
+            int qi = s * NQ + i / HIST_BINS, bin = i % HIST_BINS;
+            ATOMIC_ADD_INT(&tileHist[((long) qi * tiles + tile / SEL_TILE) * HIST_BINS + bin], sum);
+        }
     }
 }
 
@@ -267,56 +280,14 @@ FUNC void candidate_cut(GLOBAL const int* hh, int count, LOCAL_PTR int* cutv) {
     cutv[1] = count - above;
 }
 
-#define SEL_TILE 4096 /* keys per work-group: 256 threads x 16 consecutive scores (one 16-byte load) */
-
 /*
- * candidateCount - first pass of CandidateSelect.select: per (query, tile) the keys above the cut and at it.
- * grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
- */
-KERNEL void candidateCount(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
-                           GLOBAL int* tileCounts, int cap, int tiles) {
-    LOCAL_ARRAY(int, cutv, 2);
-    LOCAL_ARRAY(int, red, 512);
-    int t = LOCAL_ID(0);
-    int qi = GROUP_ID(1);
-    int s = qi / NQ;
-    int n = plan[s * PLAN_STRIDE + P_N];
-    int tile = GROUP_ID(0);
-    if (tile * SEL_TILE >= n) return;
-    if (t == 0) candidate_cut(hist + qi * HIST_BINS, plan[s * PLAN_STRIDE + P_CAND], cutv);
-    SYNC_THREADS;
-    int cut = cutv[0];
-    GLOBAL const uchar* sc = scores + (long) qi * cap;
-    int from = tile * SEL_TILE + t * 16;
-    int g = 0, e = 0;
-    for (int i = from; i < min(n, from + 16); i++) {
-        int v = sc[i];
-        g += v > cut ? 1 : 0;
-        e += v == cut ? 1 : 0;
-    }
-    red[t] = g;
-    red[256 + t] = e;
-    SYNC_THREADS;
-    for (int off = 128; off > 0; off >>= 1) {
-        if (t < off) {
-            red[t] += red[t + off];
-            red[256 + t] += red[256 + t + off];
-        }
-        SYNC_THREADS;
-    }
-    if (t == 0) {
-        tileCounts[((long) qi * tiles + tile) * 2] = red[0];
-        tileCounts[((long) qi * tiles + tile) * 2 + 1] = red[256];
-    }
-}
-
-/*
- * candidateSelect - twin: CandidateSelect.select (second pass). grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
+ * candidateSelect - twin: CandidateSelect.select. grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
  * Keys above the cut are kept, keys at the cut in token order until the count is met; each tile finds its
- * output offset from the counts of the tiles before it. Output ascending zone indices in cand[qi * cap ..].
+ * output offset from the per-tile histograms collisionScores left of the tiles before it (no counting pass).
+ * Output ascending zone indices in cand[qi * cap ..].
  */
 KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
-                            GLOBAL const int* tileCounts, GLOBAL int* cand, GLOBAL int* candCount, int cap, int tiles) {
+                            GLOBAL const int* tileHist, GLOBAL int* cand, GLOBAL int* candCount, int cap, int tiles) {
     LOCAL_ARRAY(int, cutv, 2);
     LOCAL_ARRAY(int, gt, 256);
     LOCAL_ARRAY(int, eq, 256);
@@ -329,12 +300,24 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
     int tile = GROUP_ID(0);
     if (tile == 0 && t == 0) candCount[qi] = count;
     if (tile * SEL_TILE >= n) return;
+    /* this thread's 16 scores, loaded first: their latency overlaps the cut and the offsets */
+    GLOBAL const uchar* sc = scores + (long) qi * cap;
+    int from = tile * SEL_TILE + t * 16;
+    int to = min(n, from + 16);
+    int v16[16];
+    for (int u = 0; u < 16; u++) v16[u] = from + u < to ? (int) sc[from + u] : -1;
     if (t == 0) candidate_cut(hist + qi * HIST_BINS, count, cutv);
-    /* keys above / at the cut in the tiles before this one */
+    SYNC_THREADS;
+    int cut = cutv[0], ties = cutv[1];
+    /* keys above / at the cut in the tiles before this one: their histograms' bins from the cut up */
     int pg = 0, pe = 0;
-    for (int c = t; c < tile; c += LOCAL_SIZE(0)) {
-        pg += tileCounts[((long) qi * tiles + c) * 2];
-        pe += tileCounts[((long) qi * tiles + c) * 2 + 1];
+    int width = MAX_SCORE + 1 - cut;
+    GLOBAL const int* th = tileHist + (long) qi * tiles * HIST_BINS;
+    for (int i = t; i < tile * width; i += LOCAL_SIZE(0)) {
+        int c = i / width, bin = cut + i % width;
+        int v = th[c * HIST_BINS + bin];
+        if (bin == cut) pe += v;
+        else pg += v;
     }
     gt[t] = pg;
     eq[t] = pe;
@@ -351,15 +334,10 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
         before[1] = eq[0];
     }
     SYNC_THREADS;
-    int cut = cutv[0], ties = cutv[1];
-    GLOBAL const uchar* sc = scores + (long) qi * cap;
-    int from = tile * SEL_TILE + t * 16;
-    int to = min(n, from + 16);
     int g = 0, e = 0;
-    for (int i = from; i < to; i++) {
-        int v = sc[i];
-        g += v > cut ? 1 : 0;
-        e += v == cut ? 1 : 0;
+    for (int u = 0; u < 16; u++) {
+        g += v16[u] > cut ? 1 : 0;
+        e += v16[u] == cut ? 1 : 0;
     }
     SYNC_THREADS;
     gt[t] = g;
@@ -375,8 +353,8 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
     }
     int gBefore = before[0] + gt[t] - g, eBefore = before[1] + eq[t] - e;
     GLOBAL int* out = cand + (long) qi * cap;
-    for (int i = from; i < to; i++) {
-        int v = sc[i];
+    for (int u = 0; u < 16; u++) {
+        int v = v16[u], i = from + u;
         if (v > cut) {
             out[gBefore + min(eBefore, ties)] = i;
             gBefore++;

@@ -7,7 +7,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}; LABEL=${LABEL:-ncu}; mkdir -p "$OUT"
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
-KERNELS='^(appendTokens|encodeKeys|prepareQuery|collisionScores|candidateCount|candidateSelect|rerank|topKSlice|topK|mergeSelection|sparseAttention|attentionCombine)$'
+KERNELS='^(appendTokens|encodeKeys|prepareQuery|collisionScores|candidateSelect|rerank|topKSlice|topK|mergeSelection|sparseAttention|attentionCombine)$'
 # skip the warm-up steps' launches (about 10 per step), then record 3 steps' worth
 ncu --clock-control none --target-processes all --kernel-name "regex:$KERNELS" --launch-skip ${SKIP:-400} --launch-count ${COUNT:-30} \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,pcie__read_bytes.sum,pcie__write_bytes.sum \

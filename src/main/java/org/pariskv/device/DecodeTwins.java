@@ -140,10 +140,12 @@ public final class DecodeTwins {
     /**
      * Twin of {@code prepareQuery}: per retrieval query {@code qi = s * NQ + head} the group mean (NQ = 1) or the
      * head's row, {@link RetrievalQuery#of} into {@code qhat[qi]} / {@code qnorm[qi]}, {@link TierTable#build} from the
-     * stream's counts and plan thresholds into {@code tierTable[qi]}, and a cleared score histogram {@code hist[qi]}.
+     * stream's counts and plan thresholds into {@code tierTable[qi]}, a cleared score histogram {@code hist[qi]} and
+     * cleared per-tile histograms {@code tileHist[qi][tile]} for the {@value #SEL_TILE}-key tiles of its zone.
      */
     public void prepareQuery(MemorySegment queries, MemorySegment rot, MemorySegment plan, MemorySegment counts,
-                             MemorySegment qhat, MemorySegment qnorm, MemorySegment tierTable, MemorySegment hist) {
+                             MemorySegment qhat, MemorySegment qnorm, MemorySegment tierTable, MemorySegment hist,
+                             MemorySegment tileHist, int tiles) {
         int[] p = plan(plan);
         Rotation rotation = rotation(rot);
         float[] rows = new float[g * d];
@@ -157,6 +159,8 @@ public final class DecodeTwins {
             MemorySegment.copy(q.rotated(), 0, qhat, F32, 4L * qi * d, d);
             qnorm.set(F32, 4L * qi, q.norm());
             hist.asSlice(4L * qi * histBins, 4L * histBins).fill((byte) 0);
+            int tilesNow = (p[s * PLAN_STRIDE + P_N] + SEL_TILE - 1) / SEL_TILE;
+            tileHist.asSlice(4L * qi * tiles * histBins, 4L * tilesNow * histBins).fill((byte) 0);
             MemorySegment.copy(counts, I32, 4L * s * blocks * 256, streamCounts, 0, blocks * 256);
             System.arraycopy(p, s * PLAN_STRIDE + P_T, thresholds, 0, Tiers.COUNT);
             TierTable.build(q.rotated(), streamCounts, thresholds, table);
@@ -167,10 +171,10 @@ public final class DecodeTwins {
     /**
      * Twin of {@code collisionScores}: {@link CollisionCounting#scores} of the stream's {@code P_N} codes against
      * each of its NQ tier tables into {@code scores[(s*NQ + qi) * cap ..]}, each score also counted into
-     * {@code hist} (added: {@code prepareQuery} cleared it).
+     * {@code hist[qi]} and into its tile's {@code tileHist[qi][key / SEL_TILE]} (added: {@code prepareQuery} cleared them).
      */
     public void collisionScores(MemorySegment codes, MemorySegment tierTable, MemorySegment plan, MemorySegment scores,
-                                MemorySegment hist, int cap) {
+                                MemorySegment hist, MemorySegment tileHist, int cap, int tiles) {
         int[] p = plan(plan);
         byte[] table = new byte[blocks * 256];
         for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
@@ -184,32 +188,9 @@ public final class DecodeTwins {
                 for (int i = 0; i < n; i++) {
                     long at = 4L * ((long) qi * histBins + (sc[i] & 0xff));
                     hist.set(I32, at, hist.get(I32, at) + 1);
+                    long tileAt = 4L * (((long) qi * tiles + i / SEL_TILE) * histBins + (sc[i] & 0xff));
+                    tileHist.set(I32, tileAt, tileHist.get(I32, tileAt) + 1);
                 }
-            }
-        }
-    }
-
-    /**
-     * Twin of {@code candidateCount}, the first pass of {@link CandidateSelect#select}: per query and
-     * {@value #SEL_TILE}-key tile of its zone, the keys above the histogram's cut and at it, in
-     * {@code tileCounts[(qi * tiles + tile) * 2 ..]}.
-     */
-    public void candidateCount(MemorySegment scores, MemorySegment hist, MemorySegment plan, MemorySegment tileCounts,
-                               int cap, int tiles) {
-        int[] p = plan(plan);
-        for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {
-            int s = qi / nq;
-            int n = p[s * PLAN_STRIDE + P_N];
-            int cut = candidateCut(hist, qi, p[s * PLAN_STRIDE + P_CAND]);
-            for (int tile = 0; (long) tile * SEL_TILE < n; tile++) {
-                int above = 0, at = 0;
-                for (int i = tile * SEL_TILE; i < Math.min(n, (tile + 1) * SEL_TILE); i++) {
-                    int v = scores.get(U8, (long) qi * cap + i) & 0xff;
-                    above += v > cut ? 1 : 0;
-                    at += v == cut ? 1 : 0;
-                }
-                tileCounts.set(I32, 8L * ((long) qi * tiles + tile), above);
-                tileCounts.set(I32, 8L * ((long) qi * tiles + tile) + 4, at);
             }
         }
     }
@@ -217,10 +198,10 @@ public final class DecodeTwins {
     /**
      * Twin of {@code candidateSelect}: {@link CandidateSelect#select} of each query's {@code P_CAND} best scores into
      * {@code cand[qi * cap ..]} (ascending zone indices), {@code candCount[qi] = P_CAND}. {@code hist} and
-     * {@code tileCounts} hold what {@code select} recounts itself: the cut, and where each tile of the parallel kernel
+     * {@code tileHist} hold what {@code select} recounts itself: the cut, and where each tile of the parallel kernel
      * starts writing.
      */
-    public void candidateSelect(MemorySegment scores, MemorySegment hist, MemorySegment plan, MemorySegment tileCounts,
+    public void candidateSelect(MemorySegment scores, MemorySegment hist, MemorySegment plan, MemorySegment tileHist,
                                 MemorySegment cand, MemorySegment candCount, int cap, int tiles) {
         int[] p = plan(plan);
         for (int qi = 0; qi < p.length / PLAN_STRIDE * nq; qi++) {

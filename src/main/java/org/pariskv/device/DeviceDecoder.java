@@ -57,7 +57,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** The kernels of one step, in launch order (also the profile's row order). */
     public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
-            "candidateCount", "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "sparseAttentionStaged", "attentionCombine");
+            "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "sparseAttentionStaged", "attentionCombine");
 
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
@@ -89,7 +89,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
-            pmax, psum, pacc, newKeys, newValues, tileCounts, partEst, partTok, partCount;
+            pmax, psum, pacc, newKeys, newValues, tileHist, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
@@ -268,7 +268,7 @@ public final class DeviceDecoder implements AutoCloseable {
             pmax = alloc(sizes, "pmax");
             psum = alloc(sizes, "psum");
             pacc = alloc(sizes, "pacc");
-            tileCounts = alloc(sizes, "tileCounts");
+            tileHist = alloc(sizes, "tileHist");
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
             partCount = alloc(sizes, "partCount");
@@ -409,7 +409,7 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("pmax", 4L * streams * g * maxChunks);
         m.put("psum", 4L * streams * g * maxChunks);
         m.put("pacc", 4L * streams * g * maxChunks * d);
-        m.put("tileCounts", 8L * sq * tiles);
+        m.put("tileHist", 4L * sq * tiles * (6L * shape.blocks() + 1)); // per SEL_TILE keys: collisionScores' score counts
         long slices = topKSlices(capacity), kFull = Math.min(cfg.topk(), TOPK_SLICE);
         m.put("partEst", 4L * sq * slices * kFull);
         m.put("partTok", 4L * sq * slices * kFull);
@@ -817,19 +817,17 @@ public final class DeviceDecoder implements AutoCloseable {
         int kFull = Math.min(cfg.topk(), TOPK_SLICE);
         java.util.function.BooleanSupplier sparse = () -> stepSparse;
         t.task("prepareQuery", a -> twins.prepareQuery(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                        a.segment(5), a.segment(6), a.segment(7)),
+                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.intValue(9)),
                 () -> new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
-                queries, rot, plan, counts, qhat, qnorm, tierTable, hist).onlyIf(sparse)
-         .task("collisionScores", a -> twins.collisionScores(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.intValue(5)),
+                queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, tiles).onlyIf(sparse)
+         .task("collisionScores", a -> twins.collisionScores(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.intValue(6), a.intValue(7)),
                 () -> new Grid(new long[] {(long) ((stepMaxN + CS_TILE - 1) / CS_TILE) * 256, streams}, new long[] {256, 1}),
-                codes, tierTable, plan, scores, hist, capTok).onlyIf(sparse)
-         .task("candidateCount", a -> twins.candidateCount(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.intValue(4), a.intValue(5)),
-                () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
-                scores, hist, plan, tileCounts, capTok, tiles).onlyIf(sparse)
+                codes, tierTable, plan, scores, hist, tileHist, capTok, tiles).onlyIf(sparse)
          .task("candidateSelect", a -> twins.candidateSelect(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
                 () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
-                scores, hist, plan, tileCounts, cand, candCount, capTok, tiles).onlyIf(sparse)
+                scores, hist, plan, tileHist, cand, candCount, capTok, tiles).onlyIf(sparse)
          .task("rerank", a -> twins.rerank(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
                         a.segment(6), a.intValue(7)),
                 () -> new Grid(new long[] {roundUp(stepMaxCand, 256), sq}, new long[] {256, 1}),

@@ -46,10 +46,9 @@ class DecodeTwinsTest {
     static {
         spec("appendTokens", "newKeys newValues plan keys values capTok", "keys values");
         spec("encodeKeys", "keys rot center plan codes nibbles weights counts cap capTok", "codes nibbles weights counts");
-        spec("prepareQuery", "queries rot plan counts qhat qnorm tierTable hist", "qhat qnorm tierTable hist");
-        spec("collisionScores", "codes tierTable plan scores hist cap", "scores hist");
-        spec("candidateCount", "scores hist plan tileCounts cap tiles", "tileCounts");
-        spec("candidateSelect", "scores hist plan tileCounts cand candCount cap tiles", "cand candCount");
+        spec("prepareQuery", "queries rot plan counts qhat qnorm tierTable hist tileHist tiles", "qhat qnorm tierTable hist tileHist");
+        spec("collisionScores", "codes tierTable plan scores hist tileHist cap tiles", "scores hist tileHist");
+        spec("candidateSelect", "scores hist plan tileHist cand candCount cap tiles", "cand candCount");
         spec("rerank", "nibbles weights qhat qnorm cand candCount est cap", "est");
         spec("topKSlice", "est cand candCount plan partEst partTok partCount cap slices kFull", "partEst partTok partCount");
         spec("topK", "est cand counts plan ranked rankedCount selected selCount stride slices", "ranked rankedCount selected selCount");
@@ -299,9 +298,8 @@ class DecodeTwinsTest {
             switch (task) {
                 case "appendTokens" -> t.appendTokens(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), i(a, 5));
                 case "encodeKeys" -> t.encodeKeys(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
-                case "prepareQuery" -> t.prepareQuery(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7));
-                case "collisionScores" -> t.collisionScores(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), i(a, 5));
-                case "candidateCount" -> t.candidateCount(m(a, 0), m(a, 1), m(a, 2), m(a, 3), i(a, 4), i(a, 5));
+                case "prepareQuery" -> t.prepareQuery(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), i(a, 9));
+                case "collisionScores" -> t.collisionScores(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
                 case "candidateSelect" -> t.candidateSelect(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
                 case "rerank" -> t.rerank(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), i(a, 7));
                 case "topKSlice" -> t.topKSlice(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), i(a, 7), i(a, 8), i(a, 9));
