@@ -57,7 +57,8 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048,
+            EST_BINS = DecodeTwins.EST_BINS;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -73,7 +74,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final Arena arena = Arena.ofConfined();
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
-            qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
+            qhat, qnorm, tierTable, hist, scores, cand, candCount, est, estHist, ranked, rankedCount, selected, selCount,
             pmax, psum, pacc, newKeys, newValues, tileCounts, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
@@ -240,6 +241,7 @@ public final class DeviceDecoder implements AutoCloseable {
             cand = alloc(sizes, "cand");
             candCount = alloc(sizes, "candCount");
             est = alloc(sizes, "est");
+            estHist = alloc(sizes, "estHist");
             ranked = alloc(sizes, "ranked");
             rankedCount = alloc(sizes, "rankedCount");
             selected = alloc(sizes, "selected");
@@ -373,6 +375,7 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("cand", 4L * sq * cap);
         m.put("candCount", 4L * sq);
         m.put("est", 4L * sq * cap);
+        m.put("estHist", 4L * sq * EST_BINS);
         m.put("ranked", 4L * sq * kmax);
         m.put("rankedCount", 4L * sq);
         m.put("selected", 4L * streams * kmax);
@@ -701,7 +704,8 @@ public final class DeviceDecoder implements AutoCloseable {
         }
         if (anySparse) {
             launch("prepareQuery", new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
-                    buf(queries), buf(rot), buf(plan), buf(counts), buf(qhat), buf(qnorm), buf(tierTable), buf(hist));
+                    buf(queries), buf(rot), buf(plan), buf(counts), buf(qhat), buf(qnorm), buf(tierTable), buf(hist),
+                    buf(estHist));
             long tilesNow = (Math.max(1, maxN) + CS_TILE - 1) / CS_TILE;
             launch("collisionScores", new Grid(new long[] {tilesNow * 256, streams}, new long[] {256, 1}),
                     buf(codes), buf(tierTable), buf(plan), buf(scores), buf(hist), new KernelArg.Int(capTok));
@@ -711,18 +715,19 @@ public final class DeviceDecoder implements AutoCloseable {
             launch("candidateSelect", new Grid(new long[] {selTiles * 256, sq}, new long[] {256, 1}), buf(scores), buf(hist),
                     buf(plan), buf(tileCounts), buf(cand), buf(candCount), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
             launch("rerank", new Grid(new long[] {roundUp(Math.max(1, maxCand), 256), sq}, new long[] {256, 1}),
-                    buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
-            int topThreads = gpu ? 1024 : 256;
+                    buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), buf(estHist),
+                    new KernelArg.Int(capTok));
+            int topThreads = gpu ? 1024 : 256; // a power of two in 32..1024 (est_boundary's bucket rows)
             int slicesNow = (Math.max(1, maxCand) + TOPK_SLICE - 1) / TOPK_SLICE;
             if (slicesNow <= 1 || maxCand <= topKSliceAbove) {
-                launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
+                launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(estHist), buf(plan), buf(ranked),
                         buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
             } else { // long lists: per-slice bests in parallel, then the best of those
                 int kFull = Math.min(cfg.topk(), TOPK_SLICE);
                 launch("topKSlice", new Grid(new long[] {(long) slicesNow * topThreads, sq}, new long[] {topThreads, 1}),
                         buf(est), buf(cand), buf(candCount), buf(plan), buf(partEst), buf(partTok), buf(partCount),
                         new KernelArg.Int(capTok), new KernelArg.Int(slicesNow), new KernelArg.Int(kFull));
-                launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(plan), buf(ranked),
+                launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(estHist), buf(plan), buf(ranked),
                         buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
             }
             // GQA mean: topK already wrote the selection (one list per stream)
