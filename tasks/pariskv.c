@@ -64,6 +64,19 @@ FUNC uint desc_key(float f) {
 }
 
 /*
+ * Top-k bucket of an estimate, from its desc_key: 0 holds the highest. Non-decreasing in the key (equal estimates
+ * share a bucket), so the k best are the buckets down to the k-th's, and only that one needs an exact order.
+ * 16 buckets per octave of |e| in [2^-63, 2^65), clamped outside; half the buckets per sign.
+ */
+#define EST_BINS 4096
+FUNC int est_bin(uint key) {
+    uint u = key < 0x80000000u ? 0x7fffffffu - key : key; /* the float's bits again */
+    int e = (int) ((u >> 23) & 0xffu) - 64;
+    int mag = e < 0 ? 0 : e > 127 ? 2047 : (e << 4) | (int) ((u >> 19) & 15u);
+    return key < 0x80000000u ? 2047 - mag : 2048 + mag;
+}
+
+/*
  * y = R (x / max(||x||, 1e-8)) for HEAD_DIM floats in local memory `x` (overwritten with y), `rot` the
  * signs (HADAMARD) or the dense matrix. Whole work-group calls; returns ||x|| to every thread.
  * Mirrors RetrievalQuery.of / KeyEncoder: sequential norm, same butterflies, same scale.
@@ -122,13 +135,14 @@ FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
 /*
  * prepareQuery - twin: RetrievalQuery.of + TierTable.build.
  * grid (S*NQ, BLOCKS) x 256 threads. Work-group (qi, bb) rotates its query (cheap, redone per block) and
- * builds the tier table of block bb; block 0 also stores q̂, ||q|| and clears the score histogram; all blocks clear
- * the query's per-tile histograms of the tiles its zone spans (tileHist[qi][tile][score], SEL_TILE keys a tile).
+ * builds the tier table of block bb; block 0 also stores q̂, ||q|| and clears the score histogram; the BLOCKS
+ * work-groups of a query share clearing its per-tile score histograms (tileHist[qi][tile][score], SEL_TILE keys a
+ * tile, the tiles its zone spans) and rerank's estimate histogram.
  */
 #define SEL_TILE 4096 /* keys per candidateSelect work-group: 256 threads x 16 consecutive scores */
 KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, GLOBAL const int* plan,
                          GLOBAL const int* counts, GLOBAL float* qhat, GLOBAL float* qnorm,
-                         GLOBAL uchar* tierTable, GLOBAL int* hist, GLOBAL int* tileHist, int tiles) {
+                         GLOBAL uchar* tierTable, GLOBAL int* hist, GLOBAL int* tileHist, GLOBAL int* estHist, int tiles) {
     LOCAL_ARRAY(float, x, HEAD_DIM);
     LOCAL_ARRAY(float, tmp, HEAD_DIM);
     LOCAL_ARRAY(float, normv, 1);
@@ -162,6 +176,7 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
         if (t == 0) qnorm[qi] = norm;
         for (int i = t; i < HIST_BINS; i += LOCAL_SIZE(0)) hist[qi * HIST_BINS + i] = 0;
     }
+    for (int i = bb * LOCAL_SIZE(0) + t; i < EST_BINS; i += BLOCKS * LOCAL_SIZE(0)) estHist[(long) qi * EST_BINS + i] = 0;
     /* centroid scores, in coordinate order like TierTable.centroidScores */
     int c = t;
     float sc = 0.0f;
@@ -367,52 +382,88 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
 
 /*
  * rerank - twin: Rerank.estimate. grid (ceil(cap/256), S*NQ) x 256. The query's lookup table
- * lut[d*16 + v] = q̂[d] * level(v) lives in local memory; one candidate per thread.
+ * lut[d*16 + v] = q̂[d] * level(v) lives in local memory; one candidate per thread. Each estimate is also counted
+ * in the query's estHist[qi * EST_BINS + est_bin] (cleared by prepareQuery), which lets topK find its k-th bucket
+ * without a pass: a work-group histogram first, then one global atomic per bucket it hit.
  */
 KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GLOBAL const float* qhat,
                    GLOBAL const float* qnorm, GLOBAL const int* cand, GLOBAL const int* candCount,
-                   GLOBAL float* est, int cap) {
+                   GLOBAL float* est, GLOBAL int* estHist, int cap) {
     LOCAL_ARRAY(float, lut, HEAD_DIM * 16);
+    LOCAL_ARRAY(int, bins, EST_BINS);
     int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
     int qi = GROUP_ID(1);
     int s = qi / NQ;
     int m = candCount[qi];
-    if (GROUP_ID(0) * LOCAL_SIZE(0) >= m) return;
-    for (int i = t; i < HEAD_DIM * 16; i += LOCAL_SIZE(0)) lut[i] = qhat[(long) qi * HEAD_DIM + i / 16] * signed_level(i & 15);
+    if (GROUP_ID(0) * L >= m) return;
+    for (int i = t; i < HEAD_DIM * 16; i += L) lut[i] = qhat[(long) qi * HEAD_DIM + i / 16] * signed_level(i & 15);
+    for (int i = t; i < EST_BINS; i += L) bins[i] = 0;
     SYNC_THREADS;
-    int j = GROUP_ID(0) * LOCAL_SIZE(0) + t;
-    if (j >= m) return;
-    int key = cand[(long) qi * cap + j];
-    GLOBAL const uint* nib = (GLOBAL const uint*) (nibbles + ((long) s * cap + key) * (HEAD_DIM / 2));
-    GLOBAL const ushort* w = weights + ((long) s * cap + key) * BLOCKS;
+    int j = GROUP_ID(0) * L + t;
+    if (j < m) {
+        int key = cand[(long) qi * cap + j];
+        GLOBAL const uint* nib = (GLOBAL const uint*) (nibbles + ((long) s * cap + key) * (HEAD_DIM / 2));
+        GLOBAL const ushort* w = weights + ((long) s * cap + key) * BLOCKS;
 #if (HEAD_DIM % 32) == 0
-    uint words[BLOCKS]; /* the row's nibbles in 16-byte loads */
-    for (int v4 = 0; v4 < BLOCKS / 4; v4++) {
-        uint4 x = ((GLOBAL const uint4*) nib)[v4];
-        words[4 * v4] = x.x; words[4 * v4 + 1] = x.y; words[4 * v4 + 2] = x.z; words[4 * v4 + 3] = x.w;
-    }
+        uint words[BLOCKS]; /* the row's nibbles in 16-byte loads */
+        for (int v4 = 0; v4 < BLOCKS / 4; v4++) {
+            uint4 x = ((GLOBAL const uint4*) nib)[v4];
+            words[4 * v4] = x.x; words[4 * v4 + 1] = x.y; words[4 * v4 + 2] = x.z; words[4 * v4 + 3] = x.w;
+        }
 #define NIB_WORD(bb) words[bb]
 #else
 #define NIB_WORD(bb) nib[bb]
 #endif
-    float acc = 0.0f;
-    for (int bb = 0; bb < BLOCKS; bb++) {
-        uint word = NIB_WORD(bb);
-        float sum = 0.0f;
-        for (int p = 0; p < 4; p++) {
-            int v = (int) ((word >> (8 * p)) & 0xff);
-            int d = bb * 8 + 2 * p;
-            sum += lut[d * 16 + (v & 15)] + lut[(d + 1) * 16 + ((v >> 4) & 15)];
+        float acc = 0.0f;
+        for (int bb = 0; bb < BLOCKS; bb++) {
+            uint word = NIB_WORD(bb);
+            float sum = 0.0f;
+            for (int p = 0; p < 4; p++) {
+                int v = (int) ((word >> (8 * p)) & 0xff);
+                int d = bb * 8 + 2 * p;
+                sum += lut[d * 16 + (v & 15)] + lut[(d + 1) * 16 + ((v >> 4) & 15)];
+            }
+            acc += bf16_to_float(w[bb]) * sum;
         }
-        acc += bf16_to_float(w[bb]) * sum;
+        float e = acc * qnorm[qi];
+        est[(long) qi * cap + j] = e;
+        LOCAL_HIST_INC(bins, est_bin(desc_key(e)));
     }
-    est[(long) qi * cap + j] = acc * qnorm[qi];
+    SYNC_THREADS;
+    for (int i = t; i < EST_BINS; i += L) {
+        int c = bins[i];
+        if (c != 0) ATOMIC_ADD_INT(&estHist[(long) qi * EST_BINS + i], c);
+    }
 }
 
-/* Sorts a[0..n) ascending in place: bitonic over the next power of two, padded with INT_MAX. Whole work-group calls. */
-FUNC void sort_ints(LOCAL_PTR int* a, int n) {
+/* Threads that share each of n items when ranking them: a power of two (at most 32) with n * T <= min(L, room). */
+FUNC int split_of(int n, int room) {
+    int lim = min(LOCAL_SIZE(0), room);
+    int T = 1;
+    while (T < 32 && 2 * T * n <= lim) T <<= 1;
+    return T;
+}
+
+/*
+ * Orders n distinct ints a[0..n) for ascending_index. Few (n^2 <= 64 L): by counting, part[p*n + i] = how many of a
+ * are below a[i] in share p of T = split_of(n, room), one barrier for n^2 / (T L) reads per thread. Many: a bitonic
+ * network sorts a in place (log^2 n barriers; a has room for the next power of two). Whole work-group calls.
+ */
+FUNC void order_ints(LOCAL_PTR int* a, int n, LOCAL_PTR int* part, int room) {
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
+    if (n * n <= 64 * L) {
+        int T = split_of(n, room);
+        for (int w = t; w < n * T; w += L) {
+            int i = w / T, p = w % T;
+            int v = a[i], c = 0;
+            for (int j = p; j < n; j += T) c += a[j] < v ? 1 : 0;
+            part[p * n + i] = c;
+        }
+        SYNC_THREADS;
+        return;
+    }
     int size = 1;
     while (size < n) size <<= 1;
     for (int i = n + t; i < size; i += L) a[i] = 0x7fffffff;
@@ -432,12 +483,123 @@ FUNC void sort_ints(LOCAL_PTR int* a, int n) {
     }
 }
 
+/* Where a[i] belongs in ascending order, once order_ints has run. */
+FUNC int ascending_index(LOCAL_PTR const int* part, int n, int room, int i) {
+    if (n * n > 64 * LOCAL_SIZE(0)) return i;
+    int T = split_of(n, room), r = 0;
+    for (int p = 0; p < T; p++) r += part[p * n + i];
+    return r;
+}
+
 #define SB_BATCH 8 /* estimates each thread loads before using any (the loads overlap instead of queueing) */
+#define TOPK_CAP 2560 /* items topK ranks in local memory (>= TOPK_SLICE): the buckets down to the k-th's, else radix */
+#define TOPK_BUCKET 512 /* the most items of one bucket ranked by counting (n reads each); more: radix */
 
 /*
- * The k best of m estimates e[0..m) (highest first, equal estimates by lower position) by radix select (4 passes of
- * 8 bits over descending-order keys) and a bitonic sort: on return sortKey/sortPos[0..k) hold them best first.
- * Whole work-group calls; L <= 1024.
+ * The bucket of the k-th best: hp[0..EST_BINS) holds the bucket counts, a thread owning EST_BINS / L consecutive
+ * buckets (L a power of two, 32..1024); on return hp[b] = the items in buckets before b, where b's start in best-first
+ * order. Returns the items in the buckets down to the k-th's (INT_MAX when the counts hold fewer than k), that bucket
+ * in ctl[0], the largest of those buckets in ctl[2]. part: L + L/32 ints of scratch. Three barriers: a sum per
+ * thread, per 32 threads, then each its own prefix.
+ */
+FUNC int est_boundary(LOCAL_PTR int* hp, int k, LOCAL_PTR int* part, LOCAL_PTR int* ctl) {
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int per = EST_BINS / L, b0 = t * per;
+    int mine = 0;
+    for (int c = 0; c < per; c++) mine += hp[b0 + c];
+    part[t] = mine;
+    if (t == 0) {
+        ctl[1] = 0x7fffffff;
+        ctl[2] = 0;
+    }
+    SYNC_THREADS;
+    if (t < L / 32) { /* lane t starts at word t of its row: no two lanes on one bank */
+        int g = 0;
+        for (int i = 0; i < 32; i++) g += part[t * 32 + ((i + t) & 31)];
+        part[L + t] = g;
+    }
+    SYNC_THREADS;
+    int before = 0;
+    for (int g = 0; g < t / 32; g++) before += part[L + g];
+    for (int i = t & ~31; i < t; i++) before += part[i];
+    int widest = 0;
+    for (int c = 0; c < per; c++) {
+        int h = hp[b0 + c];
+        if (before < k) widest = max(widest, h); /* a bucket down to the k-th's */
+        if (before < k && before + h >= k) {
+            ctl[0] = b0 + c;
+            ctl[1] = before + h;
+        }
+        hp[b0 + c] = before;
+        before += h;
+    }
+    if (widest > 0) ATOMIC_MAX(&ctl[2], widest);
+    SYNC_THREADS;
+    return ctl[1];
+}
+
+/*
+ * One pass over e[0..m): every item of the buckets down to `beta` goes to its bucket's next slot (hp[b], counted up),
+ * as (desc_key, position). Afterwards hp[b] is bucket b's end and, the counts being exact, hp[b - 1] its start.
+ */
+FUNC void gather_buckets(GLOBAL const float* RESTRICT e, int m, int beta, LOCAL_PTR int* hp, LOCAL_PTR uint* itemKey,
+                         LOCAL_PTR int* itemPos) {
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    for (int i0 = t; i0 < m; i0 += SB_BATCH * L) { /* SB_BATCH loads in flight per thread, then their buckets */
+        uint kk[SB_BATCH];
+        for (int u = 0; u < SB_BATCH; u++) kk[u] = i0 + u * L < m ? desc_key(e[i0 + u * L]) : 0xffffffffu;
+        for (int u = 0; u < SB_BATCH; u++) {
+            int b = est_bin(kk[u]);
+            if (i0 + u * L < m && b <= beta) {
+                int slot = ATOMIC_ADD_INT(&hp[b], 1);
+                if (slot < TOPK_CAP) {
+                    itemKey[slot] = kk[u];
+                    itemPos[slot] = i0 + u * L;
+                }
+            }
+        }
+    }
+    SYNC_THREADS;
+}
+
+/*
+ * Ranks n items (desc_key, position) best first, ascending (key, position), into hp[rank] = position for rank < k.
+ * An item meets only its own bucket, [hp[b-1], hp[b]) after gather_buckets, whose start is already its rank among
+ * the others; oneBucket: all n form one (the radix path's k). T threads share an item's bucket.
+ */
+FUNC void rank_items(LOCAL_PTR const uint* itemKey, LOCAL_PTR const int* itemPos, int n, int k, LOCAL_PTR int* hp,
+                     int oneBucket, LOCAL_PTR int* part) {
+    int t = LOCAL_ID(0);
+    int L = LOCAL_SIZE(0);
+    int T = split_of(n, TOPK_CAP);
+    for (int w = t; w < n * T; w += L) {
+        int i = w / T, p = w % T;
+        uint ki = itemKey[i];
+        int pi = itemPos[i];
+        int b = est_bin(ki);
+        int lo = oneBucket || b == 0 ? 0 : hp[b - 1], hi = oneBucket ? n : hp[b];
+        int c = p == 0 ? lo : 0;
+        for (int j = lo + p; j < hi; j += T) {
+            uint kj = itemKey[j];
+            c += kj < ki || (kj == ki && itemPos[j] < pi) ? 1 : 0;
+        }
+        part[p * n + i] = c;
+    }
+    SYNC_THREADS;
+    for (int i = t; i < n; i += L) {
+        int r = 0;
+        for (int p = 0; p < T; p++) r += part[p * n + i];
+        if (r < k) hp[r] = itemPos[i];
+    }
+    SYNC_THREADS;
+}
+
+/*
+ * The k of m estimates e[0..m) that rank best (highest first, equal estimates by lower position) by radix select
+ * (4 passes of 8 bits over descending-order keys): on return sortKey/sortPos[0..k) hold them, in no order. The
+ * fallback of select_top when the k-th's bucket is crowded (ties, flat estimates); whole work-group calls, L <= 1024.
  */
 FUNC void select_best(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR int* bins, LOCAL_PTR int* scanbuf,
                       LOCAL_PTR uint* sel, LOCAL_PTR uint* sortKey, LOCAL_PTR int* sortPos, LOCAL_PTR int* fill) {
@@ -519,51 +681,47 @@ FUNC void select_best(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR in
         }
     }
     SYNC_THREADS;
-    /* bitonic sort of k pairs padded to a power of two by (key, pos) ascending */
-    int size = 1;
-    while (size < k) size <<= 1;
-    for (int i = k + t; i < size; i += L) {
-        sortKey[i] = 0xffffffffu;
-        sortPos[i] = 0x7fffffff;
-    }
-    SYNC_THREADS;
-    for (int width = 2; width <= size; width <<= 1) {
-        for (int stride = width >> 1; stride > 0; stride >>= 1) {
-            for (int i = t; i < size; i += L) {
-                int j = i ^ stride;
-                if (j > i) {
-                    bool up = (i & width) == 0;
-                    uint ki = sortKey[i], kj = sortKey[j];
-                    int pi = sortPos[i], pj = sortPos[j];
-                    bool greater = ki > kj || (ki == kj && pi > pj);
-                    if (greater == up) {
-                        sortKey[i] = kj; sortKey[j] = ki;
-                        sortPos[i] = pj; sortPos[j] = pi;
-                    }
-                }
-            }
-            SYNC_THREADS;
-        }
+}
+
+/*
+ * The k best of m estimates e[0..m) (highest first, equal estimates by lower position): their positions best first
+ * in hp[0..k). On entry hp holds e's bucket counts as est_boundary reads them. The buckets down to the k-th's are
+ * gathered in one pass and ranked within their buckets; more than TOPK_CAP items there, or more than TOPK_BUCKET in
+ * one of them (ties, flat estimates), and radix select finds the k.
+ * Buckets may count a superset of e (topK over topKSlice's lists: rerank counted every candidate): the items of the
+ * buckets above the k-th's are then still all in e, and of the k-th's those that rank.
+ */
+FUNC void select_top(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR int* hp, LOCAL_PTR uint* itemKey,
+                     LOCAL_PTR int* itemPos, LOCAL_PTR int* part, LOCAL_PTR uint* sel, LOCAL_PTR int* ctl) {
+    int n = est_boundary(hp, k, part, ctl);
+    if (n <= TOPK_CAP && ctl[2] <= TOPK_BUCKET) {
+        int beta = ctl[0];
+        gather_buckets(e, m, beta, hp, itemKey, itemPos);
+        rank_items(itemKey, itemPos, min(hp[beta], TOPK_CAP), k, hp, 0, part);
+    } else {
+        select_best(e, m, k, hp, hp + 256, sel, itemKey, itemPos, ctl + 3);
+        rank_items(itemKey, itemPos, k, k, hp, 1, part);
     }
 }
 
-#define TOPK_SLICE 2048 /* candidates per work-group in the first top-k stage (>= KMAX) */
+#define TOPK_SLICE 2048 /* candidates per work-group in the first top-k stage (>= KMAX, <= TOPK_CAP) */
 
 /*
  * topKSlice - first stage of TopK.ranked for long candidate lists. grid (slices, S*NQ) x L. Work-group (c, qi) keeps
  * the min(k, n) best of candidates [c*TOPK_SLICE, (c+1)*TOPK_SLICE) and writes them in candidate order (= token
  * order) with their estimates to partEst/partTok[qi][c * kFull ..] (kFull = min(configured top-k, TOPK_SLICE)): the best k of the union of the
- * slices' bests is the best k overall, and the concatenation stays in token order for the ties.
+ * slices' bests is the best k overall, and the concatenation stays in token order for the ties. select_top starts
+ * from the slice's own bucket counts (rerank's are the whole list's).
  */
 KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
                       GLOBAL const int* plan, GLOBAL float* partEst, GLOBAL int* partTok, GLOBAL int* partCount,
                       int cap, int slices, int kFull) {
-    LOCAL_ARRAY(int, bins, 256);
-    LOCAL_ARRAY(int, scanbuf, 1024);
+    LOCAL_ARRAY(int, hp, EST_BINS);
+    LOCAL_ARRAY(uint, itemKey, TOPK_CAP);
+    LOCAL_ARRAY(int, itemPos, TOPK_CAP);
+    LOCAL_ARRAY(int, part, TOPK_CAP);
     LOCAL_ARRAY(uint, sel, 4);
-    LOCAL_ARRAY(uint, sortKey, KMAX);
-    LOCAL_ARRAY(int, sortPos, KMAX);
-    LOCAL_ARRAY(int, fill, 2);
+    LOCAL_ARRAY(int, ctl, 4);
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
     int c = GROUP_ID(0);
@@ -575,34 +733,44 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
     int k = min(min(plan[s * PLAN_STRIDE + P_K], kFull), m);
     if (t == 0) partCount[qi * slices + c] = k;
     if (k == 0) return;
-    select_best(est + (long) qi * cap + from, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
-    sort_ints(sortPos, k); /* back to candidate order */
+    GLOBAL const float* e = est + (long) qi * cap + from;
+    for (int i = t; i < EST_BINS; i += L) hp[i] = 0;
+    SYNC_THREADS;
+    for (int i = t; i < m; i += L) LOCAL_HIST_INC(hp, est_bin(desc_key(e[i])));
+    SYNC_THREADS;
+    select_top(e, m, k, hp, itemKey, itemPos, part, sel, ctl);
+    order_ints(hp, k, part, TOPK_CAP); /* back to candidate order */
     long out = (long) qi * slices * kFull + (long) c * kFull;
     for (int i = t; i < k; i += L) {
-        partEst[out + i] = est[(long) qi * cap + from + sortPos[i]];
-        partTok[out + i] = cand[(long) qi * cap + from + sortPos[i]];
+        int r = ascending_index(part, k, TOPK_CAP, i), p = hp[i];
+        partEst[out + r] = e[p];
+        partTok[out + r] = cand[(long) qi * cap + from + p];
     }
 }
 
 /*
  * topK - twin: TopK.ranked. grid (S*NQ) x L (256 or 1024). The k best of a query's candidates, best first, in
  * ranked[qi * KMAX ..]; with NQ == 1 also the stream's selection (mergeSelection's output: ascending, count). slices == 0: straight from rerank's output (est/cand rows of `stride`, counts = candCount);
- * slices > 0: from topKSlice's partial lists (counts = partCount, summed over the slices).
+ * slices > 0: from topKSlice's partial lists (counts = partCount, summed over the slices). Either way estHist holds
+ * rerank's bucket counts of the query's candidates, from which select_top starts.
  */
-KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* counts,
+KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* counts, GLOBAL const int* estHist,
                  GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, GLOBAL int* selected,
                  GLOBAL int* selCount, int stride, int slices) {
-    LOCAL_ARRAY(int, bins, 256);
-    LOCAL_ARRAY(int, scanbuf, 1024);
+    LOCAL_ARRAY(int, hp, EST_BINS);
+    LOCAL_ARRAY(uint, itemKey, TOPK_CAP);
+    LOCAL_ARRAY(int, itemPos, TOPK_CAP);
+    LOCAL_ARRAY(int, part, TOPK_CAP);
     LOCAL_ARRAY(uint, sel, 4);
-    LOCAL_ARRAY(uint, sortKey, KMAX);
-    LOCAL_ARRAY(int, sortPos, KMAX);
-    LOCAL_ARRAY(int, fill, 2);
+    LOCAL_ARRAY(int, ctl, 4);
     LOCAL_ARRAY(int, total, 1);
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
     int qi = GROUP_ID(0);
     int s = qi / NQ;
+    /* each thread loads the buckets est_boundary has it own (no barrier), while thread 0 sums the counts */
+    int per = EST_BINS / L;
+    for (int b = t * per; b < (t + 1) * per; b++) hp[b] = estHist[(long) qi * EST_BINS + b];
     if (t == 0) {
         int m = 0;
         if (slices == 0) m = counts[qi];
@@ -615,15 +783,18 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     if (t == 0) rankedCount[qi] = k;
     if (NQ == 1 && t == 0) selCount[s] = k;
     if (k == 0) return;
-    select_best(est + (long) qi * stride, m, k, bins, scanbuf, sel, sortKey, sortPos, fill);
+    select_top(est + (long) qi * stride, m, k, hp, itemKey, itemPos, part, sel, ctl);
     GLOBAL const int* c = cand + (long) qi * stride;
-    for (int i = t; i < k; i += L) ranked[(long) qi * KMAX + i] = c[sortPos[i]];
+    for (int i = t; i < k; i += L) {
+        int tok = c[hp[i]];
+        ranked[(long) qi * KMAX + i] = tok;
+        itemPos[i] = tok;
+    }
 #if NQ == 1
     /* one list per stream: the selection is that list in token order, so mergeSelection need not run */
-    for (int i = t; i < k; i += L) sortPos[i] = c[sortPos[i]];
     SYNC_THREADS;
-    sort_ints(sortPos, k);
-    for (int i = t; i < k; i += L) selected[(long) s * KMAX + i] = sortPos[i];
+    order_ints(itemPos, k, part, TOPK_CAP);
+    for (int i = t; i < k; i += L) selected[(long) s * KMAX + ascending_index(part, k, TOPK_CAP, i)] = itemPos[i];
 #endif
 }
 
@@ -675,8 +846,8 @@ KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCou
         SYNC_THREADS;
     }
     int n = taken[0];
-    sort_ints(out, n);
-    for (int i = t; i < n; i += L) selected[(long) s * KMAX + i] = out[i];
+    order_ints(out, n, items, NQ * KMAX); /* the items are done with: their room holds the counts */
+    for (int i = t; i < n; i += L) selected[(long) s * KMAX + ascending_index(items, n, NQ * KMAX, i)] = out[i];
     if (t == 0) selCount[s] = n;
 }
 

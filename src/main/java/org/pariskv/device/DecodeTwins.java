@@ -64,8 +64,8 @@ public final class DecodeTwins {
     /** Plan row layout (top of {@code pariskv.c}). */
     static final int PLAN_STRIDE = 16, P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    /** {@code SEL_TILE}, {@code TOPK_SLICE} of {@code pariskv.c}. */
-    static final int SEL_TILE = 4096, TOPK_SLICE = 2048;
+    /** {@code SEL_TILE}, {@code TOPK_SLICE}, {@code EST_BINS} of {@code pariskv.c}. */
+    static final int SEL_TILE = 4096, TOPK_SLICE = 2048, EST_BINS = 4096;
     /** Threads per work-group of {@code attentionCombine}'s launch: the shape of its denominator's reduction tree. */
     static final int COMBINE_THREADS = 128;
 
@@ -140,12 +140,13 @@ public final class DecodeTwins {
     /**
      * Twin of {@code prepareQuery}: per retrieval query {@code qi = s * NQ + head} the group mean (NQ = 1) or the
      * head's row, {@link RetrievalQuery#of} into {@code qhat[qi]} / {@code qnorm[qi]}, {@link TierTable#build} from the
-     * stream's counts and plan thresholds into {@code tierTable[qi]}, a cleared score histogram {@code hist[qi]} and
-     * cleared per-tile histograms {@code tileHist[qi][tile]} for the {@value #SEL_TILE}-key tiles of its zone.
+     * stream's counts and plan thresholds into {@code tierTable[qi]}, a cleared score histogram {@code hist[qi]},
+     * cleared per-tile histograms {@code tileHist[qi][tile]} for the {@value #SEL_TILE}-key tiles of its zone and a
+     * cleared estimate histogram {@code estHist[qi]}.
      */
     public void prepareQuery(MemorySegment queries, MemorySegment rot, MemorySegment plan, MemorySegment counts,
                              MemorySegment qhat, MemorySegment qnorm, MemorySegment tierTable, MemorySegment hist,
-                             MemorySegment tileHist, int tiles) {
+                             MemorySegment tileHist, MemorySegment estHist, int tiles) {
         int[] p = plan(plan);
         Rotation rotation = rotation(rot);
         float[] rows = new float[g * d];
@@ -161,6 +162,7 @@ public final class DecodeTwins {
             hist.asSlice(4L * qi * histBins, 4L * histBins).fill((byte) 0);
             int tilesNow = (p[s * PLAN_STRIDE + P_N] + SEL_TILE - 1) / SEL_TILE;
             tileHist.asSlice(4L * qi * tiles * histBins, 4L * tilesNow * histBins).fill((byte) 0);
+            estHist.asSlice(4L * qi * EST_BINS, 4L * EST_BINS).fill((byte) 0);
             MemorySegment.copy(counts, I32, 4L * s * blocks * 256, streamCounts, 0, blocks * 256);
             System.arraycopy(p, s * PLAN_STRIDE + P_T, thresholds, 0, Tiers.COUNT);
             TierTable.build(q.rotated(), streamCounts, thresholds, table);
@@ -216,11 +218,12 @@ public final class DecodeTwins {
 
     /**
      * Twin of {@code rerank}: {@link Rerank#estimate} of each query's {@code candCount[qi]} candidates from the
-     * stream's nibbles and weights, into {@code est[qi * cap ..]}. Without a plan argument, the queries are those
-     * {@code candCount} holds (S x NQ).
+     * stream's nibbles and weights, into {@code est[qi * cap ..]}, each counted in its {@link #estBin bucket} of
+     * {@code estHist[qi * EST_BINS ..]} (added: {@code prepareQuery} cleared it). Without a plan argument, the queries
+     * are those {@code candCount} holds (S x NQ).
      */
     public void rerank(MemorySegment nibbles, MemorySegment weights, MemorySegment qhat, MemorySegment qnorm,
-                       MemorySegment cand, MemorySegment candCount, MemorySegment est, int cap) {
+                       MemorySegment cand, MemorySegment candCount, MemorySegment est, MemorySegment estHist, int cap) {
         for (int qi = 0; qi < candCount.byteSize() / 4; qi++) {
             int s = qi / nq;
             int m = candCount.get(I32, 4L * qi);
@@ -235,6 +238,10 @@ public final class DecodeTwins {
             float[] e = new float[m];
             Rerank.estimate(new RetrievalQuery(q, qnorm.get(F32, 4L * qi)), Rerank.lut(q), nib, w, keys, m, e);
             MemorySegment.copy(e, 0, est, F32, 4L * qi * cap, m);
+            for (float v : e) {
+                long at = 4L * ((long) qi * EST_BINS + estBin(v));
+                estHist.set(I32, at, estHist.get(I32, at) + 1);
+            }
         }
     }
 
@@ -275,8 +282,9 @@ public final class DecodeTwins {
      * counts[qi]}, or with {@code slices > 0} the sum of {@code counts[qi * slices ..]}), its {@code min(P_K, m)} best
      * tokens best first in {@code ranked[qi * KMAX ..]}, their number in {@code rankedCount[qi]}; with NQ = 1 also the
      * stream's selection (those tokens ascending in {@code selected[s * KMAX ..]}, their number in {@code selCount[s]}).
+     * {@code estHist}, rerank's bucket counts of the query's candidates, only tells the kernel where the k-th lies.
      */
-    public void topK(MemorySegment est, MemorySegment cand, MemorySegment counts, MemorySegment plan,
+    public void topK(MemorySegment est, MemorySegment cand, MemorySegment counts, MemorySegment estHist, MemorySegment plan,
                      MemorySegment ranked, MemorySegment rankedCount, MemorySegment selected, MemorySegment selCount,
                      int stride, int slices) {
         int[] p = plan(plan);
@@ -449,6 +457,18 @@ public final class DecodeTwins {
         return cut;
     }
 
+    /**
+     * {@code est_bin(desc_key(e))}: the top-k bucket of an estimate, 0 holding the highest; equal estimates (-0 and +0
+     * too) share one, a higher estimate never lands in a later one. 16 buckets per octave of |e| in [2^-63, 2^65),
+     * clamped outside, {@value #EST_BINS} / 2 per sign.
+     */
+    static int estBin(float e) {
+        int u = Float.floatToRawIntBits(e == 0f ? 0f : e);
+        int octave = ((u >>> 23) & 0xff) - 64;
+        int mag = octave < 0 ? 0 : octave > 127 ? 2047 : (octave << 4) | ((u >>> 19) & 15);
+        return u < 0 ? EST_BINS / 2 + mag : EST_BINS / 2 - 1 - mag;
+    }
+
     /** {@code attended_count}: tokens stream {@code s} attends with {@code selN} selected zone indices. */
     private static int attendedCount(int[] p, int s, int selN) {
         int o = s * PLAN_STRIDE;
@@ -466,7 +486,7 @@ public final class DecodeTwins {
     }
 
     /**
-     * {@code select_best}: positions of the {@code k} best of {@code e[0..m)}, best first, equal estimates by lower
+     * {@code select_top}: positions of the {@code k} best of {@code e[0..m)}, best first, equal estimates by lower
      * position ({@link TopK#ranked} over the positions themselves).
      */
     private static int[] best(float[] e, int m, int k) {

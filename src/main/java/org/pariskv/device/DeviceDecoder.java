@@ -62,7 +62,8 @@ public final class DeviceDecoder implements AutoCloseable {
     private static final int PLAN = 16;
     private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 1024, SEL_TILE = 4096, TOPK_SLICE = 2048,
+            EST_BINS = DecodeTwins.EST_BINS;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -88,7 +89,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final Arena arena = Arena.ofConfined();
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
-            qhat, qnorm, tierTable, hist, scores, cand, candCount, est, ranked, rankedCount, selected, selCount,
+            qhat, qnorm, tierTable, hist, scores, cand, candCount, est, estHist, ranked, rankedCount, selected, selCount,
             pmax, psum, pacc, newKeys, newValues, tileHist, partEst, partTok, partCount;
 
     private final int[] length;   // per sequence
@@ -261,6 +262,7 @@ public final class DeviceDecoder implements AutoCloseable {
             cand = alloc(sizes, "cand");
             candCount = alloc(sizes, "candCount");
             est = alloc(sizes, "est");
+            estHist = alloc(sizes, "estHist");
             ranked = alloc(sizes, "ranked");
             rankedCount = alloc(sizes, "rankedCount");
             selected = alloc(sizes, "selected");
@@ -402,6 +404,7 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("cand", 4L * sq * cap);
         m.put("candCount", 4L * sq);
         m.put("est", 4L * sq * cap);
+        m.put("estHist", 4L * sq * EST_BINS);
         m.put("ranked", 4L * sq * kmax);
         m.put("rankedCount", 4L * sq);
         m.put("selected", 4L * streams * kmax);
@@ -813,13 +816,13 @@ public final class DeviceDecoder implements AutoCloseable {
     /** The retrieval tasks, from the rotated query to the selection; none runs in an all-dense step. */
     private void retrievalTasks(TaskGraph t) {
         int sq = streams * nq;
-        int topThreads = gpu ? 1024 : 256;
+        int topThreads = gpu ? 1024 : 256; // a power of two in 32..1024 (est_boundary's bucket rows)
         int kFull = Math.min(cfg.topk(), TOPK_SLICE);
         java.util.function.BooleanSupplier sparse = () -> stepSparse;
         t.task("prepareQuery", a -> twins.prepareQuery(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.intValue(9)),
+                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10)),
                 () -> new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
-                queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, tiles).onlyIf(sparse)
+                queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, estHist, tiles).onlyIf(sparse)
          .task("collisionScores", a -> twins.collisionScores(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
                 () -> new Grid(new long[] {(long) ((stepMaxN + CS_TILE - 1) / CS_TILE) * 256, streams}, new long[] {256, 1}),
@@ -829,22 +832,22 @@ public final class DeviceDecoder implements AutoCloseable {
                 () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
                 scores, hist, plan, tileHist, cand, candCount, capTok, tiles).onlyIf(sparse)
          .task("rerank", a -> twins.rerank(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.intValue(7)),
+                        a.segment(6), a.segment(7), a.intValue(8)),
                 () -> new Grid(new long[] {roundUp(stepMaxCand, 256), sq}, new long[] {256, 1}),
-                nibbles, weights, qhat, qnorm, cand, candCount, est, capTok).onlyIf(sparse)
+                nibbles, weights, qhat, qnorm, cand, candCount, est, estHist, capTok).onlyIf(sparse)
          .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                        a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
                 () -> Grid.groups(sq, topThreads),
-                est, cand, candCount, plan, ranked, rankedCount, selected, selCount, capTok, 0).onlyIf(() -> stepSparse && !stepSliced)
+                est, cand, candCount, estHist, plan, ranked, rankedCount, selected, selCount, capTok, 0).onlyIf(() -> stepSparse && !stepSliced)
          // long lists: per-slice bests in parallel, then the best of those
          .task("topKSlice", a -> twins.topKSlice(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
                         a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
                 () -> new Grid(new long[] {(long) slicesParam.get() * topThreads, sq}, new long[] {topThreads, 1}),
                 est, cand, candCount, plan, partEst, partTok, partCount, capTok, slicesParam, kFull).onlyIf(() -> stepSparse && stepSliced)
          .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                        a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
                 () -> Grid.groups(sq, topThreads),
-                partEst, partTok, partCount, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
+                partEst, partTok, partCount, estHist, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
                 .onlyIf(() -> stepSparse && stepSliced);
         // GQA mean: topK already wrote the selection (one list per stream)
         if (nq > 1) {
