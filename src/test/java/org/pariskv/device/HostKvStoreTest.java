@@ -126,16 +126,22 @@ class HostKvStoreTest {
         }
     }
 
-    /** PoCL reads a USE_HOST_PTR buffer in place: creating one over 1 GiB of reserved address space commits nothing. */
+    /**
+     * PoCL reads a USE_HOST_PTR buffer in place: creating one over 1 GiB of reserved address space commits nothing.
+     * A GPU driver may pin or copy it: there the RSS growth is only printed.
+     */
     @Test
     void openClMapsTheReservedRangeWithoutCommittingIt() throws IOException {
-        Backend backend = Backends.open(OpenClTestSupport.openClDevice());
+        var info = OpenClTestSupport.openClDevice();
+        Backend backend = Backends.open(info);
         long rss0 = rss();
         try (HostKvStore store = new HostKvStore(backend, KvPlacement.MAPPED, 4, 1 << 20, 64, 0, "test", 1 << 16)) {
             assertEquals(MemoryKind.OPENCL_USE_HOST_PTR, store.kind());
             assertNull(store.keysHost(), "OpenCL: copies go through the queue");
             assertTrue(store.keys().isHostMapped());
-            assertTrue(rss() - rss0 < (64L << 20), "RSS grew by " + (rss() - rss0));
+            long grew = rss() - rss0;
+            System.out.println("USE_HOST_PTR buffer over 1 GiB reserved on " + info.spec() + " (" + info.platform() + "): RSS grew by " + (grew >> 20) + " MiB");
+            if (info.type() == org.pariskv.compute.DeviceType.CPU) assertTrue(grew < (64L << 20), "RSS grew by " + grew);
             store.ensure(70_000);
             assertEquals(2, store.segments());
             backend.copyIn(store.keys(), 2L * 64 * 69_999, MemorySegment.ofArray(new short[] {11, 12}));
