@@ -971,9 +971,12 @@ public final class DeviceDecoder implements AutoCloseable {
         releaseStaged();
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
-        if (kvStore != null) kvStore.close(); // unregisters, unmaps
-        stagingPin.close();
-        if (arena.scope().isAlive()) arena.close();
+        try {
+            if (kvStore != null) kvStore.close(); // unregisters, unmaps
+        } finally {
+            stagingPin.close();
+            if (arena.scope().isAlive()) arena.close();
+        }
     }
 
     // ---- KvPlacement.STAGED ---------------------------------------------------------------------------------
