@@ -714,6 +714,7 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
 #define ATT_THREADS 128
 #define ATT_BATCH 8 /* rows (or partials) each thread loads before using any */
+#define ATT_PREFETCH 32 /* chunks up to this many tokens keep their value rows in registers (CUDA, D = 128) */
 
 /*
  * One chunk of attention (the body of sparseAttention and sparseAttentionStaged): work-group (c, s) attends the
@@ -741,7 +742,44 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
     for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? first + i : attended_token(p, selected + (long) s * KMAX, selN, first + i);
     SYNC_THREADS;
-#if PKV_HAS_WARP_SHUFFLE
+#if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
+    /*
+     * CUDA, D = 128: a sparse chunk's rows are fetched all at once. Thread t prefetches dim t of every value row
+     * (chunks of at most ATT_PREFETCH tokens), then each warp takes tokens ATT_BATCH at a time, a lane reading 4
+     * dims of a key row in one 8-byte load; the logits' latency then overlaps the values'.
+     */
+    bool prefetch = chunk <= ATT_PREFETCH;
+    float vpre[ATT_PREFETCH];
+    if (prefetch) {
+        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(V[(long) tok[i] * HEAD_DIM + t]) : 0.0f;
+    }
+    {
+        int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
+        float qv[GROUP * 4];
+        for (int g = 0; g < GROUP; g++) {
+            for (int u = 0; u < 4; u++) qv[g * 4 + u] = qs[g * HEAD_DIM + lane * 4 + u];
+        }
+        for (int i0 = warp; i0 < nTok; i0 += warps * ATT_BATCH) {
+            uint2 kr[ATT_BATCH];
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * warps;
+                if (i < nTok) kr[u] = ((GLOBAL const uint2*) (K + (long) tok[i] * HEAD_DIM))[lane];
+                else { kr[u].x = 0u; kr[u].y = 0u; }
+            }
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * warps;
+                if (i >= nTok) break; /* the same for the whole warp */
+                float k0 = bf16_to_float((ushort) (kr[u].x & 0xffffu)), k1 = bf16_to_float((ushort) (kr[u].x >> 16));
+                float k2 = bf16_to_float((ushort) (kr[u].y & 0xffffu)), k3 = bf16_to_float((ushort) (kr[u].y >> 16));
+                for (int g = 0; g < GROUP; g++) {
+                    float v = qv[g * 4] * k0 + qv[g * 4 + 1] * k1 + qv[g * 4 + 2] * k2 + qv[g * 4 + 3] * k3;
+                    for (int off = 16; off > 0; off >>= 1) v += SHFL_XOR(v, off);
+                    if (lane == 0) prob[i * GROUP + g] = v * scale;
+                }
+            }
+        }
+    }
+#elif PKV_HAS_WARP_SHUFFLE
     /* logits: one warp per token, lanes split the row (coalesced), shuffles reduce the GROUP dots */
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
@@ -789,6 +827,16 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     }
     SYNC_THREADS;
     /* values: thread d accumulates dim d for every head */
+#if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
+    if (prefetch) { /* the rows are in registers: the same sums in the same order */
+        float accv[GROUP];
+        for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
+        for (int i = 0; i < ATT_PREFETCH && i < nTok; i++) {
+            for (int g = 0; g < GROUP; g++) accv[g] += prob[i * GROUP + g] * vpre[i];
+        }
+        for (int g = 0; g < GROUP; g++) pacc[(partBase + (long) g * maxChunks) * HEAD_DIM + t] = accv[g];
+    } else
+#endif
     for (int dd = t; dd < HEAD_DIM; dd += LOCAL_SIZE(0)) {
         float accv[GROUP];
         for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;

@@ -3,8 +3,8 @@
 # device listing, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL, the decode bench (ParisKV vs full
 # attention) per configuration, and the PyTorch SDPA anchor. Text goes to $OUT/run.log, bench JSON to
 # $OUT/bench-<label>.json (the device tool returns at most 8 files).
-# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS,
-# TESTS (space-separated test classes instead of the default list), TESTS_ONLY=1 (stop after the tests).
+# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, WARMUP, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS,
+# EXTRA_TESTS (more --select-class ... arguments), TESTS_ONLY=1 (stop after the tests).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -17,9 +17,11 @@ export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PAT
   $J -jar .device/pariskv.jar devices 2>&1
 } | tee -a "$LOG"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-  tests=${TESTS:-org.pariskv.device.DeviceDecoderTest org.pariskv.compute.cuda.CudaBackendTest org.pariskv.compute.HostMappedBufferTest org.pariskv.device.DecodeTwinsTest org.pariskv.device.StagedKvTest org.pariskv.device.HostKvStoreTest org.pariskv.device.SegmentedKvTest}
-  select=(); for t in $tests; do select+=(--select-class "$t"); done
-  $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar "${select[@]}" \
+  $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar \
+     --select-class org.pariskv.device.DeviceDecoderTest --select-class org.pariskv.compute.cuda.CudaBackendTest \
+     --select-class org.pariskv.compute.HostMappedBufferTest --select-class org.pariskv.device.DecodeTwinsTest --select-class org.pariskv.device.StagedKvTest \
+     --select-class org.pariskv.device.HostKvStoreTest --select-class org.pariskv.device.SegmentedKvTest \
+     --select-class org.pariskv.compute.graph.TaskGraphReplayTest ${EXTRA_TESTS:-} \
      --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
 [ "${TESTS_ONLY:-0}" = 1 ] && exit 0
@@ -28,7 +30,7 @@ IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head --context 32768
 for c in "${configs[@]}"; do
   label=${c%%:*}; flags=${c#*:}
   echo "== bench $label ($flags)" | tee -a "$LOG"
-  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps ${STEPS:-50} --warmup 10 $flags \
+  $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps ${STEPS:-50} --warmup ${WARMUP:-200} $flags \
      --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
   mv "$OUT/b-$label/bench.json" "$OUT/bench-$label.json" 2>/dev/null; rm -rf "$OUT/b-$label"
 done

@@ -40,7 +40,13 @@ public final class DecodeBench {
     public record Point(int context, int batch, double parisMsMedian, double fullMsMedian, double speedup,
                         Map<String, Double> parisTaskUs, Map<String, Double> fullTaskUs,
                         Map<String, Double> taskGBps, long deviceBytes, String kvMemory, long hostMappedBytes,
-                        long hostBytes, long hostKvCommittedBytes, double h2dBytesPerStep, double attendedRowBytesPerStep) {}
+                        long hostBytes, long hostKvCommittedBytes, double h2dBytesPerStep, double attendedRowBytesPerStep,
+                        double parisDeviceMsMedian, double fullDeviceMsMedian) {
+        /** Full attention over ParisKV by device step time (queue marks: no host waits), NaN without full attention. */
+        public double deviceSpeedup() {
+            return fullDeviceMsMedian / parisDeviceMsMedian;
+        }
+    }
 
     /** Tokens per sequence the decoder of a {@code context} point holds (the profiled passes add steps). */
     public static int capacity(int context) {
@@ -66,24 +72,35 @@ public final class DecodeBench {
             SplittableRandom rnd = new SplittableRandom(7);
             float[] q = new float[batch * hq * d], k = new float[batch * hkv * d], v = new float[batch * hkv * d], out = new float[batch * hq * d];
             long[] paris = new long[withFull ? steps : 2 * steps], full = new long[withFull ? steps : 0];
+            long[] parisDev = new long[paris.length], fullDev = new long[full.length]; // device step time (queue marks)
             int done = 0;
             for (int i = 0; i < warmup + 2 * steps; i++) {
                 fill(rnd, q, 1f);
                 fill(rnd, k, 1f);
                 fill(rnd, v, 1f);
                 boolean dense = withFull && i >= warmup && ((i - warmup) & 1) == 1; // interleave: same cache state for both
+                if (i == warmup) dec.timeSteps(true);
                 long t0 = System.nanoTime();
                 dec.decode(q, k, v, out, dense && i >= warmup);
                 dec.finish();
                 long dt = System.nanoTime() - t0;
                 if (i >= warmup) {
                     int j = (i - warmup) / 2;
-                    if (!withFull) paris[i - warmup] = dt;
-                    else if (dense) full[j] = dt;
-                    else paris[j] = dt;
+                    long dev = dec.lastStepDeviceNanos();
+                    if (!withFull) {
+                        paris[i - warmup] = dt;
+                        parisDev[i - warmup] = dev;
+                    } else if (dense) {
+                        full[j] = dt;
+                        fullDev[j] = dev;
+                    } else {
+                        paris[j] = dt;
+                        parisDev[j] = dev;
+                    }
                 }
                 if (progress != null) progress.accept(++done);
             }
+            dec.timeSteps(false);
             // per-task device time: profiled passes (each kernel waited for)
             dec.profile(true);
             long h2d0 = dec.hostToDeviceBytes();
@@ -108,7 +125,7 @@ public final class DecodeBench {
             if (copyUs != null && copyUs > 0) gbps.put("stagingCopy", attended / PROFILED_STEPS / (copyUs * 1e3));
             return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, gbps,
                     dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes(), dec.hostBytes(), dec.hostKvCommittedBytes(), h2dPerStep,
-                    attended / PROFILED_STEPS);
+                    attended / PROFILED_STEPS, median(parisDev) / 1e6, withFull ? median(fullDev) / 1e6 : Double.NaN);
         }
     }
 

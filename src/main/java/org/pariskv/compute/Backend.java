@@ -121,6 +121,54 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     /** Waits for everything enqueued so far. */
     void finish();
 
+    /**
+     * Launches like {@link #launch} and returns the kernel's device time to read later: nothing waits now, so timed
+     * launches stay back to back on the device and their times leave out the host's launch latency.
+     */
+    default DeferredTime launchTimed(Kernel kernel, Grid grid, List<KernelArg> args) {
+        long ns = launch(kernel, grid, args, true);
+        return () -> ns;
+    }
+
+    /** A kernel's device time, known once it ran: {@link #nanos()} waits for it (and frees what timed it). */
+    @FunctionalInterface
+    interface DeferredTime {
+        long nanos();
+    }
+
+    /**
+     * Marks the device's queue here: the mark is reached when all work enqueued before it has run. Two marks give
+     * the device time between them ({@link Mark#nanosTo}) without waiting in between, so a step's device time
+     * excludes the host's waits (CUDA events, OpenCL markers with profiling; java: the host clock).
+     */
+    Mark mark();
+
+    /** A point in the device's queue; close it once read. */
+    interface Mark extends AutoCloseable {
+        /** Device nanoseconds from this mark to {@code later} (waits until {@code later} is reached). */
+        long nanosTo(Mark later);
+
+        @Override
+        void close();
+    }
+
+    /**
+     * Records what {@code work} enqueues on this device ({@link #launch} without profiling, {@link #copyInAsync} from
+     * page-locked memory) into one replayable unit instead of running it: CUDA graphs by stream capture. Returns
+     * null where the backend has no such thing (OpenCL, java); {@code work} has then not run.
+     */
+    default Recording record(Runnable work) {
+        return null;
+    }
+
+    /** Recorded work: each {@link #replay()} enqueues all of it again, with the arguments and addresses it had. */
+    interface Recording extends AutoCloseable {
+        void replay();
+
+        @Override
+        void close();
+    }
+
     /** Releases the context; only {@link Backends#closeAll()} should call this on shared instances. */
     @Override
     void close();

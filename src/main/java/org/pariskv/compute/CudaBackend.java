@@ -248,7 +248,29 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile) {
-        CudaKernel k = (CudaKernel) kernel;
+        try (Arena a = Arena.ofConfined()) {
+            Launch l = prepare((CudaKernel) kernel, grid, args, a);
+            return context.launch(l.function(), l.blocks(), l.block(), l.shared(), l.values(), profile);
+        }
+    }
+
+    /** Events around the launch, read when asked: timed kernels stay back to back on the stream. */
+    @Override
+    public DeferredTime launchTimed(Kernel kernel, Grid grid, List<KernelArg> args) {
+        try (Arena a = Arena.ofConfined()) {
+            Launch l = prepare((CudaKernel) kernel, grid, args, a);
+            return context.launchTimed(l.function(), l.blocks(), l.block(), l.shared(), l.values())::getAsLong;
+        }
+    }
+
+    private record Launch(MemorySegment function, int[] blocks, int[] block, int shared, MemorySegment[] values) {}
+
+    /**
+     * Grid in blocks and the parameter values. Local-memory arguments ({@code LOCAL_ARG} in pkv.h) become an
+     * {@code int} byte count parameter plus dynamic shared memory; at most one per kernel, since CUDA has one
+     * dynamic shared region.
+     */
+    private Launch prepare(CudaKernel k, Grid grid, List<KernelArg> args, Arena a) {
         long[] global = grid.global();
         long[] local = grid.local() != null ? grid.local() : defaultBlock(global);
         int[] block = {1, 1, 1};
@@ -258,24 +280,22 @@ public final class CudaBackend implements Backend {
             blocks[d] = Math.toIntExact((global[d] + local[d] - 1) / local[d]);
         }
         long shared = 0;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment[] values = new MemorySegment[args.size()];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = switch (args.get(i)) {
-                    case KernelArg.Buffer b -> a.allocateFrom(JAVA_LONG, ((Buffer) b.buffer()).ptr);
-                    case KernelArg.Local l -> {
-                        if (shared != 0) throw new ComputeException("kernel " + k.name + ": CUDA allows one LOCAL_ARG");
-                        shared = l.bytes();
-                        yield a.allocateFrom(JAVA_INT, Math.toIntExact(l.bytes()));
-                    }
-                    case KernelArg.Int v -> a.allocateFrom(JAVA_INT, v.value());
-                    case KernelArg.Long v -> a.allocateFrom(JAVA_LONG, v.value());
-                    case KernelArg.Float v -> a.allocateFrom(JAVA_FLOAT, v.value());
-                };
-            }
-            if (shared > 48 * 1024) k.allowSharedBytes(shared);
-            return context.launch(k.function, blocks, block, Math.toIntExact(shared), values, profile);
+        MemorySegment[] values = new MemorySegment[args.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = switch (args.get(i)) {
+                case KernelArg.Buffer b -> a.allocateFrom(JAVA_LONG, ((Buffer) b.buffer()).ptr);
+                case KernelArg.Local l -> {
+                    if (shared != 0) throw new ComputeException("kernel " + k.name + ": CUDA allows one LOCAL_ARG");
+                    shared = l.bytes();
+                    yield a.allocateFrom(JAVA_INT, Math.toIntExact(l.bytes()));
+                }
+                case KernelArg.Int v -> a.allocateFrom(JAVA_INT, v.value());
+                case KernelArg.Long v -> a.allocateFrom(JAVA_LONG, v.value());
+                case KernelArg.Float v -> a.allocateFrom(JAVA_FLOAT, v.value());
+            };
         }
+        if (shared > 48 * 1024) k.allowSharedBytes(shared);
+        return new Launch(k.function, blocks, block, Math.toIntExact(shared), values);
     }
 
     private long[] defaultBlock(long[] global) {
@@ -289,6 +309,54 @@ public final class CudaBackend implements Backend {
     @Override
     public void finish() {
         context.synchronize();
+    }
+
+    @Override
+    public Mark mark() {
+        return new EventMark(context, context.recordEvent());
+    }
+
+    /** A CUDA event recorded on the context's stream. */
+    private static final class EventMark implements Mark {
+        private final CudaContext context;
+        private MemorySegment event;
+
+        EventMark(CudaContext context, MemorySegment event) {
+            this.context = context;
+            this.event = event;
+        }
+
+        @Override
+        public long nanosTo(Mark later) {
+            if (event == null || !(later instanceof EventMark l) || l.event == null) {
+                throw new IllegalArgumentException("marks must be open marks of the same CUDA device");
+            }
+            return context.elapsedNanos(event, l.event);
+        }
+
+        @Override
+        public synchronized void close() {
+            if (event != null) context.destroyEvent(event);
+            event = null;
+        }
+    }
+
+    /** CUDA graphs: {@code work} runs under stream capture, the graph is instantiated once and replayed. */
+    @Override
+    public Recording record(Runnable work) {
+        if (!context.canCapture()) return null;
+        org.pariskv.compute.cuda.CudaGraph graph = context.capture(work);
+        return new Recording() {
+            @Override
+            public void replay() {
+                graph.launch();
+            }
+
+            @Override
+            public void close() {
+                graph.close();
+            }
+        };
     }
 
     @Override

@@ -107,6 +107,23 @@ public final class JavaBackend implements Backend {
     @Override
     public void finish() {}
 
+    /** The host clock: java work runs when called, so the time between marks is the work's. */
+    @Override
+    public Mark mark() {
+        return new HostMark(System.nanoTime());
+    }
+
+    private record HostMark(long at) implements Mark {
+        @Override
+        public long nanosTo(Mark later) {
+            if (!(later instanceof HostMark l)) throw new IllegalArgumentException("marks must come from the java backend");
+            return l.at - at;
+        }
+
+        @Override
+        public void close() {}
+    }
+
     @Override
     public void close() {}
 

@@ -143,22 +143,70 @@ public final class OpenClBackend implements Backend {
     public long launch(Kernel kernel, Grid grid, List<KernelArg> args, boolean profile) {
         ClKernel k = ((ClKernelHandle) kernel).kernel;
         synchronized (k) { // arguments live on the kernel object until the enqueue
-            for (int i = 0; i < args.size(); i++) {
-                switch (args.get(i)) {
-                    case KernelArg.Buffer b -> k.setArg(i, ((Buffer) b.buffer()).buffer);
-                    case KernelArg.Local l -> k.setLocalArg(i, l.bytes());
-                    case KernelArg.Int v -> k.setArg(i, v.value());
-                    case KernelArg.Long v -> k.setArg(i, v.value());
-                    case KernelArg.Float v -> k.setArg(i, v.value());
-                }
-            }
+            setArgs(k, args);
             return k.enqueue(grid.global(), grid.local(), profile);
+        }
+    }
+
+    @Override
+    public DeferredTime launchTimed(Kernel kernel, Grid grid, List<KernelArg> args) {
+        ClKernel k = ((ClKernelHandle) kernel).kernel;
+        synchronized (k) {
+            setArgs(k, args);
+            return k.enqueueTimed(grid.global(), grid.local())::getAsLong;
+        }
+    }
+
+    private static void setArgs(ClKernel k, List<KernelArg> args) {
+        for (int i = 0; i < args.size(); i++) {
+            switch (args.get(i)) {
+                case KernelArg.Buffer b -> k.setArg(i, ((Buffer) b.buffer()).buffer);
+                case KernelArg.Local l -> k.setLocalArg(i, l.bytes());
+                case KernelArg.Int v -> k.setArg(i, v.value());
+                case KernelArg.Long v -> k.setArg(i, v.value());
+                case KernelArg.Float v -> k.setArg(i, v.value());
+            }
         }
     }
 
     @Override
     public void finish() {
         context.finish();
+    }
+
+    @Override
+    public Mark mark() {
+        return new MarkerMark(context.cl(), context.marker());
+    }
+
+    /** A marker command; its profiling END time is when the queue reached it. */
+    private static final class MarkerMark implements Mark {
+        private final OpenCl cl;
+        private MemorySegment event;
+
+        MarkerMark(OpenCl cl, MemorySegment event) {
+            this.cl = cl;
+            this.event = event;
+        }
+
+        private long reached() {
+            cl.waitForEvent(event);
+            return cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_END);
+        }
+
+        @Override
+        public long nanosTo(Mark later) {
+            if (event == null || !(later instanceof MarkerMark l) || l.event == null) {
+                throw new IllegalArgumentException("marks must be open marks of the same OpenCL device");
+            }
+            return l.reached() - reached();
+        }
+
+        @Override
+        public synchronized void close() {
+            if (event != null) cl.releaseEvent(event);
+            event = null;
+        }
     }
 
     @Override

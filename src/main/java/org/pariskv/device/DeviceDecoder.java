@@ -14,12 +14,17 @@ import org.pariskv.compute.Backend;
 import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
-import org.pariskv.compute.Kernel;
 import org.pariskv.compute.MemoryKind;
 import org.pariskv.compute.KernelArg;
 import org.pariskv.compute.KernelSource;
 import org.pariskv.compute.OpenClBackend;
 import org.pariskv.compute.Program;
+import org.pariskv.compute.graph.ExecutionPlan;
+import org.pariskv.compute.graph.ExecutionResult;
+import org.pariskv.compute.graph.IntParam;
+import org.pariskv.compute.graph.ProfilerMode;
+import org.pariskv.compute.graph.TaskGraph;
+import org.pariskv.compute.graph.TaskProfile;
 import org.pariskv.encode.Bf16;
 import org.pariskv.rotate.HadamardRotation;
 import org.pariskv.rotate.Rotation;
@@ -71,7 +76,17 @@ public final class DeviceDecoder implements AutoCloseable {
     private final boolean gpu, offload; // offload: K/V in host-mapped buffers (KvPlacement.MAPPED)
     private final int topKSliceAbove;
     private final Program program;
-    private final Map<String, Kernel> kernels = new LinkedHashMap<>();
+    private final Map<String, String> defines = new LinkedHashMap<>();
+    private final DecodeTwins twins;      // each task's Java body (the graphs bind it to the kernel of the same name)
+    private final boolean cudaGraphs;
+    private final List<ExecutionPlan> plans = new ArrayList<>();
+    private ExecutionPlan decodeStep, encodeStep, encodeStagedStep, retrieveStaged, attendStagedStep;
+    // the step's shape: what the graphs' grid suppliers, parameters and task conditions read at each execution
+    private int stepEncodeRows, stepMaxN = 1, stepMaxCand = 1, stepChunks = 1;
+    private boolean stepSparse, stepSliced;
+    private boolean timeSteps;
+    private long lastStepDeviceNanos = -1;
+    private final IntParam chunkParam = new IntParam(SPARSE_CHUNK), slicesParam = new IntParam(1), slicedCandidates = new IntParam(1);
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final Arena arena = Arena.ofConfined();
 
@@ -126,8 +141,10 @@ public final class DeviceDecoder implements AutoCloseable {
      * @param topKSliceAbove    candidate lists longer than this take the two-stage top-k (per-slice bests in parallel,
      *                          then the best of those); shorter ones one kernel. Measured on the H100: the single
      *                          kernel wins at 13K candidates (128K context), the two stages at 104K (1M)
+     * @param cudaGraphs        on CUDA, record each step's graph of launches once and replay it
+     *                          ({@link ExecutionPlan#withCudaGraph}); ignored elsewhere
      */
-    public record Options(KvPlacement placement, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove) {
+    public record Options(KvPlacement placement, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove, boolean cudaGraphs) {
         public static final int DEFAULT_TOPK_SLICE_ABOVE = 32768;
 
         public Options {
@@ -135,7 +152,7 @@ public final class DeviceDecoder implements AutoCloseable {
         }
 
         public static Options defaults() {
-            return new Options(KvPlacement.DEVICE, 0, 0, DEFAULT_TOPK_SLICE_ABOVE);
+            return new Options(KvPlacement.DEVICE, 0, 0, DEFAULT_TOPK_SLICE_ABOVE, true);
         }
 
         /** K/V rows in host memory (MAPPED or STAGED). */
@@ -149,19 +166,23 @@ public final class DeviceDecoder implements AutoCloseable {
         }
 
         public Options withPlacement(KvPlacement p) {
-            return new Options(p, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove);
+            return new Options(p, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, cudaGraphs);
         }
 
         public Options withDeviceMemory(long bytes) {
-            return new Options(placement, bytes, hostMemoryLimit, topKSliceAbove);
+            return new Options(placement, bytes, hostMemoryLimit, topKSliceAbove, cudaGraphs);
         }
 
         public Options withHostMemory(long bytes) {
-            return new Options(placement, deviceMemoryLimit, bytes, topKSliceAbove);
+            return new Options(placement, deviceMemoryLimit, bytes, topKSliceAbove, cudaGraphs);
         }
 
         public Options withTopKSliceAbove(int candidates) {
-            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, candidates);
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, candidates, cudaGraphs);
+        }
+
+        public Options withCudaGraphs(boolean on) {
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, on);
         }
     }
 
@@ -216,7 +237,6 @@ public final class DeviceDecoder implements AutoCloseable {
         MemoryPlan.of(shape.withLayers(1), cfg, capacity, batch, placement, backend.device().backend())
                 .require(MemoryBudget.of(backend, options.deviceMemoryLimit(), options.hostMemoryLimit()), "DeviceDecoder (one layer)", kvFirst);
         Rotation rotation = Rotation.forDim(d, cfg.seed());
-        Map<String, String> defines = new LinkedHashMap<>();
         defines.put("HEAD_DIM", "" + d);
         defines.put("BLOCKS", "" + blocks);
         defines.put("GROUP", "" + g);
@@ -227,7 +247,8 @@ public final class DeviceDecoder implements AutoCloseable {
         defines.put("ROT_SCALE_BITS", "0x" + Integer.toHexString(Float.floatToRawIntBits((float) (1.0 / Math.sqrt(d)))) + "u");
         defines.put(Backend.STRICT_FP, "1");
         this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
-        for (String t : TASKS) kernels.put(t, program.kernel(t));
+        this.twins = new DecodeTwins(twinShape());
+        this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
 
         Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity, placement);
         float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
@@ -301,6 +322,14 @@ public final class DeviceDecoder implements AutoCloseable {
         outSeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
         try {
             stagingPin = backend.pin(staging);
+            if (staged) {
+                encodeStagedStep = encodeGraph(encodeScratch, encSlice);
+                retrieveStaged = retrieveStagedGraph();
+                attendStagedStep = attendStagedGraph();
+            } else {
+                encodeStep = encodeGraph(keys, capTok);
+                decodeStep = decodeGraph();
+            }
         } catch (RuntimeException e) {
             releaseStaged();
             for (DeviceBuffer b : owned) b.close();
@@ -559,10 +588,11 @@ public final class DeviceDecoder implements AutoCloseable {
         return zoneEnd[seq];
     }
 
-    /** Per-task device time from now on (kernels are then waited for one by one). */
+    /** Per-task device time from now on (timed by device events read after each step; no CUDA graphs meanwhile). */
     public void profile(boolean on) {
         profiling = on;
         profile.clear();
+        for (ExecutionPlan p : plans) p.withProfiler(on ? ProfilerMode.SILENT : ProfilerMode.OFF);
     }
 
     /** Summed device nanoseconds and launch counts per task since {@link #profile(boolean)}. */
@@ -647,8 +677,10 @@ public final class DeviceDecoder implements AutoCloseable {
         }
         fillPlan(false);
         planEncode(from, count);
-        uploadPlan();
-        launchEncode(max);
+        MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+        countUpload(H_PLAN, planSeg.byteSize());
+        stepEncodeRows = max;
+        run(encodeStep);
     }
 
     /** Sets the plan's encode fields: zone indices {@code [from, from+count)} of each sequence's streams. */
@@ -660,13 +692,6 @@ public final class DeviceDecoder implements AutoCloseable {
                 planHost[s * PLAN + P_ENC_COUNT] = count[b];
             }
         }
-    }
-
-    private void launchEncode(int maxCount) {
-        int threads = Math.min(d, 256);
-        launch("encodeKeys", new Grid(new long[] {(long) maxCount * threads, streams}, new long[] {threads, 1}),
-                buf(keys), buf(rot), buf(center), buf(plan), buf(codes), buf(nibbles), buf(weights), buf(counts),
-                new KernelArg.Int(capTok), new KernelArg.Int(capTok));
     }
 
     /**
@@ -709,83 +734,225 @@ public final class DeviceDecoder implements AutoCloseable {
             }
         }
         MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
+        Backend.Mark start = timeSteps ? backend.mark() : null;
         if (staged) {
             if (maxEncode > 0) encodeStaged(from, count);
-            upload(queries, querySeg, H_QUERIES);
             fillPlan(dense);
-            uploadPlan();
+            MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+            shapeStep(0);
+            countUpload(H_QUERIES, querySeg.byteSize());
+            countUpload(H_PLAN, planSeg.byteSize());
+            run(retrieveStaged); // retrieval tasks skip themselves in an all-dense step
+            attendStaged(); // gather the attended rows on the host, one copy, sparseAttentionStaged, combine
         } else {
             // one plan serves the whole step: appendTokens reads the length, encodeKeys its fields, the rest the zone
             fillPlan(dense);
             planEncode(from, count);
             MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
-            enqueueUpload(newKeys, newKeySeg, H_NEW);
-            enqueueUpload(newValues, newValueSeg, H_NEW);
-            enqueueUpload(plan, planSeg, H_PLAN);
-            enqueueUpload(queries, querySeg, H_QUERIES);
-            launch("appendTokens", Grid.groups(streams, Math.min(d, 256)), buf(newKeys), buf(newValues), buf(plan),
-                    buf(keys), buf(values), new KernelArg.Int(capTok));
-            if (maxEncode > 0) launchEncode(maxEncode);
+            shapeStep(maxEncode);
+            countUpload(H_NEW, newKeySeg.byteSize() + newValueSeg.byteSize());
+            countUpload(H_PLAN, planSeg.byteSize());
+            countUpload(H_QUERIES, querySeg.byteSize());
+            endStepUploads();
+            run(decodeStep); // uploads, append, encode, retrieval, attention: enqueued
         }
-        attendStep(dense);
-        backend.copyOut(outSeg, this.out);
+        Backend.Mark end = timeSteps ? backend.mark() : null;
+        backend.copyOut(outSeg, this.out); // the step's one wait
+        if (start != null) {
+            try (start; end) {
+                lastStepDeviceNanos = start.nanosTo(end);
+            }
+        }
         MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
     }
 
-    private void attendStep(boolean dense) {
-        int sq = streams * nq;
+    /**
+     * From now on, time each step on the device: from the queue mark before its first upload to the one after its
+     * last kernel ({@link Backend#mark()}), which leaves out the host's wait for the output. Costs two marks a step.
+     */
+    public void timeSteps(boolean on) {
+        timeSteps = on;
+        lastStepDeviceNanos = -1;
+    }
+
+    /** Device time of the last step when {@link #timeSteps timed}, else -1. */
+    public long lastStepDeviceNanos() {
+        return lastStepDeviceNanos;
+    }
+
+    /** Sets the step's shape from the plan rows: what the graphs' grid suppliers, parameters and conditions read. */
+    private void shapeStep(int encodeRows) {
         int maxN = 0, maxCand = 0, maxAttended = 0;
         boolean anySparse = false;
         for (int s = 0; s < streams; s++) {
-            int[] p = java.util.Arrays.copyOfRange(planHost, s * PLAN, (s + 1) * PLAN);
-            if (p[P_DENSE] == 0) {
+            int o = s * PLAN;
+            if (planHost[o + P_DENSE] == 0) {
                 anySparse = true;
-                maxN = Math.max(maxN, p[P_N]);
-                maxCand = Math.max(maxCand, p[P_CAND]);
-                maxAttended = Math.max(maxAttended, p[P_SINK_END] + p[P_K] + p[P_LEN] - p[P_ZONE_END]);
+                maxN = Math.max(maxN, planHost[o + P_N]);
+                maxCand = Math.max(maxCand, planHost[o + P_CAND]);
+                maxAttended = Math.max(maxAttended, planHost[o + P_SINK_END] + planHost[o + P_K] + planHost[o + P_LEN] - planHost[o + P_ZONE_END]);
             } else {
-                maxAttended = Math.max(maxAttended, p[P_LEN]);
+                maxAttended = Math.max(maxAttended, planHost[o + P_LEN]);
             }
         }
-        if (anySparse) {
-            launch("prepareQuery", new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
-                    buf(queries), buf(rot), buf(plan), buf(counts), buf(qhat), buf(qnorm), buf(tierTable), buf(hist));
-            long tilesNow = (Math.max(1, maxN) + CS_TILE - 1) / CS_TILE;
-            launch("collisionScores", new Grid(new long[] {tilesNow * 256, streams}, new long[] {256, 1}),
-                    buf(codes), buf(tierTable), buf(plan), buf(scores), buf(hist), new KernelArg.Int(capTok));
-            long selTiles = (Math.max(1, maxN) + SEL_TILE - 1) / SEL_TILE;
-            launch("candidateCount", new Grid(new long[] {selTiles * 256, sq}, new long[] {256, 1}), buf(scores), buf(hist),
-                    buf(plan), buf(tileCounts), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
-            launch("candidateSelect", new Grid(new long[] {selTiles * 256, sq}, new long[] {256, 1}), buf(scores), buf(hist),
-                    buf(plan), buf(tileCounts), buf(cand), buf(candCount), new KernelArg.Int(capTok), new KernelArg.Int(tiles));
-            launch("rerank", new Grid(new long[] {roundUp(Math.max(1, maxCand), 256), sq}, new long[] {256, 1}),
-                    buf(nibbles), buf(weights), buf(qhat), buf(qnorm), buf(cand), buf(candCount), buf(est), new KernelArg.Int(capTok));
-            int topThreads = gpu ? 1024 : 256;
-            int slicesNow = (Math.max(1, maxCand) + TOPK_SLICE - 1) / TOPK_SLICE;
-            if (slicesNow <= 1 || maxCand <= topKSliceAbove) {
-                launch("topK", Grid.groups(sq, topThreads), buf(est), buf(cand), buf(candCount), buf(plan), buf(ranked),
-                        buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(capTok), new KernelArg.Int(0));
-            } else { // long lists: per-slice bests in parallel, then the best of those
-                int kFull = Math.min(cfg.topk(), TOPK_SLICE);
-                launch("topKSlice", new Grid(new long[] {(long) slicesNow * topThreads, sq}, new long[] {topThreads, 1}),
-                        buf(est), buf(cand), buf(candCount), buf(plan), buf(partEst), buf(partTok), buf(partCount),
-                        new KernelArg.Int(capTok), new KernelArg.Int(slicesNow), new KernelArg.Int(kFull));
-                launch("topK", Grid.groups(sq, topThreads), buf(partEst), buf(partTok), buf(partCount), buf(plan), buf(ranked),
-                        buf(rankedCount), buf(selected), buf(selCount), new KernelArg.Int(slicesNow * kFull), new KernelArg.Int(slicesNow));
-            }
-            // GQA mean: topK already wrote the selection (one list per stream)
-            if (nq > 1) launch("mergeSelection", Grid.groups(streams, 256), buf(ranked), buf(rankedCount), buf(plan), buf(selected), buf(selCount));
-        }
+        stepEncodeRows = encodeRows;
+        stepSparse = anySparse;
+        stepMaxN = Math.max(1, maxN);
+        stepMaxCand = Math.max(1, maxCand);
+        int slices = (stepMaxCand + TOPK_SLICE - 1) / TOPK_SLICE;
+        stepSliced = slices > 1 && maxCand > topKSliceAbove;
+        slicesParam.set(slices);
+        slicedCandidates.set(slices * Math.min(cfg.topk(), TOPK_SLICE));
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
         int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
-        int chunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
-        if (staged) attendStaged(chunks, chunk); // gather the attended rows on the host, one copy, sparseAttentionStaged
-        else launch("sparseAttention", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                buf(queries), buf(keys), buf(values), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
-                new KernelArg.Int(capTok), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
-        endStepUploads();
-        launch("attentionCombine", Grid.groups((long) streams * g, 128), buf(plan), buf(selCount), buf(pmax),
-                buf(psum), buf(pacc), buf(out), new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+        chunkParam.set(chunk);
+        stepChunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
+    }
+
+    // ---- the step as task graphs --------------------------------------------------------------------------
+
+    /** A task graph over this decoder's program: {@code pariskv.c} with its defines. */
+    private TaskGraph graph(String name) {
+        TaskGraph t = new TaskGraph(name).source("pariskv.c");
+        defines.forEach(t::define);
+        return t;
+    }
+
+    /** An execution plan of {@code g} on this decoder's backend, CUDA graphs as the options say. */
+    private ExecutionPlan plan(TaskGraph g, boolean waitAtEnd) {
+        ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF)
+                .withCudaGraph(cudaGraphs && !DEBUG).withWait(waitAtEnd);
+        if (DEBUG) p.withLaunchListener(debugListener());
+        plans.add(p);
+        return p;
+    }
+
+    /** Runs one plan, adding its per-task device times to the profile when profiling. */
+    private void run(ExecutionPlan p) {
+        ExecutionResult r = p.execute();
+        if (!profiling) return;
+        for (TaskProfile t : r.tasks()) {
+            long[] acc = profile.computeIfAbsent(t.task(), k -> new long[2]);
+            acc[0] += t.kernelNanos();
+            acc[1]++;
+        }
+    }
+
+    private ExecutionPlan decodeGraph() {
+        int threads = Math.min(d, 256);
+        TaskGraph t = graph("decode")
+                .upload(newKeySeg, newKeys).upload(newValueSeg, newValues).upload(planSeg, plan).upload(querySeg, queries)
+                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.intValue(5)),
+                        () -> Grid.groups(streams, threads), newKeys, newValues, plan, keys, values, capTok)
+                .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                                a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                        () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
+                        keys, rot, center, plan, codes, nibbles, weights, counts, capTok, capTok)
+                .onlyIf(() -> stepEncodeRows > 0);
+        retrievalTasks(t);
+        t.task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10), a.intValue(11)),
+                () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
+                queries, keys, values, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam);
+        combine(t);
+        return plan(t, false);
+    }
+
+    /** The retrieval tasks, from the rotated query to the selection; none runs in an all-dense step. */
+    private void retrievalTasks(TaskGraph t) {
+        int sq = streams * nq;
+        int topThreads = gpu ? 1024 : 256;
+        int kFull = Math.min(cfg.topk(), TOPK_SLICE);
+        java.util.function.BooleanSupplier sparse = () -> stepSparse;
+        t.task("prepareQuery", a -> twins.prepareQuery(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.segment(6), a.segment(7)),
+                () -> new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
+                queries, rot, plan, counts, qhat, qnorm, tierTable, hist).onlyIf(sparse)
+         .task("collisionScores", a -> twins.collisionScores(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.intValue(5)),
+                () -> new Grid(new long[] {(long) ((stepMaxN + CS_TILE - 1) / CS_TILE) * 256, streams}, new long[] {256, 1}),
+                codes, tierTable, plan, scores, hist, capTok).onlyIf(sparse)
+         .task("candidateCount", a -> twins.candidateCount(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.intValue(4), a.intValue(5)),
+                () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
+                scores, hist, plan, tileCounts, capTok, tiles).onlyIf(sparse)
+         .task("candidateSelect", a -> twins.candidateSelect(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.intValue(6), a.intValue(7)),
+                () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
+                scores, hist, plan, tileCounts, cand, candCount, capTok, tiles).onlyIf(sparse)
+         .task("rerank", a -> twins.rerank(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                        a.segment(6), a.intValue(7)),
+                () -> new Grid(new long[] {roundUp(stepMaxCand, 256), sq}, new long[] {256, 1}),
+                nibbles, weights, qhat, qnorm, cand, candCount, est, capTok).onlyIf(sparse)
+         .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                        a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                () -> Grid.groups(sq, topThreads),
+                est, cand, candCount, plan, ranked, rankedCount, selected, selCount, capTok, 0).onlyIf(() -> stepSparse && !stepSliced)
+         // long lists: per-slice bests in parallel, then the best of those
+         .task("topKSlice", a -> twins.topKSlice(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                        a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
+                () -> new Grid(new long[] {(long) slicesParam.get() * topThreads, sq}, new long[] {topThreads, 1}),
+                est, cand, candCount, plan, partEst, partTok, partCount, capTok, slicesParam, kFull).onlyIf(() -> stepSparse && stepSliced)
+         .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                        a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                () -> Grid.groups(sq, topThreads),
+                partEst, partTok, partCount, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
+                .onlyIf(() -> stepSparse && stepSliced);
+        // GQA mean: topK already wrote the selection (one list per stream)
+        if (nq > 1) {
+            t.task("mergeSelection", a -> twins.mergeSelection(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4)),
+                    () -> Grid.groups(streams, 256), ranked, rankedCount, plan, selected, selCount).onlyIf(sparse);
+        }
+    }
+
+    /** attentionCombine: the partials of every chunk into the output rows. */
+    private void combine(TaskGraph t) {
+        t.task("attentionCombine", a -> twins.attentionCombine(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.intValue(6), a.intValue(7)),
+                () -> Grid.groups((long) streams * g, 128), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam);
+    }
+
+    /** encodeKeys alone after a plan upload (prefill; staged slices from the scratch rows), waiting at the end. */
+    private ExecutionPlan encodeGraph(DeviceBuffer rows, int rowStride) {
+        int threads = Math.min(d, 256);
+        TaskGraph t = graph(rows == keys ? "encode" : "encodeStaged")
+                .upload(planSeg, plan)
+                .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                                a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                        () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
+                        rows, rot, center, plan, codes, nibbles, weights, counts, capTok, rowStride);
+        return plan(t, true); // the next use of the plan staging rewrites it
+    }
+
+    /** STAGED: query and plan uploads, then retrieval (the host reads the selection back afterwards). */
+    private ExecutionPlan retrieveStagedGraph() {
+        TaskGraph t = graph("retrieveStaged").upload(querySeg, queries).upload(planSeg, plan);
+        retrievalTasks(t);
+        return plan(t, false);
+    }
+
+    /** STAGED: attention over the staged rows (uploaded just before), combine, read-back. */
+    private ExecutionPlan attendStagedGraph() {
+        TaskGraph t = graph("attendStaged")
+                .task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
+                                a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                        () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
+                        queries, stagedRows, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam);
+        combine(t);
+        return plan(t, false);
+    }
+
+    /** {@code -Dpariskv.debugLaunches}: waits for every launch and logs it, so a failing kernel names itself. */
+    private ExecutionPlan.LaunchListener debugListener() {
+        return new ExecutionPlan.LaunchListener() {
+            @Override
+            public void before(String task, Grid grid, List<KernelArg> args) {
+            }
+
+            @Override
+            public void after(String task, Grid grid, List<KernelArg> args) {
+                backend.finish();
+                System.err.println("pariskv: " + task + " " + grid + " done");
+            }
+        };
     }
 
     /** Waits for all enqueued work. */
@@ -819,46 +986,17 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
-    private void uploadPlan() {
-        MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
-        upload(plan, planSeg, H_PLAN);
-    }
-
-    private static KernelArg buf(DeviceBuffer b) {
-        return new KernelArg.Buffer(b);
-    }
-
     private static long roundUp(long n, int m) {
         return (n + m - 1) / m * m;
     }
 
-    private void launch(String task, Grid grid, KernelArg... args) {
-        if (observer != null) observer.before(task, grid, List.of(args));
-        long ns = backend.launch(kernels.get(task), grid, List.of(args), profiling);
-        if (observer != null) observer.after(task, grid, List.of(args));
-        if (DEBUG) {
-            backend.finish();
-            System.err.println("pariskv: " + task + " " + grid + " done");
-        }
-        if (profiling) {
-            long[] acc = profile.computeIfAbsent(task, k -> new long[2]);
-            acc[0] += ns;
-            acc[1]++;
-        }
-    }
-
     /** Sees every launch just before it is enqueued and just after (equivalence tests of {@link DecodeTwins}). */
-    interface LaunchObserver {
-        void before(String task, Grid grid, List<KernelArg> args);
-
-        void after(String task, Grid grid, List<KernelArg> args);
+    interface LaunchObserver extends ExecutionPlan.LaunchListener {
     }
 
-    private LaunchObserver observer;
-
-    /** Reports every following launch to {@code o} (null: none). */
+    /** Reports every following launch to {@code o} (null: none); launches are then not replayed from CUDA graphs. */
     void observeLaunches(LaunchObserver o) {
-        observer = o;
+        for (ExecutionPlan p : plans) p.withLaunchListener(o != null ? o : DEBUG ? debugListener() : null);
     }
 
     /** The defines this decoder compiled {@code pariskv.c} with, as the twins' shape. */
@@ -968,6 +1106,8 @@ public final class DeviceDecoder implements AutoCloseable {
     @Override
     public void close() {
         backend.finish(); // nothing enqueued may still read the staging memory
+        for (ExecutionPlan p : plans) p.close(); // their CUDA graphs; the buffers are this decoder's
+        plans.clear();
         releaseStaged();
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
@@ -1037,10 +1177,9 @@ public final class DeviceDecoder implements AutoCloseable {
         if (!staged) attendPlan = planHost.clone();
     }
 
-    /** An enqueued upload from the pinned step staging (see {@link Backend#copyInAsync}). */
-    private void enqueueUpload(DeviceBuffer dst, MemorySegment src, int category) {
-        backend.copyInAsync(dst, 0, src);
-        h2dTotal[category] += src.byteSize();
+    /** Counts an upload a graph makes from the pinned step staging. */
+    private void countUpload(int category, long bytes) {
+        h2dTotal[category] += bytes;
     }
 
     private void upload(DeviceBuffer dst, MemorySegment src, int category) {
@@ -1076,7 +1215,6 @@ public final class DeviceDecoder implements AutoCloseable {
      */
     private void encodeStaged(int[] from, int[] count) {
         int[] done = new int[batch];
-        int threads = Math.min(d, 256);
         while (true) {
             fillPlan(false);
             int max = 0;
@@ -1095,10 +1233,10 @@ public final class DeviceDecoder implements AutoCloseable {
                 }
             }
             if (max == 0) return;
-            uploadPlan();
-            launch("encodeKeys", new Grid(new long[] {(long) max * threads, streams}, new long[] {threads, 1}),
-                    buf(encodeScratch), buf(rot), buf(center), buf(plan), buf(codes), buf(nibbles), buf(weights), buf(counts),
-                    new KernelArg.Int(capTok), new KernelArg.Int(encSlice));
+            MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
+            countUpload(H_PLAN, planSeg.byteSize());
+            stepEncodeRows = max;
+            run(encodeStagedStep);
             for (int b = 0; b < batch; b++) done[b] += Math.min(encSlice, count[b] - done[b]);
         }
     }
@@ -1109,7 +1247,7 @@ public final class DeviceDecoder implements AutoCloseable {
      * (stream after stream: its keys, then its values), copies them to the device in one copy and launches
      * sparseAttentionStaged. Profiled as "gatherRows" (read-back and gather) and "stagingCopy".
      */
-    private void attendStaged(int chunks, int chunk) {
+    private void attendStaged() {
         long t0 = System.nanoTime();
         boolean anySparse = false;
         for (int s = 0; s < streams; s++) anySparse |= planHost[s * PLAN + P_DENSE] == 0;
@@ -1142,9 +1280,8 @@ public final class DeviceDecoder implements AutoCloseable {
             profileHost("gatherRows", t1 - t0);
             profileHost("stagingCopy", t2 - t1);
         }
-        launch("sparseAttentionStaged", new Grid(new long[] {(long) chunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                buf(queries), buf(stagedRows), buf(plan), buf(selected), buf(selCount), buf(pmax), buf(psum), buf(pacc),
-                new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+        endStepUploads();
+        run(attendStagedStep);
     }
 
     /** Stream {@code s}'s {@code n} attended rows, in attended order, to staging rows [base, base+n) (K) and [base+n, base+2n) (V). */

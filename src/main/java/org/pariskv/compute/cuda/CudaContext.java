@@ -18,6 +18,7 @@ public final class CudaContext implements AutoCloseable {
     private final int device;
     private final MemorySegment context;
     private final int ccMajor, ccMinor;
+    private final MemorySegment stream; // every launch and enqueued copy: one stream, so capture can record them
     private boolean closed;
 
     public CudaContext(CudaDriver driver, int ordinal) {
@@ -28,6 +29,7 @@ public final class CudaContext implements AutoCloseable {
         driver.ctxSetCurrent(context);
         this.ccMajor = driver.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR, device);
         this.ccMinor = driver.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR, device);
+        this.stream = driver.streamCreate();
     }
 
     public CudaDriver driver() {
@@ -74,7 +76,7 @@ public final class CudaContext implements AutoCloseable {
     /** Enqueued copy (see {@link CudaDriver#memcpyHtoDAsync}). */
     public void copyInAsync(long dst, MemorySegment src) {
         makeCurrent();
-        driver.memcpyHtoDAsync(dst, src);
+        driver.memcpyHtoDAsync(dst, src, stream);
     }
 
     public void copyOut(MemorySegment dst, long src) {
@@ -104,7 +106,7 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Launches {@code function} on the default stream.
+     * Launches {@code function} on the context's stream.
      *
      * @param argValues one native segment per kernel parameter holding its value
      * @param profile   when true, brackets the launch with events, waits, and returns device time in ns
@@ -117,15 +119,15 @@ public final class CudaContext implements AutoCloseable {
             MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
             for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
             if (!profile) {
-                driver.launchKernel(function, grid, block, sharedBytes, MemorySegment.NULL, params);
+                driver.launchKernel(function, grid, block, sharedBytes, stream, params);
                 return -1;
             }
             MemorySegment start = driver.eventCreate();
             MemorySegment end = driver.eventCreate();
             try {
-                driver.eventRecord(start, MemorySegment.NULL);
-                driver.launchKernel(function, grid, block, sharedBytes, MemorySegment.NULL, params);
-                driver.eventRecord(end, MemorySegment.NULL);
+                driver.eventRecord(start, stream);
+                driver.launchKernel(function, grid, block, sharedBytes, stream, params);
+                driver.eventRecord(end, stream);
                 driver.eventSynchronize(end);
                 return Math.round(driver.eventElapsedMillis(start, end) * 1e6);
             } finally {
@@ -133,6 +135,40 @@ public final class CudaContext implements AutoCloseable {
                 driver.eventDestroy(end);
             }
         }
+    }
+
+    /** Launches between two events on the stream without waiting; the returned supplier waits and reads them. */
+    public java.util.function.LongSupplier launchTimed(MemorySegment function, int[] grid, int[] block, int sharedBytes,
+                                                       MemorySegment[] argValues) {
+        makeCurrent();
+        MemorySegment start = driver.eventCreate(), end = driver.eventCreate();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
+            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            driver.eventRecord(start, stream);
+            driver.launchKernel(function, grid, block, sharedBytes, stream, params);
+            driver.eventRecord(end, stream);
+        } catch (RuntimeException | Error e) {
+            driver.eventDestroy(start);
+            driver.eventDestroy(end);
+            throw e;
+        }
+        return new java.util.function.LongSupplier() {
+            private long ns = -1;
+
+            @Override
+            public synchronized long getAsLong() {
+                if (ns < 0) {
+                    try {
+                        ns = elapsedNanos(start, end);
+                    } finally {
+                        destroyEvent(start);
+                        destroyEvent(end);
+                    }
+                }
+                return ns;
+            }
+        };
     }
 
     public void synchronize() {
@@ -154,10 +190,75 @@ public final class CudaContext implements AutoCloseable {
         return new CudaHostMemory(this, host, driver.memHostGetDevicePointer(host), true);
     }
 
+    /** A timing event recorded on the context's stream now (destroy it with {@link CudaDriver#eventDestroy}). */
+    public MemorySegment recordEvent() {
+        makeCurrent();
+        MemorySegment e = driver.eventCreate();
+        driver.eventRecord(e, stream);
+        return e;
+    }
+
+    /** Nanoseconds between two recorded events; waits for {@code end}. */
+    public long elapsedNanos(MemorySegment start, MemorySegment end) {
+        makeCurrent();
+        driver.eventSynchronize(end);
+        return Math.round(driver.eventElapsedMillis(start, end) * 1e6);
+    }
+
+    public void destroyEvent(MemorySegment e) {
+        makeCurrent();
+        driver.eventDestroy(e);
+    }
+
+    /** Whether {@link #capture} works here (the driver has CUDA graphs). */
+    public boolean canCapture() {
+        return driver.supportsGraphs();
+    }
+
+    /**
+     * Records the launches and enqueued copies {@code work} makes on this context's stream into a CUDA graph,
+     * instead of running them, and returns it instantiated. The calling thread must make no blocking call meanwhile.
+     */
+    public CudaGraph capture(Runnable work) {
+        makeCurrent();
+        driver.streamBeginCapture(stream, CudaDriver.STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        MemorySegment graph;
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            try {
+                driver.graphDestroy(driver.streamEndCapture(stream));
+            } catch (RuntimeException ignored) {
+                // the capture was invalidated by the failure; the stream is usable again either way
+            }
+            throw e;
+        }
+        graph = driver.streamEndCapture(stream);
+        try {
+            return new CudaGraph(this, driver.graphInstantiate(graph));
+        } finally {
+            driver.graphDestroy(graph); // the executable keeps what it needs
+        }
+    }
+
+    /** Enqueues one run of an instantiated graph on the context's stream. */
+    void launchGraph(MemorySegment exec) {
+        makeCurrent();
+        driver.graphLaunch(exec, stream);
+    }
+
+    void destroyGraph(MemorySegment exec) {
+        makeCurrent();
+        driver.graphExecDestroy(exec);
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {
             closed = true;
+            makeCurrent();
+            synchronize();
+            driver.streamDestroy(stream);
             driver.primaryCtxRelease(device);
         }
     }

@@ -50,6 +50,11 @@ public final class CudaDriver {
             cuMemHostGetDevicePointer, cuModuleLoadDataEx, cuModuleGetFunction, cuModuleUnload, cuFuncSetAttribute,
             cuLaunchKernel, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy,
             cuStreamSynchronize, cuGetErrorName;
+    // streams and graphs: a step's launches recorded once by stream capture and replayed
+    private final MethodHandle cuStreamCreate, cuStreamDestroy, cuStreamBeginCapture, cuStreamEndCapture,
+            cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
+    /** CUstreamCaptureMode: only this thread's unsafe calls are refused while it captures. */
+    public static final int STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private CudaDriver(NativeLibrary lib) {
         cuInit = lib.function("cuInit", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -98,6 +103,14 @@ public final class CudaDriver {
                 "cuEventDestroy_v2", "cuEventDestroy");
         cuStreamSynchronize = lib.function("cuStreamSynchronize", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         cuGetErrorName = lib.function("cuGetErrorName", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+        cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        cuStreamDestroy = lib.firstFunction(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cuStreamDestroy_v2", "cuStreamDestroy");
+        cuStreamBeginCapture = lib.optionalFunction("cuStreamBeginCapture_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        cuStreamEndCapture = lib.optionalFunction("cuStreamEndCapture", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        cuGraphInstantiate = lib.optionalFunction("cuGraphInstantiateWithFlags", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+        cuGraphLaunch = lib.optionalFunction("cuGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        cuGraphExecDestroy = lib.optionalFunction("cuGraphExecDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        cuGraphDestroy = lib.optionalFunction("cuGraphDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     }
 
     /**
@@ -285,12 +298,12 @@ public final class CudaDriver {
     }
 
     /**
-     * Host-to-device copy of the whole of {@code src} enqueued on the default stream, in order with launches. From
+     * Host-to-device copy of the whole of {@code src} enqueued on {@code stream}, in order with its launches. From
      * page-locked memory it is a DMA the host does not wait for; {@code src} must then stay unchanged until it ran.
      */
-    public void memcpyHtoDAsync(long dst, MemorySegment src) {
+    public void memcpyHtoDAsync(long dst, MemorySegment src, MemorySegment stream) {
         try {
-            check("cuMemcpyHtoDAsync_v2", (int) cuMemcpyHtoDAsync.invokeExact(dst, src, src.byteSize(), MemorySegment.NULL));
+            check("cuMemcpyHtoDAsync_v2", (int) cuMemcpyHtoDAsync.invokeExact(dst, src, src.byteSize(), stream));
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }
@@ -483,6 +496,86 @@ public final class CudaDriver {
     public void streamSynchronize(MemorySegment stream) {
         try {
             check("cuStreamSynchronize", (int) cuStreamSynchronize.invokeExact(stream));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** A stream that waits for the legacy default stream and the legacy one for it (flags 0), so blocking copies stay ordered. */
+    public MemorySegment streamCreate() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("cuStreamCreate", (int) cuStreamCreate.invokeExact(out, 0));
+            return out.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    public void streamDestroy(MemorySegment stream) {
+        try {
+            check("cuStreamDestroy", (int) cuStreamDestroy.invokeExact(stream));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** Whether this driver has what stream capture into CUDA graphs needs (CUDA 11.4 or later). */
+    public boolean supportsGraphs() {
+        return cuStreamBeginCapture != null && cuStreamEndCapture != null && cuGraphInstantiate != null
+                && cuGraphLaunch != null && cuGraphExecDestroy != null && cuGraphDestroy != null;
+    }
+
+    /** From now on work enqueued on {@code stream} is recorded into a graph instead of running. */
+    public void streamBeginCapture(MemorySegment stream, int mode) {
+        try {
+            check("cuStreamBeginCapture_v2", (int) cuStreamBeginCapture.invokeExact(stream, mode));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** Ends a capture and returns the recorded CUgraph. */
+    public MemorySegment streamEndCapture(MemorySegment stream) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("cuStreamEndCapture", (int) cuStreamEndCapture.invokeExact(stream, out));
+            return out.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** An executable CUgraphExec of {@code graph}. */
+    public MemorySegment graphInstantiate(MemorySegment graph) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("cuGraphInstantiateWithFlags", (int) cuGraphInstantiate.invokeExact(out, graph, 0L));
+            return out.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    public void graphLaunch(MemorySegment exec, MemorySegment stream) {
+        try {
+            check("cuGraphLaunch", (int) cuGraphLaunch.invokeExact(exec, stream));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    public void graphExecDestroy(MemorySegment exec) {
+        try {
+            check("cuGraphExecDestroy", (int) cuGraphExecDestroy.invokeExact(exec));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    public void graphDestroy(MemorySegment graph) {
+        try {
+            check("cuGraphDestroy", (int) cuGraphDestroy.invokeExact(graph));
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }

@@ -47,6 +47,11 @@ public final class NativeLibrary {
         return LINKER.downcallHandle(address, descriptor);
     }
 
+    /** A downcall handle for {@code symbol}, or null when this version of the library does not export it. */
+    public MethodHandle optionalFunction(String symbol, FunctionDescriptor descriptor) {
+        return lookup.find(symbol).map(a -> LINKER.downcallHandle(a, descriptor)).orElse(null);
+    }
+
     /** The first exported symbol among {@code symbols} (newest ABI first), bound to {@code descriptor}. */
     public MethodHandle firstFunction(FunctionDescriptor descriptor, String... symbols) {
         for (String s : symbols) {

@@ -42,6 +42,20 @@ public final class ExecutionPlan implements AutoCloseable {
     private int warmUp;
     private boolean printKernel;
     private boolean waitAlways;
+    private boolean cudaGraph;
+    private LaunchListener listener;
+    private final Map<RunKey, Backend.Recording> recordings = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<RunKey, Backend.Recording> eldest) {
+            if (size() <= MAX_RECORDINGS) return false;
+            backend.finish(); // it may still be running
+            eldest.getValue().close();
+            return true;
+        }
+    };
+    private boolean recordingUnsupported;
+    private static final int MAX_RECORDINGS = 16;
+    private static final Set<String> SAID_NO_GRAPHS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private Backend backend;
     private final Map<Object, DeviceBuffer> buffers = new IdentityHashMap<>();
@@ -69,6 +83,40 @@ public final class ExecutionPlan implements AutoCloseable {
         return this;
     }
 
+    /** Runs on {@code backend}, already open: needed when tasks take its device-resident buffers. */
+    public ExecutionPlan withBackend(Backend backend) {
+        checkNotStarted();
+        this.backend = Objects.requireNonNull(backend, "backend");
+        this.device = backend.device();
+        return this;
+    }
+
+    /**
+     * TornadoVM's {@code withCUDAGraph()}: on CUDA, each run of consecutive uploads and tasks is recorded once as a
+     * CUDA graph and then replayed with one driver call per execution. A run is recorded again when its signature
+     * changes (which tasks are on, their grids, their Int/Float/LongParam values; the last 16 are kept). Buffers and
+     * upload sources are bound by address, so what they hold at replay is what the kernels see. Off while the
+     * profiler times tasks or a {@link LaunchListener} watches; elsewhere than CUDA it says so once and launches as
+     * usual.
+     */
+    public ExecutionPlan withCudaGraph(boolean on) {
+        this.cudaGraph = on;
+        return this;
+    }
+
+    /** Calls {@code listener} around every kernel launch (tests: replay a launch by its twin); null removes it. */
+    public ExecutionPlan withLaunchListener(LaunchListener listener) {
+        this.listener = listener;
+        return this;
+    }
+
+    /** Watches launches: the task, its grid and its arguments as the kernel gets them. */
+    public interface LaunchListener {
+        void before(String task, Grid grid, List<KernelArg> args);
+
+        void after(String task, Grid grid, List<KernelArg> args);
+    }
+
     public ExecutionPlan withProfiler(ProfilerMode mode) {
         this.profiler = mode;
         return this;
@@ -91,6 +139,11 @@ public final class ExecutionPlan implements AutoCloseable {
     public ExecutionPlan withWait(boolean wait) {
         this.waitAlways = wait;
         return this;
+    }
+
+    /** Recorded runs this plan keeps (CUDA graphs); 0 where none were made. */
+    int recordings() {
+        return recordings.size();
     }
 
     /** Waits for everything enqueued on this plan's device so far (this plan's executions and any other's). */
@@ -137,11 +190,26 @@ public final class ExecutionPlan implements AutoCloseable {
         boolean first = executions++ == 0;
         boolean timed = profiler != ProfilerMode.OFF;
         boolean java = b instanceof JavaBackend;
+        boolean replay = cudaGraph && !timed && listener == null && !java;
         long start = System.nanoTime();
         long pendingIn = 0, totalIn = 0, totalOut = 0;
         boolean readBack = false;
         List<TaskProfile> profiles = new ArrayList<>();
-        for (Step step : graph.steps()) {
+        Map<Integer, Backend.DeferredTime> deferred = new java.util.HashMap<>(); // timed launches: read after the run
+        List<Step> steps = graph.steps();
+        int runFrom = -1; // first step of the replayable run (uploads and tasks) not yet enqueued
+        for (int i = 0; i <= steps.size(); i++) {
+            Step step = i < steps.size() ? steps.get(i) : null;
+            if (replay && (step instanceof Step.Upload || step instanceof Step.Task)) {
+                if (runFrom < 0) runFrom = i;
+                continue;
+            }
+            if (runFrom >= 0) {
+                pendingIn = replayRun(b, runFrom, i, profiles, pendingIn);
+                for (int j = runFrom; j < i; j++) if (steps.get(j) instanceof Step.Upload up) totalIn += up.from().byteSize();
+                runFrom = -1;
+            }
+            if (step == null) break;
             switch (step) {
                 case Step.ToDevice in -> {
                     if (java) break;
@@ -160,10 +228,20 @@ public final class ExecutionPlan implements AutoCloseable {
                     totalIn += up.from().byteSize();
                 }
                 case Step.Task task -> {
-                    Grid grid = Objects.requireNonNull(task.grid().get(), () -> "task '" + task.name() + "': the grid supplier gave null");
-                    long ns = java ? runTwin(task, timed) : launch(b, task, grid, timed);
+                    if (!task.enabled().getAsBoolean()) break;
+                    Grid grid = grid(task);
+                    long ns = -1;
+                    if (java) ns = runTwin(task, timed);
+                    else if (timed) deferred.put(profiles.size(), launchTimed(b, task, grid));
+                    else launch(b, task, grid);
                     profiles.add(new TaskProfile(task.name(), ns, pendingIn, 0, grid, b.device().backend()));
                     pendingIn = 0;
+                }
+                case Step.Download down -> {
+                    b.copyOut(down.to(), down.from());
+                    readBack = true;
+                    totalOut += down.to().byteSize();
+                    chargeOut(profiles, down.to().byteSize());
                 }
                 case Step.ToHost out -> {
                     if (java) break;
@@ -174,16 +252,112 @@ public final class ExecutionPlan implements AutoCloseable {
                     long n = 0;
                     for (Object data : out.data()) n += copyOut(b, data);
                     totalOut += n;
-                    if (!profiles.isEmpty()) {
-                        TaskProfile last = profiles.removeLast();
-                        profiles.add(new TaskProfile(last.task(), last.kernelNanos(), last.bytesIn(),
-                                last.bytesOut() + n, last.grid(), last.backend()));
-                    }
+                    chargeOut(profiles, n);
                 }
             }
         }
         if (readBack || timed || waitAlways) b.finish();
+        deferred.forEach((i, t) -> {
+            TaskProfile p = profiles.get(i);
+            profiles.set(i, new TaskProfile(p.task(), t.nanos(), p.bytesIn(), p.bytesOut(), p.grid(), p.backend()));
+        });
         return new ExecutionResult(this, b.device(), profiles, totalIn, totalOut, System.nanoTime() - start);
+    }
+
+    private static void chargeOut(List<TaskProfile> profiles, long n) {
+        if (profiles.isEmpty()) return;
+        TaskProfile last = profiles.removeLast();
+        profiles.add(new TaskProfile(last.task(), last.kernelNanos(), last.bytesIn(), last.bytesOut() + n, last.grid(), last.backend()));
+    }
+
+    private static Grid grid(Step.Task task) {
+        return Objects.requireNonNull(task.grid().get(), () -> "task '" + task.name() + "': the grid supplier gave null");
+    }
+
+    /**
+     * Steps [from, to) (uploads and tasks) as one recorded unit: its signature (which tasks run, their grids and
+     * scalar arguments) picks a recording made earlier, or records a new one; then one replay enqueues it all.
+     * Backends that cannot record run the steps one by one.
+     */
+    private long replayRun(Backend b, int from, int to, List<TaskProfile> profiles, long pendingIn) {
+        List<Step> steps = graph.steps();
+        Grid[] grids = new Grid[to - from];
+        long[] sig = new long[8];
+        int n = 0;
+        sig[n++] = from;
+        for (int i = from; i < to; i++) {
+            if (!(steps.get(i) instanceof Step.Task task)) continue;
+            boolean on = task.enabled().getAsBoolean();
+            if (n + 16 + task.args().size() > sig.length) sig = java.util.Arrays.copyOf(sig, 2 * sig.length + 16 + task.args().size());
+            sig[n++] = on ? i : -i - 1;
+            if (!on) continue;
+            Grid g = grids[i - from] = grid(task);
+            long[] gl = g.global(), lo = g.local();
+            for (long v : gl) sig[n++] = v;
+            if (lo != null) for (long v : lo) sig[n++] = v;
+            for (Object a : task.args()) {
+                switch (a) {
+                    case IntParam p -> sig[n++] = p.get();
+                    case FloatParam p -> sig[n++] = Float.floatToRawIntBits(p.get());
+                    case LongParam p -> sig[n++] = p.get();
+                    default -> { }
+                }
+            }
+        }
+        RunKey key = new RunKey(java.util.Arrays.copyOf(sig, n));
+        Backend.Recording rec = recordings.get(key);
+        if (rec == null && !recordingUnsupported) {
+            rec = b.record(() -> enqueue(b, from, to, grids));
+            if (rec == null) {
+                recordingUnsupported = true;
+                if (SAID_NO_GRAPHS.add(b.device().spec())) {
+                    System.err.println("pariskv: " + b.device().spec() + " has no CUDA graphs; plan '" + graph.name() + "' launches task by task");
+                }
+            } else {
+                recordings.put(key, rec);
+            }
+        }
+        if (rec != null) rec.replay();
+        else enqueue(b, from, to, grids);
+        for (int i = from; i < to; i++) {
+            switch (steps.get(i)) {
+                case Step.Upload up -> pendingIn += up.from().byteSize();
+                case Step.Task task -> {
+                    if (grids[i - from] == null) break;
+                    profiles.add(new TaskProfile(task.name(), -1, pendingIn, 0, grids[i - from], b.device().backend()));
+                    pendingIn = 0;
+                }
+                default -> { }
+            }
+        }
+        return pendingIn;
+    }
+
+    /** Enqueues steps [from, to): uploads, and the tasks that have a grid this execution. */
+    private void enqueue(Backend b, int from, int to, Grid[] grids) {
+        List<Step> steps = graph.steps();
+        for (int i = from; i < to; i++) {
+            switch (steps.get(i)) {
+                case Step.Upload up -> b.copyInAsync(up.to(), 0, up.from());
+                case Step.Task task -> {
+                    if (grids[i - from] != null) launch(b, task, grids[i - from]);
+                }
+                default -> throw new IllegalStateException("not replayable: " + steps.get(i));
+            }
+        }
+    }
+
+    /** A replayable run's signature. */
+    private record RunKey(long[] sig) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof RunKey k && java.util.Arrays.equals(sig, k.sig);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(sig);
+        }
     }
 
     private static long runTwin(Step.Task task, boolean timed) {
@@ -202,8 +376,29 @@ public final class ExecutionPlan implements AutoCloseable {
         return timed ? System.nanoTime() - t0 : -1;
     }
 
-    private long launch(Backend b, Step.Task task, Grid grid, boolean timed) {
-        Kernel kernel = kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
+    private void launch(Backend b, Step.Task task, Grid grid) {
+        List<KernelArg> args = kernelArgs(b, task);
+        Kernel kernel = kernel(task);
+        if (listener != null) listener.before(task.name(), grid, args);
+        b.launch(kernel, grid, args, false);
+        if (listener != null) listener.after(task.name(), grid, args);
+    }
+
+    /** A launch whose device time is read after the execution (kernels stay back to back meanwhile). */
+    private Backend.DeferredTime launchTimed(Backend b, Step.Task task, Grid grid) {
+        List<KernelArg> args = kernelArgs(b, task);
+        Kernel kernel = kernel(task);
+        if (listener != null) listener.before(task.name(), grid, args);
+        Backend.DeferredTime t = b.launchTimed(kernel, grid, args);
+        if (listener != null) listener.after(task.name(), grid, args);
+        return t;
+    }
+
+    private Kernel kernel(Step.Task task) {
+        return kernels.computeIfAbsent(task, t -> program(t).kernel(t.name()));
+    }
+
+    private List<KernelArg> kernelArgs(Backend b, Step.Task task) {
         List<KernelArg> args = new ArrayList<>(task.args().size());
         for (Object a : task.args()) {
             args.add(switch (a) {
@@ -218,7 +413,7 @@ public final class ExecutionPlan implements AutoCloseable {
                 default -> new KernelArg.Buffer(buffer(b, a));
             });
         }
-        return b.launch(kernel, grid, args, timed);
+        return args;
     }
 
     private Program program(Step.Task task) {
@@ -307,10 +502,18 @@ public final class ExecutionPlan implements AutoCloseable {
         closed = true;
         RuntimeException failure = null;
         try {
-            if (backend != null && !buffers.isEmpty()) backend.finish(); // enqueued executions may still use them
+            if (backend != null && (!buffers.isEmpty() || !recordings.isEmpty())) backend.finish(); // enqueued executions may still use them
         } catch (RuntimeException e) {
             failure = e;
         }
+        for (Backend.Recording r : recordings.values()) {
+            try {
+                r.close();
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e;
+            }
+        }
+        recordings.clear();
         for (DeviceBuffer buf : buffers.values()) {
             try {
                 buf.close();

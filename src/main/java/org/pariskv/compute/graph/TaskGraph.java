@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
@@ -112,6 +113,35 @@ public final class TaskGraph {
         return addTask(name, v -> body.apply(new TaskBodies.Args(Arrays.asList(v))), grid, args);
     }
 
+    /**
+     * At every execution, after the preceding tasks, copies the start of the device-resident {@code from} into
+     * {@code to} and waits for it (the execution then waits for the device, as for {@link #transferToHost}). On the
+     * java backend it is a plain copy from the buffer's host memory.
+     */
+    public TaskGraph download(DeviceBuffer from, MemorySegment to) {
+        if (to.byteSize() > from.bytes()) {
+            throw new IllegalArgumentException("download of " + to.byteSize() + " bytes from a buffer of " + from.bytes());
+        }
+        steps.add(new Step.Download(from, to));
+        return this;
+    }
+
+    /**
+     * Makes the task added last run only in executions where {@code when} says true (asked at each execution):
+     * one graph then covers a step whose shape varies, e.g. an encode every few steps or a second top-k stage for
+     * long lists. Skipped tasks report no profile.
+     */
+    public TaskGraph onlyIf(BooleanSupplier when) {
+        Objects.requireNonNull(when, "when");
+        if (steps.isEmpty() || !(steps.getLast() instanceof Step.Task t)) {
+            throw new IllegalStateException("onlyIf(...) follows a task");
+        }
+        steps.set(steps.size() - 1, t.withEnabled(when));
+        return this;
+    }
+
+    private static final BooleanSupplier ALWAYS = () -> true;
+
     /** An immutable copy of the graph as built so far. */
     public ImmutableTaskGraph snapshot() {
         if (steps.stream().noneMatch(s -> s instanceof Step.Task)) {
@@ -140,7 +170,7 @@ public final class TaskGraph {
                         + " (arrays float/int/byte/short/long, MemorySegment, Int/Float/LongParam, Integer/Float/Long, LocalMem, DeviceBuffer)");
             }
         }
-        steps.add(new Step.Task(taskName, source, Map.copyOf(defines), grid, Arrays.asList(args.clone()), twin));
+        steps.add(new Step.Task(taskName, source, Map.copyOf(defines), grid, Arrays.asList(args.clone()), twin, ALWAYS));
         return this;
     }
 

@@ -86,6 +86,11 @@ public final class ClContext implements AutoCloseable {
     }
 
     /** Blocks until every queued command finished. */
+    /** A marker event at this point of the queue (profiling enabled: its END time is when it was reached). */
+    public MemorySegment marker() {
+        return cl.enqueueMarker(queue());
+    }
+
     public void finish() {
         cl.finish(queue);
     }

@@ -82,6 +82,29 @@ public final class ClKernel implements AutoCloseable {
         }
     }
 
+    /** Enqueues with an event and returns at once; the supplier waits for it and gives END - START in ns. */
+    public java.util.function.LongSupplier enqueueTimed(long[] global, long[] local) {
+        OpenCl cl = owner.cl();
+        MemorySegment event = cl.enqueueNDRange(owner.queue(), kernel, global, local, true);
+        return new java.util.function.LongSupplier() {
+            private long ns = -1;
+
+            @Override
+            public synchronized long getAsLong() {
+                if (ns < 0) {
+                    try {
+                        cl.waitForEvent(event);
+                        ns = cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_END)
+                                - cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_START);
+                    } finally {
+                        cl.releaseEvent(event);
+                    }
+                }
+                return ns;
+            }
+        };
+    }
+
     @Override
     public void close() {
         owner.cl().releaseKernel(kernel);

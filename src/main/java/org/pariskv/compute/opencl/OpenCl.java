@@ -53,6 +53,7 @@ public final class OpenCl {
             clEnqueueNDRangeKernel, clWaitForEvents, clGetEventProfilingInfo, clFinish, clFlush,
             clReleaseEvent, clReleaseKernel, clReleaseProgram, clReleaseMemObject, clReleaseCommandQueue,
             clReleaseContext;
+    private final MethodHandle clEnqueueMarkerWithWaitList; // OpenCL 1.2
 
     private OpenCl(NativeLibrary lib) {
         clGetPlatformIDs = lib.function("clGetPlatformIDs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
@@ -96,6 +97,7 @@ public final class OpenCl {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
         FunctionDescriptor oneHandle = FunctionDescriptor.of(JAVA_INT, ADDRESS);
         clFinish = lib.function("clFinish", oneHandle);
+        clEnqueueMarkerWithWaitList = lib.function("clEnqueueMarkerWithWaitList", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
         clFlush = lib.function("clFlush", oneHandle);
         clReleaseEvent = lib.function("clReleaseEvent", oneHandle);
         clReleaseKernel = lib.function("clReleaseKernel", oneHandle);
@@ -418,6 +420,17 @@ public final class OpenCl {
                         + ", local " + (local == null ? "auto" : java.util.Arrays.toString(local)));
             }
             return wantEvent ? ev.get(ADDRESS, 0) : MemorySegment.NULL;
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** A marker after everything enqueued so far; its event (released by the caller) completes when they have. */
+    public MemorySegment enqueueMarker(MemorySegment queue) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ev = a.allocate(ADDRESS);
+            check("clEnqueueMarkerWithWaitList", (int) clEnqueueMarkerWithWaitList.invokeExact(queue, 0, MemorySegment.NULL, ev));
+            return ev.get(ADDRESS, 0);
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }
