@@ -3,7 +3,8 @@
 # device listing, device-vs-Java equivalence tests on CUDA and NVIDIA OpenCL, the decode bench (ParisKV vs full
 # attention) per configuration, and the PyTorch SDPA anchor. Text goes to $OUT/run.log, bench JSON to
 # $OUT/bench-<label>.json (the device tool returns at most 8 files).
-# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, WARMUP, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS.
+# Expects .device/ from prepare.sh. Env: CONFIGS ("label:bench flags;..."), STEPS, WARMUP, CONTEXTS/BATCHES (SDPA anchor), SKIP_TESTS,
+# EXTRA_TESTS (more --select-class ... arguments), TESTS_ONLY=1 (stop after the tests).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -19,9 +20,11 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   $J -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar \
      --select-class org.pariskv.device.DeviceDecoderTest --select-class org.pariskv.compute.cuda.CudaBackendTest \
      --select-class org.pariskv.compute.HostMappedBufferTest --select-class org.pariskv.device.DecodeTwinsTest --select-class org.pariskv.device.StagedKvTest \
+     --select-class org.pariskv.device.HostKvStoreTest --select-class org.pariskv.device.SegmentedKvTest \
      --select-class org.pariskv.compute.graph.TaskGraphReplayTest ${EXTRA_TESTS:-} \
      --details=summary --disable-banner 2>&1 | grep -v "^\s*at \|^\s*org\.\|^\s*java\." | tail -30 | tee -a "$LOG"
 fi
+[ "${TESTS_ONLY:-0}" = 1 ] && exit 0
 # each config: label:bench flags (contexts and batches included)
 IFS=';' read -ra configs <<< "${CONFIGS:-per-head:--gqa per-head --context 32768,131072 --batch 1,8;mean:--gqa mean --context 32768,131072 --batch 1,8}"
 for c in "${configs[@]}"; do

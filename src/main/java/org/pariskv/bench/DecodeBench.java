@@ -34,11 +34,13 @@ public final class DecodeBench {
      * skipped (staged K/V). {@code h2dBytesPerStep}: host→device bytes per ParisKV step (queries, plan, new rows or
      * staged rows, re-encoded keys), mean over the profiled steps; {@code attendedRowBytesPerStep}: the K/V rows
      * the attention read per step (sink + selected + local, K and V), mean over the same steps.
+     * {@code hostBytes} and {@code hostMappedBytes} are at full capacity (host K/V rows reserved);
+     * {@code hostKvCommittedBytes}: the host K/V segments in use at the end of the run.
      */
     public record Point(int context, int batch, double parisMsMedian, double fullMsMedian, double speedup,
                         Map<String, Double> parisTaskUs, Map<String, Double> fullTaskUs,
                         Map<String, Double> taskGBps, long deviceBytes, String kvMemory, long hostMappedBytes,
-                        long hostBytes, double h2dBytesPerStep, double attendedRowBytesPerStep,
+                        long hostBytes, long hostKvCommittedBytes, double h2dBytesPerStep, double attendedRowBytesPerStep,
                         double parisDeviceMsMedian, double fullDeviceMsMedian) {
         /** Full attention over ParisKV by device step time (queue marks: no host waits), NaN without full attention. */
         public double deviceSpeedup() {
@@ -122,7 +124,7 @@ public final class DecodeBench {
             Double copyUs = pUs.get("stagingCopy"); // staged: the measured rows over the measured copy time
             if (copyUs != null && copyUs > 0) gbps.put("stagingCopy", attended / PROFILED_STEPS / (copyUs * 1e3));
             return new Point(context, batch, pm, fm, fm / pm, pUs, fUs, gbps,
-                    dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes(), dec.hostBytes(), h2dPerStep,
+                    dec.deviceBytes(), dec.kvMemory().name(), dec.hostMappedBytes(), dec.hostBytes(), dec.hostKvCommittedBytes(), h2dPerStep,
                     attended / PROFILED_STEPS, median(parisDev) / 1e6, withFull ? median(fullDev) / 1e6 : Double.NaN);
         }
     }

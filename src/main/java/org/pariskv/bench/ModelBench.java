@@ -26,9 +26,13 @@ import org.pariskv.select.GroupMerge;
 public final class ModelBench {
     private ModelBench() {}
 
-    /** What a run measured; {@code hostMappedBytes}: host memory of all layers (host-mapped buffers, and staged K/V rows with --kv staged). */
+    /**
+     * What a run measured; {@code hostMappedBytes}: host memory of all layers at full capacity (host-mapped buffers,
+     * and staged K/V rows with --kv staged); {@code hostKvCommittedBytes}: the host K/V segments of all layers in use
+     * at the end of the run.
+     */
     public record Result(int layers, int context, int steps, double msPerStepMedian, double msPerStepBest,
-                         double prefillSeconds, long deviceBytes, long hostMappedBytes, String kvMemory,
+                         double prefillSeconds, long deviceBytes, long hostMappedBytes, long hostKvCommittedBytes, String kvMemory,
                          double recallAtK, double attentionMassRecall, double outputRelError, int samples) {}
 
     private static final int CHUNK = 1 << 16;
@@ -80,12 +84,13 @@ public final class ModelBench {
             }
             long[] sorted = stepNanos.clone();
             Arrays.sort(sorted);
-            long device = 0, host = 0;
+            long device = 0, host = 0, committed = 0;
             for (DeviceDecoder dec : decs) {
                 device += dec.deviceBytes();
                 host += dec.hostBytes(); // host-mapped buffers and, when staged, the decoder's own K/V rows
+                committed += dec.hostKvCommittedBytes();
             }
-            return new Result(layers, context, steps, sorted[steps / 2] / 1e6, sorted[0] / 1e6, prefillSeconds, device, host,
+            return new Result(layers, context, steps, sorted[steps / 2] / 1e6, sorted[0] / 1e6, prefillSeconds, device, host, committed,
                     decs.getFirst().kvMemory().toString(), recall / scored, mass / scored, err / scored, scored);
         } finally {
             for (DeviceDecoder dec : decs) dec.close();
@@ -164,6 +169,7 @@ public final class ModelBench {
         m.put("prefill_seconds", r.prefillSeconds());
         m.put("device_bytes", r.deviceBytes());
         m.put("host_mapped_bytes", r.hostMappedBytes());
+        m.put("host_kv_committed_bytes", r.hostKvCommittedBytes());
         m.put("kv_memory", r.kvMemory());
         m.put("recall_at_k", r.recallAtK());
         m.put("attention_mass_recall", r.attentionMassRecall());

@@ -60,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Directory for bench.json and bench.md.")
     Path out;
 
-    @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: pinned + mapped; OpenCL: ALLOC_HOST_PTR); only the index and work buffers stay on the device. The same as --kv mapped.")
+    @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: page-locked + mapped segment by segment; OpenCL: USE_HOST_PTR); only the index and work buffers stay on the device. The same as --kv mapped.")
     boolean offload;
 
     @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (host memory the device reads in place; = --offload) or staged (host memory; each step the attended rows are gathered on the host and copied to the device once; full attention is skipped).")
@@ -69,7 +69,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device-memory", description = "Device memory the bench may use (e.g. 70G); default: what the device reports free.")
     String deviceMemory;
 
-    @Option(names = "--host-memory", description = "Host memory for offloaded K/V (e.g. 100G); default: MemAvailable.")
+    @Option(names = "--host-memory", description = "Host memory for offloaded K/V (e.g. 100G); default: MemAvailable. Checked before the run (full context) and as the K/V rows grow by segments.")
     String hostMemory;
 
     @Option(names = "--layers", defaultValue = "1", description = "1: one layer, ParisKV vs full attention per task. N > 1: a whole model's step over N layers (batch 1), with quality sampled against exact attention (default: ${DEFAULT-VALUE}).")
@@ -159,6 +159,7 @@ final class BenchCommand implements Callable<Integer> {
                 r.put("device_bytes", pt.deviceBytes());
                 r.put("host_mapped_bytes", pt.hostMappedBytes());
                 r.put("host_bytes", pt.hostBytes());
+                r.put("host_kv_committed_bytes", pt.hostKvCommittedBytes());
                 r.put("kv_memory", pt.kvMemory());
                 r.put("h2d_bytes_per_step", pt.h2dBytesPerStep());
                 r.put("attended_row_bytes_per_step", pt.attendedRowBytesPerStep());
@@ -255,8 +256,9 @@ final class BenchCommand implements Callable<Integer> {
             sb.append("K/V memory: ").append(kind).append(" (").append(MemoryKind.valueOf(kind).description()).append(")\n");
         }
         for (DecodeBench.Point p : points) {
-            sb.append(String.format(Locale.ROOT, "memory at context %d, batch %d: %s on the device, %s host-mapped, %s host in all%n", p.context(), p.batch(),
-                    MemoryPlan.gib(p.deviceBytes()), MemoryPlan.gib(p.hostMappedBytes()), MemoryPlan.gib(p.hostBytes())));
+            sb.append(String.format(Locale.ROOT, "memory at context %d, batch %d: %s on the device, %s host-mapped, %s host in all (host K/V rows: %s in use at the end)%n",
+                    p.context(), p.batch(), MemoryPlan.gib(p.deviceBytes()), MemoryPlan.gib(p.hostMappedBytes()), MemoryPlan.gib(p.hostBytes()),
+                    MemoryPlan.gib(p.hostKvCommittedBytes())));
             sb.append(String.format(Locale.ROOT, "bytes per step at context %d, batch %d: host->device %.0f, attended K/V rows %.0f%n", p.context(), p.batch(),
                     p.h2dBytesPerStep(), p.attendedRowBytesPerStep()));
         }

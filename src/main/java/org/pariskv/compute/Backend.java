@@ -29,7 +29,8 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     /**
      * Host memory of {@code bytes} (contents undefined) that kernels read and write in place, used exactly
      * like a device buffer: as a kernel argument and with {@link #copyIn}, {@link #copyOut} and {@link #zero}.
-     * Meant for data too large for the device that kernels touch sparsely (offloaded K/V rows).
+     * Meant for host memory kernels touch sparsely or that copies start from (staging rows; offloaded K/V rows where
+     * {@link #mapHostRange} is unavailable: they grow by segments there).
      * <ul>
      *   <li>CUDA: page-locked host memory mapped into the device's address space
      *       ({@code cuMemHostAlloc(PORTABLE|DEVICEMAP)}, kernels get {@code cuMemHostGetDevicePointer_v2});
@@ -42,6 +43,27 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
      * The buffer's {@link DeviceBuffer#kind()} says which path was taken.
      */
     DeviceBuffer allocateHostMapped(long bytes);
+
+    /**
+     * Kernels' view of {@code range}: caller-owned, page-aligned host memory (typically reserved address space that is
+     * committed as it is written), addressed by kernels at one base pointer, with {@link #copyIn}, {@link #copyOut} and
+     * {@link #zero} like any buffer. Pieces must be {@link MappedHostRange#commit committed} before kernels use them;
+     * {@code range} must outlive the returned buffer. Nothing is allocated or copied.
+     * <ul>
+     *   <li>CUDA: each committed piece is page-locked and mapped once ({@code cuMemHostRegister(PORTABLE|DEVICEMAP)});
+     *       kernels use the host address itself, which needs the device attribute
+     *       {@code CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM} (64-bit Linux with unified addressing; checked per piece
+     *       with {@code cuMemHostGetDevicePointer_v2}); {@link DeviceBuffer#hostSegment()} is {@code range}.</li>
+     *   <li>OpenCL: a {@code CL_MEM_USE_HOST_PTR} buffer over the whole range; commit does nothing. PoCL reads the
+     *       range in place; a GPU driver may keep a device copy of it (NVIDIA's does for host-pointer buffers).
+     *       No host view: copies go through the queue.</li>
+     *   <li>Java: the range itself.</li>
+     * </ul>
+     *
+     * @throws UnsupportedOperationException with the reason, where kernels cannot address the range at one base
+     *                                       pointer (CUDA without CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM)
+     */
+    MappedHostRange mapHostRange(MemorySegment range);
 
     /** Blocking copy of all of {@code src} (heap or native) to the start of {@code dst}. */
     default void copyIn(DeviceBuffer dst, MemorySegment src) {

@@ -33,6 +33,7 @@ public final class CudaBackend implements Backend {
     private final CudaContext context;
     private final Nvrtc nvrtc;
     private final int maxThreadsPerBlock;
+    private final boolean hostPointerIsDevicePointer;
     private final Map<String, CudaProgram> programs = new ConcurrentHashMap<>();
 
     CudaBackend(DeviceInfo device, CudaDriver driver, Nvrtc nvrtc) {
@@ -40,6 +41,22 @@ public final class CudaBackend implements Backend {
         this.nvrtc = nvrtc;
         this.context = new CudaContext(driver, device.index());
         this.maxThreadsPerBlock = driver.deviceAttribute(CudaDriver.ATTR_MAX_THREADS_PER_BLOCK, context.device());
+        boolean hostPointer;
+        try {
+            hostPointer = driver.deviceAttribute(CudaDriver.ATTR_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, context.device()) == 1;
+        } catch (RuntimeException e) {
+            hostPointer = false; // attribute unknown to this driver
+        }
+        this.hostPointerIsDevicePointer = hostPointer;
+    }
+
+    /**
+     * Whether kernels may use the host address of registered host memory as its device address (device attribute
+     * {@code CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM}: 64-bit Linux with unified addressing); {@link #mapHostRange}
+     * needs it.
+     */
+    public boolean hostPointerIsDevicePointer() {
+        return hostPointerIsDevicePointer;
     }
 
     /** Describes CUDA device {@code ordinal}; peak bandwidth from memory clock x bus width (x2 for DDR). */
@@ -127,7 +144,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public DeviceBuffer allocate(long bytes) {
-        return new Buffer(context, context.alloc(bytes), Math.max(1, bytes), null);
+        return new Buffer(context, context.alloc(bytes), Math.max(1, bytes), null, null, MemoryKind.DEVICE, true);
     }
 
     /**
@@ -138,7 +155,23 @@ public final class CudaBackend implements Backend {
     @Override
     public DeviceBuffer allocateHostMapped(long bytes) {
         CudaHostMemory host = context.allocateHost(Math.max(1, bytes));
-        return new Buffer(context, host.devicePointer(), Math.max(1, bytes), host);
+        return new Buffer(context, host.devicePointer(), Math.max(1, bytes), host.host(), host, MemoryKind.CUDA_HOST_MAPPED, true);
+    }
+
+    /**
+     * The range at its own address: each committed piece is registered once ({@code cuMemHostRegister(PORTABLE|
+     * DEVICEMAP)}, page-rounded, pages already registered skipped, so neighbouring pieces never register a page twice)
+     * and its device pointer checked to equal its host address; close unregisters every piece. Copies and zeroing
+     * are host-side, after waiting for the device, as for {@link #allocateHostMapped}.
+     */
+    @Override
+    public MappedHostRange mapHostRange(MemorySegment range) {
+        if (!hostPointerIsDevicePointer) {
+            throw new UnsupportedOperationException(device.spec() + " reports CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM = 0:"
+                    + " registered host memory has a device address of its own, so kernels cannot reach a range registered piece by piece at one base pointer");
+        }
+        if (!range.isNative()) throw new IllegalArgumentException("mapHostRange needs native memory");
+        return new RegisteredRange(context, range);
     }
 
     @Override
@@ -146,7 +179,7 @@ public final class CudaBackend implements Backend {
         Buffer b = (Buffer) dst;
         if (b.host != null) {
             context.synchronize();
-            MemorySegment.copy(src, 0, b.host.host(), offset, src.byteSize());
+            MemorySegment.copy(src, 0, b.host, offset, src.byteSize());
             return;
         }
         long ptr = b.ptr + offset;
@@ -183,7 +216,7 @@ public final class CudaBackend implements Backend {
         Buffer b = (Buffer) dst;
         if (b.host != null) {
             context.synchronize();
-            b.host.host().asSlice(offset, bytes).fill((byte) 0);
+            b.host.asSlice(offset, bytes).fill((byte) 0);
             return;
         }
         context.fill(b.ptr + offset, (byte) 0, bytes);
@@ -194,7 +227,7 @@ public final class CudaBackend implements Backend {
         Buffer b = (Buffer) src;
         if (b.host != null) {
             context.synchronize();
-            MemorySegment.copy(b.host.host(), offset, dst, 0, dst.byteSize());
+            MemorySegment.copy(b.host, offset, dst, 0, dst.byteSize());
             return;
         }
         long ptr = b.ptr + offset;
@@ -333,20 +366,27 @@ public final class CudaBackend implements Backend {
         context.close();
     }
 
-    /** Device memory ({@code host == null}) or mapped host memory ({@code ptr} is then its device pointer). */
-    private static final class Buffer implements DeviceBuffer {
-        private final CudaContext context;
+    /** Device memory ({@code host == null}) or mapped host memory ({@code ptr} is then its device pointer, {@code host} its host view). */
+    private static class Buffer implements DeviceBuffer {
+        final CudaContext context;
         final long ptr;
         private final long bytes;
-        final CudaHostMemory host;
+        final MemorySegment host;
+        private final CudaHostMemory allocation; // cuMemHostAlloc'd memory freed on close, or null
+        private final MemoryKind kind;
+        private final boolean counted;
         private boolean closed;
 
-        Buffer(CudaContext context, long ptr, long bytes, CudaHostMemory host) {
+        /** @param counted whether the backend's ledger counts it (not for caller-owned host ranges) */
+        Buffer(CudaContext context, long ptr, long bytes, MemorySegment host, CudaHostMemory allocation, MemoryKind kind, boolean counted) {
             this.context = context;
             this.ptr = ptr;
             this.bytes = bytes;
             this.host = host;
-            NativeMemoryLedger.allocated(kind(), bytes);
+            this.allocation = allocation;
+            this.kind = kind;
+            this.counted = counted;
+            if (counted) NativeMemoryLedger.allocated(kind, bytes);
         }
 
         @Override
@@ -356,21 +396,93 @@ public final class CudaBackend implements Backend {
 
         @Override
         public MemoryKind kind() {
-            return host != null ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.DEVICE;
+            return kind;
         }
 
         @Override
         public MemorySegment hostSegment() {
-            return host != null ? host.host() : null;
+            return host;
+        }
+
+        /** Frees what this buffer owns. */
+        void release() {
+            if (allocation != null) allocation.close(); // cuMemFreeHost; the device pointer dies with it
+            else context.free(ptr);
         }
 
         @Override
-        public synchronized void close() {
+        public final synchronized void close() {
             if (closed) return;
             closed = true;
-            if (host != null) host.close(); // cuMemFreeHost; the device pointer dies with it
-            else context.free(ptr);
-            NativeMemoryLedger.freed(kind(), bytes);
+            release();
+            if (counted) NativeMemoryLedger.freed(kind, bytes);
+        }
+    }
+
+    /** A caller-owned host range at its own address, registered piece by piece ({@link #mapHostRange}). */
+    private static final class RegisteredRange extends Buffer implements MappedHostRange {
+        private final long page = org.pariskv.compute.ffm.ReservedMemory.pageSize();
+        private final java.util.TreeMap<Long, CudaHostMemory> pieces = new java.util.TreeMap<>(); // by offset in the range
+        private long registered;
+
+        RegisteredRange(CudaContext context, MemorySegment range) {
+            super(context, range.address(), range.byteSize(), range, null, MemoryKind.CUDA_HOST_REGISTERED, false);
+        }
+
+        @Override
+        public synchronized void commit(long offset, long bytes) {
+            java.util.Objects.checkFromIndexSize(offset, bytes, bytes());
+            if (bytes == 0) return;
+            long at = offset / page * page, hi = Math.min(bytes(), (offset + bytes + page - 1) / page * page);
+            while (at < hi) {
+                var covering = pieces.floorEntry(at);
+                if (covering != null && covering.getKey() + covering.getValue().host().byteSize() > at) {
+                    at = covering.getKey() + covering.getValue().host().byteSize();
+                    continue;
+                }
+                Long next = pieces.higherKey(at);
+                long end = next == null ? hi : Math.min(hi, next);
+                register(at, end - at);
+                at = end;
+            }
+        }
+
+        private void register(long offset, long length) {
+            MemorySegment piece = host.asSlice(offset, length);
+            CudaHostMemory m = context.register(piece);
+            if (m.devicePointer() != piece.address()) {
+                m.close();
+                throw new IllegalStateException("cuMemHostGetDevicePointer_v2 gave 0x" + Long.toHexString(m.devicePointer())
+                        + " for host memory at 0x" + Long.toHexString(piece.address()) + ": kernels would not find it at the range's base pointer");
+            }
+            pieces.put(offset, m);
+            registered += length;
+        }
+
+        @Override
+        public synchronized int registrations() {
+            return pieces.size();
+        }
+
+        @Override
+        public synchronized long registeredBytes() {
+            return registered;
+        }
+
+        /** Unregisters every piece (all are tried; the first failure is thrown after). */
+        @Override
+        synchronized void release() {
+            RuntimeException first = null;
+            for (CudaHostMemory m : pieces.values()) {
+                try {
+                    m.close();
+                } catch (RuntimeException e) {
+                    if (first == null) first = e;
+                }
+            }
+            pieces.clear();
+            registered = 0;
+            if (first != null) throw first;
         }
     }
 

@@ -66,9 +66,15 @@ public final class JavaBackend implements Backend {
         return allocate(bytes);
     }
 
+    /** The range itself: on the JVM every buffer is host memory; commit has nothing to do. */
+    @Override
+    public MappedHostRange mapHostRange(MemorySegment range) {
+        return new HostRange(range);
+    }
+
     @Override
     public void copyIn(DeviceBuffer dst, long offset, MemorySegment src) {
-        MemorySegment.copy(src, 0, ((HostBuffer) dst).segment, offset, src.byteSize());
+        MemorySegment.copy(src, 0, dst.hostSegment(), offset, src.byteSize());
     }
 
     @Override
@@ -83,12 +89,12 @@ public final class JavaBackend implements Backend {
 
     @Override
     public void copyOut(MemorySegment dst, DeviceBuffer src, long offset) {
-        MemorySegment.copy(((HostBuffer) src).segment, offset, dst, 0, dst.byteSize());
+        MemorySegment.copy(src.hostSegment(), offset, dst, 0, dst.byteSize());
     }
 
     @Override
     public void zero(DeviceBuffer dst, long offset, long bytes) {
-        ((HostBuffer) dst).segment.asSlice(offset, bytes).fill((byte) 0);
+        dst.hostSegment().asSlice(offset, bytes).fill((byte) 0);
     }
 
     /** Always fails: on the Java backend a task graph runs the task's Java twin instead of a kernel. */
@@ -144,5 +150,31 @@ public final class JavaBackend implements Backend {
             arena.close();
             NativeMemoryLedger.freed(MemoryKind.JVM_NATIVE, segment.byteSize());
         }
+    }
+
+    /** A caller-owned host range standing in for a mapped buffer (not on the ledger: its owner counts it). */
+    private record HostRange(MemorySegment segment) implements MappedHostRange {
+        @Override
+        public long bytes() {
+            return segment.byteSize();
+        }
+
+        @Override
+        public MemoryKind kind() {
+            return MemoryKind.JVM_NATIVE;
+        }
+
+        @Override
+        public MemorySegment hostSegment() {
+            return segment;
+        }
+
+        @Override
+        public void commit(long offset, long bytes) {
+            java.util.Objects.checkFromIndexSize(offset, bytes, segment.byteSize());
+        }
+
+        @Override
+        public void close() {}
     }
 }

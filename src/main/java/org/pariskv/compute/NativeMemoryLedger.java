@@ -5,8 +5,9 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Live buffers and bytes allocated through {@link Backend#allocate} / {@link Backend#allocateHostMapped},
- * by {@link MemoryKind}, process-wide. Leak checks (the soak tests) compare it before and after.
+ * Live buffers and bytes allocated through {@link Backend#allocate} / {@link Backend#allocateHostMapped}, and
+ * host stores decoders manage themselves (bytes in use, not address space reserved), by {@link MemoryKind},
+ * process-wide. Leak checks (the soak tests) compare it before and after.
  */
 public final class NativeMemoryLedger {
     private NativeMemoryLedger() {}
@@ -32,15 +33,22 @@ public final class NativeMemoryLedger {
     }
 
     /**
-     * Host memory a decoder allocates itself, outside a backend (the K/V rows of {@code --kv staged}), recorded as
-     * {@link MemoryKind#HOST_STAGED} so that leak checks see it too; pair with {@link #hostStagedFreed}.
+     * A host store a decoder manages itself, outside a backend (the K/V rows of a host K/V placement, reserved address
+     * space committed segment by segment), recorded under {@code kind} so that leak checks see it too: one live buffer
+     * from here to {@link #hostStoreClosed}, holding the bytes added by {@link #hostStoreGrew}.
      */
-    public static void hostStagedAllocated(long bytes) {
-        allocated(MemoryKind.HOST_STAGED, bytes);
+    public static void hostStoreOpened(MemoryKind kind) {
+        COUNT.get(kind).incrementAndGet();
     }
 
-    public static void hostStagedFreed(long bytes) {
-        freed(MemoryKind.HOST_STAGED, bytes);
+    /** {@code bytes} more of an open host store are in use (segments committed). */
+    public static void hostStoreGrew(MemoryKind kind, long bytes) {
+        BYTES.get(kind).addAndGet(bytes);
+    }
+
+    /** A host store holding {@code bytes} closed. */
+    public static void hostStoreClosed(MemoryKind kind, long bytes) {
+        freed(kind, bytes);
     }
 
     /** Bytes of live buffers of {@code kind}. */

@@ -66,6 +66,17 @@ public final class OpenClBackend implements Backend {
     }
 
     /**
+     * A {@code CL_MEM_USE_HOST_PTR} buffer over {@code range}: PoCL reads and writes the range in place, so its pages
+     * are committed as kernels and copies write them; a GPU driver may keep a device copy instead (NVIDIA's OpenCL
+     * does for host-pointer buffers, measured with ALLOC_HOST_PTR), which is then no offload at all. Commit has nothing
+     * to do here: the buffer covers the whole range from the start.
+     */
+    @Override
+    public MappedHostRange mapHostRange(MemorySegment range) {
+        return new HostRangeBuffer(context.createHostBuffer(range));
+    }
+
+    /**
      * Maps all of {@code buffer} (one of this backend's) for host reads and writes until {@link #unmap}. For a
      * {@code CL_MEM_ALLOC_HOST_PTR} buffer the mapping is the driver's pinned host memory: the fast source of
      * {@link #copyIn} into a device buffer (NVIDIA's pinned-transfer pattern). The segment may be used from any
@@ -205,15 +216,22 @@ public final class OpenClBackend implements Backend {
         context.close();
     }
 
-    private static final class Buffer implements DeviceBuffer {
+    private static class Buffer implements DeviceBuffer {
         final ClBuffer buffer;
         private final MemoryKind kind;
+        private final boolean counted;
         private boolean closed;
 
         Buffer(ClBuffer buffer, MemoryKind kind) {
+            this(buffer, kind, true);
+        }
+
+        /** @param counted whether the backend's ledger counts it (not for caller-owned host ranges) */
+        Buffer(ClBuffer buffer, MemoryKind kind, boolean counted) {
             this.buffer = buffer;
             this.kind = kind;
-            NativeMemoryLedger.allocated(kind, buffer.bytes());
+            this.counted = counted;
+            if (counted) NativeMemoryLedger.allocated(kind, buffer.bytes());
         }
 
         @Override
@@ -231,7 +249,19 @@ public final class OpenClBackend implements Backend {
             if (closed) return;
             closed = true;
             buffer.close();
-            NativeMemoryLedger.freed(kind, buffer.bytes());
+            if (counted) NativeMemoryLedger.freed(kind, buffer.bytes());
+        }
+    }
+
+    /** A USE_HOST_PTR buffer over a caller-owned range ({@link #mapHostRange}). */
+    private static final class HostRangeBuffer extends Buffer implements MappedHostRange {
+        HostRangeBuffer(ClBuffer buffer) {
+            super(buffer, MemoryKind.OPENCL_USE_HOST_PTR, false);
+        }
+
+        @Override
+        public void commit(long offset, long bytes) {
+            java.util.Objects.checkFromIndexSize(offset, bytes, bytes());
         }
     }
 

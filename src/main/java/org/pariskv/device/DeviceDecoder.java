@@ -17,7 +17,6 @@ import org.pariskv.compute.Grid;
 import org.pariskv.compute.MemoryKind;
 import org.pariskv.compute.KernelArg;
 import org.pariskv.compute.KernelSource;
-import org.pariskv.compute.NativeMemoryLedger;
 import org.pariskv.compute.OpenClBackend;
 import org.pariskv.compute.Program;
 import org.pariskv.compute.graph.ExecutionPlan;
@@ -45,8 +44,12 @@ import org.pariskv.select.Tiers;
  *
  * each a kernel of {@code tasks/pariskv.c} with the Java twin of the same name. With
  * {@link Options#offload()} the K/V rows live in host memory the device reads in place
- * ({@link Backend#allocateHostMapped}); prefill then writes them there directly when the buffer has a host view
+ * ({@link Backend#mapHostRange}); prefill then writes them there directly when the buffer has a host view
  * (CUDA), and the kernels, unchanged, read only the rows a step attends (sink, selected top-k, local window).
+ * Host K/V rows (MAPPED and STAGED) live in a {@link HostKvStore}: the whole capacity reserved as address space,
+ * committed segment by segment ({@link HostKvStore#SEGMENT_TOKENS} tokens of every stream) as prefill and decode
+ * append; a segment that does not fit the host cap or the host's available memory is refused before anything
+ * changes ({@link InsufficientMemoryException}), and the decoder stays usable at its length.
  * With {@link KvPlacement#STAGED} the K/V rows live only in plain host memory of the decoder: after
  * {@code mergeSelection} the host reads back the selection, gathers the attended rows of every stream into one
  * pinned staging buffer ({@code gatherRows}), copies it to the device once ({@code stagingCopy}) and
@@ -114,8 +117,8 @@ public final class DeviceDecoder implements AutoCloseable {
     private final int slots, encSlice;   // staged rows per stream; encode scratch rows per stream
     private final DeviceBuffer stagedPinned, stagedRows, encodeScratch;
     private MemorySegment hostKeys, hostValues, stagedHost, stagedMapping; // stagedMapping: OpenCL map of stagedPinned
-    private Arena hostArena;
-    private long hostStoreBytes;
+    /** Host K/V rows (MAPPED, STAGED), grown by segments; null for DEVICE. */
+    private final HostKvStore kvStore;
     private final int[] selCountHost;
     private long lastAttendedRows = -1;  // rows (K) attended at the last step, -1: not yet counted
     private int[] attendPlan;            // plan of the last attend (for attendedRowBytes of MAPPED / DEVICE)
@@ -128,11 +131,14 @@ public final class DeviceDecoder implements AutoCloseable {
      * How a decoder places its memory.
      *
      * @param placement         where the K/V rows live: device memory, host memory the device reads in place
-     *                          ({@link Backend#allocateHostMapped}), or host memory gathered and copied per step
+     *                          ({@link Backend#mapHostRange}), or host memory gathered and copied per step
      *                          ({@link KvPlacement}); the compact index and all work buffers stay on the device
      * @param deviceMemoryLimit device bytes the decoder may assume free, 0 = ask the device (cuMemGetInfo / CL_DEVICE_GLOBAL_MEM_SIZE);
      *                          when both are known the smaller wins
-     * @param hostMemoryLimit   host bytes for offloaded K/V, 0 = ask the OS (MemAvailable); the smaller wins
+     * @param hostMemoryLimit   host bytes for offloaded K/V, 0 = ask the OS (MemAvailable); the smaller wins. Checked
+     *                          when the decoder is built (what it allocates up front and the first K/V segment) and
+     *                          as the host K/V rows grow: then against the rows of every decoder of the process
+     *                          ({@link HostKvStore#committedByAll()})
      * @param topKSliceAbove    candidate lists longer than this take the two-stage top-k (per-slice bests in parallel,
      *                          then the best of those); shorter ones one kernel. Measured on the H100: the single
      *                          kernel wins at 13K candidates (128K context), the two stages at 104K (1M)
@@ -193,8 +199,14 @@ public final class DeviceDecoder implements AutoCloseable {
     /**
      * @param capacity tokens per sequence the decoder can hold (prompt + generated)
      * @throws InsufficientMemoryException before allocating anything, when the buffers do not fit the free memory
+     *                                     (host K/V rows: what is allocated up front and their first segment)
      */
     public DeviceDecoder(Backend backend, ModelShape shape, ParisKvConfig cfg, int batch, int capacity, Options options) {
+        this(backend, shape, cfg, batch, capacity, options, HostKvStore.SEGMENT_TOKENS);
+    }
+
+    /** @param hostSegmentTokens tokens per segment of host K/V rows (tests: small segments) */
+    DeviceDecoder(Backend backend, ModelShape shape, ParisKvConfig cfg, int batch, int capacity, Options options, int hostSegmentTokens) {
         if (backend.device().backend() == BackendKind.JAVA) {
             throw new IllegalArgumentException("DeviceDecoder needs an OpenCL or CUDA device; the java backend decodes with KvCache");
         }
@@ -220,9 +232,11 @@ public final class DeviceDecoder implements AutoCloseable {
         this.gpu = backend.device().type() == org.pariskv.compute.DeviceType.GPU;
         this.slots = stagedSlots(cfg, capacity);
         this.encSlice = encodeSlice(cfg, batch, hkv, capacity);
-        // refuse before compiling or allocating anything
+        // refuse before compiling or allocating anything; host K/V rows that grow by segments: the first segment now
+        long kvFirst = placement.onHost() && !HostKvStore.commitsUpFront(backend, placement)
+                ? HostKvStore.segmentBytes(streams, capacity, d, hostSegmentTokens, 0) : -1;
         MemoryPlan.of(shape.withLayers(1), cfg, capacity, batch, placement, backend.device().backend())
-                .require(MemoryBudget.of(backend, options.deviceMemoryLimit(), options.hostMemoryLimit()), "DeviceDecoder (one layer)");
+                .require(MemoryBudget.of(backend, options.deviceMemoryLimit(), options.hostMemoryLimit()), "DeviceDecoder (one layer)", kvFirst);
         Rotation rotation = Rotation.forDim(d, cfg.seed());
         defines.put("HEAD_DIM", "" + d);
         defines.put("BLOCKS", "" + blocks);
@@ -239,11 +253,16 @@ public final class DeviceDecoder implements AutoCloseable {
 
         Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity, placement);
         float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
+        HostKvStore store = null;
         try {
             rot = alloc(sizes, "rot");
             backend.copyIn(rot, MemorySegment.ofArray(rotData));
-            keys = staged ? null : offload ? allocHost(sizes, "keys") : alloc(sizes, "keys");
-            values = staged ? null : offload ? allocHost(sizes, "values") : alloc(sizes, "values");
+            if (placement.onHost()) {
+                store = new HostKvStore(backend, placement, streams, capTok, d, options.hostMemoryLimit(), "DeviceDecoder (one layer)", hostSegmentTokens);
+            }
+            kvStore = store;
+            keys = staged ? null : offload ? store.keys() : alloc(sizes, "keys");
+            values = staged ? null : offload ? store.values() : alloc(sizes, "values");
             codes = alloc(sizes, "codes");
             nibbles = alloc(sizes, "nibbles");
             weights = alloc(sizes, "weights");
@@ -279,11 +298,12 @@ public final class DeviceDecoder implements AutoCloseable {
             stagedPinned = staged ? allocHost(sizes, "stagedPinned") : null;
             stagedRows = staged ? alloc(sizes, "staged") : null;
             encodeScratch = staged ? alloc(sizes, "encodeScratch") : null;
-            if (staged) allocateHostStore(sizes);
+            if (staged) mapStaging(store);
         } catch (RuntimeException | Error e) {
             releaseStaged();
             for (DeviceBuffer b : owned) b.close(); // nothing leaks from a failed construction
             owned.clear();
+            if (store != null) store.close();
             arena.close();
             throw e;
         }
@@ -316,6 +336,7 @@ public final class DeviceDecoder implements AutoCloseable {
             releaseStaged();
             for (DeviceBuffer b : owned) b.close();
             owned.clear();
+            if (kvStore != null) kvStore.close();
             arena.close();
             throw e;
         }
@@ -513,16 +534,39 @@ public final class DeviceDecoder implements AutoCloseable {
         return n;
     }
 
-    /** Bytes this decoder holds in host memory the device maps (the K/V rows when offloaded, else 0). */
+    /**
+     * Bytes of host memory the device maps at full capacity: the K/V rows when MAPPED (reserved; committed as the
+     * context grows: {@link #hostKvCommittedBytes()}), the pinned staging rows when STAGED, else 0.
+     */
     public long hostMappedBytes() {
         long n = 0;
         for (DeviceBuffer b : owned) if (b.isHostMapped()) n += b.bytes();
-        return n;
+        return n + (offload ? kvStore.reservedBytes() : 0);
     }
 
-    /** Bytes this decoder holds in host memory: host-mapped buffers and, when staged, its own K/V rows. */
+    /** Bytes of host memory at full capacity: {@link #hostMappedBytes()} and, when staged, the K/V rows (reserved; committed as the context grows). */
     public long hostBytes() {
-        return hostMappedBytes() + hostStoreBytes;
+        return hostMappedBytes() + (staged ? kvStore.reservedBytes() : 0);
+    }
+
+    /** Bytes of the host K/V rows in use now: the segments committed so far (0 for DEVICE). */
+    public long hostKvCommittedBytes() {
+        return kvStore == null ? 0 : kvStore.committedBytes();
+    }
+
+    /** Host K/V segments in use (0 for DEVICE); each holds {@link #hostKvSegmentTokens()} tokens of every stream. */
+    public int hostKvSegments() {
+        return kvStore == null ? 0 : kvStore.segments();
+    }
+
+    /** Tokens per host K/V segment (0 for DEVICE). */
+    public int hostKvSegmentTokens() {
+        return kvStore == null ? 0 : kvStore.segmentTokens();
+    }
+
+    /** CUDA MAPPED: device registrations of the host K/V rows live now (one per committed (stream, segment) range of keys and of values); 0 elsewhere. */
+    public int hostKvRegistrations() {
+        return kvStore == null ? 0 : kvStore.registrations();
     }
 
     /** Whether K/V rows were placed in host memory (MAPPED or STAGED). */
@@ -534,7 +578,7 @@ public final class DeviceDecoder implements AutoCloseable {
         return placement;
     }
 
-    /** The memory path the K/V rows took (device memory, CUDA host-mapped, OpenCL ALLOC_HOST_PTR, staged host memory). */
+    /** The memory path the K/V rows took (device memory, CUDA registered host memory, OpenCL USE_HOST_PTR, staged host memory). */
     public MemoryKind kvMemory() {
         return staged ? MemoryKind.HOST_STAGED : keys.kind();
     }
@@ -564,6 +608,7 @@ public final class DeviceDecoder implements AutoCloseable {
     /** Bulk prefill of sequence {@code seq}: rows {@code [tokens][Hkv][D]}; encodes all but the last {@code L}. */
     public void prefill(int seq, float[] k, float[] v, int tokens) {
         if (length[seq] + tokens > capTok) throw new IllegalArgumentException("sequence " + seq + " would hold " + (length[seq] + tokens) + " tokens, capacity " + capTok);
+        if (kvStore != null) kvStore.ensure(length[seq] + tokens); // refuses before anything changes
         MemorySegment hostK = staged ? hostKeys : keys.hostSegment(), hostV = staged ? hostValues : values.hostSegment();
         if (hostK != null && hostV != null) {
             // host-mapped (or staged host) rows: write them in place, no copy (after earlier kernels that may touch them)
@@ -662,9 +707,12 @@ public final class DeviceDecoder implements AutoCloseable {
      */
     public void decode(float[] q, float[] k, float[] v, float[] out, boolean dense) {
         beginStep(dense);
+        int longest = 0;
         for (int b = 0; b < batch; b++) {
             if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
+            longest = Math.max(longest, length[b] + 1);
         }
+        if (kvStore != null) kvStore.ensure(longest); // refuses before anything changes
         for (int s = 0; s < streams; s++) {
             int b = s / hkv, h = s % hkv;
             int src = (b * hkv + h) * d;
@@ -1064,42 +1112,36 @@ public final class DeviceDecoder implements AutoCloseable {
         releaseStaged();
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
-        stagingPin.close();
-        if (arena.scope().isAlive()) arena.close();
+        try {
+            if (kvStore != null) kvStore.close(); // unregisters, unmaps
+        } finally {
+            stagingPin.close();
+            if (arena.scope().isAlive()) arena.close();
+        }
     }
 
     // ---- KvPlacement.STAGED ---------------------------------------------------------------------------------
 
-    /** The decoder's own host memory for the K/V rows ([stream][capTok][D] bf16, page-aligned) and the host view of the pinned staging rows. */
-    private void allocateHostStore(Map<String, Long> sizes) {
+    /** The host views of the K/V rows ([stream][capTok][D] bf16, in {@code store}) and of the pinned staging rows. */
+    private void mapStaging(HostKvStore store) {
         stagedHost = stagedPinned.hostSegment(); // CUDA: page-locked host memory
         if (stagedHost == null) {
             if (!(backend instanceof OpenClBackend ocl)) throw new IllegalStateException("no host view of the staging buffer on " + backend.device().spec());
             stagedMapping = ocl.map(stagedPinned); // CL_MEM_ALLOC_HOST_PTR mapped once: pinned memory, the fast source of copies
             stagedHost = stagedMapping;
         }
-        hostArena = Arena.ofShared(); // the gather reads it from several threads
-        long kb = sizes.get("keys"), vb = sizes.get("values");
-        hostKeys = hostArena.allocate(kb, 4096);
-        hostValues = hostArena.allocate(vb, 4096);
-        hostStoreBytes = kb + vb;
-        NativeMemoryLedger.hostStagedAllocated(hostStoreBytes);
+        hostKeys = store.keysHost(); // reserved address space, committed segment by segment; the gather reads it from several threads
+        hostValues = store.valuesHost();
     }
 
-    /** Unmaps the staging buffer and frees the host K/V rows (idempotent; also after a failed construction). */
+    /** Unmaps the staging buffer (idempotent; also after a failed construction); the host K/V rows go with {@link #kvStore}. */
     private void releaseStaged() {
         if (stagedMapping != null) {
             ((OpenClBackend) backend).unmap(stagedPinned, stagedMapping);
             stagedMapping = null;
         }
         stagedHost = null;
-        if (hostArena != null) {
-            hostArena.close();
-            hostArena = null;
-            hostKeys = hostValues = null;
-            if (hostStoreBytes > 0) NativeMemoryLedger.hostStagedFreed(hostStoreBytes);
-            hostStoreBytes = 0;
-        }
+        hostKeys = hostValues = null;
     }
 
     /** Says once per process and device which path host K/V rows take (and warns where MAPPED is no real offload). */
@@ -1115,8 +1157,9 @@ public final class DeviceDecoder implements AutoCloseable {
         if (offload && SAID.add("mapped " + spec)) {
             System.err.println("pariskv: K/V rows in host memory the device reads in place: " + keys.kind().description() + " (" + spec + ")");
             if (nvidiaOpenCl) {
-                System.err.println("pariskv: warning: NVIDIA's OpenCL keeps a device copy of CL_MEM_ALLOC_HOST_PTR buffers (measured on an H100,"
-                        + " profiles/results/2026-11-22-h100-offload): mapped K/V is no real offload there; use --kv staged");
+                System.err.println("pariskv: warning: NVIDIA's OpenCL keeps a device copy of host-pointer buffers (CL_MEM_ALLOC_HOST_PTR measured on an H100,"
+                        + " profiles/results/2026-11-22-h100-offload; the CL_MEM_USE_HOST_PTR buffer used now is expected to behave the same):"
+                        + " mapped K/V is no real offload there; use --kv staged");
             }
         }
     }

@@ -10,9 +10,10 @@ public enum KvPlacement {
     /** K/V rows in device memory ({@code --kv device}, the default). */
     DEVICE,
     /**
-     * K/V rows in host memory the device reads in place ({@link org.pariskv.compute.Backend#allocateHostMapped}):
-     * CUDA pinned + mapped (DEVICEMAP), read over PCIe by the attention kernel; OpenCL {@code CL_MEM_ALLOC_HOST_PTR},
-     * which NVIDIA's driver mirrors on the device (measured), so there it is no real offload ({@code --kv mapped},
+     * K/V rows in host memory the device reads in place ({@link org.pariskv.compute.Backend#mapHostRange}, grown by
+     * segments: {@link HostKvStore}): CUDA page-locked + mapped (cuMemHostRegister DEVICEMAP, segment by segment), read
+     * over PCIe by the attention kernel; OpenCL {@code CL_MEM_USE_HOST_PTR}, which NVIDIA's driver is expected to mirror
+     * on the device (measured with ALLOC_HOST_PTR), so there it is no real offload ({@code --kv mapped},
      * {@code --offload}).
      */
     MAPPED,

@@ -17,7 +17,8 @@ import org.pariskv.kv.RowStore;
  * allocates ({@link DeviceDecoder#bufferBytes}); with offload the K/V rows move to host-mapped memory and only
  * the compact index ({@link #indexBytesPerKey} per key per KV head), the centroid counts and the work buffers stay
  * on the device. The current decoder keeps the sink and local window in the same K/V buffers, so offloading
- * moves them too. Staged K/V ({@link KvPlacement#STAGED}) are plain host memory, plus the staging rows of one step
+ * moves them too. Host K/V rows are planned at the full context but only reserved up front: they are committed in
+ * segments as the context grows ({@link HostKvStore}). Staged K/V ({@link KvPlacement#STAGED}) are plain host memory, plus the staging rows of one step
  * (pinned host and device) and the device scratch of encodeKeys. Java backend: no device; K/V rows in {@link RowStore} chunks of {@value RowStore#CHUNK_ROWS}
  * rows (the index lives on the Java heap and is not counted).
  *
@@ -105,7 +106,20 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
 
     /** Null when the plan fits {@code budget} (unknown sides are not checked), else the refusal message. */
     public String refusal(MemoryBudget budget, String what) {
-        long dev = deviceBytes(), host = hostBytes();
+        return refusal(budget, what, -1);
+    }
+
+    /**
+     * As {@link #refusal(MemoryBudget, String)}, for an allocation whose host K/V rows grow by segments
+     * ({@link HostKvStore}): the host side then needs what is allocated up front plus {@code kvFirstSegment} bytes
+     * per layer (the first segment) instead of the whole K/V rows; the rest is checked as the context grows.
+     *
+     * @param kvFirstSegment bytes per layer of the first host K/V segment; negative: the whole rows up front
+     */
+    public String refusal(MemoryBudget budget, String what, long kvFirstSegment) {
+        boolean grows = kvFirstSegment >= 0 && hostKvBytesPerLayer() > 0;
+        long dev = deviceBytes();
+        long host = grows ? (hostBytesPerLayer() - hostKvBytesPerLayer() + Math.min(kvFirstSegment, hostKvBytesPerLayer())) * shape.layers() : hostBytes();
         String scope = what + " (" + describe() + ")";
         if (budget.deviceFree() >= 0 && dev > budget.deviceFree()) {
             String fix = "lower --context or --batch";
@@ -122,7 +136,9 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         if (budget.hostFree() >= 0 && host > budget.hostFree()) {
             String fix = offload() ? "lower --context or --batch, or keep the K/V rows on the device (--kv device) if it can hold them"
                     : "lower --context or --batch";
-            return "not enough host memory for " + scope + ": needs " + gib(host) + " but " + gib(budget.hostFree())
+            return "not enough host memory for " + scope + ": needs " + gib(host)
+                    + (grows ? " (what is allocated up front and the first segment of the K/V rows; the rest is committed as the context grows)" : "")
+                    + " but " + gib(budget.hostFree())
                     + " is " + budget.hostSource() + "; " + fix;
         }
         return null;
@@ -130,8 +146,18 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
 
     /** @throws InsufficientMemoryException when the plan does not fit {@code budget} */
     public void require(MemoryBudget budget, String what) {
-        String why = refusal(budget, what);
+        require(budget, what, -1);
+    }
+
+    /** @throws InsufficientMemoryException when the allocation does not fit {@code budget} (see {@link #refusal(MemoryBudget, String, long)}) */
+    public void require(MemoryBudget budget, String what, long kvFirstSegment) {
+        String why = refusal(budget, what, kvFirstSegment);
         if (why != null) throw new InsufficientMemoryException(why);
+    }
+
+    /** Bytes per layer of the K/V rows in host memory (MAPPED, STAGED; 0 otherwise): reserved up front, committed as the context grows. */
+    public long hostKvBytesPerLayer() {
+        return offload() && backend != BackendKind.JAVA ? layer.getFirst().host() : 0;
     }
 
     /** "context 1048576, batch 1, 32 layers, Hq 32, Hkv 8, D 128, top-k 100, gqa PER_HEAD, K/V on the device". */
@@ -159,6 +185,12 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
         }
         sb.append(String.format(Locale.ROOT, "| **total** | %s | %s | %s | %s |%n%n", gib(deviceBytesPerLayer()),
                 gib(hostBytesPerLayer()), gib(deviceBytes()), gib(hostBytes())));
+        if (hostKvBytesPerLayer() > 0) {
+            sb.append(String.format(Locale.ROOT, "host K/V rows: %s reserved up front (address space), committed in segments of %d tokens"
+                            + " as the context grows%s; fits below is for the full context%n",
+                    gib(hostKvBytesPerLayer() * shape.layers()), HostKvStore.SEGMENT_TOKENS,
+                    placement == KvPlacement.MAPPED && backend == BackendKind.CUDA ? " (each segment page-locked once)" : ""));
+        }
         sb.append("device: ").append(backend == BackendKind.JAVA ? "none (java backend)" : budget.deviceFree() < 0 ? "budget unknown (give --device or --device-memory)"
                 : gib(budget.deviceFree()) + " " + budget.deviceSource()).append('\n');
         sb.append("host: ").append(budget.hostFree() < 0 ? "budget unknown" : gib(budget.hostFree()) + " " + budget.hostSource()).append('\n');

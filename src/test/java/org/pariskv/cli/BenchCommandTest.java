@@ -48,6 +48,8 @@ class BenchCommandTest {
         assertTrue(staged.out().contains("| skipped |"), staged.out());
         Map<?, ?> p = point(tmp.resolve("staged"));
         assertEquals("HOST_STAGED", p.get("kv_memory"));
+        // one segment (3020 tokens < 65536) of K and V rows, 2 KV heads × D 64 × bf16, in use at the end
+        assertEquals(2L * 2 * 2 * 3020 * 64, ((Number) p.get("host_kv_committed_bytes")).longValue());
         assertNull(p.get("full_attention_ms"));
         double h2d = ((Number) p.get("h2d_bytes_per_step")).doubleValue(), rows = ((Number) p.get("attended_row_bytes_per_step")).doubleValue();
         assertTrue(rows > 0, "attended rows " + rows);
@@ -61,6 +63,8 @@ class BenchCommandTest {
         assertEquals(0, mapped.code(), mapped.err());
         Map<?, ?> m = point(tmp.resolve("mapped"));
         assertNotNull(m.get("full_attention_ms"));
+        assertEquals("OPENCL_USE_HOST_PTR", m.get("kv_memory"));
+        assertEquals(2L * 2 * 2 * 3020 * 64, ((Number) m.get("host_kv_committed_bytes")).longValue());
         assertEquals(rows, ((Number) m.get("attended_row_bytes_per_step")).doubleValue(), 1e-6 * rows, "mapped: the same rows read in place");
         assertTrue(((Number) m.get("h2d_bytes_per_step")).doubleValue() < 0.2 * rows, "mapped copies no rows");
 

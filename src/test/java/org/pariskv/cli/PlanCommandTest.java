@@ -34,6 +34,8 @@ class PlanCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("| K/V rows (host-mapped) | 0.00 MiB | 4.00 GiB | 0.00 MiB | 128.00 GiB |"), r.out());
         assertTrue(r.out().contains("index: 112 B per key per KV head"), r.out());
+        assertTrue(r.out().contains("host K/V rows: 128.00 GiB reserved up front (address space), committed in segments of 65536 tokens"
+                + " as the context grows (each segment page-locked once); fits below is for the full context"), r.out());
         assertTrue(r.out().contains("fits: yes"), r.out());
     }
 

@@ -52,8 +52,8 @@ class DeviceDecoderTest {
     }
 
     /**
-     * Every K/V placement, same assertions: device memory; host-mapped memory (CUDA DEVICEMAP, OpenCL
-     * ALLOC_HOST_PTR); staged host memory (rows gathered on the host, sparseAttentionStaged).
+     * Every K/V placement, same assertions: device memory; host-mapped memory (CUDA registered DEVICEMAP, OpenCL
+     * USE_HOST_PTR); staged host memory (rows gathered on the host, sparseAttentionStaged).
      */
     @ParameterizedTest(name = "{0} {2} kv={3}")
     @MethodSource("devices")
@@ -75,7 +75,9 @@ class DeviceDecoderTest {
                      .withTopKSliceAbove(placement.onHost() ? 1000 : 1 << 30))) {
             MemoryKind expected = switch (placement) {
                 case DEVICE -> MemoryKind.DEVICE;
-                case MAPPED -> info.backend() == BackendKind.CUDA ? MemoryKind.CUDA_HOST_MAPPED : MemoryKind.OPENCL_ALLOC_HOST_PTR;
+                case MAPPED -> info.backend() == BackendKind.OPENCL ? MemoryKind.OPENCL_USE_HOST_PTR
+                        : ((org.pariskv.compute.CudaBackend) backend).hostPointerIsDevicePointer() ? MemoryKind.CUDA_HOST_REGISTERED
+                        : MemoryKind.CUDA_HOST_MAPPED; // the fallback: cuMemHostAlloc of the whole capacity
                 case STAGED -> MemoryKind.HOST_STAGED;
             };
             assertEquals(expected, dev.kvMemory(), "memory path of the K/V rows");

@@ -127,7 +127,7 @@ class MemoryPlanTest {
             try (DeviceDecoder dec = new DeviceDecoder(backend, shape, cfg, 2, 5000, DeviceDecoder.Options.defaults().withOffload(offload))) {
                 assertEquals(DeviceDecoder.deviceBytes(shape, cfg, 2, 5000, offload), dec.deviceBytes());
                 assertEquals(DeviceDecoder.hostBytes(shape, cfg, 2, 5000, offload), dec.hostMappedBytes());
-                assertEquals(offload ? MemoryKind.OPENCL_ALLOC_HOST_PTR : MemoryKind.DEVICE, dec.kvMemory());
+                assertEquals(offload ? MemoryKind.OPENCL_USE_HOST_PTR : MemoryKind.DEVICE, dec.kvMemory());
             }
         }
         try (DeviceDecoder dec = new DeviceDecoder(backend, shape, cfg, 2, 5000, DeviceDecoder.Options.defaults().withPlacement(KvPlacement.STAGED))) {
@@ -140,9 +140,12 @@ class MemoryPlanTest {
                 DeviceDecoder.Options.defaults().withDeviceMemory(1 << 20)));
         assertTrue(e.getMessage().contains("but 1.00 MiB is allowed by --device-memory"), e.getMessage());
         assertTrue(e.getMessage().contains("--offload"), e.getMessage());
+        // host K/V rows grow by segments: the decoder needs its first segment (here the whole 5000 tokens, 5.12 MB) up front
         var h = assertThrows(InsufficientMemoryException.class, () -> new DeviceDecoder(backend, shape, cfg, 2, 5000,
                 DeviceDecoder.Options.defaults().withOffload(true).withHostMemory(1 << 20)));
         assertTrue(h.getMessage().startsWith("not enough host memory"), h.getMessage());
+        assertTrue(h.getMessage().contains("needs 4.88 MiB (what is allocated up front and the first segment of the K/V rows;"
+                + " the rest is committed as the context grows) but 1.00 MiB is allowed by --host-memory"), h.getMessage());
         assertEquals(buffers, NativeMemoryLedger.liveBuffers(), "nothing allocated by a refused decoder");
         assertEquals(bytes, NativeMemoryLedger.liveBytes());
     }

@@ -185,8 +185,13 @@ class StagedKvTest {
             assertEquals(DeviceDecoder.deviceBytes(SHAPE, cfg, 2, 5000, KvPlacement.STAGED), dec.deviceBytes());
             assertEquals(DeviceDecoder.hostBytes(SHAPE, cfg, 2, 5000, KvPlacement.STAGED), dec.hostBytes());
             long kv = 2L * 2 * STREAMS * 5000 * D;
-            assertEquals(kv + sizes.get("stagedPinned"), dec.hostBytes());
-            assertEquals(kv, NativeMemoryLedger.liveBytes(MemoryKind.HOST_STAGED) - staged0, "the host K/V rows are on the ledger");
+            assertEquals(kv + sizes.get("stagedPinned"), dec.hostBytes(), "host bytes at full capacity (the K/V rows reserved)");
+            assertEquals(0, NativeMemoryLedger.liveBytes(MemoryKind.HOST_STAGED) - staged0, "no K/V row committed before the first is written");
+            SplittableRandom rnd = new SplittableRandom(1);
+            dec.prefill(0, random(rnd, 10 * HKV * D, 0f), random(rnd, 10 * HKV * D, 0f), 10);
+            assertEquals(kv, NativeMemoryLedger.liveBytes(MemoryKind.HOST_STAGED) - staged0,
+                    "the first row commits the first segment (all 5000 tokens: one segment) and the ledger sees it");
+            assertEquals(kv, dec.hostKvCommittedBytes());
             assertEquals(DeviceDecoder.deviceBytes(SHAPE, cfg, 2, 5000, KvPlacement.DEVICE) - kv - 2L * 2 * STREAMS * D
                     + sizes.get("staged") + sizes.get("encodeScratch"), dec.deviceBytes(), "device: no K/V, the staging rows and scratch");
         }

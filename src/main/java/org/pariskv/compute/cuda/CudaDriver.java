@@ -30,7 +30,7 @@ public final class CudaDriver {
             ATTR_WARP_SIZE = 10, ATTR_MULTIPROCESSOR_COUNT = 16, ATTR_CAN_MAP_HOST_MEMORY = 19,
             ATTR_MEMORY_CLOCK_RATE = 36, ATTR_GLOBAL_MEMORY_BUS_WIDTH = 37, ATTR_UNIFIED_ADDRESSING = 41,
             ATTR_COMPUTE_CAPABILITY_MAJOR = 75, ATTR_COMPUTE_CAPABILITY_MINOR = 76,
-            ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+            ATTR_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM = 91, ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
     /** CUfunction_attribute: allow more than 48 KiB of dynamic shared memory. */
     public static final int FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     /** cuMemHostAlloc / cuMemHostRegister flags. */
