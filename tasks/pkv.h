@@ -140,6 +140,9 @@ typedef unsigned long long ulong;
 
 /* ------------------------------------------------------------------ both */
 
+/* bins[bin] += 1 where bins is local or global memory (one atomic per distinct bin of a warp on CUDA) */
+#define HIST_INC(bins, bin) LOCAL_HIST_INC(bins, bin)
+
 /* bf16 is the top half of an fp32: widening is a shift. */
 FUNC float bf16_to_float(ushort h) { return AS_FLOAT(((uint) h) << 16); }
 
