@@ -137,6 +137,16 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     }
 
     /**
+     * A view of bytes {@code [offset, offset + bytes)} of {@code parent}, usable wherever a buffer is (kernel argument,
+     * copies): several small buffers carved out of one can then be filled by one copy. It shares the parent's memory,
+     * frees nothing of it and must not outlive it. {@code offset} must be a multiple of {@link #sliceAlignment()}.
+     */
+    DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes);
+
+    /** The alignment {@link #slice} offsets need (OpenCL: the device's base address alignment; CUDA 256). */
+    long sliceAlignment();
+
+    /**
      * Marks the device's queue here: the mark is reached when all work enqueued before it has run. Two marks give
      * the device time between them ({@link Mark#nanosTo}) without waiting in between, so a step's device time
      * excludes the host's waits (CUDA events, OpenCL markers with profiling; java: the host clock).

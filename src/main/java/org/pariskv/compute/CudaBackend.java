@@ -312,6 +312,18 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes) {
+        java.util.Objects.checkFromIndexSize(offset, bytes, parent.bytes());
+        if (offset % sliceAlignment() != 0) throw new IllegalArgumentException("slice offset " + offset + " is not a multiple of " + sliceAlignment());
+        return new View((Buffer) parent, offset, bytes);
+    }
+
+    @Override
+    public long sliceAlignment() {
+        return 256;
+    }
+
+    @Override
     public Mark mark() {
         return new EventMark(context, context.recordEvent());
     }
@@ -417,6 +429,17 @@ public final class CudaBackend implements Backend {
             release();
             if (counted) NativeMemoryLedger.freed(kind, bytes);
         }
+    }
+
+    /** A device-memory view: frees nothing, not on the ledger. */
+    private static final class View extends Buffer {
+        View(Buffer parent, long offset, long bytes) {
+            super(parent.context, parent.ptr + offset, bytes, parent.host == null ? null : parent.host.asSlice(offset, bytes),
+                    null, parent.kind(), false);
+        }
+
+        @Override
+        void release() {}
     }
 
     /** A caller-owned host range at its own address, registered piece by piece ({@link #mapHostRange}). */

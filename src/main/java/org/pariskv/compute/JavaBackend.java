@@ -107,6 +107,18 @@ public final class JavaBackend implements Backend {
     @Override
     public void finish() {}
 
+    @Override
+    public DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes) {
+        java.util.Objects.checkFromIndexSize(offset, bytes, parent.bytes());
+        if (offset % sliceAlignment() != 0) throw new IllegalArgumentException("slice offset " + offset + " is not a multiple of " + sliceAlignment());
+        return new HostRange(parent.hostSegment().asSlice(offset, bytes));
+    }
+
+    @Override
+    public long sliceAlignment() {
+        return 64;
+    }
+
     /** The host clock: java work runs when called, so the time between marks is the work's. */
     @Override
     public Mark mark() {

@@ -175,6 +175,19 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override
+    public DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes) {
+        if (offset % sliceAlignment() != 0) throw new IllegalArgumentException("slice offset " + offset + " is not a multiple of " + sliceAlignment());
+        Buffer p = (Buffer) parent;
+        return new Buffer(p.buffer.region(offset, bytes), p.kind(), false);
+    }
+
+    /** CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes (the driver gives bits). */
+    @Override
+    public long sliceAlignment() {
+        return Math.max(1, context.cl().deviceInfoNumber(context.device().id(), OpenCl.CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8);
+    }
+
+    @Override
     public Mark mark() {
         return new MarkerMark(context.cl(), context.marker());
     }

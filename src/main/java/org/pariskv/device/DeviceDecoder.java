@@ -89,6 +89,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private long lastStepDeviceNanos = -1;
     private final IntParam chunkParam = new IntParam(SPARSE_CHUNK), slicesParam = new IntParam(1), slicedCandidates = new IntParam(1);
     private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final List<DeviceBuffer> views = new ArrayList<>(); // slices of owned buffers (not counted again)
     private final Arena arena = Arena.ofConfined();
 
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
@@ -98,7 +99,9 @@ public final class DeviceDecoder implements AutoCloseable {
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
     private final int[] planHost;
-    private final MemorySegment planSeg, querySeg, outSeg, newKeySeg, newValueSeg;
+    private final MemorySegment planSeg, querySeg, outSeg, newKeySeg, newValueSeg, stepInSeg;
+    private final long[] stepLayout;      // plan, queries, new keys, new values offsets in stepIn; its size
+    private final DeviceBuffer stepIn;    // the step's inputs in one buffer (plan, queries, newKeys, newValues are slices)
     private final Backend.HostPin stagingPin;
     private final Map<String, long[]> profile = new LinkedHashMap<>();
     private boolean profiling;
@@ -123,8 +126,8 @@ public final class DeviceDecoder implements AutoCloseable {
     private long lastAttendedRows = -1;  // rows (K) attended at the last step, -1: not yet counted
     private int[] attendPlan;            // plan of the last attend (for attendedRowBytes of MAPPED / DEVICE)
     // host -> device bytes by category: queries, new token rows, plan rows, staged K/V rows, rows to encode (staged)
-    private static final int H_QUERIES = 0, H_NEW = 1, H_PLAN = 2, H_STAGED = 3, H_ENCODE = 4;
-    private static final List<String> H2D = List.of("queries", "newTokens", "plan", "stagedRows", "encodeRows");
+    private static final int H_QUERIES = 0, H_NEW = 1, H_PLAN = 2, H_STAGED = 3, H_ENCODE = 4, H_PADDING = 5;
+    private static final List<String> H2D = List.of("queries", "newTokens", "plan", "stagedRows", "encodeRows", "alignment");
     private final long[] h2dTotal = new long[H2D.size()], h2dStepStart = new long[H2D.size()], h2dLast = new long[H2D.size()];
 
     /**
@@ -252,6 +255,11 @@ public final class DeviceDecoder implements AutoCloseable {
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
 
         Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity, placement);
+        if (STEP_ALIGN % backend.sliceAlignment() != 0) {
+            throw new IllegalStateException(backend.device().spec() + " needs sub-buffers aligned to " + backend.sliceAlignment()
+                    + " bytes; the step's input buffer is laid out for " + STEP_ALIGN);
+        }
+        this.stepLayout = stepLayout(STEP_ALIGN, 4L * streams * PLAN, 4L * batch * shape.queryHeads() * d, 2L * streams * d);
         float[] rotData = rotation instanceof HadamardRotation h ? h.signs() : rotation.matrix();
         HostKvStore store = null;
         try {
@@ -270,8 +278,11 @@ public final class DeviceDecoder implements AutoCloseable {
             backend.zero(counts, 0, counts.bytes());
             center = alloc(sizes, "center");
             backend.zero(center, 0, center.bytes());
-            plan = alloc(sizes, "plan");
-            queries = alloc(sizes, "queries");
+            // plan, queries and the new rows: slices of one buffer laid out like the host staging, so a step's
+            // inputs go up in one copy
+            stepIn = alloc(sizes, "stepIn");
+            plan = slice(stepIn, stepLayout[0], 4L * streams * PLAN);
+            queries = slice(stepIn, stepLayout[1], 4L * batch * shape.queryHeads() * d);
             out = alloc(sizes, "out");
             qhat = alloc(sizes, "qhat");
             qnorm = alloc(sizes, "qnorm");
@@ -293,16 +304,18 @@ public final class DeviceDecoder implements AutoCloseable {
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
             partCount = alloc(sizes, "partCount");
-            newKeys = staged ? null : alloc(sizes, "newKeys");
-            newValues = staged ? null : alloc(sizes, "newValues");
+            newKeys = staged ? null : slice(stepIn, stepLayout[2], 2L * streams * d);
+            newValues = staged ? null : slice(stepIn, stepLayout[3], 2L * streams * d);
             stagedPinned = staged ? allocHost(sizes, "stagedPinned") : null;
             stagedRows = staged ? alloc(sizes, "staged") : null;
             encodeScratch = staged ? alloc(sizes, "encodeScratch") : null;
             if (staged) mapStaging(store);
         } catch (RuntimeException | Error e) {
             releaseStaged();
-            for (DeviceBuffer b : owned) b.close(); // nothing leaks from a failed construction
-            owned.clear();
+            for (DeviceBuffer b : owned) b.close();
+            for (DeviceBuffer b : views) b.close();
+            views.clear();
+            owned.clear(); // nothing leaks from a failed construction
             if (store != null) store.close();
             arena.close();
             throw e;
@@ -315,12 +328,12 @@ public final class DeviceDecoder implements AutoCloseable {
         java.util.Arrays.fill(zoneEnd, cfg.sink());
         planHost = new int[streams * PLAN];
         // one page-locked staging area for a step's uploads (plan, queries, new rows): enqueued without waiting
-        long planBytes = align(4L * planHost.length), queryBytes = align(4L * batch * shape.queryHeads() * d), rowBytes = align(2L * streams * d);
-        MemorySegment staging = arena.allocate(align(planBytes + queryBytes + 2 * rowBytes, 4096), 4096);
-        planSeg = staging.asSlice(0, 4L * planHost.length);
-        querySeg = staging.asSlice(planBytes, 4L * batch * shape.queryHeads() * d);
-        newKeySeg = staging.asSlice(planBytes + queryBytes, 2L * streams * d);
-        newValueSeg = staging.asSlice(planBytes + queryBytes + rowBytes, 2L * streams * d);
+        MemorySegment staging = arena.allocate(align(stepLayout[4], 4096), 4096);
+        stepInSeg = staging.asSlice(0, stepLayout[4]);
+        planSeg = staging.asSlice(stepLayout[0], 4L * planHost.length);
+        querySeg = staging.asSlice(stepLayout[1], 4L * batch * shape.queryHeads() * d);
+        newKeySeg = staging.asSlice(stepLayout[2], 2L * streams * d);
+        newValueSeg = staging.asSlice(stepLayout[3], 2L * streams * d);
         outSeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
         try {
             stagingPin = backend.pin(staging);
@@ -335,11 +348,29 @@ public final class DeviceDecoder implements AutoCloseable {
         } catch (RuntimeException e) {
             releaseStaged();
             for (DeviceBuffer b : owned) b.close();
+            for (DeviceBuffer b : views) b.close();
+            views.clear();
             owned.clear();
             if (kvStore != null) kvStore.close();
             arena.close();
             throw e;
         }
+    }
+
+    /** Offsets of plan, queries, new keys, new values in the step's input buffer, and its size: each part aligned to {@code a}. */
+    /** Alignment of the parts of the step's input buffer: a multiple of every device's sub-buffer alignment seen (NVIDIA 512 B, PoCL 1 KiB). */
+    private static final long STEP_ALIGN = 4096;
+
+    private static long[] stepLayout(long a, long planBytes, long queryBytes, long rowBytes) {
+        long query = align(planBytes, a), key = query + align(queryBytes, a), value = key + align(rowBytes, a);
+        return new long[] {0, query, key, value, value + rowBytes};
+    }
+
+    /** A view of {@code parent}, closed with this decoder (after the parent: releasing a view frees nothing). */
+    private DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes) {
+        DeviceBuffer v = backend.slice(parent, offset, bytes);
+        views.add(v);
+        return v;
     }
 
     private static long align(long bytes) {
@@ -414,8 +445,8 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("weights", 2L * streams * cap * blocks);
         m.put("counts", 4L * streams * blocks * 256);
         m.put("center", 4L * streams * d);
-        m.put("plan", 4L * streams * PLAN);
-        m.put("queries", 4L * batch * shape.queryHeads() * d);
+        // plan, queries and the new token rows of a step, one buffer (one copy)
+        m.put("stepIn", stepLayout(STEP_ALIGN, 4L * streams * PLAN, 4L * batch * shape.queryHeads() * d, 2L * streams * d)[4]);
         m.put("out", 4L * batch * shape.queryHeads() * d);
         m.put("qhat", 4L * sq * d);
         m.put("qnorm", 4L * sq);
@@ -438,8 +469,6 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("partEst", 4L * sq * slices * kFull);
         m.put("partTok", 4L * sq * slices * kFull);
         m.put("partCount", 4L * sq * slices);
-        m.put("newKeys", 2L * streams * d);
-        m.put("newValues", 2L * streams * d);
         m.replaceAll((k, v) -> padded(v));
         return m;
     }
@@ -460,7 +489,7 @@ public final class DeviceDecoder implements AutoCloseable {
     /**
      * Bytes of every buffer a decoder with K/V {@code placement} allocates, by name. DEVICE and MAPPED: as
      * {@link #bufferBytes(ModelShape, ParisKvConfig, int, int)}. STAGED: "keys" and "values" are the decoder's plain
-     * host memory; no new-token buffers (the host appends rows itself); plus "stagedPinned" (pinned host memory) and
+     * host memory (the host appends new rows itself; "stepIn" keeps room for them); plus "stagedPinned" (pinned host memory) and
      * "staged" (device) for the attended rows of one step, K and V bf16 of {@link #stagedSlots} rows per stream, and
      * "encodeScratch" (device), the keys one encodeKeys launch reads.
      */
@@ -468,8 +497,6 @@ public final class DeviceDecoder implements AutoCloseable {
         Map<String, Long> m = bufferBytes(shape, cfg, batch, capacity);
         if (placement != KvPlacement.STAGED) return m;
         long streams = (long) batch * shape.kvHeads(), d = shape.headDim();
-        m.remove("newKeys");
-        m.remove("newValues");
         long rows = padded(2L * 2 * streams * stagedSlots(cfg, capacity) * d);
         m.put("stagedPinned", rows);
         m.put("staged", rows);
@@ -756,6 +783,7 @@ public final class DeviceDecoder implements AutoCloseable {
             countUpload(H_NEW, newKeySeg.byteSize() + newValueSeg.byteSize());
             countUpload(H_PLAN, planSeg.byteSize());
             countUpload(H_QUERIES, querySeg.byteSize());
+            countUpload(H_PADDING, stepInSeg.byteSize() - newKeySeg.byteSize() - newValueSeg.byteSize() - planSeg.byteSize() - querySeg.byteSize());
             endStepUploads();
             run(decodeStep); // uploads, append, encode, retrieval, attention: enqueued
         }
@@ -844,7 +872,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private ExecutionPlan decodeGraph() {
         int threads = Math.min(d, 256);
         TaskGraph t = graph("decode")
-                .upload(newKeySeg, newKeys).upload(newValueSeg, newValues).upload(planSeg, plan).upload(querySeg, queries)
+                .upload(stepInSeg, stepIn) // plan, queries and new rows in one copy
                 .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.intValue(5)),
                         () -> Grid.groups(streams, threads), newKeys, newValues, plan, keys, values, capTok)
                 .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
@@ -1111,6 +1139,8 @@ public final class DeviceDecoder implements AutoCloseable {
         plans.clear();
         releaseStaged();
         for (DeviceBuffer b : owned) b.close();
+        for (DeviceBuffer b : views) b.close();
+        views.clear();
         owned.clear();
         try {
             if (kvStore != null) kvStore.close(); // unregisters, unmaps

@@ -33,6 +33,13 @@ public final class ClBuffer implements AutoCloseable {
         return hostMemory;
     }
 
+    /** A sub-buffer over [offset, offset + bytes) (released on close; the parent stays). */
+    public ClBuffer region(long offset, long bytes) {
+        checkRange(offset, bytes);
+        return new ClBuffer(owner, owner.cl().createSubBuffer(mem, offset, bytes), bytes,
+                hostMemory == null ? null : hostMemory.asSlice(offset, bytes));
+    }
+
     /** Copies {@code src} (native memory) to this buffer at {@code offset}. */
     public void write(long offset, MemorySegment src) {
         checkRange(offset, src.byteSize());

@@ -54,6 +54,8 @@ public final class OpenCl {
             clReleaseEvent, clReleaseKernel, clReleaseProgram, clReleaseMemObject, clReleaseCommandQueue,
             clReleaseContext;
     private final MethodHandle clEnqueueMarkerWithWaitList; // OpenCL 1.2
+    private final MethodHandle clCreateSubBuffer; // OpenCL 1.1
+    public static final int CL_DEVICE_MEM_BASE_ADDR_ALIGN = 0x1019, CL_BUFFER_CREATE_TYPE_REGION = 0x1220;
 
     private OpenCl(NativeLibrary lib) {
         clGetPlatformIDs = lib.function("clGetPlatformIDs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
@@ -97,6 +99,7 @@ public final class OpenCl {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
         FunctionDescriptor oneHandle = FunctionDescriptor.of(JAVA_INT, ADDRESS);
         clFinish = lib.function("clFinish", oneHandle);
+        clCreateSubBuffer = lib.function("clCreateSubBuffer", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
         clEnqueueMarkerWithWaitList = lib.function("clEnqueueMarkerWithWaitList", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
         clFlush = lib.function("clFlush", oneHandle);
         clReleaseEvent = lib.function("clReleaseEvent", oneHandle);
@@ -420,6 +423,22 @@ public final class OpenCl {
                         + ", local " + (local == null ? "auto" : java.util.Arrays.toString(local)));
             }
             return wantEvent ? ev.get(ADDRESS, 0) : MemorySegment.NULL;
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /** {@code clCreateSubBuffer} of region [origin, origin + size), flags inherited. */
+    public MemorySegment createSubBuffer(MemorySegment mem, long origin, long size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment region = a.allocate(JAVA_LONG, 2);
+            region.setAtIndex(JAVA_LONG, 0, origin);
+            region.setAtIndex(JAVA_LONG, 1, size);
+            MemorySegment err = a.allocate(JAVA_INT);
+            MemorySegment sub = (MemorySegment) clCreateSubBuffer.invokeExact(mem, 0L, CL_BUFFER_CREATE_TYPE_REGION, region, err);
+            int code = err.get(JAVA_INT, 0);
+            if (code != 0) throw new ClException("clCreateSubBuffer", code, "region [" + origin + ", " + (origin + size) + ")");
+            return sub;
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }
