@@ -155,6 +155,10 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
     int s = qi / NQ, head = qi % NQ;
     int b = s / HKV, h = s % HKV;
     GLOBAL const float* q = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
+    /* what the tail needs from global memory, loaded now: the latencies overlap the rotation's */
+    int myCount = t < 256 ? counts[(long) s * BLOCKS * 256 + bb * 256 + t] : 0;
+    int thr[6];
+    for (int i = 0; i < 6; i++) thr[i] = plan[s * PLAN_STRIDE + P_T + i];
     for (int i = t; i < HEAD_DIM; i += LOCAL_SIZE(0)) {
         if (NQ == 1) {
             float m = 0.0f;
@@ -191,7 +195,7 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
             float so = score[o];
             rank += (so > sc || (so == sc && o < c)) ? 1 : 0;
         }
-        ordered[rank] = counts[(long) s * BLOCKS * 256 + bb * 256 + c];
+        ordered[rank] = myCount;
     }
     SYNC_THREADS;
     int aboveAtRank = exclusive_scan_256(ordered, t); /* keys in centroids ranked above rank t */
@@ -199,9 +203,8 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
     SYNC_THREADS;
     if (c < 256) {
         int above = abv[rank];
-        GLOBAL const int* p = plan + s * PLAN_STRIDE;
         int tiers = 0;
-        for (int i = 0; i < 6; i++) tiers += above < p[P_T + i] ? 1 : 0;
+        for (int i = 0; i < 6; i++) tiers += above < thr[i] ? 1 : 0;
         tierTable[(long) qi * BLOCKS * 256 + bb * 256 + c] = (uchar) tiers;
     }
 }
@@ -558,11 +561,24 @@ FUNC int est_boundary(LOCAL_PTR int* hp, int k, LOCAL_PTR int* part, LOCAL_PTR i
  * One pass over e[0..m): every item of the buckets down to `beta` goes to its bucket's next slot (hp[b], counted up),
  * as (desc_key, position). Afterwards hp[b] is bucket b's end and, the counts being exact, hp[b - 1] its start.
  */
+#define TOPK_PREFETCH 16 /* estimates per thread the top-k kernels load before the boundary bucket is known */
+
 FUNC void gather_buckets(GLOBAL const float* RESTRICT e, int m, int beta, LOCAL_PTR int* hp, LOCAL_PTR uint* itemKey,
-                         LOCAL_PTR int* itemPos) {
+                         LOCAL_PTR int* itemPos, const float* pre) {
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
-    for (int i0 = t; i0 < m; i0 += SB_BATCH * L) { /* SB_BATCH loads in flight per thread, then their buckets */
+    for (int u = 0; u < TOPK_PREFETCH; u++) { /* e[t + u*L], loaded by the caller */
+        int i = t + u * L;
+        uint key = desc_key(pre[u]);
+        if (i < m && est_bin(key) <= beta) {
+            int slot = ATOMIC_ADD_INT(&hp[est_bin(key)], 1);
+            if (slot < TOPK_CAP) {
+                itemKey[slot] = key;
+                itemPos[slot] = i;
+            }
+        }
+    }
+    for (int i0 = t + TOPK_PREFETCH * L; i0 < m; i0 += SB_BATCH * L) { /* SB_BATCH loads in flight per thread, then their buckets */
         uint kk[SB_BATCH];
         for (int u = 0; u < SB_BATCH; u++) kk[u] = i0 + u * L < m ? desc_key(e[i0 + u * L]) : 0xffffffffu;
         for (int u = 0; u < SB_BATCH; u++) {
@@ -704,14 +720,15 @@ FUNC void select_best(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR in
  * gathered in one pass and ranked within their buckets; more than TOPK_CAP items there, or more than TOPK_BUCKET in
  * one of them (ties, flat estimates), and radix select finds the k.
  * Buckets may count a superset of e (topK over topKSlice's lists: rerank counted every candidate): the items of the
- * buckets above the k-th's are then still all in e, and of the k-th's those that rank.
+ * buckets above the k-th's are then still all in e, and of the k-th's those that rank. pre[u] holds e[t + u*L]
+ * for u < TOPK_PREFETCH (any value where that is >= m): the caller's loads overlap the histogram's.
  */
 FUNC void select_top(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR int* hp, LOCAL_PTR uint* itemKey,
-                     LOCAL_PTR int* itemPos, LOCAL_PTR int* part, LOCAL_PTR uint* sel, LOCAL_PTR int* ctl) {
+                     LOCAL_PTR int* itemPos, LOCAL_PTR int* part, LOCAL_PTR uint* sel, LOCAL_PTR int* ctl, const float* pre) {
     int n = est_boundary(hp, k, part, ctl);
     if (n <= TOPK_CAP && ctl[2] <= TOPK_BUCKET) {
         int beta = ctl[0];
-        gather_buckets(e, m, beta, hp, itemKey, itemPos);
+        gather_buckets(e, m, beta, hp, itemKey, itemPos, pre);
         rank_items(itemKey, itemPos, min(hp[beta], TOPK_CAP), k, hp, 0, part);
     } else {
         select_best(e, m, k, hp, hp + 256, sel, itemKey, itemPos, ctl + 3);
@@ -749,11 +766,13 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
     if (t == 0) partCount[qi * slices + c] = k;
     if (k == 0) return;
     GLOBAL const float* e = est + (long) qi * cap + from;
+    float pre[TOPK_PREFETCH];
+    for (int u = 0; u < TOPK_PREFETCH; u++) pre[u] = t + u * L < m ? e[t + u * L] : 0.0f;
     for (int i = t; i < EST_BINS; i += L) hp[i] = 0;
     SYNC_THREADS;
-    for (int i = t; i < m; i += L) LOCAL_HIST_INC(hp, est_bin(desc_key(e[i])));
+    for (int i = t; i < m; i += L) LOCAL_HIST_INC(hp, est_bin(desc_key(i < TOPK_PREFETCH * L ? pre[(i - t) / L] : e[i])));
     SYNC_THREADS;
-    select_top(e, m, k, hp, itemKey, itemPos, part, sel, ctl);
+    select_top(e, m, k, hp, itemKey, itemPos, part, sel, ctl, pre);
     order_ints(hp, k, part, TOPK_CAP); /* back to candidate order */
     long out = (long) qi * slices * kFull + (long) c * kFull;
     for (int i = t; i < k; i += L) {
@@ -783,6 +802,11 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     int L = LOCAL_SIZE(0);
     int qi = GROUP_ID(0);
     int s = qi / NQ;
+    int planK = plan[s * PLAN_STRIDE + P_K];
+    /* the first estimates are loaded now (rows hold `stride`: in bounds whatever m is), so they arrive with the buckets */
+    GLOBAL const float* e = est + (long) qi * stride;
+    float pre[TOPK_PREFETCH];
+    for (int u = 0; u < TOPK_PREFETCH; u++) pre[u] = t + u * L < stride ? e[t + u * L] : 0.0f;
     /* each thread loads the buckets est_boundary has it own (no barrier), while thread 0 sums the counts */
     int per = EST_BINS / L;
     for (int b = t * per; b < (t + 1) * per; b++) hp[b] = estHist[(long) qi * EST_BINS + b];
@@ -794,11 +818,11 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
     }
     SYNC_THREADS;
     int m = total[0];
-    int k = min(plan[s * PLAN_STRIDE + P_K], m);
+    int k = min(planK, m);
     if (t == 0) rankedCount[qi] = k;
     if (NQ == 1 && t == 0) selCount[s] = k;
     if (k == 0) return;
-    select_top(est + (long) qi * stride, m, k, hp, itemKey, itemPos, part, sel, ctl);
+    select_top(e, m, k, hp, itemKey, itemPos, part, sel, ctl, pre);
     GLOBAL const int* c = cand + (long) qi * stride;
     for (int i = t; i < k; i += L) {
         int tok = c[hp[i]];
