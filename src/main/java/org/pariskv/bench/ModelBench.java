@@ -31,7 +31,7 @@ public final class ModelBench {
      * and staged K/V rows with --kv staged); {@code hostKvCommittedBytes}: the host K/V segments of all layers in use
      * at the end of the run.
      */
-    public record Result(int layers, int context, int steps, double msPerStepMedian, double msPerStepBest,
+    public record Result(int layers, int context, int steps, double msPerStepMedian, double msPerStepBest, double deviceMsPerStepMedian,
                          double prefillSeconds, long deviceBytes, long hostMappedBytes, long hostKvCommittedBytes, String kvMemory,
                          double recallAtK, double attentionMassRecall, double outputRelError, int samples) {}
 
@@ -40,8 +40,19 @@ public final class ModelBench {
 
     public static Result run(Backend backend, ModelShape model, ParisKvConfig cfg, int context, int steps,
                              DeviceDecoder.Options options, int samples, java.util.function.IntConsumer progress) {
+        return run(backend, model, cfg, context, 0, steps, options, samples, progress);
+    }
+
+    /**
+     * As above after {@code warmup} untimed whole-model steps (the host side of a step JIT-compiled). Each timed step is
+     * also timed on the device: the sum over layers of each layer's step between queue marks ({@link
+     * DeviceDecoder#timeSteps}), i.e. without the host's wait for each layer's output.
+     */
+    public static Result run(Backend backend, ModelShape model, ParisKvConfig cfg, int context, int warmup, int steps,
+                             DeviceDecoder.Options options, int samples, java.util.function.IntConsumer progress) {
         int layers = model.layers(), hkv = model.kvHeads(), hq = model.queryHeads(), d = model.headDim(), g = model.groupSize();
-        int prompt = context - steps;
+        int prompt = context - steps - warmup;
+        if (prompt <= cfg.sink() + cfg.local()) throw new IllegalArgumentException("context " + context + " too small for " + (warmup + steps) + " bench steps");
         ModelShape layer = model.withLayers(1);
         List<DeviceDecoder> decs = new ArrayList<>();
         try {
@@ -60,14 +71,21 @@ public final class ModelBench {
             SplittableRandom rnd = new SplittableRandom(11);
             float[] out = new float[hq * d];
             float[][] q = new float[layers][];
-            long[] stepNanos = new long[steps];
-            for (int s = 0; s < steps; s++) {
+            long[] stepNanos = new long[steps], deviceNanos = new long[steps];
+            for (int s = -warmup; s < steps; s++) {
+                if (s == 0) for (DeviceDecoder dec : decs) dec.timeSteps(true);
                 for (int l = 0; l < layers; l++) q[l] = plantedQueries(decs.get(l), rnd, hkv, g, d, cfg.sink());
                 float[] k = random(rnd, hkv * d), v = random(rnd, hkv * d);
-                long a = System.nanoTime();
-                for (int l = 0; l < layers; l++) decs.get(l).decode(q[l], k, v, out, false);
+                long a = System.nanoTime(), dev = 0;
+                for (int l = 0; l < layers; l++) {
+                    decs.get(l).decode(q[l], k, v, out, false);
+                    dev += decs.get(l).lastStepDeviceNanos();
+                }
+                if (s < 0) continue;
                 stepNanos[s] = System.nanoTime() - a;
+                deviceNanos[s] = dev;
             }
+            for (DeviceDecoder dec : decs) dec.timeSteps(false);
             // quality at the last step, for sampled (layer, KV head): exact attention from the device's own rows
             double recall = 0, mass = 0, err = 0;
             int scored = 0;
@@ -84,13 +102,15 @@ public final class ModelBench {
             }
             long[] sorted = stepNanos.clone();
             Arrays.sort(sorted);
+            long[] sortedDevice = deviceNanos.clone();
+            Arrays.sort(sortedDevice);
             long device = 0, host = 0, committed = 0;
             for (DeviceDecoder dec : decs) {
                 device += dec.deviceBytes();
                 host += dec.hostBytes(); // host-mapped buffers and, when staged, the decoder's own K/V rows
                 committed += dec.hostKvCommittedBytes();
             }
-            return new Result(layers, context, steps, sorted[steps / 2] / 1e6, sorted[0] / 1e6, prefillSeconds, device, host, committed,
+            return new Result(layers, context, steps, sorted[steps / 2] / 1e6, sorted[0] / 1e6, sortedDevice[steps / 2] / 1e6, prefillSeconds, device, host, committed,
                     decs.getFirst().kvMemory().toString(), recall / scored, mass / scored, err / scored, scored);
         } finally {
             for (DeviceDecoder dec : decs) dec.close();
@@ -166,6 +186,7 @@ public final class ModelBench {
         m.put("steps", r.steps());
         m.put("ms_per_step_median", r.msPerStepMedian());
         m.put("ms_per_step_best", r.msPerStepBest());
+        m.put("device_ms_per_step_median", r.deviceMsPerStepMedian());
         m.put("prefill_seconds", r.prefillSeconds());
         m.put("device_bytes", r.deviceBytes());
         m.put("host_mapped_bytes", r.hostMappedBytes());

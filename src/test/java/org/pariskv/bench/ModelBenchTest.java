@@ -21,6 +21,7 @@ class ModelBenchTest {
         assertEquals(3, r.layers());
         assertEquals(3, r.samples());
         assertTrue(r.msPerStepMedian() > 0 && r.msPerStepBest() <= r.msPerStepMedian());
+        assertTrue(r.deviceMsPerStepMedian() > 0, "device time of a whole-model step: " + r.deviceMsPerStepMedian());
         assertTrue(r.hostMappedBytes() >= 3L * 2 * 2 * 9000 * 64 * 2, "K/V of every layer in host memory: " + r.hostMappedBytes());
         assertTrue(r.recallAtK() > 0.3 && r.recallAtK() <= 1, "recall " + r.recallAtK());
         assertTrue(r.attentionMassRecall() > 0.3 && r.attentionMassRecall() <= 1 + 1e-9, "mass " + r.attentionMassRecall());
