@@ -215,13 +215,11 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
  * so the NQ tier tables it stages in local memory are read once per tile. Scores land in
  * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..], and per SEL_TILE
  * keys in tileHist[((s*NQ + qi) * tiles + key / SEL_TILE) * HIST_BINS ..] (candidateSelect's tile offsets).
- * On CUDA registers are capped so that 8 work-groups fit an SM: at batch 1 / 128K the 1024 work-groups are then one
- * wave instead of 1.3.
  */
 #define CS_TILE 1024
 /* private histogram copies per work-group (by warp): fewer colliding atomics, within 48 KiB of local memory */
 #define CS_COPIES 8
-KERNEL_256_8 void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,
+KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,
                             GLOBAL const int* RESTRICT plan, GLOBAL uchar* RESTRICT scores, GLOBAL int* RESTRICT hist,
                             GLOBAL int* RESTRICT tileHist, int cap, int tiles) {
     /* the tier tables packed 8 tiers (0..6) per word: a block's 256 tiers are 32 words, one per bank, so the

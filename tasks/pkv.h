@@ -28,8 +28,6 @@ typedef unsigned int uint;
 typedef unsigned long long ulong;
 
 #define KERNEL extern "C" __global__
-/* a kernel of at most 256 threads a block that must fit 8 blocks per SM (registers capped at 32): one wave */
-#define KERNEL_256_8 extern "C" __global__ __launch_bounds__(256, 8)
 #define FUNC static __device__ __forceinline__
 #define GLOBAL
 #define LOCAL __shared__
@@ -96,7 +94,6 @@ typedef unsigned long long ulong;
 #define PKV_OPENCL 1
 
 #define KERNEL __kernel
-#define KERNEL_256_8 __kernel
 #define FUNC static inline
 #define GLOBAL __global
 #define LOCAL __local
