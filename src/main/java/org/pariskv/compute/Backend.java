@@ -134,6 +134,25 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
     @FunctionalInterface
     interface DeferredTime {
         long nanos();
+
+        /** A time {@code read} gives on the first call (it may wait), after which {@code release} runs once. */
+        static DeferredTime once(java.util.function.LongSupplier read, Runnable release) {
+            return new DeferredTime() {
+                private long ns = -1;
+
+                @Override
+                public synchronized long nanos() {
+                    if (ns < 0) {
+                        try {
+                            ns = read.getAsLong();
+                        } finally {
+                            release.run();
+                        }
+                    }
+                    return ns;
+                }
+            };
+        }
     }
 
     /**

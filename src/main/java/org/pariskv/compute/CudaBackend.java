@@ -259,7 +259,7 @@ public final class CudaBackend implements Backend {
     public DeferredTime launchTimed(Kernel kernel, Grid grid, List<KernelArg> args) {
         try (Arena a = Arena.ofConfined()) {
             Launch l = prepare((CudaKernel) kernel, grid, args, a);
-            return context.launchTimed(l.function(), l.blocks(), l.block(), l.shared(), l.values())::getAsLong;
+            return context.launchTimed(l.function(), l.blocks(), l.block(), l.shared(), l.values());
         }
     }
 

@@ -153,7 +153,7 @@ public final class OpenClBackend implements Backend {
         ClKernel k = ((ClKernelHandle) kernel).kernel;
         synchronized (k) {
             setArgs(k, args);
-            return k.enqueueTimed(grid.global(), grid.local())::getAsLong;
+            return k.enqueueTimed(grid.global(), grid.local());
         }
     }
 

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import org.pariskv.compute.Backend;
 
 /**
  * The primary context of one CUDA device. CUDA 13 changed {@code cuCtxCreate}; the primary context
@@ -138,7 +139,7 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /** Launches between two events on the stream without waiting; the returned supplier waits and reads them. */
-    public java.util.function.LongSupplier launchTimed(MemorySegment function, int[] grid, int[] block, int sharedBytes,
+    public Backend.DeferredTime launchTimed(MemorySegment function, int[] grid, int[] block, int sharedBytes,
                                                        MemorySegment[] argValues) {
         makeCurrent();
         MemorySegment start = driver.eventCreate(), end = driver.eventCreate();
@@ -153,22 +154,10 @@ public final class CudaContext implements AutoCloseable {
             driver.eventDestroy(end);
             throw e;
         }
-        return new java.util.function.LongSupplier() {
-            private long ns = -1;
-
-            @Override
-            public synchronized long getAsLong() {
-                if (ns < 0) {
-                    try {
-                        ns = elapsedNanos(start, end);
-                    } finally {
-                        destroyEvent(start);
-                        destroyEvent(end);
-                    }
-                }
-                return ns;
-            }
-        };
+        return Backend.DeferredTime.once(() -> elapsedNanos(start, end), () -> {
+            destroyEvent(start);
+            destroyEvent(end);
+        });
     }
 
     public void synchronize() {

@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import org.pariskv.compute.Backend;
 
 /**
  * A kernel object. Arguments are state on the kernel, so "set arguments then enqueue" must not
@@ -83,26 +84,14 @@ public final class ClKernel implements AutoCloseable {
     }
 
     /** Enqueues with an event and returns at once; the supplier waits for it and gives END - START in ns. */
-    public java.util.function.LongSupplier enqueueTimed(long[] global, long[] local) {
+    public Backend.DeferredTime enqueueTimed(long[] global, long[] local) {
         OpenCl cl = owner.cl();
         MemorySegment event = cl.enqueueNDRange(owner.queue(), kernel, global, local, true);
-        return new java.util.function.LongSupplier() {
-            private long ns = -1;
-
-            @Override
-            public synchronized long getAsLong() {
-                if (ns < 0) {
-                    try {
-                        cl.waitForEvent(event);
-                        ns = cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_END)
-                                - cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_START);
-                    } finally {
-                        cl.releaseEvent(event);
-                    }
-                }
-                return ns;
-            }
-        };
+        return Backend.DeferredTime.once(() -> {
+            cl.waitForEvent(event);
+            return cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_END)
+                    - cl.eventProfilingInfo(event, OpenCl.CL_PROFILING_COMMAND_START);
+        }, () -> cl.releaseEvent(event));
     }
 
     @Override
