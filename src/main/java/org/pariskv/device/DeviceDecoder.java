@@ -328,13 +328,15 @@ public final class DeviceDecoder implements AutoCloseable {
         java.util.Arrays.fill(zoneEnd, cfg.sink());
         planHost = new int[streams * PLAN];
         // one page-locked staging area for a step's uploads (plan, queries, new rows): enqueued without waiting
-        MemorySegment staging = arena.allocate(align(stepLayout[4], 4096), 4096);
+        // the output's read-back lands in the same page-locked area (a DMA, not the driver's pageable-copy path)
+        long outOffset = align(stepLayout[4], 4096), outBytes = 4L * batch * shape.queryHeads() * d;
+        MemorySegment staging = arena.allocate(align(outOffset + outBytes, 4096), 4096);
         stepInSeg = staging.asSlice(0, stepLayout[4]);
         planSeg = staging.asSlice(stepLayout[0], 4L * planHost.length);
         querySeg = staging.asSlice(stepLayout[1], 4L * batch * shape.queryHeads() * d);
         newKeySeg = staging.asSlice(stepLayout[2], 2L * streams * d);
         newValueSeg = staging.asSlice(stepLayout[3], 2L * streams * d);
-        outSeg = arena.allocate(4L * batch * shape.queryHeads() * d, 64);
+        outSeg = staging.asSlice(outOffset, outBytes);
         try {
             stagingPin = backend.pin(staging);
             if (staged) {
