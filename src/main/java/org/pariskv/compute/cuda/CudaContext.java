@@ -26,9 +26,6 @@ public final class CudaContext implements AutoCloseable {
         this.driver = driver;
         this.ordinal = ordinal;
         this.device = driver.device(ordinal);
-        // a decode step is a few hundred µs: the host thread waiting for it should spin, not yield its core
-        // (CUDA's default picks between the two by a heuristic)
-        driver.primaryCtxSetFlags(device, CudaDriver.CTX_SCHED_SPIN);
         this.context = driver.primaryCtxRetain(device);
         driver.ctxSetCurrent(context);
         this.ccMajor = driver.deviceAttribute(CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR, device);

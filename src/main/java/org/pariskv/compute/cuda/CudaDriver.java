@@ -51,9 +51,6 @@ public final class CudaDriver {
             cuLaunchKernel, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy,
             cuStreamSynchronize, cuGetErrorName;
     // streams and graphs: a step's launches recorded once by stream capture and replayed
-    private final MethodHandle cuDevicePrimaryCtxSetFlags; // null where the driver lacks it
-    /** CUctx_flags: the waiting host thread spins instead of yielding (lowest latency for short steps). */
-    public static final int CTX_SCHED_SPIN = 1;
     private final MethodHandle cuStreamCreate, cuStreamDestroy, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
     /** CUstreamCaptureMode: only this thread's unsafe calls are refused while it captures. */
@@ -106,7 +103,6 @@ public final class CudaDriver {
                 "cuEventDestroy_v2", "cuEventDestroy");
         cuStreamSynchronize = lib.function("cuStreamSynchronize", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         cuGetErrorName = lib.function("cuGetErrorName", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-        cuDevicePrimaryCtxSetFlags = lib.optionalFunction("cuDevicePrimaryCtxSetFlags_v2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         cuStreamDestroy = lib.firstFunction(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cuStreamDestroy_v2", "cuStreamDestroy");
         cuStreamBeginCapture = lib.optionalFunction("cuStreamBeginCapture_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
@@ -236,17 +232,6 @@ public final class CudaDriver {
     }
 
     // ---- contexts ----
-
-    /** Sets the primary context's flags (CUDA 11+: also while it is active); false where the driver has no such call. */
-    public boolean primaryCtxSetFlags(int device, int flags) {
-        if (cuDevicePrimaryCtxSetFlags == null) return false;
-        try {
-            check("cuDevicePrimaryCtxSetFlags_v2", (int) cuDevicePrimaryCtxSetFlags.invokeExact(device, flags));
-            return true;
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
-    }
 
     public MemorySegment primaryCtxRetain(int device) {
         try (Arena a = Arena.ofConfined()) {
