@@ -120,9 +120,35 @@ FUNC float rotate_normalised(LOCAL_PTR float* x, LOCAL_PTR float* tmp, LOCAL_PTR
     return norm;
 }
 
-/* Exclusive prefix sum of 256 ints in local memory by a work-group of >= 256 threads (Hillis-Steele). */
+#if PKV_HAS_WARP_SHUFFLE
+/* Inclusive prefix sum of x over the work-group's first 256 threads (CUDA): shuffles inside each warp, then the 8
+ * warp totals; 2 barriers instead of Hillis-Steele's 16. Whole work-group calls; threads >= 256 get 0s' sums. */
+FUNC int inclusive_scan_256_warps(int x, int t) {
+    __shared__ int pkvWarpSums[8];
+    int lane = t & 31, w = t >> 5;
+    if (t >= 256) x = 0;
+    for (int off = 1; off < 32; off <<= 1) {
+        int y = SHFL_UP(x, off);
+        if (lane >= off) x += y;
+    }
+    if (lane == 31 && w < 8) pkvWarpSums[w] = x;
+    SYNC_THREADS;
+    for (int i = 0; i < w && i < 8; i++) x += pkvWarpSums[i];
+    SYNC_THREADS; /* the sums may be reused by the next call */
+    return x;
+}
+#endif
+
+/* Exclusive prefix sum of 256 ints in local memory by a work-group of >= 256 threads (Hillis-Steele; warp shuffles
+ * on CUDA). On return a[t] holds the inclusive sum. */
 FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
     int v = t < 256 ? a[t] : 0;
+#if PKV_HAS_WARP_SHUFFLE
+    int x = inclusive_scan_256_warps(v, t);
+    if (t < 256) a[t] = x;
+    SYNC_THREADS;
+    return t < 256 ? x - v : 0;
+#else
     for (int off = 1; off < 256; off <<= 1) {
         int add = (t < 256 && t >= off) ? a[t - off] : 0;
         SYNC_THREADS;
@@ -130,6 +156,7 @@ FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
         SYNC_THREADS;
     }
     return t < 256 ? a[t] - v : 0;
+#endif
 }
 
 /*
@@ -337,6 +364,21 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
         if (bin == cut) pe += v;
         else pg += v;
     }
+    int g = 0, e = 0;
+    for (int u = 0; u < 16; u++) {
+        g += v16[u] > cut ? 1 : 0;
+        e += v16[u] == cut ? 1 : 0;
+    }
+#if PKV_HAS_WARP_SHUFFLE
+    /* the tiles before (their total is the last inclusive sum) and this tile's offsets: shuffle scans */
+    int pgAll = inclusive_scan_256_warps(pg, t), peAll = inclusive_scan_256_warps(pe, t);
+    if (t == 255) {
+        before[0] = pgAll;
+        before[1] = peAll;
+    }
+    int gIncl = inclusive_scan_256_warps(g, t), eIncl = inclusive_scan_256_warps(e, t); /* their barriers publish before[] */
+    int gBefore = before[0] + gIncl - g, eBefore = before[1] + eIncl - e;
+#else
     gt[t] = pg;
     eq[t] = pe;
     SYNC_THREADS;
@@ -352,12 +394,6 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
         before[1] = eq[0];
     }
     SYNC_THREADS;
-    int g = 0, e = 0;
-    for (int u = 0; u < 16; u++) {
-        g += v16[u] > cut ? 1 : 0;
-        e += v16[u] == cut ? 1 : 0;
-    }
-    SYNC_THREADS;
     gt[t] = g;
     eq[t] = e;
     SYNC_THREADS;
@@ -370,6 +406,7 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
         SYNC_THREADS;
     }
     int gBefore = before[0] + gt[t] - g, eBefore = before[1] + eq[t] - e;
+#endif
     GLOBAL int* out = cand + (long) qi * cap;
     for (int u = 0; u < 16; u++) {
         int v = v16[u], i = from + u;

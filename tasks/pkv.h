@@ -87,6 +87,7 @@ typedef unsigned long long ulong;
 #define SHFL_DOWN(v, delta) __shfl_down_sync(0xffffffffu, (v), (delta))
 #define SHFL_XOR(v, mask) __shfl_xor_sync(0xffffffffu, (v), (mask))
 #define SHFL(v, lane) __shfl_sync(0xffffffffu, (v), (lane))
+#define SHFL_UP(v, delta) __shfl_up_sync(0xffffffffu, (v), (delta))
 
 #else
 /* ------------------------------------------------------------------ OpenCL C */
