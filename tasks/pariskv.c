@@ -334,8 +334,10 @@ FUNC void candidate_cut(GLOBAL const int* hh, int count, LOCAL_PTR int* cutv) {
 KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
                             GLOBAL const int* tileHist, GLOBAL int* cand, GLOBAL int* candCount, int cap, int tiles) {
     LOCAL_ARRAY(int, cutv, 2);
-    LOCAL_ARRAY(int, gt, 256);
+#if !PKV_HAS_WARP_SHUFFLE
+    LOCAL_ARRAY(int, gt, 256); /* the scans' work arrays (CUDA scans by shuffles) */
     LOCAL_ARRAY(int, eq, 256);
+#endif
     LOCAL_ARRAY(int, before, 2);
     int t = LOCAL_ID(0);
     int qi = GROUP_ID(1);

@@ -852,7 +852,7 @@ public final class DeviceDecoder implements AutoCloseable {
     }
 
     /** An execution plan of {@code g} on this decoder's backend, CUDA graphs as the options say. */
-    private ExecutionPlan plan(TaskGraph g, boolean waitAtEnd) {
+    private ExecutionPlan executionPlan(TaskGraph g, boolean waitAtEnd) {
         ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF)
                 .withCudaGraph(cudaGraphs && !DEBUG).withWait(waitAtEnd);
         if (DEBUG) p.withLaunchListener(debugListener());
@@ -888,7 +888,7 @@ public final class DeviceDecoder implements AutoCloseable {
                 () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                 queries, keys, values, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam);
         combine(t);
-        return plan(t, false);
+        return executionPlan(t, false);
     }
 
     /** The retrieval tasks, from the rotated query to the selection; none runs in an all-dense step. */
@@ -950,14 +950,14 @@ public final class DeviceDecoder implements AutoCloseable {
                                 a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
                         () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
                         rows, rot, center, plan, codes, nibbles, weights, counts, capTok, rowStride);
-        return plan(t, true); // the next use of the plan staging rewrites it
+        return executionPlan(t, true); // the next use of the plan staging rewrites it
     }
 
     /** STAGED: query and plan uploads, then retrieval (the host reads the selection back afterwards). */
     private ExecutionPlan retrieveStagedGraph() {
         TaskGraph t = graph("retrieveStaged").upload(querySeg, queries).upload(planSeg, plan);
         retrievalTasks(t);
-        return plan(t, false);
+        return executionPlan(t, false);
     }
 
     /** STAGED: attention over the staged rows (uploaded just before), combine, read-back. */
@@ -968,7 +968,7 @@ public final class DeviceDecoder implements AutoCloseable {
                         () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
                         queries, stagedRows, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam);
         combine(t);
-        return plan(t, false);
+        return executionPlan(t, false);
     }
 
     /** {@code -Dpariskv.debugLaunches}: waits for every launch and logs it, so a failing kernel names itself. */
@@ -1213,10 +1213,6 @@ public final class DeviceDecoder implements AutoCloseable {
     /** Counts an upload a graph makes from the pinned step staging. */
     private void countUpload(int category, long bytes) {
         h2dTotal[category] += bytes;
-    }
-
-    private void upload(DeviceBuffer dst, MemorySegment src, int category) {
-        upload(dst, 0, src, category);
     }
 
     private void upload(DeviceBuffer dst, long offset, MemorySegment src, int category) {
