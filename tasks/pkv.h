@@ -88,6 +88,10 @@ typedef unsigned long long ulong;
 #define SHFL_XOR(v, mask) __shfl_xor_sync(0xffffffffu, (v), (mask))
 #define SHFL(v, lane) __shfl_sync(0xffffffffu, (v), (lane))
 #define SHFL_UP(v, delta) __shfl_up_sync(0xffffffffu, (v), (delta))
+/* x rotated right by (n & 31): one funnel shift; the count needs no masking */
+#define ROTR(x, n) __funnelshift_r((uint) (x), (uint) (x), (uint) (n))
+/* byte k (a constant 0..3) of x, zero-extended: one byte permute */
+#define BYTE_OF(x, k) __byte_perm((uint) (x), 0u, 0x4440u + (k))
 
 #else
 /* ------------------------------------------------------------------ OpenCL C */
@@ -137,6 +141,8 @@ typedef unsigned long long ulong;
 #define PKV_HAS_WARP_SHUFFLE 0
 #define UINT4_ZERO ((uint4) (0u))
 #define LOCAL_HIST_INC(bins, bin) atomic_inc(&(bins)[(bin)])
+#define ROTR(x, n) rotate((uint) (x), 0u - (uint) (n)) /* rotate() turns left, modulo 32 */
+#define BYTE_OF(x, k) (((uint) (x) >> (8 * (k))) & 0xffu)
 #endif
 
 /* ------------------------------------------------------------------ both */

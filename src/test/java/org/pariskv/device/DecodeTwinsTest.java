@@ -97,6 +97,8 @@ class DecodeTwinsTest {
                 Arguments.of(GqaMode.MEAN, 64, true),
                 Arguments.of(GqaMode.PER_HEAD, 64, false),
                 Arguments.of(GqaMode.PER_HEAD, 64, true),
+                Arguments.of(GqaMode.MEAN, 128, false), // D = 128: the 16-byte code and nibble-row paths
+                Arguments.of(GqaMode.PER_HEAD, 128, true),
                 Arguments.of(GqaMode.PER_HEAD, 96, true)); // not a power of two: dense rotation matrix (HADAMARD 0)
     }
 
