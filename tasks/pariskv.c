@@ -256,20 +256,20 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
     LOCAL_ARRAY(int, lh, CS_COPIES * NQ * HIST_BINS);
     int t = LOCAL_ID(0);
     int s = GROUP_ID(1);
-    int n = plan[s * PLAN_STRIDE + P_N];
     int tile = GROUP_ID(0) * CS_TILE;
-    if (tile >= n) return; /* whole work-group beyond this stream's zone */
-    int end = min(n, tile + CS_TILE);
 #if BLOCKS == 16
     /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued first (CS_TILE/CS_THREADS
-     * loads a thread in flight), before the tier tables are staged: the two latencies overlap and the kernel
-     * streams the codes instead of waiting per key. */
+     * loads a thread in flight, up to the capacity: the zone's length is a load too), before the tier tables are
+     * staged: the latencies overlap and the kernel streams the codes instead of waiting per key. */
     uint4 words[CS_TILE / CS_THREADS];
     for (int r = 0; r < CS_TILE / CS_THREADS; r++) {
         int key = tile + t + r * CS_THREADS;
-        words[r] = key < end ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
+        words[r] = key < cap ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
     }
 #endif
+    int n = plan[s * PLAN_STRIDE + P_N];
+    if (tile >= n) return; /* whole work-group beyond this stream's zone */
+    int end = min(n, tile + CS_TILE);
     GLOBAL const uchar* tt = tierTable + (long) s * NQ * BLOCKS * 256;
     for (int i = t; i < NQ * BLOCKS * 32; i += LOCAL_SIZE(0)) {
         uint2 b8 = ((GLOBAL const uint2*) tt)[i]; /* 8 tiers, one load */
@@ -341,6 +341,28 @@ FUNC void candidate_cut(GLOBAL const int* hh, int count, LOCAL_PTR int* cutv) {
     cutv[1] = count - above;
 }
 
+#if HIST_BINS <= 256
+/*
+ * The same cut by the whole work-group (>= 256 threads): the bins are loaded at once and suffix-summed by a scan,
+ * and the one thread whose bin the serial walk stops at writes it (the walk's loads, one after another, cost
+ * microseconds). Thread t holds bin MAX_SCORE - t: incl = keys in bins >= it, excl = keys in bins above it.
+ */
+FUNC void candidate_cut_parallel(GLOBAL const int* hh, int count, LOCAL_PTR int* cutv, LOCAL_PTR int* work) {
+    int t = LOCAL_ID(0);
+    int b = MAX_SCORE - t;
+    if (t < 256) work[t] = b >= 0 ? hh[b] : 0;
+    SYNC_THREADS;
+    int excl = exclusive_scan_256(work, t);
+    int incl = t < 256 ? work[t] : 0;
+    bool stop = b == 0 ? excl < count                         /* the walk ends at bin 0 whatever it holds */
+                       : b > 0 && incl >= count && (t == 0 || excl < count);
+    if (stop) {
+        cutv[0] = b;
+        cutv[1] = count - excl;
+    }
+}
+#endif
+
 /*
  * candidateSelect - twin: CandidateSelect.select. grid (ceil(cap/SEL_TILE)*256, S*NQ) x 256.
  * Keys above the cut are kept, keys at the cut in token order until the count is met; each tile finds its
@@ -358,18 +380,24 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
     int t = LOCAL_ID(0);
     int qi = GROUP_ID(1);
     int s = qi / NQ;
-    int n = plan[s * PLAN_STRIDE + P_N];
-    int count = plan[s * PLAN_STRIDE + P_CAND];
     int tile = GROUP_ID(0);
-    if (tile == 0 && t == 0) candCount[qi] = count;
-    if (tile * SEL_TILE >= n) return;
-    /* this thread's 16 scores, loaded first: their latency overlaps the cut and the offsets */
+    /* this thread's 16 scores, loaded first (up to the capacity: the zone's length is a load too): their latency
+     * overlaps the plan's, the cut's and the offsets' */
     GLOBAL const uchar* sc = scores + (long) qi * cap;
     int from = tile * SEL_TILE + t * 16;
-    int to = min(n, from + 16);
     int v16[16];
-    for (int u = 0; u < 16; u++) v16[u] = from + u < to ? (int) sc[from + u] : -1;
+    for (int u = 0; u < 16; u++) v16[u] = from + u < cap ? (int) sc[from + u] : -1;
+    int n = plan[s * PLAN_STRIDE + P_N];
+    int count = plan[s * PLAN_STRIDE + P_CAND];
+    if (tile == 0 && t == 0) candCount[qi] = count;
+    if (tile * SEL_TILE >= n) return;
+    for (int u = 0; u < 16; u++) v16[u] = from + u < n ? v16[u] : -1;
+#if HIST_BINS <= 256
+    LOCAL_ARRAY(int, cutWork, 256);
+    candidate_cut_parallel(hist + qi * HIST_BINS, count, cutv, cutWork);
+#else
     if (t == 0) candidate_cut(hist + qi * HIST_BINS, count, cutv);
+#endif
     SYNC_THREADS;
     int cut = cutv[0], ties = cutv[1];
     /* keys above / at the cut in the tiles before this one: their histograms' bins from the cut up */
