@@ -170,6 +170,7 @@ FUNC int exclusive_scan_256(LOCAL_PTR int* a, int t) {
 KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, GLOBAL const int* plan,
                          GLOBAL const int* counts, GLOBAL float* qhat, GLOBAL float* qnorm,
                          GLOBAL uchar* tierTable, GLOBAL int* hist, GLOBAL int* tileHist, GLOBAL int* estHist, int tiles) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, x, HEAD_DIM);
     LOCAL_ARRAY(float, tmp, HEAD_DIM);
     LOCAL_ARRAY(float, normv, 1);
@@ -267,6 +268,7 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
         words[r] = key < cap ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
     }
 #endif
+    AWAIT_INPUTS(); /* the codes are older than the kernel before (pkv.h): only the tier tables wait */
     int n = plan[s * PLAN_STRIDE + P_N];
     if (tile >= n) return; /* whole work-group beyond this stream's zone */
     int end = min(n, tile + CS_TILE);
@@ -371,6 +373,7 @@ FUNC void candidate_cut_parallel(GLOBAL const int* hh, int count, LOCAL_PTR int*
  */
 KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, GLOBAL const int* plan,
                             GLOBAL const int* tileHist, GLOBAL int* cand, GLOBAL int* candCount, int cap, int tiles) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(int, cutv, 2);
 #if !PKV_HAS_WARP_SHUFFLE
     LOCAL_ARRAY(int, gt, 256); /* the scans' work arrays (CUDA scans by shuffles) */
@@ -477,6 +480,7 @@ KERNEL void candidateSelect(GLOBAL const uchar* scores, GLOBAL const int* hist, 
 KERNEL void rerank(GLOBAL const uchar* nibbles, GLOBAL const ushort* weights, GLOBAL const float* qhat,
                    GLOBAL const float* qnorm, GLOBAL const int* cand, GLOBAL const int* candCount,
                    GLOBAL float* est, GLOBAL int* estHist, int cap) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, lut, HEAD_DIM * 16);
     int t = LOCAL_ID(0);
     int L = LOCAL_SIZE(0);
@@ -836,6 +840,7 @@ FUNC void select_top(GLOBAL const float* RESTRICT e, int m, int k, LOCAL_PTR int
 KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* candCount,
                       GLOBAL const int* plan, GLOBAL float* partEst, GLOBAL int* partTok, GLOBAL int* partCount,
                       int cap, int slices, int kFull) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(int, hp, EST_BINS);
     LOCAL_ARRAY(uint, itemKey, TOPK_CAP);
     LOCAL_ARRAY(int, itemPos, TOPK_CAP);
@@ -879,6 +884,7 @@ KERNEL void topKSlice(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL co
 KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const int* counts, GLOBAL const int* estHist,
                  GLOBAL const int* plan, GLOBAL int* ranked, GLOBAL int* rankedCount, GLOBAL int* selected,
                  GLOBAL int* selCount, int stride, int slices) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(int, hp, EST_BINS);
     LOCAL_ARRAY(uint, itemKey, TOPK_CAP);
     LOCAL_ARRAY(int, itemPos, TOPK_CAP);
@@ -932,6 +938,7 @@ KERNEL void topK(GLOBAL const float* est, GLOBAL const int* cand, GLOBAL const i
  */
 KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCount, GLOBAL const int* plan,
                            GLOBAL int* selected, GLOBAL int* selCount) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(int, out, KMAX);
     LOCAL_ARRAY(int, taken, 1);
     LOCAL_ARRAY(int, flag, 256);
@@ -1146,6 +1153,7 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
                             GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
                             GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks,
                             int chunk) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
@@ -1164,6 +1172,7 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
 KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const ushort* staged, GLOBAL const int* plan,
                                   GLOBAL const int* selected, GLOBAL const int* selCount, GLOBAL float* pmax,
                                   GLOBAL float* psum, GLOBAL float* pacc, int maxChunks, int chunk) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
@@ -1188,6 +1197,7 @@ KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const usho
 KERNEL void attentionCombine(GLOBAL const int* RESTRICT plan, GLOBAL const int* RESTRICT selCount,
                              GLOBAL const float* RESTRICT pmax, GLOBAL const float* RESTRICT psum,
                              GLOBAL const float* RESTRICT pacc, GLOBAL float* RESTRICT out, int maxChunks, int chunk) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, w, 1024);
     LOCAL_ARRAY(float, red, 256);
     int t = LOCAL_ID(0);
@@ -1246,6 +1256,7 @@ KERNEL void attentionCombine(GLOBAL const int* RESTRICT plan, GLOBAL const int* 
 KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBAL const float* center,
                        GLOBAL const int* plan, GLOBAL uchar* codes, GLOBAL uchar* nibbles, GLOBAL ushort* weights,
                        GLOBAL int* counts, int cap, int capTok) {
+    AWAIT_INPUTS();
     LOCAL_ARRAY(float, x, HEAD_DIM);
     LOCAL_ARRAY(float, tmp, HEAD_DIM);
     LOCAL_ARRAY(float, normv, 1);
@@ -1295,6 +1306,7 @@ KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBA
  */
 KERNEL void appendTokens(GLOBAL const ushort* newKeys, GLOBAL const ushort* newValues, GLOBAL const int* plan,
                          GLOBAL ushort* keys, GLOBAL ushort* values, int capTok) {
+    AWAIT_INPUTS();
     int s = GROUP_ID(0);
     int token = plan[s * PLAN_STRIDE + P_LEN] - 1;
     for (int d = LOCAL_ID(0); d < HEAD_DIM; d += LOCAL_SIZE(0)) {

@@ -88,6 +88,18 @@ typedef unsigned long long ulong;
 #define SHFL_XOR(v, mask) __shfl_xor_sync(0xffffffffu, (v), (mask))
 #define SHFL(v, lane) __shfl_sync(0xffffffffu, (v), (lane))
 #define SHFL_UP(v, delta) __shfl_up_sync(0xffffffffu, (v), (delta))
+/*
+ * Programmatic dependent launch (ExecutionPlan.withDependentLaunch): a kernel may be scheduled while the one before
+ * it runs. AWAIT_INPUTS waits until that one has finished and its writes are visible, then lets the next kernel be
+ * scheduled. Every kernel calls it before it reads what an earlier kernel wrote or writes anything; since each waits
+ * before it releases the next, all kernels two or more back have finished when a kernel starts (collisionScores
+ * loads its codes before the call). A no-op when the kernel was launched plainly, and on OpenCL.
+ */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define AWAIT_INPUTS() asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory")
+#else
+#define AWAIT_INPUTS() ((void) 0)
+#endif
 /* x rotated right by (n & 31): one funnel shift; the count needs no masking */
 #define ROTR(x, n) __funnelshift_r((uint) (x), (uint) (x), (uint) (n))
 /* byte k (a constant 0..3) of x, zero-extended: one byte permute */
@@ -141,6 +153,7 @@ typedef unsigned long long ulong;
 #define PKV_HAS_WARP_SHUFFLE 0
 #define UINT4_ZERO ((uint4) (0u))
 #define LOCAL_HIST_INC(bins, bin) atomic_inc(&(bins)[(bin)])
+#define AWAIT_INPUTS() ((void) 0)
 #define ROTR(x, n) rotate((uint) (x), 0u - (uint) (n)) /* rotate() turns left, modulo 32 */
 #define BYTE_OF(x, k) (((uint) (x) >> (8 * (k))) & 0xffu)
 #endif

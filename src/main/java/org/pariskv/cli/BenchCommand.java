@@ -86,6 +86,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "On CUDA, record each decode step's launches once as a CUDA graph and replay it (default: ${DEFAULT-VALUE}); false launches kernel by kernel.")
     boolean cudaGraphs;
 
+    @Option(names = "--dependent-launch", defaultValue = "true", arity = "1",
+            description = "On CUDA sm_90+, let each kernel of a step be scheduled while the one before it ends (programmatic dependent launch) (default: ${DEFAULT-VALUE}).")
+    boolean dependentLaunch;
+
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) after the run.")
     boolean printKernel;
 
@@ -109,7 +113,7 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         DeviceDecoder.Options options = DeviceDecoder.Options.defaults().withPlacement(placement).withDeviceMemory(devCap).withHostMemory(hostCap)
-                .withTopKSliceAbove(topKSliceAbove).withCudaGraphs(cudaGraphs);
+                .withTopKSliceAbove(topKSliceAbove).withCudaGraphs(cudaGraphs).withDependentLaunch(dependentLaunch);
         if (layers > 1) return modelBench(backend, info, cfg, options, budget);
         System.err.println("bench on " + info.describe() + kvWords(placement));
         if (placement == KvPlacement.STAGED) {
@@ -142,6 +146,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("offload", placement.onHost());
             json.put("kv", placement.cliName());
             json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
+            json.put("dependent_launch", dependentLaunch && backend.canLaunchDependent());
             List<Object> rows = new ArrayList<>();
             for (DecodeBench.Point pt : points) {
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -225,6 +230,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("offload", placement.onHost());
             json.put("kv", placement.cliName());
             json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
+            json.put("dependent_launch", dependentLaunch && backend.canLaunchDependent());
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md.toString());

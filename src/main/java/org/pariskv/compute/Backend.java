@@ -181,6 +181,20 @@ public sealed interface Backend extends AutoCloseable permits JavaBackend, OpenC
         void close();
     }
 
+    /** Whether {@link #launchDependent} lets a kernel start before the one enqueued before it ends (CUDA, sm_90+). */
+    default boolean canLaunchDependent() {
+        return false;
+    }
+
+    /**
+     * Enqueues {@code kernel} so that it may be scheduled while the kernel enqueued just before it finishes (CUDA
+     * programmatic dependent launch); the kernel waits for its inputs itself ({@code AWAIT_INPUTS} in pkv.h).
+     * Elsewhere, and after anything but a kernel, a plain {@link #launch}.
+     */
+    default void launchDependent(Kernel kernel, Grid grid, List<KernelArg> args) {
+        launch(kernel, grid, args, false);
+    }
+
     /**
      * Records what {@code work} enqueues on this device ({@link #launch} without profiling, {@link #copyInAsync} from
      * page-locked memory) into one replayable unit instead of running it: CUDA graphs by stream capture. Returns

@@ -254,6 +254,19 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
+    public boolean canLaunchDependent() {
+        return context.canLaunchDependent();
+    }
+
+    @Override
+    public void launchDependent(Kernel kernel, Grid grid, List<KernelArg> args) {
+        try (Arena a = Arena.ofConfined()) {
+            Launch l = prepare((CudaKernel) kernel, grid, args, a);
+            context.launchDependent(l.function(), l.blocks(), l.block(), l.shared(), l.values());
+        }
+    }
+
     /** Events around the launch, read when asked: timed kernels stay back to back on the stream. */
     @Override
     public DeferredTime launchTimed(Kernel kernel, Grid grid, List<KernelArg> args) {

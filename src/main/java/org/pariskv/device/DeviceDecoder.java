@@ -80,6 +80,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final Map<String, String> defines = new LinkedHashMap<>();
     private final DecodeTwins twins;      // each task's Java body (the graphs bind it to the kernel of the same name)
     private final boolean cudaGraphs;
+    private final boolean dependentLaunch;
     private final List<ExecutionPlan> plans = new ArrayList<>();
     private ExecutionPlan decodeStep, encodeStep, encodeStagedStep, retrieveStaged, attendStagedStep;
     // the step's shape: what the graphs' grid suppliers, parameters and task conditions read at each execution
@@ -147,8 +148,11 @@ public final class DeviceDecoder implements AutoCloseable {
      *                          kernel wins at 13K candidates (128K context), the two stages at 104K (1M)
      * @param cudaGraphs        on CUDA, record each step's graph of launches once and replay it
      *                          ({@link ExecutionPlan#withCudaGraph}); ignored elsewhere
+     * @param dependentLaunch   on CUDA sm_90+, let each kernel of a step be scheduled while the one before it ends
+     *                          ({@link ExecutionPlan#withDependentLaunch}); ignored elsewhere
      */
-    public record Options(KvPlacement placement, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove, boolean cudaGraphs) {
+    public record Options(KvPlacement placement, long deviceMemoryLimit, long hostMemoryLimit, int topKSliceAbove, boolean cudaGraphs,
+                          boolean dependentLaunch) {
         public static final int DEFAULT_TOPK_SLICE_ABOVE = 32768;
 
         public Options {
@@ -156,7 +160,7 @@ public final class DeviceDecoder implements AutoCloseable {
         }
 
         public static Options defaults() {
-            return new Options(KvPlacement.DEVICE, 0, 0, DEFAULT_TOPK_SLICE_ABOVE, true);
+            return new Options(KvPlacement.DEVICE, 0, 0, DEFAULT_TOPK_SLICE_ABOVE, true, true);
         }
 
         /** K/V rows in host memory (MAPPED or STAGED). */
@@ -170,23 +174,27 @@ public final class DeviceDecoder implements AutoCloseable {
         }
 
         public Options withPlacement(KvPlacement p) {
-            return new Options(p, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, cudaGraphs);
+            return new Options(p, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, cudaGraphs, dependentLaunch);
         }
 
         public Options withDeviceMemory(long bytes) {
-            return new Options(placement, bytes, hostMemoryLimit, topKSliceAbove, cudaGraphs);
+            return new Options(placement, bytes, hostMemoryLimit, topKSliceAbove, cudaGraphs, dependentLaunch);
         }
 
         public Options withHostMemory(long bytes) {
-            return new Options(placement, deviceMemoryLimit, bytes, topKSliceAbove, cudaGraphs);
+            return new Options(placement, deviceMemoryLimit, bytes, topKSliceAbove, cudaGraphs, dependentLaunch);
         }
 
         public Options withTopKSliceAbove(int candidates) {
-            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, candidates, cudaGraphs);
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, candidates, cudaGraphs, dependentLaunch);
         }
 
         public Options withCudaGraphs(boolean on) {
-            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, on);
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, on, dependentLaunch);
+        }
+
+        public Options withDependentLaunch(boolean on) {
+            return new Options(placement, deviceMemoryLimit, hostMemoryLimit, topKSliceAbove, cudaGraphs, on);
         }
     }
 
@@ -253,6 +261,7 @@ public final class DeviceDecoder implements AutoCloseable {
         this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         this.twins = new DecodeTwins(twinShape());
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
+        this.dependentLaunch = options.dependentLaunch() && backend.canLaunchDependent();
 
         Map<String, Long> sizes = bufferBytes(shape, cfg, batch, capacity, placement);
         if (STEP_ALIGN % backend.sliceAlignment() != 0) {
@@ -854,7 +863,7 @@ public final class DeviceDecoder implements AutoCloseable {
     /** An execution plan of {@code g} on this decoder's backend, CUDA graphs as the options say. */
     private ExecutionPlan executionPlan(TaskGraph g, boolean waitAtEnd) {
         ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF)
-                .withCudaGraph(cudaGraphs && !DEBUG).withWait(waitAtEnd);
+                .withCudaGraph(cudaGraphs && !DEBUG).withDependentLaunch(dependentLaunch && !DEBUG).withWait(waitAtEnd);
         if (DEBUG) p.withLaunchListener(debugListener());
         plans.add(p);
         return p;

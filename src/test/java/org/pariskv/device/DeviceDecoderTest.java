@@ -210,4 +210,34 @@ class DeviceDecoderTest {
             assertArrayEquals(selected[0][h], selected[1][h], "long sequence, KV head " + h + ": one-stage vs two-stage top-k");
         }
     }
+    /**
+     * CUDA on sm_90+: kernels that start while the one before ends (each waits for its inputs; collisionScores loads
+     * the codes first) decode exactly what kernels launched one after another decode, step after step, across window
+     * slides (encodeKeys inside the step) at D = 128 (the 16-byte code paths), on both sides of a CUDA graph.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "cuda graphs {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void dependentLaunchesDecodeWhatPlainLaunchesDecode(boolean graphs) {
+        Backend backend = Backends.open(OpenClTestSupport.cudaDevice());
+        org.junit.jupiter.api.Assumptions.assumeTrue(backend.canLaunchDependent(), "needs sm_90 and cuLaunchKernelEx");
+        ModelShape shape = new ModelShape(1, 8, 2, 128);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withWindow(4, 64).withInterval(16).withMinSparseTokens(0).withTopk(50);
+        int kv = shape.kvHeads() * 128, qn = shape.queryHeads() * 128, steps = 40;
+        int[] prompts = {9101, 3000};
+        float[][] outs = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            SplittableRandom rnd = new SplittableRandom(23);
+            DeviceDecoder.Options o = DeviceDecoder.Options.defaults().withCudaGraphs(graphs).withDependentLaunch(run == 0);
+            try (DeviceDecoder dev = new DeviceDecoder(backend, shape, cfg, 2, 9200, o)) {
+                for (int b = 0; b < 2; b++) dev.prefill(b, random(rnd, prompts[b] * kv, 2.5f), random(rnd, prompts[b] * kv, 0f), prompts[b]);
+                float[] all = new float[steps * 2 * qn], out = new float[2 * qn];
+                for (int step = 0; step < steps; step++) {
+                    dev.decode(random(rnd, 2 * qn, 0f), random(rnd, 2 * kv, 2.5f), random(rnd, 2 * kv, 0f), out, false);
+                    System.arraycopy(out, 0, all, step * 2 * qn, 2 * qn);
+                }
+                outs[run] = all;
+            }
+        }
+        assertArrayEquals(outs[1], outs[0], "outputs of " + steps + " steps, dependent vs plain launches");
+    }
 }

@@ -20,6 +20,8 @@ public final class CudaContext implements AutoCloseable {
     private final MemorySegment context;
     private final int ccMajor, ccMinor;
     private final MemorySegment stream; // every launch and enqueued copy: one stream, so capture can record them
+    /** The last thing enqueued on the stream was a kernel: only then may the next start early (launchDependent). */
+    private boolean afterKernel;
     private boolean closed;
 
     public CudaContext(CudaDriver driver, int ordinal) {
@@ -78,6 +80,7 @@ public final class CudaContext implements AutoCloseable {
     public void copyInAsync(long dst, MemorySegment src) {
         makeCurrent();
         driver.memcpyHtoDAsync(dst, src, stream);
+        afterKernel = false;
     }
 
     public void copyOut(MemorySegment dst, long src) {
@@ -121,8 +124,10 @@ public final class CudaContext implements AutoCloseable {
             for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
             if (!profile) {
                 driver.launchKernel(function, grid, block, sharedBytes, stream, params);
+                afterKernel = true;
                 return -1;
             }
+            afterKernel = false;
             MemorySegment start = driver.eventCreate();
             MemorySegment end = driver.eventCreate();
             try {
@@ -138,6 +143,27 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
+    /** Whether {@link #launchDependent} can let kernels overlap here: the driver has it and the GPU is sm_90 or later. */
+    public boolean canLaunchDependent() {
+        return driver.hasDependentLaunch() && ccMajor >= 9;
+    }
+
+    /**
+     * Launches {@code function} so that it may start while the kernel enqueued just before it finishes
+     * (programmatic dependent launch), when that kernel was the last thing enqueued; otherwise as {@link #launch}.
+     * The kernel must wait for its inputs itself ({@code AWAIT_INPUTS} in pkv.h).
+     */
+    public void launchDependent(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment[] argValues) {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
+            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            if (afterKernel && canLaunchDependent()) driver.launchKernelDependent(function, grid, block, sharedBytes, stream, params);
+            else driver.launchKernel(function, grid, block, sharedBytes, stream, params);
+            afterKernel = true;
+        }
+    }
+
     /** Launches between two events on the stream without waiting; the returned supplier waits and reads them. */
     public Backend.DeferredTime launchTimed(MemorySegment function, int[] grid, int[] block, int sharedBytes,
                                                        MemorySegment[] argValues) {
@@ -146,6 +172,7 @@ public final class CudaContext implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
             for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            afterKernel = false;
             driver.eventRecord(start, stream);
             driver.launchKernel(function, grid, block, sharedBytes, stream, params);
             driver.eventRecord(end, stream);
@@ -184,6 +211,7 @@ public final class CudaContext implements AutoCloseable {
         makeCurrent();
         MemorySegment e = driver.eventCreate();
         driver.eventRecord(e, stream);
+        afterKernel = false;
         return e;
     }
 
@@ -211,6 +239,7 @@ public final class CudaContext implements AutoCloseable {
     public CudaGraph capture(Runnable work) {
         makeCurrent();
         driver.streamBeginCapture(stream, CudaDriver.STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        afterKernel = false; // a graph's first kernel waits for whatever runs before the graph
         MemorySegment graph;
         try {
             work.run();
@@ -223,6 +252,7 @@ public final class CudaContext implements AutoCloseable {
             throw e;
         }
         graph = driver.streamEndCapture(stream);
+        afterKernel = false;
         try {
             return new CudaGraph(this, driver.graphInstantiate(graph));
         } finally {
@@ -234,6 +264,7 @@ public final class CudaContext implements AutoCloseable {
     void launchGraph(MemorySegment exec) {
         makeCurrent();
         driver.graphLaunch(exec, stream);
+        afterKernel = false;
     }
 
     void destroyGraph(MemorySegment exec) {

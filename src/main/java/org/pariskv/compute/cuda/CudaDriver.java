@@ -53,6 +53,10 @@ public final class CudaDriver {
     // streams and graphs: a step's launches recorded once by stream capture and replayed
     private final MethodHandle cuStreamCreate, cuStreamDestroy, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
+    // programmatic dependent launch (CUDA 12, sm_90): a kernel may start while the one before it finishes
+    private final MethodHandle cuLaunchKernelEx;
+    private static final int LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+    private static final long LAUNCH_CONFIG_BYTES = 56, LAUNCH_ATTRIBUTE_BYTES = 72; // CUlaunchConfig, CUlaunchAttribute
     /** CUstreamCaptureMode: only this thread's unsafe calls are refused while it captures. */
     public static final int STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
@@ -111,6 +115,41 @@ public final class CudaDriver {
         cuGraphLaunch = lib.optionalFunction("cuGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         cuGraphExecDestroy = lib.optionalFunction("cuGraphExecDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         cuGraphDestroy = lib.optionalFunction("cuGraphDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        cuLaunchKernelEx = lib.optionalFunction("cuLaunchKernelEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    }
+
+    /** Whether this driver has {@code cuLaunchKernelEx}, hence programmatic dependent launches. */
+    public boolean hasDependentLaunch() {
+        return cuLaunchKernelEx != null;
+    }
+
+    /**
+     * {@code cuLaunchKernelEx} with programmatic stream serialization: the kernel may be scheduled before the one
+     * enqueued just before it on {@code stream} has finished, once that one's blocks have all executed
+     * {@code griddepcontrol.launch_dependents} (or exited). The kernel must execute {@code griddepcontrol.wait} before
+     * it reads what its predecessor writes ({@code AWAIT_INPUTS} in pkv.h). Captured into graphs as programmatic edges.
+     */
+    public void launchKernelDependent(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
+                                      MemorySegment params) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment attr = a.allocate(LAUNCH_ATTRIBUTE_BYTES, 8); // zeroed
+            attr.set(JAVA_INT, 0, LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+            attr.set(JAVA_INT, 8, 1); // value.programmaticStreamSerializationAllowed
+            MemorySegment cfg = a.allocate(LAUNCH_CONFIG_BYTES, 8);
+            for (int d = 0; d < 3; d++) {
+                cfg.set(JAVA_INT, 4L * d, grid[d]);
+                cfg.set(JAVA_INT, 12 + 4L * d, block[d]);
+            }
+            cfg.set(JAVA_INT, 24, sharedBytes);
+            cfg.set(ADDRESS, 32, stream);
+            cfg.set(ADDRESS, 40, attr);
+            cfg.set(JAVA_INT, 48, 1);
+            int rc = (int) cuLaunchKernelEx.invokeExact(cfg, function, params, MemorySegment.NULL);
+            check("cuLaunchKernelEx", rc, "grid " + java.util.Arrays.toString(grid) + ", block "
+                    + java.util.Arrays.toString(block) + ", dynamic shared " + sharedBytes + " B, programmatic serialization");
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
     }
 
     /**

@@ -43,6 +43,7 @@ public final class ExecutionPlan implements AutoCloseable {
     private boolean printKernel;
     private boolean waitAlways;
     private boolean cudaGraph;
+    private boolean dependentLaunch;
     private LaunchListener listener;
     private final Map<RunKey, Backend.Recording> recordings = new java.util.LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -56,6 +57,7 @@ public final class ExecutionPlan implements AutoCloseable {
     private boolean recordingUnsupported;
     private static final int MAX_RECORDINGS = 16;
     private static final Set<String> SAID_NO_GRAPHS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final Set<String> SAID_NO_DEPENDENT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private Backend backend;
     private final Map<Object, DeviceBuffer> buffers = new IdentityHashMap<>();
@@ -101,6 +103,18 @@ public final class ExecutionPlan implements AutoCloseable {
      */
     public ExecutionPlan withCudaGraph(boolean on) {
         this.cudaGraph = on;
+        return this;
+    }
+
+    /**
+     * CUDA programmatic dependent launch (sm_90 and later; TornadoVM has no such option): each task's kernel may be
+     * scheduled while the one before it finishes, so a launch's latency and a kernel's first loads overlap its
+     * predecessor's tail. Every kernel of the graph must wait for its inputs itself ({@code AWAIT_INPUTS} in pkv.h)
+     * before it reads what an earlier task wrote. Off while the profiler times tasks or a listener watches; elsewhere
+     * it says so once and launches as usual.
+     */
+    public ExecutionPlan withDependentLaunch(boolean on) {
+        this.dependentLaunch = on;
         return this;
     }
 
@@ -380,8 +394,13 @@ public final class ExecutionPlan implements AutoCloseable {
         List<KernelArg> args = kernelArgs(b, task);
         Kernel kernel = kernel(task);
         if (listener != null) listener.before(task.name(), grid, args);
-        b.launch(kernel, grid, args, false);
+        if (dependentLaunch && listener == null && b.canLaunchDependent()) b.launchDependent(kernel, grid, args);
+        else b.launch(kernel, grid, args, false);
         if (listener != null) listener.after(task.name(), grid, args);
+        if (dependentLaunch && !b.canLaunchDependent() && SAID_NO_DEPENDENT.add(b.device().spec())) {
+            System.err.println("pariskv: " + b.device().spec() + " has no programmatic dependent launch (CUDA 12 on sm_90 or later); "
+                    + "plan '" + graph.name() + "' launches each kernel after the one before it ends");
+        }
     }
 
     /** A launch whose device time is read after the execution (kernels stay back to back meanwhile). */
