@@ -239,13 +239,18 @@ KERNEL void prepareQuery(GLOBAL const float* queries, GLOBAL const float* rot, G
 
 /*
  * collisionScores - twin: CollisionCounting.scores (+ the histogram CandidateSelect builds).
- * grid (ceil(n/CS_TILE)*CS_THREADS, S) x CS_THREADS. A work-group scores a tile of CS_TILE keys (8 per thread, coalesced;
- * small tiles fill the GPU at batch 1), so the NQ tier tables it stages in local memory are read once per tile. Scores land in
- * scores[(s*NQ + qi) * cap + key]; the per-score histogram in hist[(s*NQ + qi) * HIST_BINS ..], and per SEL_TILE
- * keys in tileHist[((s*NQ + qi) * tiles + key / SEL_TILE) * HIST_BINS ..] (candidateSelect's tile offsets).
+ * grid (ceil(n/CS_TILE)*CS_THREADS, S) x CS_THREADS. A work-group scores a tile of CS_TILE = SEL_TILE keys in chunks
+ * of CS_CHUNK (CS_KPT per thread, coalesced), loading the next chunk while it looks the current one up, so its loads
+ * and lookups overlap (all of a tile at once, then all its lookups, measured 12.4 us against 11.1 pipelined in
+ * profiles/gpu/floor.cu on the H100). The NQ tier tables are staged in local memory once per tile; the tile's score
+ * counts are flushed once. Scores land in scores[(s*NQ + qi) * cap + key]; the per-score histogram in
+ * hist[(s*NQ + qi) * HIST_BINS ..], and per tile in tileHist[((s*NQ + qi) * tiles + key / SEL_TILE) * HIST_BINS ..]
+ * (candidateSelect's tile offsets).
  */
-#define CS_TILE 1024
-#define CS_THREADS 128 /* 128 x 8 keys measured 12.6 us against 13.7 for 256 x 4 (profiles/gpu/floor.cu, H100) */
+#define CS_TILE SEL_TILE
+#define CS_THREADS 256
+#define CS_KPT 4
+#define CS_CHUNK (CS_THREADS * CS_KPT)
 /* private histogram copies per work-group (one per warp): fewer colliding atomics */
 #define CS_COPIES (CS_THREADS / 32)
 KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uchar* RESTRICT tierTable,
@@ -259,13 +264,12 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
     int s = GROUP_ID(1);
     int tile = GROUP_ID(0) * CS_TILE;
 #if BLOCKS == 16
-    /* D = 128: a key's codes are one 16-byte word. Every load of the tile is issued first (CS_TILE/CS_THREADS
-     * loads a thread in flight, up to the capacity: the zone's length is a load too), before the tier tables are
-     * staged: the latencies overlap and the kernel streams the codes instead of waiting per key. */
-    uint4 words[CS_TILE / CS_THREADS];
-    for (int r = 0; r < CS_TILE / CS_THREADS; r++) {
+    /* D = 128: a key's codes are one 16-byte word. The first chunk's loads are issued before anything else (up to
+     * the capacity: the zone's length is a load too), the tier tables staged while they are in flight. */
+    uint4 cur[CS_KPT], nxt[CS_KPT];
+    for (int r = 0; r < CS_KPT; r++) {
         int key = tile + t + r * CS_THREADS;
-        words[r] = key < cap ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
+        cur[r] = key < cap ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
     }
 #endif
     AWAIT_INPUTS(); /* the codes are older than the kernel before (pkv.h): only the tier tables wait */
@@ -289,27 +293,34 @@ KERNEL void collisionScores(GLOBAL const uchar* RESTRICT codes, GLOBAL const uch
      * rotate: per 4-code word, every code's word offset (c >> 3) * 4 and nibble shift (c & 7) * 4 are prepared
      * at once, the rotate needs no masked count, and two tiers (<= 6 each) are masked together (no carry reaches
      * bit 4). 16.1 -> 13.0 us in profiles/gpu/floor.cu on the H100. */
-    for (int r = 0; r < CS_TILE / CS_THREADS; r++) {
-        int key = tile + t + r * CS_THREADS;
-        if (key >= end) break;
-        uint w4[4] = {words[r].x, words[r].y, words[r].z, words[r].w};
-        for (int qi = 0; qi < NQ; qi++) {
-            int sc = 0;
-            for (int q = 0; q < 4; q++) {
-                uint off = (w4[q] >> 1) & 0x7c7c7c7cu;   /* (c >> 3) * 4 per byte: the table word's byte offset */
-                uint sh = (w4[q] & 0x07070707u) << 2;  /* (c & 7) * 4 per byte: its nibble; ROTR reads the low 5 bits */
-                LOCAL_PTR const uchar* tb = (LOCAL_PTR const uchar*) (table + (qi * BLOCKS + 4 * q) * 32);
-                uint x0 = *(LOCAL_PTR const uint*) (tb + BYTE_OF(off, 0));
-                uint x1 = *(LOCAL_PTR const uint*) (tb + 128 + BYTE_OF(off, 1));
-                uint x2 = *(LOCAL_PTR const uint*) (tb + 256 + BYTE_OF(off, 2));
-                uint x3 = *(LOCAL_PTR const uint*) (tb + 384 + (off >> 24));
-                uint a = ROTR(x0, sh) + ROTR(x1, sh >> 8);
-                uint b = ROTR(x2, sh >> 16) + ROTR(x3, sh >> 24);
-                sc += (int) ((a & 15u) + (b & 15u));
-            }
-            scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
-            ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
+    for (int base = tile; base < end; base += CS_CHUNK) {
+        for (int r = 0; r < CS_KPT; r++) {
+            int key = base + CS_CHUNK + t + r * CS_THREADS;
+            nxt[r] = key < end ? ((GLOBAL const uint4*) codes)[(long) s * cap + key] : UINT4_ZERO;
         }
+        for (int r = 0; r < CS_KPT; r++) {
+            int key = base + t + r * CS_THREADS;
+            if (key >= end) break;
+            uint w4[4] = {cur[r].x, cur[r].y, cur[r].z, cur[r].w};
+            for (int qi = 0; qi < NQ; qi++) {
+                int sc = 0;
+                for (int q = 0; q < 4; q++) {
+                    uint off = (w4[q] >> 1) & 0x7c7c7c7cu;   /* (c >> 3) * 4 per byte: the table word's byte offset */
+                    uint sh = (w4[q] & 0x07070707u) << 2;  /* (c & 7) * 4 per byte: its nibble; ROTR reads the low 5 bits */
+                    LOCAL_PTR const uchar* tb = (LOCAL_PTR const uchar*) (table + (qi * BLOCKS + 4 * q) * 32);
+                    uint x0 = *(LOCAL_PTR const uint*) (tb + BYTE_OF(off, 0));
+                    uint x1 = *(LOCAL_PTR const uint*) (tb + 128 + BYTE_OF(off, 1));
+                    uint x2 = *(LOCAL_PTR const uint*) (tb + 256 + BYTE_OF(off, 2));
+                    uint x3 = *(LOCAL_PTR const uint*) (tb + 384 + (off >> 24));
+                    uint a = ROTR(x0, sh) + ROTR(x1, sh >> 8);
+                    uint b = ROTR(x2, sh >> 16) + ROTR(x3, sh >> 24);
+                    sc += (int) ((a & 15u) + (b & 15u));
+                }
+                scores[((long) s * NQ + qi) * cap + key] = (uchar) sc;
+                ATOMIC_ADD_INT(&mine[qi * HIST_BINS + sc], 1);
+            }
+        }
+        for (int r = 0; r < CS_KPT; r++) cur[r] = nxt[r];
     }
 #else
     for (int key = tile + t; key < end; key += LOCAL_SIZE(0)) {

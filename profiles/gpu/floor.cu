@@ -209,6 +209,59 @@ __global__ void __launch_bounds__(256) rerankT(const uint4* __restrict__ nib, co
     }
 }
 
+// Collision scoring pipelined: a work-group scores SEL_TILE = 4096 keys (one per-tile histogram flush) in chunks of
+// T x KPT keys, loading chunk i+1 while it looks chunk i up (rotate lookups, shared histogram by warp).
+template <int T, int KPT>
+__global__ void __launch_bounds__(T) collPipe(const uint4* __restrict__ p, long n, const unsigned* __restrict__ tiers, unsigned char* scores, int* hist) {
+    __shared__ unsigned table[16 * 32];
+    __shared__ int lh[(T / 32) * 97];
+    constexpr int CH = T * KPT, NCH = 4096 / CH;
+    long tile = (long) blockIdx.x * 4096;
+    int t = threadIdx.x;
+    uint4 cur[KPT], nxt[KPT];
+#pragma unroll
+    for (int u = 0; u < KPT; u++) { long i = tile + t + (long) u * T; cur[u] = i < n ? p[i] : make_uint4(0, 0, 0, 0); }
+    for (int i = t; i < 16 * 32; i += T) table[i] = tiers[i];
+    for (int i = t; i < (T / 32) * 97; i += T) lh[i] = 0;
+    __syncthreads();
+    int* mine = lh + (t >> 5) * 97;
+#pragma unroll 1
+    for (int c = 0; c < NCH; c++) {
+        long base = tile + (long) c * CH;
+        if (c + 1 < NCH) {
+#pragma unroll
+            for (int u = 0; u < KPT; u++) { long i = base + CH + t + (long) u * T; nxt[u] = i < n ? p[i] : make_uint4(0, 0, 0, 0); }
+        }
+#pragma unroll
+        for (int u = 0; u < KPT; u++) {
+            long i = base + t + (long) u * T;
+            unsigned ws[4] = {cur[u].x, cur[u].y, cur[u].z, cur[u].w};
+            int sc = 0;
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                unsigned off = (ws[q] >> 1) & 0x7c7c7c7cu, sh = (ws[q] & 0x07070707u) << 2;
+                const char* tb = (const char*) table + q * 4 * 128;
+                unsigned x0 = *(const unsigned*) (tb + __byte_perm(off, 0, 0x4440));
+                unsigned x1 = *(const unsigned*) (tb + 128 + __byte_perm(off, 0, 0x4441));
+                unsigned x2 = *(const unsigned*) (tb + 256 + __byte_perm(off, 0, 0x4442));
+                unsigned x3 = *(const unsigned*) (tb + 384 + (off >> 24));
+                unsigned a = __funnelshift_r(x0, x0, sh) + __funnelshift_r(x1, x1, sh >> 8);
+                unsigned b = __funnelshift_r(x2, x2, sh >> 16) + __funnelshift_r(x3, x3, sh >> 24);
+                sc += (int) ((a & 15u) + (b & 15u));
+            }
+            if (i < n) { scores[i] = (unsigned char) sc; atomicAdd(&mine[sc], 1); }
+        }
+#pragma unroll
+        for (int u = 0; u < KPT; u++) cur[u] = nxt[u];
+    }
+    __syncthreads();
+    for (int i = t; i < 97; i += T) {
+        int sum = 0;
+        for (int c = 0; c < T / 32; c++) sum += lh[c * 97 + i];
+        if (sum) { atomicAdd(&hist[i], sum); atomicAdd(&hist[97 + (int) (tile >> 12) * 97 + i], sum); }
+    }
+}
+
 int main() {
     const long keys = 8L * 131072;           // 8 KV heads x 128K
     const int m = (int) (keys / 10);         // 10% candidates
@@ -255,6 +308,12 @@ int main() {
         coll<1024, 4, 1, 1><<<(int) (n / 4096), 1024>>>(codes, n, tiers, scores, hist);
         coll<256, 8, 1, 1><<<(int) (n / 2048), 256>>>(codes, n, tiers, scores, hist);
         coll<128, 8, 1, 1><<<(int) (n / 1024), 128>>>(codes, n, tiers, scores, hist);
+        collPipe<256, 4><<<(int) (n / 4096), 256>>>(codes, n, tiers, scores, hist);
+        collPipe<256, 8><<<(int) (n / 4096), 256>>>(codes, n, tiers, scores, hist);
+        collPipe<512, 4><<<(int) (n / 4096), 512>>>(codes, n, tiers, scores, hist);
+        collPipe<512, 2><<<(int) (n / 4096), 512>>>(codes, n, tiers, scores, hist);
+        collPipe<1024, 2><<<(int) (n / 4096), 1024>>>(codes, n, tiers, scores, hist);
+        collPipe<128, 8><<<(int) (n / 4096), 128>>>(codes, n, tiers, scores, hist);
         int M = (int) ix.size();
         rerankT<1><<<(M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
         rerankT<2><<<(2 * M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
@@ -266,7 +325,7 @@ int main() {
     std::vector<unsigned char> sa(n), sb(n);
     coll<256, 4, 0, 0><<<(int) (n / 1024), 256>>>(codes, n, tiers, scores, hist);
     CHECK(cudaMemcpy(sa.data(), scores, n, cudaMemcpyDeviceToHost));
-    coll<512, 8, 1, 2><<<(int) (n / 4096), 512>>>(codes, n, tiers, scores, hist);
+    collPipe<256, 4><<<(int) (n / 4096), 256>>>(codes, n, tiers, scores, hist);
     CHECK(cudaMemcpy(sb.data(), scores, n, cudaMemcpyDeviceToHost));
     long diff = 0; for (long i = 0; i < n; i++) diff += sa[i] != sb[i];
     printf("rotate lookups vs shift-and-mask: %ld of %ld scores differ (first %d %d)\n", diff, n, sa[0], sb[0]);
