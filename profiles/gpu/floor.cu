@@ -262,6 +262,58 @@ __global__ void __launch_bounds__(T) collPipe(const uint4* __restrict__ p, long 
     }
 }
 
+// Rerank with CPT candidates per thread (one table per work-group for CPT x 256 candidates, CPT rows in flight).
+template <int CPT>
+__global__ void __launch_bounds__(256) rerankC(const uint4* __restrict__ nib, const unsigned short* __restrict__ wts, const float* __restrict__ qh,
+                                               const int* __restrict__ idx, int m, float* est, int* estHist) {
+    __shared__ float lut[128 * 16];
+    int t = threadIdx.x;
+    uint4 x[CPT][4];
+    uint4 wv[CPT][2];
+#pragma unroll
+    for (int c = 0; c < CPT; c++) {
+        int j = blockIdx.x * 256 * CPT + c * 256 + t;
+        if (j < m) {
+            long k = idx[j];
+#pragma unroll
+            for (int v = 0; v < 4; v++) x[c][v] = nib[4 * k + v];
+            wv[c][0] = ((const uint4*) (wts + 16 * k))[0];
+            wv[c][1] = ((const uint4*) (wts + 16 * k))[1];
+        }
+    }
+    float lev = LEV[t & 15];
+    for (int i = t; i < 128 * 16; i += 256) lut[i] = qh[i >> 4] * lev;
+    __syncthreads();
+#pragma unroll
+    for (int c = 0; c < CPT; c++) {
+        int j = blockIdx.x * 256 * CPT + c * 256 + t;
+        if (j >= m) break;
+        unsigned w8[8] = {wv[c][0].x, wv[c][0].y, wv[c][0].z, wv[c][0].w, wv[c][1].x, wv[c][1].y, wv[c][1].z, wv[c][1].w};
+        float acc = 0.0f;
+#pragma unroll
+        for (int v = 0; v < 4; v++) {
+            unsigned ws[4] = {x[c][v].x, x[c][v].y, x[c][v].z, x[c][v].w};
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int bb = v * 4 + q;
+                unsigned lo = (ws[q] << 2) & 0x3c3c3c3cu, hi = (ws[q] >> 2) & 0x3c3c3c3cu;
+                const char* L = (const char*) lut + bb * 8 * 64;
+                float s = 0.0f;
+#pragma unroll
+                for (int b = 0; b < 4; b++) {
+                    s += *(const float*) (L + (2 * b) * 64 + __byte_perm(lo, 0, 0x4440 + b))
+                       + *(const float*) (L + (2 * b + 1) * 64 + __byte_perm(hi, 0, 0x4440 + b));
+                }
+                acc += __uint_as_float((w8[bb >> 1] >> (16 * (bb & 1))) << 16) * s;
+            }
+        }
+        est[j] = acc;
+        int bin = (__float_as_uint(acc) >> 19) & 4095;
+        unsigned peers = __match_any_sync(__activemask(), bin);
+        if ((t & 31) == __ffs(peers) - 1) atomicAdd(&estHist[bin], __popc(peers));
+    }
+}
+
 int main() {
     const long keys = 8L * 131072;           // 8 KV heads x 128K
     const int m = (int) (keys / 10);         // 10% candidates
@@ -318,6 +370,9 @@ int main() {
         rerankT<1><<<(M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
         rerankT<2><<<(2 * M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
         rerankT<4><<<(4 * M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
+        rerankC<1><<<(M + 255) / 256, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
+        rerankC<2><<<(M + 511) / 512, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
+        rerankC<4><<<(M + 1023) / 1024, 256>>>(nib, (const unsigned short*) wts, qh, idx, M, est, ehist);
         gatherSplit<<<(ix.size() + 255) / 256, 256>>>(nib, wts, idx, (int) ix.size(), est);
         gatherSplit4<<<(4 * ix.size() + 255) / 256, 256>>>(nib, wts, idx, (int) ix.size(), est);
     }
