@@ -17,7 +17,7 @@ import org.pariskv.compute.ffm.ReservedMemory;
  * context grows, without copying anything that is stored.
  *
  * <p>The whole capacity is reserved as address space up front ({@link ReservedMemory}: mmap MAP_NORESERVE), keys
- * then values, each page-aligned; physical pages appear only as rows are written. A segment is
+ * then values, each page-aligned; physical pages appear only as segments come into use. A segment is
  * {@link #SEGMENT_TOKENS} consecutive token rows of every stream, keys and values. {@link #ensure} brings segments into
  * use before the decoder writes rows beyond them: it first checks the host cap and the host's available memory and
  * refuses with {@link InsufficientMemoryException} (nothing stored changes), then
@@ -27,12 +27,15 @@ import org.pariskv.compute.ffm.ReservedMemory;
  *       range at its host address. Where the device cannot use host addresses of registered memory
  *       ({@code CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM} = 0) the store falls back to one {@code cuMemHostAlloc} of the
  *       whole capacity, committed up front, and says so on stderr.</li>
- *   <li>MAPPED on OpenCL: a {@code CL_MEM_USE_HOST_PTR} buffer over the reserved range. PoCL reads it in place, so
- *       pages are committed as rows are written and segments are accounting only. NVIDIA's OpenCL keeps a device copy
- *       of host-pointer buffers: there the device holds the whole capacity anyway.</li>
- *   <li>STAGED (any backend): {@link #keysHost()} and {@link #valuesHost()} are views of the reserved range; segments
- *       are accounting and cap checks.</li>
+ *   <li>MAPPED on OpenCL: a {@code CL_MEM_USE_HOST_PTR} buffer over the reserved range, read in place by PoCL.
+ *       NVIDIA's OpenCL keeps a device copy of host-pointer buffers: there the device holds the whole capacity
+ *       anyway.</li>
+ *   <li>STAGED (any backend): {@link #keysHost()} and {@link #valuesHost()} are views of the reserved range.</li>
  * </ul>
+ * Except on CUDA (where page-locking commits them), a new segment's pages are committed when it comes into use
+ * ({@link ReservedMemory#populate}: {@code MADV_POPULATE_WRITE}, Linux 5.14+), so a host that runs short fails that
+ * call and the decoder refuses, instead of the process dying at a later first write of a row. Older kernels commit
+ * pages as rows are written, and the store says so once.
  * {@link #committedBytes()} counts the segments in use (on the {@link NativeMemoryLedger}, so leak checks see growth
  * and release); {@link #reservedBytes()} the whole capacity. {@link #close()} unregisters, unmaps and takes everything
  * off the ledger. Not thread-safe.
@@ -50,6 +53,7 @@ public final class HostKvStore implements AutoCloseable {
     private final String what;
     private final MemoryKind kind;
     private final ReservedMemory reserved;       // null when the fallback committed everything up front
+    private final long valuesAt;                 // offset of the values plane in the reserved range
     private final MemorySegment keysHost, valuesHost;
     private final DeviceBuffer keys, values;     // kernels' view (MAPPED), null for STAGED
     private final boolean upFront;
@@ -96,6 +100,7 @@ public final class HostKvStore implements AutoCloseable {
                 throw e;
             }
             this.reserved = null;
+            this.valuesAt = 0;
             this.keys = k;
             this.values = v;
             this.keysHost = k.hostSegment();
@@ -124,6 +129,7 @@ public final class HostKvStore implements AutoCloseable {
             throw e;
         }
         this.reserved = r;
+        this.valuesAt = valuesAt;
         this.keys = k;
         this.values = v;
         this.kind = k != null ? k.kind() : MemoryKind.HOST_STAGED;
@@ -162,6 +168,7 @@ public final class HostKvStore implements AutoCloseable {
         long more = 0;
         for (int i = segments; i < need; i++) more += segmentBytes(streams, capacity, dim, segmentTokens, i);
         refuseIfShort(tokens, need, more);
+        if (reserved != null && kind != MemoryKind.CUDA_HOST_REGISTERED) populate(tokens, need);
         if (keys instanceof MappedHostRange k && values instanceof MappedHostRange v) {
             for (int i = segments; i < need; i++) {
                 long first = (long) i * segmentTokens, rows = Math.min(capacity, first + segmentTokens) - first;
@@ -185,6 +192,40 @@ public final class HostKvStore implements AutoCloseable {
         COMMITTED_BY_ALL.addAndGet(more);
         NativeMemoryLedger.hostStoreGrew(kind, more);
     }
+
+    /**
+     * Commits the new segments' pages now (STAGED, OpenCL and java MAPPED: CUDA page-locks them instead), so that a
+     * host short of memory refuses here instead of killing the process at the first write of a row. On failure the
+     * new segments' pages go back and nothing stored changes.
+     */
+    private void populate(int tokens, int need) {
+        long first = (long) segments * segmentTokens, rows = Math.min(capacity, (long) need * segmentTokens) - first;
+        int s = 0;
+        try {
+            for (; s < streams; s++) {
+                long off = ((long) s * capacity + first) * rowBytes;
+                boolean done = reserved.populate(off, rows * rowBytes) & reserved.populate(valuesAt + off, rows * rowBytes);
+                if (!done) {
+                    if (SAID_LAZY.compareAndSet(false, true)) {
+                        System.err.println("pariskv: this kernel has no MADV_POPULATE_WRITE (Linux 5.14+): host K/V pages are committed as"
+                                + " rows are written, and a host that runs out of memory after the check kills the process");
+                    }
+                    return;
+                }
+            }
+        } catch (IllegalStateException e) {
+            for (int r = 0; r <= Math.min(s, streams - 1); r++) {
+                long off = ((long) r * capacity + first) * rowBytes;
+                reserved.release(off, rows * rowBytes);
+                reserved.release(valuesAt + off, rows * rowBytes);
+            }
+            throw new InsufficientMemoryException("not enough host memory to grow the K/V rows of " + what + " to " + tokens
+                    + " tokens per sequence: " + e.getMessage() + "; nothing was appended: the decoder still holds its tokens ("
+                    + MemoryPlan.gib(committed) + " in use). Free host memory, or lower --context or --batch", e);
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean SAID_LAZY = new java.util.concurrent.atomic.AtomicBoolean();
 
     private void refuseIfShort(int tokens, int need, long more) {
         String growth = "not enough host memory to grow the K/V rows of " + what + " to " + tokens + " tokens per sequence: "

@@ -46,15 +46,22 @@ class HostKvStoreTest {
             assertEquals(0, store.committedBytes());
             assertEquals(0, start % ReservedMemory.pageSize(), "page-aligned");
             assertEquals(0, store.valuesHost().address() % ReservedMemory.pageSize(), "values page-aligned too");
+            boolean populates = canPopulate();
+            long rss1 = rss();
             store.ensure(1);
             assertEquals(1, store.segments());
             assertEquals(segment(4, HostKvStore.SEGMENT_TOKENS, 64), store.committedBytes());
-            for (int s = 0; s < 4; s++) { // a row per stream: a few pages, not the 64 MiB segment
+            if (populates) { // the new segment's 64 MiB are committed when it comes into use, not at a later first write
+                assertTrue(rss() - rss1 >= (60L << 20), "ensure commits the segment: RSS grew by " + (rss() - rss1));
+            } else {
+                assertTrue(rss() - rss0 < (64L << 20), "no MADV_POPULATE_WRITE: rows are committed as written: RSS grew by " + (rss() - rss0));
+            }
+            for (int s = 0; s < 4; s++) {
                 keys.set(ValueLayout.JAVA_SHORT, 2L * s * (1 << 20) * 64, (short) (s + 1));
                 store.valuesHost().set(ValueLayout.JAVA_SHORT, 2L * s * (1 << 20) * 64, (short) -(s + 1));
             }
             assertEquals(3, keys.get(ValueLayout.JAVA_SHORT, 2L * 2 * (1 << 20) * 64));
-            assertTrue(rss() - rss0 < (64L << 20), "rows are committed as written: RSS grew by " + (rss() - rss0));
+            assertTrue(rss() - rss0 < (100L << 20), "one segment of 16 in use: RSS grew by " + (rss() - rss0));
         } finally {
             store.close();
         }
@@ -195,6 +202,33 @@ class HostKvStoreTest {
             if (Long.compareUnsigned(address, lo) >= 0 && Long.compareUnsigned(address, hi) < 0) return true;
         }
         return false;
+    }
+
+    /** Whether this kernel commits reserved pages on request (MADV_POPULATE_WRITE, Linux 5.14+). */
+    static boolean canPopulate() {
+        try (ReservedMemory r = ReservedMemory.reserve(ReservedMemory.pageSize())) {
+            return r.populate(0, ReservedMemory.pageSize());
+        }
+    }
+
+    /** populate commits pages now (keeping what they hold), release gives them back as zeros, both whole pages. */
+    @Test
+    void populateCommitsPagesAndReleaseGivesThemBack() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(canPopulate(), "MADV_POPULATE_WRITE needs Linux 5.14+");
+        long mib = 1L << 20;
+        try (ReservedMemory r = ReservedMemory.reserve(256 * mib)) {
+            r.segment().set(ValueLayout.JAVA_LONG, 0, 42L);
+            long rss0 = rss();
+            assertTrue(r.populate(0, 128 * mib));
+            long grew = rss() - rss0;
+            assertTrue(grew >= 120 * mib && grew < 140 * mib, "populating 128 MiB: RSS grew by " + (grew >> 20) + " MiB");
+            assertEquals(42L, r.segment().get(ValueLayout.JAVA_LONG, 0), "a committed page keeps its contents");
+            r.release(64 * mib, 64 * mib + 100); // the partial page at the end stays
+            long back = rss0 + grew - rss();
+            assertTrue(back >= 60 * mib && back <= 68 * mib, "release gave back " + (back >> 20) + " MiB");
+            assertEquals(0L, r.segment().get(ValueLayout.JAVA_LONG, 64 * mib), "released pages read as zeros");
+            assertThrows(IndexOutOfBoundsException.class, () -> r.populate(200 * mib, 100 * mib));
+        }
     }
 
     static long rss() throws IOException {

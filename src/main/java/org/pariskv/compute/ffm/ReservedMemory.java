@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ReservedMemory implements AutoCloseable {
     private static final boolean LINUX = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux");
     private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
-            SC_PAGESIZE = 30;
+            SC_PAGESIZE = 30, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23, EINVAL = 22;
     private static final AtomicLong LIVE = new AtomicLong(), LIVE_BYTES = new AtomicLong();
 
     private final Arena arena = Arena.ofShared();
@@ -90,6 +90,47 @@ public final class ReservedMemory implements AutoCloseable {
         return lazy;
     }
 
+    /**
+     * Commits bytes {@code [offset, offset + bytes)} now, as if written (Linux 5.14+ {@code MADV_POPULATE_WRITE}), so
+     * that running out of memory fails this call instead of killing the process at a later first write. The range is
+     * widened to whole pages. Pages already committed keep their contents.
+     *
+     * @return false when this kernel has no MADV_POPULATE_WRITE (pages then commit as they are written), and when the
+     *         memory is not lazy (already committed)
+     * @throws IllegalStateException when the pages cannot be committed (ENOMEM and the like), with errno's words;
+     *                               some of the range may be committed then ({@link #release} gives it back)
+     */
+    public synchronized boolean populate(long offset, long bytes) {
+        if (!lazy || bytes <= 0) return false;
+        if (closed) throw new IllegalStateException("reserved memory closed");
+        long[] r = pages(offset, bytes);
+        int e = Libc.INSTANCE.madvise(address + r[0], r[1], MADV_POPULATE_WRITE);
+        if (e == 0) return true;
+        if (e == EINVAL) return false; // Linux before 5.14
+        throw new IllegalStateException("could not commit " + r[1] + " bytes of reserved memory (madvise MADV_POPULATE_WRITE): "
+                + Libc.INSTANCE.words(e) + " (errno " + e + ")");
+    }
+
+    /**
+     * Gives the pages of {@code [offset, offset + bytes)} back to the system ({@code MADV_DONTNEED}): they read as
+     * zeros again and commit again when written. Only for ranges that hold nothing worth keeping. The range is
+     * narrowed to whole pages.
+     */
+    public synchronized void release(long offset, long bytes) {
+        if (!lazy || closed) return;
+        long page = pageSize();
+        long from = (offset + page - 1) / page * page, to = (offset + bytes) / page * page;
+        java.util.Objects.checkFromToIndex(offset, offset + bytes, this.bytes);
+        if (to > from) Libc.INSTANCE.madvise(address + from, to - from, MADV_DONTNEED);
+    }
+
+    private long[] pages(long offset, long bytes) {
+        java.util.Objects.checkFromIndexSize(offset, bytes, this.bytes);
+        long page = pageSize();
+        long from = offset / page * page, to = Math.min(this.bytes, (offset + bytes + page - 1) / page * page);
+        return new long[] {from, to - from};
+    }
+
     /** Reservations not yet closed, process-wide (leak checks). */
     public static long live() {
         return LIVE.get();
@@ -122,7 +163,7 @@ public final class ReservedMemory implements AutoCloseable {
         private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
         private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-        private final MethodHandle mmap, munmap, strerror;
+        private final MethodHandle mmap, munmap, madvise, strerror;
         final long pageSize;
 
         private Libc() {
@@ -133,6 +174,8 @@ public final class ReservedMemory implements AutoCloseable {
                     FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), errno);
             munmap = linker.downcallHandle(lookup.find("munmap").orElseThrow(),
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), errno);
+            madvise = linker.downcallHandle(lookup.find("madvise").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
             strerror = linker.downcallHandle(lookup.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
             MethodHandle sysconf = linker.downcallHandle(lookup.find("sysconf").orElseThrow(), FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
             long p;
@@ -169,6 +212,17 @@ public final class ReservedMemory implements AutoCloseable {
                     throw new IllegalStateException("munmap of " + bytes + " bytes at 0x" + Long.toHexString(address)
                             + " failed: " + words(e) + " (errno " + e + ")");
                 }
+            } catch (Throwable t) {
+                throw NativeLibrary.rethrow(t);
+            }
+        }
+
+        /** madvise(address, bytes, advice): 0, or the errno it failed with. */
+        int madvise(long address, long bytes, int advice) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment state = a.allocate(CAPTURE);
+                int rc = (int) madvise.invokeExact(state, MemorySegment.ofAddress(address), bytes, advice);
+                return rc == 0 ? 0 : (int) ERRNO.get(state, 0L);
             } catch (Throwable t) {
                 throw NativeLibrary.rethrow(t);
             }
