@@ -1005,6 +1005,28 @@ FUNC int attended_token(GLOBAL const int* p, GLOBAL const int* sel, int selN, in
     return p[P_ZONE_END] + (i - sinkEnd - selN);
 }
 
+/*
+ * The device window (K/V placed in host memory): per stream [ringBase + ring][D] rows on the device, sink token t at
+ * row t (t < ringBase), a later token t at ringBase + (t & (ring - 1)). appendTokens writes every new row there too,
+ * and a sparse step reads its sink and local rows there: only the top-k rows come from host memory.
+ */
+FUNC int window_slot(int token, int ringBase, int ring) {
+    return token < ringBase ? token : ringBase + (token & (ring - 1));
+}
+
+/* Attended index i's row: >= 0 a token of the K/V rows, < 0 -(slot + 1) in the device window (ring > 0: its sink
+ * and local rows; a dense step reads every row from the K/V rows). */
+FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i, int ringBase, int ring) {
+    int tok = attended_token(p, sel, selN, i);
+    if (ring == 0 || p[P_DENSE]) return tok;
+    int sinkEnd = p[P_SINK_END];
+    if (i < sinkEnd || i >= sinkEnd + selN) return -(window_slot(tok, ringBase, ring) + 1);
+    return tok;
+}
+
+/* The bf16 row of attended_row r: B (the stream's K/V rows) or BW (its device window). */
+#define ROW_OF(B, BW, r) ((r) >= 0 ? (B) + (long) (r) * HEAD_DIM : (BW) + (long) (-(r) - 1) * HEAD_DIM)
+
 FUNC int attended_count(GLOBAL const int* p, int selN) {
     if (p[P_DENSE]) return p[P_LEN];
     return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
@@ -1018,11 +1040,13 @@ FUNC int attended_count(GLOBAL const int* p, int selN) {
 /*
  * One chunk of attention (the body of sparseAttention and sparseAttentionStaged): work-group (c, s) attends the
  * GROUP query heads of stream s over attended tokens [c*chunk, (c+1)*chunk) and writes a partial (max, sum,
- * acc[D]) per head. K, V: the stream's bf16 rows. staged == 0: row = token position (attended_token);
- * staged == 1: row = attended index (the host packed the attended rows in order). The arithmetic is the same.
+ * acc[D]) per head. K, V: the stream's bf16 rows; KW, VW: its device window. staged == 0: row = attended_row
+ * (a token position, or a window row); staged == 1: row = attended index (the host packed the attended rows in
+ * order). The arithmetic is the same.
  */
 FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ushort* RESTRICT K,
-                          GLOBAL const ushort* RESTRICT V, GLOBAL const int* RESTRICT plan,
+                          GLOBAL const ushort* RESTRICT V, GLOBAL const ushort* KW, GLOBAL const ushort* VW,
+                          int ringBase, int ring, GLOBAL const int* RESTRICT plan,
                           GLOBAL const int* RESTRICT selected, GLOBAL const int* RESTRICT selCount,
                           GLOBAL float* RESTRICT pmax, GLOBAL float* RESTRICT psum, GLOBAL float* RESTRICT pacc, int maxChunks, int chunk, int staged,
                           LOCAL_PTR float* qs, LOCAL_PTR float* prob, LOCAL_PTR int* tok, LOCAL_PTR float* red) {
@@ -1039,7 +1063,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? first + i : attended_token(p, selected + (long) s * KMAX, selN, first + i);
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? first + i : attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring);
     SYNC_THREADS;
 #if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
     /*
@@ -1050,7 +1074,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     bool prefetch = chunk <= ATT_PREFETCH;
     float vpre[ATT_PREFETCH];
     if (prefetch) {
-        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(V[(long) tok[i] * HEAD_DIM + t]) : 0.0f;
+        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(ROW_OF(V, VW, tok[i])[t]) : 0.0f;
     }
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
@@ -1062,7 +1086,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
             uint2 kr[ATT_BATCH];
             for (int u = 0; u < ATT_BATCH; u++) {
                 int i = i0 + u * warps;
-                if (i < nTok) kr[u] = ((GLOBAL const uint2*) (K + (long) tok[i] * HEAD_DIM))[lane];
+                if (i < nTok) kr[u] = ((GLOBAL const uint2*) ROW_OF(K, KW, tok[i]))[lane];
                 else { kr[u].x = 0u; kr[u].y = 0u; }
             }
             for (int u = 0; u < ATT_BATCH; u++) {
@@ -1083,7 +1107,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
         for (int i = warp; i < nTok; i += warps) {
-            GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM;
+            GLOBAL const ushort* row = ROW_OF(K, KW, tok[i]);
             float dots[GROUP];
             for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
             for (int dd = lane; dd < HEAD_DIM; dd += 32) {
@@ -1100,7 +1124,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
 #else
     /* logits: one token per thread, all GROUP heads at once (each key row is read once) */
     for (int i = t; i < nTok; i += LOCAL_SIZE(0)) {
-        GLOBAL const ushort* row = K + (long) tok[i] * HEAD_DIM;
+        GLOBAL const ushort* row = ROW_OF(K, KW, tok[i]);
         float dots[GROUP];
         for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
         for (int dd = 0; dd < HEAD_DIM; dd++) {
@@ -1141,7 +1165,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
         for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
         for (int i0 = 0; i0 < nTok; i0 += ATT_BATCH) { /* ATT_BATCH row loads in flight, then summed in order */
             float vv[ATT_BATCH];
-            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(V[(long) tok[i0 + u] * HEAD_DIM + dd]) : 0.0f;
+            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(ROW_OF(V, VW, tok[i0 + u])[dd]) : 0.0f;
             for (int u = 0; u < ATT_BATCH && i0 + u < nTok; u++) {
                 for (int g = 0; g < GROUP; g++) accv[g] += prob[(i0 + u) * GROUP + g] * vv[u];
             }
@@ -1158,20 +1182,23 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
  * sparseAttention - twin: SparseAttention.attend (split over the token axis, flash-decoding style).
  * grid (chunks, S) x ATT_THREADS. Work-group (c, s) attends the GROUP query heads of stream s over
  * attended tokens [c*ATT_CHUNK, (c+1)*ATT_CHUNK) and writes a partial (max, sum, acc[D]) per head.
- * keys/values: bf16 rows [S][capTok][D]. Dense streams (P_DENSE) attend every token: full attention.
+ * keys/values: bf16 rows [S][capTok][D]; winKeys/winValues: the device window [S][ringBase + ring][D] when ring > 0
+ * (window_slot). Dense streams (P_DENSE) attend every token: full attention.
  */
 KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* keys, GLOBAL const ushort* values,
+                            GLOBAL const ushort* winKeys, GLOBAL const ushort* winValues,
                             GLOBAL const int* plan, GLOBAL const int* selected, GLOBAL const int* selCount,
                             GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc, int capTok, int maxChunks,
-                            int chunk) {
+                            int chunk, int ringBase, int ring) {
     AWAIT_INPUTS();
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
     LOCAL_ARRAY(int, tok, ATT_CHUNK);
     LOCAL_ARRAY(float, red, GROUP * 2);
     int s = GROUP_ID(1);
-    attention_chunk(queries, keys + (long) s * capTok * HEAD_DIM, values + (long) s * capTok * HEAD_DIM, plan, selected,
-                    selCount, pmax, psum, pacc, maxChunks, chunk, 0, qs, prob, tok, red);
+    long w = (long) s * (ringBase + ring) * HEAD_DIM;
+    attention_chunk(queries, keys + (long) s * capTok * HEAD_DIM, values + (long) s * capTok * HEAD_DIM, winKeys + w, winValues + w,
+                    ringBase, ring, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 0, qs, prob, tok, red);
 }
 
 /*
@@ -1197,7 +1224,7 @@ KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const usho
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
     long n = attended_count(p, p[P_DENSE] ? 0 : selCount[s]);
     GLOBAL const ushort* K = staged + base * HEAD_DIM;
-    attention_chunk(queries, K, K + n * HEAD_DIM, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
+    attention_chunk(queries, K, K + n * HEAD_DIM, K, K, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
                     qs, prob, tok, red);
 }
 
@@ -1313,15 +1340,23 @@ KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBA
 
 /*
  * appendTokens - twin: RowStore.append of one decode step. grid (S) x HEAD_DIM. Row s of newKeys/newValues
- * (bf16) becomes token P_LEN - 1 of stream s: one upload per step instead of one per stream.
+ * (bf16) becomes token P_LEN - 1 of stream s: one upload per step instead of one per stream. With ring > 0 (K/V in
+ * host memory) the row also goes to the stream's device window (window_slot).
  */
 KERNEL void appendTokens(GLOBAL const ushort* newKeys, GLOBAL const ushort* newValues, GLOBAL const int* plan,
-                         GLOBAL ushort* keys, GLOBAL ushort* values, int capTok) {
+                         GLOBAL ushort* keys, GLOBAL ushort* values, GLOBAL ushort* winKeys, GLOBAL ushort* winValues,
+                         int capTok, int ringBase, int ring) {
     AWAIT_INPUTS();
     int s = GROUP_ID(0);
     int token = plan[s * PLAN_STRIDE + P_LEN] - 1;
+    long w = ((long) s * (ringBase + ring) + window_slot(token, ringBase, ring)) * HEAD_DIM;
     for (int d = LOCAL_ID(0); d < HEAD_DIM; d += LOCAL_SIZE(0)) {
-        keys[((long) s * capTok + token) * HEAD_DIM + d] = newKeys[s * HEAD_DIM + d];
-        values[((long) s * capTok + token) * HEAD_DIM + d] = newValues[s * HEAD_DIM + d];
+        ushort k = newKeys[s * HEAD_DIM + d], v = newValues[s * HEAD_DIM + d];
+        keys[((long) s * capTok + token) * HEAD_DIM + d] = k;
+        values[((long) s * capTok + token) * HEAD_DIM + d] = v;
+        if (ring > 0) { /* the device window's copy (K/V in host memory) */
+            winKeys[w + d] = k;
+            winValues[w + d] = v;
+        }
     }
 }

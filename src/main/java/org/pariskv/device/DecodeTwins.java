@@ -94,16 +94,30 @@ public final class DecodeTwins {
         return shape;
     }
 
-    /** Twin of {@code appendTokens}: row {@code s} of {@code newKeys/newValues} becomes token {@code P_LEN - 1} of stream {@code s}. */
+    /**
+     * Twin of {@code appendTokens}: row {@code s} of {@code newKeys/newValues} becomes token {@code P_LEN - 1} of stream
+     * {@code s}, and with {@code ring > 0} also its row of the device window ({@link #windowSlot}).
+     */
     public void appendTokens(MemorySegment newKeys, MemorySegment newValues, MemorySegment plan, MemorySegment keys,
-                             MemorySegment values, int capTok) {
+                             MemorySegment values, MemorySegment winKeys, MemorySegment winValues, int capTok, int ringBase, int ring) {
         int[] p = plan(plan);
         long row = 2L * d;
         for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
-            long dst = ((long) s * capTok + p[s * PLAN_STRIDE + P_LEN] - 1) * row;
+            int token = p[s * PLAN_STRIDE + P_LEN] - 1;
+            long dst = ((long) s * capTok + token) * row;
             MemorySegment.copy(newKeys, s * row, keys, dst, row);
             MemorySegment.copy(newValues, s * row, values, dst, row);
+            if (ring > 0) {
+                long w = ((long) s * (ringBase + ring) + windowSlot(token, ringBase, ring)) * row;
+                MemorySegment.copy(newKeys, s * row, winKeys, w, row);
+                MemorySegment.copy(newValues, s * row, winValues, w, row);
+            }
         }
+    }
+
+    /** {@code window_slot}: a token's row in its stream's device window, sink rows first, then a ring of {@code ring} (a power of two). */
+    public static int windowSlot(int token, int ringBase, int ring) {
+        return token < ringBase ? token : ringBase + (token & (ring - 1));
     }
 
     /**
@@ -336,12 +350,18 @@ public final class DecodeTwins {
      * {@code ((s * GROUP + g) * maxChunks + c)} of {@code pmax/psum/pacc} (pacc rows of D). The OpenCL path's order:
      * sequential dots and sums over the chunk's tokens.
      */
-    public void sparseAttention(MemorySegment queries, MemorySegment keys, MemorySegment values, MemorySegment plan,
-                                MemorySegment selected, MemorySegment selCount, MemorySegment pmax, MemorySegment psum,
-                                MemorySegment pacc, int capTok, int maxChunks, int chunk) {
+    public void sparseAttention(MemorySegment queries, MemorySegment keys, MemorySegment values, MemorySegment winKeys,
+                                MemorySegment winValues, MemorySegment plan, MemorySegment selected, MemorySegment selCount,
+                                MemorySegment pmax, MemorySegment psum, MemorySegment pacc, int capTok, int maxChunks, int chunk,
+                                int ringBase, int ring) {
         int[] p = plan(plan);
-        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk,
-                (s, i, token) -> 2L * ((long) s * capTok + token) * d, keys, values, null);
+        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk, (s, i, token) -> {
+            int o = s * PLAN_STRIDE, sinkEnd = p[o + P_SINK_END];
+            boolean window = ring > 0 && p[o + P_DENSE] == 0 && (i < sinkEnd || i >= sinkEnd + selCount.get(I32, 4L * s));
+            // attended_row: sink and local rows from the device window (encoded below zero), the top-k from the K/V rows
+            return window ? -1 - 2L * ((long) s * (ringBase + ring) + windowSlot(token, ringBase, ring)) * d
+                    : 2L * ((long) s * capTok + token) * d;
+        }, keys, values, winKeys, winValues, null);
     }
 
     /**
@@ -361,10 +381,13 @@ public final class DecodeTwins {
             keyRow[s + 1] = keyRow[s] + 2L * n[s];
         }
         attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk,
-                (s, i, token) -> 2L * (keyRow[s] + i) * d, staged, staged, n);
+                (s, i, token) -> 2L * (keyRow[s] + i) * d, staged, staged, staged, staged, n);
     }
 
-    /** Byte offset of the bf16 key row of attended index {@code i} (token {@code token}) of stream {@code s}. */
+    /**
+     * Byte offset of the bf16 key row of attended index {@code i} (token {@code token}) of stream {@code s}: {@code o >= 0}
+     * in the K/V rows, {@code -1 - o} in the device window.
+     */
     @FunctionalInterface
     private interface RowAt {
         long offset(int s, int i, int token);
@@ -376,7 +399,7 @@ public final class DecodeTwins {
      */
     private void attend(int[] p, MemorySegment queries, MemorySegment selected, MemorySegment selCount, MemorySegment pmax,
                         MemorySegment psum, MemorySegment pacc, int maxChunks, int chunk, RowAt rowAt,
-                        MemorySegment keys, MemorySegment values, int[] valueShift) {
+                        MemorySegment keys, MemorySegment values, MemorySegment winKeys, MemorySegment winValues, int[] valueShift) {
         float scale = (float) (1.0 / Math.sqrt(d)); // ROT_SCALE_BITS
         float[] q = new float[g * d], acc = new float[d];
         float[] prob = new float[chunk * g];
@@ -391,7 +414,9 @@ public final class DecodeTwins {
                 int nTok = Math.min(chunk, total - c * chunk);
                 for (int i = 0; i < nTok; i++) row[i] = rowAt.offset(s, c * chunk + i, attendedToken(p, s, sel, c * chunk + i));
                 for (int i = 0; i < nTok; i++) {
-                    for (int h = 0; h < g; h++) prob[i * g + h] = SCALAR.dotBf16(keys, row[i], q, h * d, d) * scale;
+                    MemorySegment k = row[i] >= 0 ? keys : winKeys;
+                    long at = row[i] >= 0 ? row[i] : -1 - row[i];
+                    for (int h = 0; h < g; h++) prob[i * g + h] = SCALAR.dotBf16(k, at, q, h * d, d) * scale;
                 }
                 for (int h = 0; h < g; h++) {
                     float mx = Float.NEGATIVE_INFINITY;
@@ -403,7 +428,10 @@ public final class DecodeTwins {
                         sum += e;
                     }
                     Arrays.fill(acc, 0f);
-                    for (int i = 0; i < nTok; i++) SCALAR.axpyBf16(prob[i * g + h], values, row[i] + vShift, acc, 0, d);
+                    for (int i = 0; i < nTok; i++) {
+                        if (row[i] >= 0) SCALAR.axpyBf16(prob[i * g + h], values, row[i] + vShift, acc, 0, d);
+                        else SCALAR.axpyBf16(prob[i * g + h], winValues, -1 - row[i], acc, 0, d);
+                    }
                     long part = ((long) s * g + h) * maxChunks + c;
                     pmax.set(F32, 4L * part, mx);
                     psum.set(F32, 4L * part, sum);

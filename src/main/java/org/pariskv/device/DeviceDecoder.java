@@ -96,6 +96,9 @@ public final class DeviceDecoder implements AutoCloseable {
     private final DeviceBuffer rot, keys, values, codes, nibbles, weights, counts, center, plan, queries, out,
             qhat, qnorm, tierTable, hist, scores, cand, candCount, est, estHist, ranked, rankedCount, selected, selCount,
             pmax, psum, pacc, newKeys, newValues, tileHist, partEst, partTok, partCount;
+    // MAPPED: the sink and local rows also on the device (window_slot in pariskv.c); elsewhere 4 unused bytes
+    private final DeviceBuffer winKeys, winValues;
+    private final IntParam ringBase = new IntParam(0), ring = new IntParam(0);
 
     private final int[] length;   // per sequence
     private final int[] zoneEnd;  // per sequence (shared by its heads)
@@ -313,6 +316,13 @@ public final class DeviceDecoder implements AutoCloseable {
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
             partCount = alloc(sizes, "partCount");
+            boolean window = placement == KvPlacement.MAPPED;
+            winKeys = alloc(sizes, "winKeys");
+            winValues = alloc(sizes, "winValues");
+            if (window) {
+                ringBase.set(cfg.sink());
+                ring.set(ringRows(cfg));
+            }
             newKeys = staged ? null : slice(stepIn, stepLayout[2], 2L * streams * d);
             newValues = staged ? null : slice(stepIn, stepLayout[3], 2L * streams * d);
             stagedPinned = staged ? allocHost(sizes, "stagedPinned") : null;
@@ -480,6 +490,8 @@ public final class DeviceDecoder implements AutoCloseable {
         m.put("partEst", 4L * sq * slices * kFull);
         m.put("partTok", 4L * sq * slices * kFull);
         m.put("partCount", 4L * sq * slices);
+        m.put("winKeys", 0L); // the device window: rows under MAPPED only (bufferBytes by placement)
+        m.put("winValues", 0L);
         m.replaceAll((k, v) -> padded(v));
         return m;
     }
@@ -506,13 +518,26 @@ public final class DeviceDecoder implements AutoCloseable {
      */
     public static Map<String, Long> bufferBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, KvPlacement placement) {
         Map<String, Long> m = bufferBytes(shape, cfg, batch, capacity);
-        if (placement != KvPlacement.STAGED) return m;
         long streams = (long) batch * shape.kvHeads(), d = shape.headDim();
+        if (placement == KvPlacement.MAPPED) { // the sink and local rows on the device: only the top-k cross the bus
+            long rows = streams * (cfg.sink() + ringRows(cfg));
+            m.put("winKeys", padded(2L * rows * d));
+            m.put("winValues", padded(2L * rows * d));
+        }
+        if (placement != KvPlacement.STAGED) return m;
         long rows = padded(2L * 2 * streams * stagedSlots(cfg, capacity) * d);
         m.put("stagedPinned", rows);
         m.put("staged", rows);
         m.put("encodeScratch", padded(2L * streams * encodeSlice(cfg, batch, shape.kvHeads(), capacity) * d));
         return m;
+    }
+
+    /**
+     * Rows of the device window's ring under MAPPED: the local window reaches local + interval - 1 rows before it
+     * slides, so the next power of two at or above local + interval holds it (a power of two: the slot is a mask).
+     */
+    static int ringRows(ParisKvConfig cfg) {
+        return Integer.highestOneBit(Math.max(1, cfg.local() + cfg.interval() - 1)) << 1;
     }
 
     /** Whether buffer {@code name} of {@link #bufferBytes} lives in host memory under {@code placement}. */
@@ -672,6 +697,7 @@ public final class DeviceDecoder implements AutoCloseable {
                 }
             }
         }
+        writeWindow(seq, k, v, length[seq], tokens);
         int before = length[seq];
         length[seq] += tokens;
         int target = length[seq] - zoneEnd[seq] > cfg.local() && length[seq] > cfg.sink() ? length[seq] - cfg.local() : zoneEnd[seq];
@@ -683,6 +709,37 @@ public final class DeviceDecoder implements AutoCloseable {
             zoneEnd[seq] = target;
             encode(from, count);
         }
+    }
+
+    /**
+     * MAPPED: the prefilled rows the device window holds, uploaded there (the kernels read sink and local rows from the
+     * device): tokens below the sink count to their sink rows, and the last {@link #ringRows} tokens of the sequence
+     * to their ring rows ({@code window_slot}).
+     */
+    private void writeWindow(int seq, float[] k, float[] v, int base, int tokens) {
+        int sink = ringBase.get(), r = ring.get(), end = base + tokens;
+        if (r == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment rowsK = a.allocate(2L * Math.max(sink, r) * d, 64), rowsV = a.allocate(2L * Math.max(sink, r) * d, 64);
+            for (int h = 0; h < hkv; h++) {
+                long first = (long) (seq * hkv + h) * (sink + r); // the stream's first window row
+                for (int from = base, to = Math.min(end, sink); from < to; from = to) {
+                    windowRows(rowsK, rowsV, k, v, h, from - base, to - from, first + from);
+                }
+                for (int from = Math.max(Math.max(base, end - r), sink); from < end; ) {
+                    int slot = from & (r - 1), run = Math.min(end - from, r - slot);
+                    windowRows(rowsK, rowsV, k, v, h, from - base, run, first + sink + slot);
+                    from += run;
+                }
+            }
+        }
+    }
+
+    private void windowRows(MemorySegment rowsK, MemorySegment rowsV, float[] k, float[] v, int h, int first, int count, long row) {
+        writeRows(rowsK, 0, k, h, first, count);
+        writeRows(rowsV, 0, v, h, first, count);
+        backend.copyIn(winKeys, 2L * row * d, rowsK.asSlice(0, 2L * count * d));
+        backend.copyIn(winValues, 2L * row * d, rowsV.asSlice(0, 2L * count * d));
     }
 
     /** Rows {@code [first, first+tokens)} of KV head {@code h} from {@code src [tokens][Hkv][D]} as bf16 into {@code dst} at byte {@code off}. */
@@ -884,8 +941,9 @@ public final class DeviceDecoder implements AutoCloseable {
         int threads = Math.min(d, 256);
         TaskGraph t = graph("decode")
                 .upload(stepInSeg, stepIn) // plan, queries and new rows in one copy
-                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.intValue(5)),
-                        () -> Grid.groups(streams, threads), newKeys, newValues, plan, keys, values, capTok)
+                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                                a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
+                        () -> Grid.groups(streams, threads), newKeys, newValues, plan, keys, values, winKeys, winValues, capTok, ringBase, ring)
                 .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                                 a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
                         () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
@@ -893,9 +951,11 @@ public final class DeviceDecoder implements AutoCloseable {
                 .onlyIf(() -> stepEncodeRows > 0);
         retrievalTasks(t);
         t.task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10), a.intValue(11)),
+                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
+                        a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
                 () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                queries, keys, values, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam);
+                queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
+                ringBase, ring);
         combine(t);
         return executionPlan(t, false);
     }

@@ -44,7 +44,7 @@ class DecodeTwinsTest {
     static final Map<String, Spec> SPECS = new LinkedHashMap<>();
 
     static {
-        spec("appendTokens", "newKeys newValues plan keys values capTok", "keys values");
+        spec("appendTokens", "newKeys newValues plan keys values winKeys winValues capTok ringBase ring", "keys values winKeys winValues");
         spec("encodeKeys", "keys rot center plan codes nibbles weights counts cap capTok", "codes nibbles weights counts");
         spec("prepareQuery", "queries rot plan counts qhat qnorm tierTable hist tileHist estHist tiles", "qhat qnorm tierTable hist tileHist estHist");
         spec("collisionScores", "codes tierTable plan scores hist tileHist cap tiles", "scores hist tileHist");
@@ -53,7 +53,7 @@ class DecodeTwinsTest {
         spec("topKSlice", "est cand candCount plan partEst partTok partCount cap slices kFull", "partEst partTok partCount");
         spec("topK", "est cand counts estHist plan ranked rankedCount selected selCount stride slices", "ranked rankedCount selected selCount");
         spec("mergeSelection", "ranked rankedCount plan selected selCount", "selected selCount");
-        spec("sparseAttention", "queries keys values plan selected selCount pmax psum pacc capTok maxChunks chunk", "pmax psum pacc");
+        spec("sparseAttention", "queries keys values winKeys winValues plan selected selCount pmax psum pacc capTok maxChunks chunk ringBase ring", "pmax psum pacc");
         spec("sparseAttentionStaged", "queries staged plan selected selCount pmax psum pacc maxChunks chunk", "pmax psum pacc");
         spec("attentionCombine", "plan selCount pmax psum pacc out maxChunks chunk", "out");
     }
@@ -298,7 +298,7 @@ class DecodeTwinsTest {
         private void run(String task, List<Object> a) {
             DecodeTwins t = twins;
             switch (task) {
-                case "appendTokens" -> t.appendTokens(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), i(a, 5));
+                case "appendTokens" -> t.appendTokens(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), i(a, 7), i(a, 8), i(a, 9));
                 case "encodeKeys" -> t.encodeKeys(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
                 case "prepareQuery" -> t.prepareQuery(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), m(a, 9), i(a, 10));
                 case "collisionScores" -> t.collisionScores(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
@@ -307,7 +307,7 @@ class DecodeTwinsTest {
                 case "topKSlice" -> t.topKSlice(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), i(a, 7), i(a, 8), i(a, 9));
                 case "topK" -> t.topK(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), i(a, 9), i(a, 10));
                 case "mergeSelection" -> t.mergeSelection(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4));
-                case "sparseAttention" -> t.sparseAttention(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), i(a, 9), i(a, 10), i(a, 11));
+                case "sparseAttention" -> t.sparseAttention(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), m(a, 9), m(a, 10), i(a, 11), i(a, 12), i(a, 13), i(a, 14), i(a, 15));
                 case "sparseAttentionStaged" -> t.sparseAttentionStaged(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
                 case "attentionCombine" -> t.attentionCombine(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
                 default -> fail("no twin for " + task);
