@@ -1005,6 +1005,11 @@ FUNC int attended_token(GLOBAL const int* p, GLOBAL const int* sel, int selN, in
     return p[P_ZONE_END] + (i - sinkEnd - selN);
 }
 
+FUNC int attended_count(GLOBAL const int* p, int selN) {
+    if (p[P_DENSE]) return p[P_LEN];
+    return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
+}
+
 /*
  * The device window (K/V placed in host memory): per stream [ringBase + ring][D] rows on the device, sink token t at
  * row t (t < ringBase), a later token t at ringBase + (t & (ring - 1)). appendTokens writes every new row there too,
@@ -1014,23 +1019,38 @@ FUNC int window_slot(int token, int ringBase, int ring) {
     return token < ringBase ? token : ringBase + (token & (ring - 1));
 }
 
-/* Attended index i's row: >= 0 a token of the K/V rows, < 0 -(slot + 1) in the device window (ring > 0: its sink
- * and local rows; a dense step reads every row from the K/V rows). */
+/*
+ * The canonical index (sink rows, then the top-k rows, then the local rows: attended_token's order, the staged
+ * rows' packing) of attended position i. A sparse step attends its top-k rows spread evenly over the positions
+ * (position i holds one when floor((i + 1) selN / n) > floor(i selN / n)), the sink and local rows in order between
+ * them: with K/V in host memory the top-k rows are the only ones read from there, and spread out every chunk's
+ * work-group waits for a few of them instead of a few work-groups for all. Every placement uses the same order,
+ * so their outputs stay equal bit for bit.
+ */
+FUNC int attended_index(GLOBAL const int* p, int selN, int i) {
+    if (p[P_DENSE]) return i;
+    int n = attended_count(p, selN);
+    int before = (int) ((long) i * selN / n); /* top-k rows at positions below i */
+    int sinkEnd = p[P_SINK_END];
+    if ((int) ((long) (i + 1) * selN / n) > before) return sinkEnd + before;
+    int w = i - before; /* the w-th sink or local row */
+    return w < sinkEnd ? w : w + selN;
+}
+
+/* Attended position i's row: >= 0 a token of the K/V rows, < 0 -(slot + 1) in the device window (ring > 0: the
+ * sink and local rows of a sparse step). */
 FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i, int ringBase, int ring) {
-    int tok = attended_token(p, sel, selN, i);
+    int j = attended_index(p, selN, i);
+    int tok = attended_token(p, sel, selN, j);
     if (ring == 0 || p[P_DENSE]) return tok;
     int sinkEnd = p[P_SINK_END];
-    if (i < sinkEnd || i >= sinkEnd + selN) return -(window_slot(tok, ringBase, ring) + 1);
+    if (j < sinkEnd || j >= sinkEnd + selN) return -(window_slot(tok, ringBase, ring) + 1);
     return tok;
 }
 
 /* The bf16 row of attended_row r: B (the stream's K/V rows) or BW (its device window). */
 #define ROW_OF(B, BW, r) ((r) >= 0 ? (B) + (long) (r) * HEAD_DIM : (BW) + (long) (-(r) - 1) * HEAD_DIM)
 
-FUNC int attended_count(GLOBAL const int* p, int selN) {
-    if (p[P_DENSE]) return p[P_LEN];
-    return p[P_SINK_END] + selN + (p[P_LEN] - p[P_ZONE_END]);
-}
 
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
 #define ATT_THREADS 128
@@ -1063,7 +1083,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? first + i : attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring);
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? attended_index(p, selN, first + i) : attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring);
     SYNC_THREADS;
 #if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
     /*

@@ -355,10 +355,10 @@ public final class DecodeTwins {
                                 MemorySegment pmax, MemorySegment psum, MemorySegment pacc, int capTok, int maxChunks, int chunk,
                                 int ringBase, int ring) {
         int[] p = plan(plan);
-        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk, (s, i, token) -> {
+        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk, (s, j, token) -> {
             int o = s * PLAN_STRIDE, sinkEnd = p[o + P_SINK_END];
-            boolean window = ring > 0 && p[o + P_DENSE] == 0 && (i < sinkEnd || i >= sinkEnd + selCount.get(I32, 4L * s));
-            // attended_row: sink and local rows from the device window (encoded below zero), the top-k from the K/V rows
+            // attended_row: with a window, the sink and local rows from there (offsets encoded below zero)
+            boolean window = ring > 0 && p[o + P_DENSE] == 0 && (j < sinkEnd || j >= sinkEnd + selCount.get(I32, 4L * s));
             return window ? -1 - 2L * ((long) s * (ringBase + ring) + windowSlot(token, ringBase, ring)) * d
                     : 2L * ((long) s * capTok + token) * d;
         }, keys, values, winKeys, winValues, null);
@@ -385,7 +385,7 @@ public final class DecodeTwins {
     }
 
     /**
-     * Byte offset of the bf16 key row of attended index {@code i} (token {@code token}) of stream {@code s}: {@code o >= 0}
+     * Byte offset of the bf16 key row of canonical attended index {@code i} (token {@code token}) of stream {@code s}: {@code o >= 0}
      * in the K/V rows, {@code -1 - o} in the device window.
      */
     @FunctionalInterface
@@ -412,7 +412,10 @@ public final class DecodeTwins {
             MemorySegment.copy(queries, F32, 4L * s * g * d, q, 0, g * d);
             for (int c = 0; c < Math.min(maxChunks, (total + chunk - 1) / chunk); c++) {
                 int nTok = Math.min(chunk, total - c * chunk);
-                for (int i = 0; i < nTok; i++) row[i] = rowAt.offset(s, c * chunk + i, attendedToken(p, s, sel, c * chunk + i));
+                for (int i = 0; i < nTok; i++) {
+                    int j = attendedIndex(p, s, selN, c * chunk + i);
+                    row[i] = rowAt.offset(s, j, attendedToken(p, s, sel, j));
+                }
                 for (int i = 0; i < nTok; i++) {
                     MemorySegment k = row[i] >= 0 ? keys : winKeys;
                     long at = row[i] >= 0 ? row[i] : -1 - row[i];
@@ -501,6 +504,17 @@ public final class DecodeTwins {
     private static int attendedCount(int[] p, int s, int selN) {
         int o = s * PLAN_STRIDE;
         return p[o + P_DENSE] != 0 ? p[o + P_LEN] : p[o + P_SINK_END] + selN + (p[o + P_LEN] - p[o + P_ZONE_END]);
+    }
+
+    /** {@code attended_index}: the canonical index (sink, top-k, local) of attended position {@code i}, the top-k spread evenly. */
+    static int attendedIndex(int[] p, int s, int selN, int i) {
+        int o = s * PLAN_STRIDE;
+        if (p[o + P_DENSE] != 0) return i;
+        int n = attendedCount(p, s, selN);
+        int before = (int) ((long) i * selN / n), sinkEnd = p[o + P_SINK_END];
+        if ((int) ((long) (i + 1) * selN / n) > before) return sinkEnd + before;
+        int w = i - before;
+        return w < sinkEnd ? w : w + selN;
     }
 
     /** {@code attended_token}: position of the {@code i}-th attended token (sink, selected, local; or all when dense). */
