@@ -100,6 +100,8 @@ typedef unsigned long long ulong;
 #else
 #define AWAIT_INPUTS() ((void) 0)
 #endif
+/* *p through the read-only (non-coherent) path: for data no kernel writes while this one runs */
+#define LOAD_RO(p) __ldg(p)
 /* x rotated right by (n & 31): one funnel shift; the count needs no masking */
 #define ROTR(x, n) __funnelshift_r((uint) (x), (uint) (x), (uint) (n))
 /* byte k (a constant 0..3) of x, zero-extended: one byte permute */
@@ -154,6 +156,7 @@ typedef unsigned long long ulong;
 #define UINT4_ZERO ((uint4) (0u))
 #define LOCAL_HIST_INC(bins, bin) atomic_inc(&(bins)[(bin)])
 #define AWAIT_INPUTS() ((void) 0)
+#define LOAD_RO(p) (*(p))
 #define ROTR(x, n) rotate((uint) (x), 0u - (uint) (n)) /* rotate() turns left, modulo 32 */
 #define BYTE_OF(x, k) (((uint) (x) >> (8 * (k))) & 0xffu)
 #endif
