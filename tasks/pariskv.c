@@ -1052,6 +1052,9 @@ FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int 
  * row chosen between two buffers loses what RESTRICT tells the compiler, and with it read-only loads that batch
  * (measured: our full attention at half speed). */
 #define ROW_OF(B, BW, r) ((r) >= 0 ? (B) + (long) (r) * HEAD_DIM : (BW) + (long) (-(r) - 1) * HEAD_DIM)
+/* In attention_chunk: win (a constant where it is inlined) 0 keeps the plain row address, no choice per load (the
+ * choice halved our full attention's speed) */
+#define ROW_AT(B, BW, r) (win ? ROW_OF(B, BW, r) : (B) + (long) (r) * HEAD_DIM)
 
 
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
@@ -1062,13 +1065,14 @@ FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int 
 /*
  * One chunk of attention (the body of sparseAttention and sparseAttentionStaged): work-group (c, s) attends the
  * GROUP query heads of stream s over attended tokens [c*chunk, (c+1)*chunk) and writes a partial (max, sum,
- * acc[D]) per head. K, V: the stream's bf16 rows; KW, VW: its device window. staged == 0: row = attended_row
+ * acc[D]) per head. K, V: the stream's bf16 rows; KW, VW: its device window, read when win (a sparse step with
+ * ring > 0; call with a constant, so each inlined copy has one row address form). staged == 0: row = attended_row
  * (a token position, or a window row); staged == 1: row = attended index (the host packed the attended rows in
  * order). The arithmetic is the same.
  */
 FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ushort* RESTRICT K,
                           GLOBAL const ushort* RESTRICT V, GLOBAL const ushort* RESTRICT KW, GLOBAL const ushort* RESTRICT VW,
-                          int ringBase, int ring, GLOBAL const int* RESTRICT plan,
+                          int ringBase, int ring, int win, GLOBAL const int* RESTRICT plan,
                           GLOBAL const int* RESTRICT selected, GLOBAL const int* RESTRICT selCount,
                           GLOBAL float* RESTRICT pmax, GLOBAL float* RESTRICT psum, GLOBAL float* RESTRICT pacc, int maxChunks, int chunk, int staged,
                           LOCAL_PTR float* qs, LOCAL_PTR float* prob, LOCAL_PTR int* tok, LOCAL_PTR float* red) {
@@ -1096,7 +1100,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     bool prefetch = chunk <= ATT_PREFETCH;
     float vpre[ATT_PREFETCH];
     if (prefetch) {
-        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(LOAD_RO(ROW_OF(V, VW, tok[i]) + t)) : 0.0f;
+        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(LOAD_RO(ROW_AT(V, VW, tok[i]) + t)) : 0.0f;
     }
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
@@ -1108,7 +1112,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
             uint2 kr[ATT_BATCH];
             for (int u = 0; u < ATT_BATCH; u++) {
                 int i = i0 + u * warps;
-                if (i < nTok) kr[u] = LOAD_RO((GLOBAL const uint2*) ROW_OF(K, KW, tok[i]) + lane);
+                if (i < nTok) kr[u] = LOAD_RO((GLOBAL const uint2*) ROW_AT(K, KW, tok[i]) + lane);
                 else { kr[u].x = 0u; kr[u].y = 0u; }
             }
             for (int u = 0; u < ATT_BATCH; u++) {
@@ -1129,7 +1133,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
         for (int i = warp; i < nTok; i += warps) {
-            GLOBAL const ushort* row = ROW_OF(K, KW, tok[i]);
+            GLOBAL const ushort* row = ROW_AT(K, KW, tok[i]);
             float dots[GROUP];
             for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
             for (int dd = lane; dd < HEAD_DIM; dd += 32) {
@@ -1146,7 +1150,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
 #else
     /* logits: one token per thread, all GROUP heads at once (each key row is read once) */
     for (int i = t; i < nTok; i += LOCAL_SIZE(0)) {
-        GLOBAL const ushort* row = ROW_OF(K, KW, tok[i]);
+        GLOBAL const ushort* row = ROW_AT(K, KW, tok[i]);
         float dots[GROUP];
         for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
         for (int dd = 0; dd < HEAD_DIM; dd++) {
@@ -1187,7 +1191,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
         for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
         for (int i0 = 0; i0 < nTok; i0 += ATT_BATCH) { /* ATT_BATCH row loads in flight, then summed in order */
             float vv[ATT_BATCH];
-            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(LOAD_RO(ROW_OF(V, VW, tok[i0 + u]) + dd)) : 0.0f;
+            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(LOAD_RO(ROW_AT(V, VW, tok[i0 + u]) + dd)) : 0.0f;
             for (int u = 0; u < ATT_BATCH && i0 + u < nTok; u++) {
                 for (int g = 0; g < GROUP; g++) accv[g] += prob[(i0 + u) * GROUP + g] * vv[u];
             }
@@ -1219,8 +1223,15 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     LOCAL_ARRAY(float, red, GROUP * 2);
     int s = GROUP_ID(1);
     long w = (long) s * (ringBase + ring) * HEAD_DIM;
-    attention_chunk(queries, keys + (long) s * capTok * HEAD_DIM, values + (long) s * capTok * HEAD_DIM, winKeys + w, winValues + w,
-                    ringBase, ring, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 0, qs, prob, tok, red);
+    GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
+    GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
+    if (ring > 0 && !plan[s * PLAN_STRIDE + P_DENSE]) {
+        attention_chunk(queries, K, V, winKeys + w, winValues + w, ringBase, ring, 1, plan, selected, selCount, pmax, psum, pacc,
+                        maxChunks, chunk, 0, qs, prob, tok, red);
+    } else {
+        attention_chunk(queries, K, V, K, V, ringBase, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 0,
+                        qs, prob, tok, red);
+    }
 }
 
 /*
@@ -1246,7 +1257,7 @@ KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const usho
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
     long n = attended_count(p, p[P_DENSE] ? 0 : selCount[s]);
     GLOBAL const ushort* K = staged + base * HEAD_DIM;
-    attention_chunk(queries, K, K + n * HEAD_DIM, K, K, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
+    attention_chunk(queries, K, K + n * HEAD_DIM, K, K, 0, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
                     qs, prob, tok, red);
 }
 
