@@ -1225,13 +1225,21 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     long w = (long) s * (ringBase + ring) * HEAD_DIM;
     GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
     GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
-    if (ring > 0 && !plan[s * PLAN_STRIDE + P_DENSE]) {
+    int win = ring > 0 && !plan[s * PLAN_STRIDE + P_DENSE];
+#if PKV_CUDA
+    /* two inlined copies: plain row addresses where there is no window */
+    if (win) {
         attention_chunk(queries, K, V, winKeys + w, winValues + w, ringBase, ring, 1, plan, selected, selCount, pmax, psum, pacc,
                         maxChunks, chunk, 0, qs, prob, tok, red);
     } else {
         attention_chunk(queries, K, V, K, V, ringBase, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 0,
                         qs, prob, tok, red);
     }
+#else
+    /* one call: PoCL's work-group compiler does not take the body's barriers under a branch, even a uniform one */
+    attention_chunk(queries, K, V, winKeys + w, winValues + w, ringBase, win ? ring : 0, win, plan, selected, selCount, pmax, psum,
+                    pacc, maxChunks, chunk, 0, qs, prob, tok, red);
+#endif
 }
 
 /*
