@@ -1055,6 +1055,9 @@ FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int 
 /* In attention_chunk: win (a constant where it is inlined) 0 keeps the plain row address, no choice per load (the
  * choice halved our full attention's speed) */
 #define ROW_AT(B, BW, r) (win ? ROW_OF(B, BW, r) : (B) + (long) (r) * HEAD_DIM)
+/* a row element: through the read-only path where the row was chosen between two buffers, plainly elsewhere (as
+ * before the window: RESTRICT already gives those loads the read-only path) */
+#define ROW_LOAD(p) (win ? LOAD_RO(p) : *(p))
 
 
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
@@ -1089,7 +1092,9 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? attended_index(p, selN, first + i) : attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring);
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? attended_index(p, selN, first + i)
+                                                                 : win ? attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring)
+                                                                       : attended_token(p, selected + (long) s * KMAX, selN, attended_index(p, selN, first + i));
     SYNC_THREADS;
 #if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
     /*
@@ -1100,7 +1105,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     bool prefetch = chunk <= ATT_PREFETCH;
     float vpre[ATT_PREFETCH];
     if (prefetch) {
-        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(LOAD_RO(ROW_AT(V, VW, tok[i]) + t)) : 0.0f;
+        for (int i = 0; i < ATT_PREFETCH; i++) vpre[i] = i < nTok ? bf16_to_float(ROW_LOAD(ROW_AT(V, VW, tok[i]) + t)) : 0.0f;
     }
     {
         int lane = t & 31, warp = t >> 5, warps = LOCAL_SIZE(0) >> 5;
@@ -1112,7 +1117,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
             uint2 kr[ATT_BATCH];
             for (int u = 0; u < ATT_BATCH; u++) {
                 int i = i0 + u * warps;
-                if (i < nTok) kr[u] = LOAD_RO((GLOBAL const uint2*) ROW_AT(K, KW, tok[i]) + lane);
+                if (i < nTok) kr[u] = ROW_LOAD((GLOBAL const uint2*) ROW_AT(K, KW, tok[i]) + lane);
                 else { kr[u].x = 0u; kr[u].y = 0u; }
             }
             for (int u = 0; u < ATT_BATCH; u++) {
@@ -1137,7 +1142,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
             float dots[GROUP];
             for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
             for (int dd = lane; dd < HEAD_DIM; dd += 32) {
-                float kv = bf16_to_float(LOAD_RO(row + dd));
+                float kv = bf16_to_float(ROW_LOAD(row + dd));
                 for (int g = 0; g < GROUP; g++) dots[g] += qs[g * HEAD_DIM + dd] * kv;
             }
             for (int g = 0; g < GROUP; g++) {
@@ -1154,7 +1159,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
         float dots[GROUP];
         for (int g = 0; g < GROUP; g++) dots[g] = 0.0f;
         for (int dd = 0; dd < HEAD_DIM; dd++) {
-            float kv = bf16_to_float(LOAD_RO(row + dd));
+            float kv = bf16_to_float(ROW_LOAD(row + dd));
             for (int g = 0; g < GROUP; g++) dots[g] += qs[g * HEAD_DIM + dd] * kv;
         }
         for (int g = 0; g < GROUP; g++) prob[i * GROUP + g] = dots[g] * scale;
@@ -1191,7 +1196,7 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
         for (int g = 0; g < GROUP; g++) accv[g] = 0.0f;
         for (int i0 = 0; i0 < nTok; i0 += ATT_BATCH) { /* ATT_BATCH row loads in flight, then summed in order */
             float vv[ATT_BATCH];
-            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(LOAD_RO(ROW_AT(V, VW, tok[i0 + u]) + dd)) : 0.0f;
+            for (int u = 0; u < ATT_BATCH; u++) vv[u] = i0 + u < nTok ? bf16_to_float(ROW_LOAD(ROW_AT(V, VW, tok[i0 + u]) + dd)) : 0.0f;
             for (int u = 0; u < ATT_BATCH && i0 + u < nTok; u++) {
                 for (int g = 0; g < GROUP; g++) accv[g] += prob[(i0 + u) * GROUP + g] * vv[u];
             }
