@@ -1048,6 +1048,15 @@ FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int 
     return tok;
 }
 
+/* Attended position i's row over staged rows with a window: >= 0 its top-k row in the packed block, < 0
+ * -(slot + 1) in the device window (the sink and local rows). */
+FUNC int staged_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i, int ringBase, int ring) {
+    int j = attended_index(p, selN, i);
+    int sinkEnd = p[P_SINK_END];
+    if (j >= sinkEnd && j < sinkEnd + selN) return j - sinkEnd;
+    return -(window_slot(attended_token(p, sel, selN, j), ringBase, ring) + 1);
+}
+
 /* The bf16 row of attended_row r: B (the stream's K/V rows) or BW (its device window). Read through LOAD_RO: a
  * row chosen between two buffers loses what RESTRICT tells the compiler, and with it read-only loads that batch
  * (measured: our full attention at half speed). */
@@ -1092,7 +1101,8 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? attended_index(p, selN, first + i)
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? (win ? staged_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring)
+                                                                        : attended_index(p, selN, first + i))
                                                                  : win ? attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring)
                                                                        : attended_token(p, selected + (long) s * KMAX, selN, attended_index(p, selN, first + i));
     SYNC_THREADS;
@@ -1249,13 +1259,20 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
 
 /*
  * sparseAttentionStaged - sparseAttention over rows the host gathered (KvPlacement.STAGED: K/V live in host
- * memory only). staged: bf16, per stream in stream order its attended rows' keys [n_s][D] then values [n_s][D],
- * n_s = attended_count (sink, selected, local window, in attended order; every row when P_DENSE). Same grid,
- * same partials, same arithmetic as sparseAttention: the outputs are equal.
+ * memory only). staged: bf16, per stream in stream order its packed rows' keys [n_s][D] then values [n_s][D]: with a
+ * device window (ring > 0) a sparse stream's top-k rows only (n_s = selN, the sink and local rows are read from the
+ * window, which appendTokens keeps), else its attended rows in canonical order (n_s = attended_count; every row when
+ * P_DENSE). Same grid, same partials, same arithmetic as sparseAttention: the outputs are equal.
  */
-KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const ushort* staged, GLOBAL const int* plan,
-                                  GLOBAL const int* selected, GLOBAL const int* selCount, GLOBAL float* pmax,
-                                  GLOBAL float* psum, GLOBAL float* pacc, int maxChunks, int chunk) {
+FUNC int staged_count(GLOBAL const int* p, GLOBAL const int* selCount, int s, int ring) {
+    if (p[P_DENSE]) return p[P_LEN];
+    return ring > 0 ? selCount[s] : attended_count(p, selCount[s]);
+}
+
+KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const ushort* staged, GLOBAL const ushort* winKeys,
+                                  GLOBAL const ushort* winValues, GLOBAL const int* plan, GLOBAL const int* selected,
+                                  GLOBAL const int* selCount, GLOBAL float* pmax, GLOBAL float* psum, GLOBAL float* pacc,
+                                  int maxChunks, int chunk, int ringBase, int ring) {
     AWAIT_INPUTS();
     LOCAL_ARRAY(float, qs, GROUP * HEAD_DIM);
     LOCAL_ARRAY(float, prob, ATT_CHUNK * GROUP);
@@ -1263,15 +1280,24 @@ KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const usho
     LOCAL_ARRAY(float, red, GROUP * 2);
     int s = GROUP_ID(1);
     long base = 0; /* rows (K and V) of the streams before s */
-    for (int u = 0; u < s; u++) {
-        GLOBAL const int* pu = plan + u * PLAN_STRIDE;
-        base += 2 * (long) attended_count(pu, pu[P_DENSE] ? 0 : selCount[u]);
-    }
+    for (int u = 0; u < s; u++) base += 2 * (long) staged_count(plan + u * PLAN_STRIDE, selCount, u, ring);
     GLOBAL const int* p = plan + s * PLAN_STRIDE;
-    long n = attended_count(p, p[P_DENSE] ? 0 : selCount[s]);
+    long n = staged_count(p, selCount, s, ring);
     GLOBAL const ushort* K = staged + base * HEAD_DIM;
-    attention_chunk(queries, K, K + n * HEAD_DIM, K, K, 0, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunk, 1,
-                    qs, prob, tok, red);
+    long w = (long) s * (ringBase + ring) * HEAD_DIM;
+    int win = ring > 0 && !p[P_DENSE];
+#if PKV_CUDA
+    if (win) {
+        attention_chunk(queries, K, K + n * HEAD_DIM, winKeys + w, winValues + w, ringBase, ring, 1, plan, selected, selCount,
+                        pmax, psum, pacc, maxChunks, chunk, 1, qs, prob, tok, red);
+    } else {
+        attention_chunk(queries, K, K + n * HEAD_DIM, K, K, 0, 0, 0, plan, selected, selCount, pmax, psum, pacc, maxChunks,
+                        chunk, 1, qs, prob, tok, red);
+    }
+#else
+    attention_chunk(queries, K, K + n * HEAD_DIM, winKeys + w, winValues + w, ringBase, win ? ring : 0, win, plan, selected,
+                    selCount, pmax, psum, pacc, maxChunks, chunk, 1, qs, prob, tok, red);
+#endif
 }
 
 /*
@@ -1387,7 +1413,7 @@ KERNEL void encodeKeys(GLOBAL const ushort* keys, GLOBAL const float* rot, GLOBA
 /*
  * appendTokens - twin: RowStore.append of one decode step. grid (S) x HEAD_DIM. Row s of newKeys/newValues
  * (bf16) becomes token P_LEN - 1 of stream s: one upload per step instead of one per stream. With ring > 0 (K/V in
- * host memory) the row also goes to the stream's device window (window_slot).
+ * host memory) the row also goes to the stream's device window (window_slot); capTok 0 writes only that (STAGED).
  */
 KERNEL void appendTokens(GLOBAL const ushort* newKeys, GLOBAL const ushort* newValues, GLOBAL const int* plan,
                          GLOBAL ushort* keys, GLOBAL ushort* values, GLOBAL ushort* winKeys, GLOBAL ushort* winValues,
@@ -1398,8 +1424,10 @@ KERNEL void appendTokens(GLOBAL const ushort* newKeys, GLOBAL const ushort* newV
     long w = ((long) s * (ringBase + ring) + window_slot(token, ringBase, ring)) * HEAD_DIM;
     for (int d = LOCAL_ID(0); d < HEAD_DIM; d += LOCAL_SIZE(0)) {
         ushort k = newKeys[s * HEAD_DIM + d], v = newValues[s * HEAD_DIM + d];
-        keys[((long) s * capTok + token) * HEAD_DIM + d] = k;
-        values[((long) s * capTok + token) * HEAD_DIM + d] = v;
+        if (capTok > 0) { /* 0: the K/V rows live in host memory only (STAGED), the host appends them */
+            keys[((long) s * capTok + token) * HEAD_DIM + d] = k;
+            values[((long) s * capTok + token) * HEAD_DIM + d] = v;
+        }
         if (ring > 0) { /* the device window's copy (K/V in host memory) */
             winKeys[w + d] = k;
             winValues[w + d] = v;

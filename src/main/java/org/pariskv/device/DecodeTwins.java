@@ -104,9 +104,11 @@ public final class DecodeTwins {
         long row = 2L * d;
         for (int s = 0; s < p.length / PLAN_STRIDE; s++) {
             int token = p[s * PLAN_STRIDE + P_LEN] - 1;
-            long dst = ((long) s * capTok + token) * row;
-            MemorySegment.copy(newKeys, s * row, keys, dst, row);
-            MemorySegment.copy(newValues, s * row, values, dst, row);
+            if (capTok > 0) { // 0: K/V rows in host memory only (STAGED), appended by the host
+                long dst = ((long) s * capTok + token) * row;
+                MemorySegment.copy(newKeys, s * row, keys, dst, row);
+                MemorySegment.copy(newValues, s * row, values, dst, row);
+            }
             if (ring > 0) {
                 long w = ((long) s * (ringBase + ring) + windowSlot(token, ringBase, ring)) * row;
                 MemorySegment.copy(newKeys, s * row, winKeys, w, row);
@@ -366,22 +368,30 @@ public final class DecodeTwins {
 
     /**
      * Twin of {@code sparseAttentionStaged}: {@link #sparseAttention} over the rows the host packed, per stream in stream
-     * order its attended rows' keys {@code [n_s][D]} then values {@code [n_s][D]}; attended index {@code i} is row
-     * {@code i} of the stream's block. Same partials.
+     * order its packed rows' keys {@code [n_s][D]} then values {@code [n_s][D]}. With a window ({@code ring > 0}) a
+     * sparse stream packs its top-k rows only and reads the sink and local rows from the window; otherwise it packs its
+     * attended rows in canonical order. Same partials.
      */
-    public void sparseAttentionStaged(MemorySegment queries, MemorySegment staged, MemorySegment plan, MemorySegment selected,
-                                      MemorySegment selCount, MemorySegment pmax, MemorySegment psum, MemorySegment pacc,
-                                      int maxChunks, int chunk) {
+    public void sparseAttentionStaged(MemorySegment queries, MemorySegment staged, MemorySegment winKeys, MemorySegment winValues,
+                                      MemorySegment plan, MemorySegment selected, MemorySegment selCount, MemorySegment pmax,
+                                      MemorySegment psum, MemorySegment pacc, int maxChunks, int chunk, int ringBase, int ring) {
         int[] p = plan(plan);
         int streams = p.length / PLAN_STRIDE;
         long[] keyRow = new long[streams + 1]; // first K row of each stream's block; its V rows follow its K rows
         int[] n = new int[streams];
         for (int s = 0; s < streams; s++) {
-            n[s] = attendedCount(p, s, p[s * PLAN_STRIDE + P_DENSE] != 0 ? 0 : selCount.get(I32, 4L * s));
+            boolean dense = p[s * PLAN_STRIDE + P_DENSE] != 0;
+            int selN = dense ? 0 : selCount.get(I32, 4L * s);
+            n[s] = dense ? p[s * PLAN_STRIDE + P_LEN] : ring > 0 ? selN : attendedCount(p, s, selN); // staged_count
             keyRow[s + 1] = keyRow[s] + 2L * n[s];
         }
-        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk,
-                (s, i, token) -> 2L * (keyRow[s] + i) * d, staged, staged, staged, staged, n);
+        attend(p, queries, selected, selCount, pmax, psum, pacc, maxChunks, chunk, (s, j, token) -> {
+            int o = s * PLAN_STRIDE, sinkEnd = p[o + P_SINK_END];
+            if (ring == 0 || p[o + P_DENSE] != 0) return 2L * (keyRow[s] + j) * d;
+            int selN = selCount.get(I32, 4L * s);
+            if (j >= sinkEnd && j < sinkEnd + selN) return 2L * (keyRow[s] + j - sinkEnd) * d; // staged_row: a top-k row
+            return -1 - 2L * ((long) s * (ringBase + ring) + windowSlot(token, ringBase, ring)) * d;
+        }, staged, staged, winKeys, winValues, n);
     }
 
     /**

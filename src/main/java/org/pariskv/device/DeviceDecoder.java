@@ -51,9 +51,10 @@ import org.pariskv.select.Tiers;
  * append; a segment that does not fit the host cap or the host's available memory is refused before anything
  * changes ({@link InsufficientMemoryException}), and the decoder stays usable at its length.
  * With {@link KvPlacement#STAGED} the K/V rows live only in plain host memory of the decoder: after
- * {@code mergeSelection} the host reads back the selection, gathers the attended rows of every stream into one
+ * {@code mergeSelection} the host reads back the selection, gathers the selected rows of every stream into one
  * pinned staging buffer ({@code gatherRows}), copies it to the device once ({@code stagingCopy}) and
- * {@code sparseAttentionStaged} attends them; encodeKeys reads the rows it encodes from a small device scratch.
+ * {@code sparseAttentionStaged} attends them with the sink and local rows, which both host placements also keep in a
+ * device window ({@code window_slot}); encodeKeys reads the rows it encodes from a small device scratch.
  * Sizes: {@link #bufferBytes}, {@link MemoryPlan}. Not thread-safe.
  */
 public final class DeviceDecoder implements AutoCloseable {
@@ -316,15 +317,15 @@ public final class DeviceDecoder implements AutoCloseable {
             partEst = alloc(sizes, "partEst");
             partTok = alloc(sizes, "partTok");
             partCount = alloc(sizes, "partCount");
-            boolean window = placement == KvPlacement.MAPPED;
+            boolean window = placement.onHost();
             winKeys = alloc(sizes, "winKeys");
             winValues = alloc(sizes, "winValues");
             if (window) {
                 ringBase.set(cfg.sink());
                 ring.set(ringRows(cfg));
             }
-            newKeys = staged ? null : slice(stepIn, stepLayout[2], 2L * streams * d);
-            newValues = staged ? null : slice(stepIn, stepLayout[3], 2L * streams * d);
+            newKeys = slice(stepIn, stepLayout[2], 2L * streams * d);
+            newValues = slice(stepIn, stepLayout[3], 2L * streams * d);
             stagedPinned = staged ? allocHost(sizes, "stagedPinned") : null;
             stagedRows = staged ? alloc(sizes, "staged") : null;
             encodeScratch = staged ? alloc(sizes, "encodeScratch") : null;
@@ -513,13 +514,13 @@ public final class DeviceDecoder implements AutoCloseable {
      * Bytes of every buffer a decoder with K/V {@code placement} allocates, by name. DEVICE and MAPPED: as
      * {@link #bufferBytes(ModelShape, ParisKvConfig, int, int)}. STAGED: "keys" and "values" are the decoder's plain
      * host memory (the host appends new rows itself; "stepIn" keeps room for them); plus "stagedPinned" (pinned host memory) and
-     * "staged" (device) for the attended rows of one step, K and V bf16 of {@link #stagedSlots} rows per stream, and
+     * "staged" (device) for the rows one step gathers (top-k rows; every row of a stream attended densely), K and V bf16 of {@link #stagedSlots} rows per stream, and
      * "encodeScratch" (device), the keys one encodeKeys launch reads.
      */
     public static Map<String, Long> bufferBytes(ModelShape shape, ParisKvConfig cfg, int batch, int capacity, KvPlacement placement) {
         Map<String, Long> m = bufferBytes(shape, cfg, batch, capacity);
         long streams = (long) batch * shape.kvHeads(), d = shape.headDim();
-        if (placement == KvPlacement.MAPPED) { // the sink and local rows on the device: only the top-k cross the bus
+        if (placement.onHost()) { // the sink and local rows on the device: only the top-k cross the bus
             long rows = streams * (cfg.sink() + ringRows(cfg));
             m.put("winKeys", padded(2L * rows * d));
             m.put("winValues", padded(2L * rows * d));
@@ -838,10 +839,12 @@ public final class DeviceDecoder implements AutoCloseable {
             fillPlan(dense);
             MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
             shapeStep(0);
-            countUpload(H_QUERIES, querySeg.byteSize());
+            countUpload(H_NEW, newKeySeg.byteSize() + newValueSeg.byteSize()); // for the device window
             countUpload(H_PLAN, planSeg.byteSize());
+            countUpload(H_QUERIES, querySeg.byteSize());
+            countUpload(H_PADDING, stepInSeg.byteSize() - newKeySeg.byteSize() - newValueSeg.byteSize() - planSeg.byteSize() - querySeg.byteSize());
             run(retrieveStaged); // retrieval tasks skip themselves in an all-dense step
-            attendStaged(); // gather the attended rows on the host, one copy, sparseAttentionStaged, combine
+            attendStaged(); // gather the selected rows on the host, one copy, sparseAttentionStaged, combine
         } else {
             // one plan serves the whole step: appendTokens reads the length, encodeKeys its fields, the rest the zone
             fillPlan(dense);
@@ -1024,7 +1027,12 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** STAGED: query and plan uploads, then retrieval (the host reads the selection back afterwards). */
     private ExecutionPlan retrieveStagedGraph() {
-        TaskGraph t = graph("retrieveStaged").upload(querySeg, queries).upload(planSeg, plan);
+        // the step's inputs in one copy; the new rows go to the device window only (capTok 0: the host appends the K/V rows)
+        TaskGraph t = graph("retrieveStaged").upload(stepInSeg, stepIn)
+                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                                a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
+                        () -> Grid.groups(streams, Math.min(d, 256)), newKeys, newValues, plan, stagedRows, stagedRows, winKeys, winValues,
+                        0, ringBase, ring); // stagedRows stands in for the K/V rows, which capTok 0 leaves alone
         retrievalTasks(t);
         return executionPlan(t, false);
     }
@@ -1033,9 +1041,11 @@ public final class DeviceDecoder implements AutoCloseable {
     private ExecutionPlan attendStagedGraph() {
         TaskGraph t = graph("attendStaged")
                 .task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
-                                a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                                a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10),
+                                a.intValue(11), a.intValue(12), a.intValue(13)),
                         () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                        queries, stagedRows, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam);
+                        queries, stagedRows, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam,
+                        ringBase, ring);
         combine(t);
         return executionPlan(t, false);
     }
@@ -1276,7 +1286,7 @@ public final class DeviceDecoder implements AutoCloseable {
     /** Ends a step's byte count (the attention's inputs are all uploaded) and keeps its plan for {@link #attendedRowBytes()}. */
     private void endStepUploads() {
         for (int i = 0; i < h2dTotal.length; i++) h2dLast[i] = h2dTotal[i] - h2dStepStart[i];
-        if (!staged) attendPlan = planHost.clone();
+        attendPlan = planHost.clone();
     }
 
     /** Counts an upload a graph makes from the pinned step staging. */
@@ -1340,8 +1350,8 @@ public final class DeviceDecoder implements AutoCloseable {
     }
 
     /**
-     * STAGED attention: reads back the merged selection, gathers every stream's attended rows (sink, selected,
-     * local window; all rows of a stream below the dense threshold) from host memory into the pinned staging rows
+     * STAGED attention: reads back the merged selection, gathers every stream's selected rows (its sink and local rows
+     * are in the device window; all rows of a stream below the dense threshold) from host memory into the pinned staging rows
      * (stream after stream: its keys, then its values), copies them to the device in one copy and launches
      * sparseAttentionStaged. Profiled as "gatherRows" (read-back and gather) and "stagingCopy".
      */
@@ -1359,8 +1369,8 @@ public final class DeviceDecoder implements AutoCloseable {
         long rows = 0; // K rows; the buffer holds as many V rows
         for (int s = 0; s < streams; s++) {
             int o = s * PLAN;
-            n[s] = planHost[o + P_DENSE] != 0 ? planHost[o + P_LEN]
-                    : planHost[o + P_SINK_END] + selCountHost[s] + planHost[o + P_LEN] - planHost[o + P_ZONE_END];
+            // staged_count: the top-k rows of a sparse stream (its sink and local rows are in the device window)
+            n[s] = planHost[o + P_DENSE] != 0 ? planHost[o + P_LEN] : selCountHost[s];
             if (n[s] > slots) throw new IllegalStateException("stream " + s + " attends " + n[s] + " rows, the staging holds " + slots);
             base[s] = 2 * rows;
             rows += n[s];
@@ -1373,7 +1383,6 @@ public final class DeviceDecoder implements AutoCloseable {
         long bytes = 2 * rows * 2L * d;
         if (bytes > 0) upload(stagedRows, 0, stagedHost.asSlice(0, bytes), H_STAGED);
         long t2 = System.nanoTime();
-        lastAttendedRows = rows;
         if (profiling) {
             profileHost("gatherRows", t1 - t0);
             profileHost("stagingCopy", t2 - t1);
@@ -1390,18 +1399,15 @@ public final class DeviceDecoder implements AutoCloseable {
             copyRows(src, base, n, n);
             return;
         }
-        int sinkEnd = planHost[o + P_SINK_END], zs = planHost[o + P_ZONE_START], ze = planHost[o + P_ZONE_END];
-        int len = planHost[o + P_LEN], selN = selCountHost[s];
-        copyRows(src, base, n, sinkEnd);
-        int i = sinkEnd;
-        for (int j = 0; j < selN; ) { // ascending zone indices: copy runs of neighbours at once
+        // the top-k rows only: the sink and local rows are in the device window
+        int zs = planHost[o + P_ZONE_START], selN = selCountHost[s];
+        for (int j = 0, i = 0; j < selN; ) { // ascending zone indices: copy runs of neighbours at once
             int first = sel[s * kmax + j], run = 1;
             while (j + run < selN && sel[s * kmax + j + run] == first + run) run++;
             copyRows(src + zs + first, base + i, n, run);
             i += run;
             j += run;
         }
-        copyRows(src + ze, base + i, n, len - ze);
     }
 
     /** {@code count} K and V rows from host row {@code srcRow} to staging row {@code dstRow} (values {@code n} rows further). */

@@ -54,7 +54,7 @@ class DecodeTwinsTest {
         spec("topK", "est cand counts estHist plan ranked rankedCount selected selCount stride slices", "ranked rankedCount selected selCount");
         spec("mergeSelection", "ranked rankedCount plan selected selCount", "selected selCount");
         spec("sparseAttention", "queries keys values winKeys winValues plan selected selCount pmax psum pacc capTok maxChunks chunk ringBase ring", "pmax psum pacc");
-        spec("sparseAttentionStaged", "queries staged plan selected selCount pmax psum pacc maxChunks chunk", "pmax psum pacc");
+        spec("sparseAttentionStaged", "queries staged winKeys winValues plan selected selCount pmax psum pacc maxChunks chunk ringBase ring", "pmax psum pacc");
         spec("attentionCombine", "plan selCount pmax psum pacc out maxChunks chunk", "out");
     }
 
@@ -308,7 +308,7 @@ class DecodeTwinsTest {
                 case "topK" -> t.topK(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), i(a, 9), i(a, 10));
                 case "mergeSelection" -> t.mergeSelection(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4));
                 case "sparseAttention" -> t.sparseAttention(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), m(a, 9), m(a, 10), i(a, 11), i(a, 12), i(a, 13), i(a, 14), i(a, 15));
-                case "sparseAttentionStaged" -> t.sparseAttentionStaged(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), i(a, 8), i(a, 9));
+                case "sparseAttentionStaged" -> t.sparseAttentionStaged(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), m(a, 6), m(a, 7), m(a, 8), m(a, 9), i(a, 10), i(a, 11), i(a, 12), i(a, 13));
                 case "attentionCombine" -> t.attentionCombine(m(a, 0), m(a, 1), m(a, 2), m(a, 3), m(a, 4), m(a, 5), i(a, 6), i(a, 7));
                 default -> fail("no twin for " + task);
             }

@@ -83,7 +83,8 @@ class MemoryPlanTest {
         assertEquals(stagingRows, b.get("staged"));
         assertEquals(scratch, b.get("encodeScratch"));
         assertEquals(128 * GIB + 32 * stagingRows, staged.hostBytes(), "K/V and the pinned staging rows on the host");
-        assertEquals(onDevice.deviceBytes() - 128 * GIB + 32 * (stagingRows + scratch), staged.deviceBytes());
+        long window = 2L * 2 * 8 * (CFG.sink() + DeviceDecoder.ringRows(CFG)) * 128 - 2 * 4; // the device window (less the 4-byte placeholders)
+        assertEquals(onDevice.deviceBytes() - 128 * GIB + 32 * (stagingRows + scratch + window), staged.deviceBytes());
         assertEquals("K/V rows (host, staged)", staged.layer().getFirst().name());
         assertTrue(staged.describe().endsWith("K/V in host memory, staged per step"), staged.describe());
         assertTrue(staged.layer().stream().anyMatch(r -> r.name().startsWith("staging") && r.device() == stagingRows + scratch && r.host() == stagingRows));

@@ -48,10 +48,11 @@ class StagedKvTest {
 
     /**
      * The staged step against the device step on the same inputs: equal outputs and selections at every step, and
-     * per step exactly these host→device bytes: queries 4·batch·Hq·D = 4096, one plan upload 4·streams·16 = 256,
-     * no new-token rows (appended on the host), the staged rows = Σ over streams of (sink + selected + local window,
-     * or all rows below the dense threshold) × D × 2 B × 2 (K and V) = {@link DeviceDecoder#attendedRowBytes()};
-     * on steps where the window slides, one more plan upload and the keys to encode (streams × 32 × D × 2 B).
+     * per step exactly these host→device bytes, the first four in one copy of the step's input buffer (its parts
+     * 4 KiB-aligned: the gaps go too): queries 4·batch·Hq·D = 4096, one plan 4·streams·16 = 256, the new rows for the
+     * device window (streams × D × 2 B × 2); the staged rows = Σ over streams of (its selected rows, or all rows below
+     * the dense threshold) × D × 2 B × 2 (K and V): the sink and local rows are read from the device window. On steps
+     * where the window slides, one more plan upload and the keys to encode (streams × 32 × D × 2 B).
      */
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("devices")
@@ -85,19 +86,21 @@ class StagedKvTest {
                 ref.decode(q, k, v, outRef, false);
                 st.decode(q, k, v, outSt, false);
                 assertArrayEquals(outRef, outSt, label + " step " + step + ": staged output equals the device output bit for bit");
-                long rows = 0;
+                long rows = 0, stagedRows = 0;
                 for (int s = 0; s < STREAMS; s++) {
                     int b = s / HKV, len = st.length(b);
                     boolean dense = len < cfg.denseBelow();
                     if (dense) {
                         denseSteps++;
                         rows += len;
+                        stagedRows += len;
                     } else {
                         assertArrayEquals(ref.selected(s), st.selected(s), "selection of stream " + s + " at step " + step);
                         rows += Math.min(cfg.sink(), len) + st.selected(s).length + (len - st.zoneEnd(b));
+                        stagedRows += st.selected(s).length;
                     }
                 }
-                long attended = rows * D * 2 * 2;
+                long attended = rows * D * 2 * 2, staged = stagedRows * D * 2 * 2, newRows = 2L * STREAMS * D * 2;
                 assertEquals(attended, st.attendedRowBytes(), "attended row bytes at step " + step);
                 assertEquals(attended, ref.attendedRowBytes(), "the analytic figure of the device placement agrees");
                 long encoded = 0;
@@ -110,11 +113,14 @@ class StagedKvTest {
                 slid += encodes;
                 Map<String, Long> h2d = st.lastStepHostToDevice();
                 assertEquals(queryBytes, h2d.get("queries"));
-                assertEquals(0L, h2d.get("newTokens"), "new rows are appended on the host");
+                assertEquals(newRows, h2d.get("newTokens"), "the new rows go up for the device window");
                 assertEquals(planBytes * (1 + encodes), h2d.get("plan"));
-                assertEquals(attended, h2d.get("stagedRows"), "staged bytes are exactly the attended rows at step " + step);
+                assertEquals(staged, h2d.get("stagedRows"), "staged bytes are exactly the selected rows (and dense streams' rows) at step " + step);
+                assertTrue(staged < attended, "the window's rows are not staged");
                 assertEquals(encoded, h2d.get("encodeRows"));
-                assertEquals(queryBytes + planBytes * (1 + encodes) + attended + encoded, st.lastStepHostToDeviceBytes());
+                long stGaps = h2d.get("alignment");
+                assertTrue(stGaps >= 0 && stGaps < 3 * 4096, "alignment gaps " + stGaps);
+                assertEquals(queryBytes + newRows + planBytes * (1 + encodes) + stGaps + staged + encoded, st.lastStepHostToDeviceBytes());
                 // the device placement uploads the new rows instead of staged rows, all in one copy of the step's
                 // input buffer (its parts 4 KiB-aligned: the gaps go too)
                 long gaps = ref.lastStepHostToDevice().get("alignment");
@@ -196,7 +202,8 @@ class StagedKvTest {
                     "the first row commits the first segment (all 5000 tokens: one segment) and the ledger sees it");
             assertEquals(kv, dec.hostKvCommittedBytes());
             assertEquals(DeviceDecoder.deviceBytes(SHAPE, cfg, 2, 5000, KvPlacement.DEVICE) - kv
-                    + sizes.get("staged") + sizes.get("encodeScratch"), dec.deviceBytes(), "device: no K/V, the staging rows and scratch");
+                    + sizes.get("staged") + sizes.get("encodeScratch") + sizes.get("winKeys") + sizes.get("winValues") - 2 * 4,
+                    dec.deviceBytes(), "device: no K/V; the staging rows, the scratch and the window");
         }
         assertEquals(buffers, NativeMemoryLedger.liveBuffers(), "close frees every buffer");
         assertEquals(bytes, NativeMemoryLedger.liveBytes(), "and the host K/V rows");
