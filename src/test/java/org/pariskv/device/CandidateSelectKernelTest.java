@@ -2,26 +2,20 @@ package org.pariskv.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntUnaryOperator;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.pariskv.compute.Backend;
 import org.pariskv.compute.Backends;
 import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.KernelArg;
-import org.pariskv.compute.KernelSource;
 import org.pariskv.compute.OpenClTestSupport;
 import org.pariskv.compute.Program;
 
@@ -62,21 +56,8 @@ class CandidateSelectKernelTest {
         return a.stream();
     }
 
-    private Backend backend;
-    private Arena arena;
-    private final List<DeviceBuffer> buffers = new ArrayList<>();
-
-    @BeforeEach
-    void open() {
-        backend = Backends.open(OpenClTestSupport.openClDevice());
-        arena = Arena.ofConfined();
-    }
-
-    @AfterEach
-    void close() {
-        for (DeviceBuffer b : buffers) b.close();
-        arena.close();
-    }
+    @AutoClose
+    private final KernelRig rig = new KernelRig(Backends.open(OpenClTestSupport.openClDevice()));
 
     /** Two streams: the case's list, and a random one over a shorter zone of the same capacity. */
     @ParameterizedTest(name = "D={0} {1}")
@@ -101,59 +82,17 @@ class CandidateSelectKernelTest {
             plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_N] = n[qi];
             plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_CAND] = count[qi];
         }
-        Program program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines(headDim));
-        DeviceBuffer dScores = upload(MemorySegment.ofArray(sc)), dHist = upload(MemorySegment.ofArray(hist)),
-                dPlan = upload(MemorySegment.ofArray(plan)), dTile = upload(MemorySegment.ofArray(tileHist));
-        int[] stale = new int[2 * cap];
-        java.util.Arrays.fill(stale, -7);
-        DeviceBuffer dCand = upload(MemorySegment.ofArray(stale)), dCount = upload(MemorySegment.ofArray(new int[] {-7, -7}));
-        List<KernelArg> args = new ArrayList<>();
-        for (DeviceBuffer b : List.of(dScores, dHist, dPlan, dTile, dCand, dCount)) args.add(new KernelArg.Buffer(b));
-        args.add(new KernelArg.Int(cap));
-        args.add(new KernelArg.Int(tiles));
-        backend.launch(program.kernel("candidateSelect"), new Grid(new long[] {(long) tiles * 256, 2}, new long[] {256, 1}), args, false);
-        backend.finish();
+        Program program = rig.compile(KernelRig.defines(headDim, 2, 1, 128));
+        DeviceBuffer dCand = rig.fill(new int[2 * cap], -7), dCount = rig.fill(new int[2], -7);
+        MemorySegment tCand = rig.host(dCand), tCount = rig.host(dCount);
+        rig.launch(program, "candidateSelect", new Grid(new long[] {(long) tiles * 256, 2}, new long[] {256, 1}),
+                rig.upload(MemorySegment.ofArray(sc)), rig.upload(MemorySegment.ofArray(hist)), rig.upload(MemorySegment.ofArray(plan)),
+                rig.upload(MemorySegment.ofArray(tileHist)), dCand, dCount, new KernelArg.Int(cap), new KernelArg.Int(tiles));
 
-        MemorySegment tCand = host(stale), tCount = host(new int[] {-7, -7});
         new DecodeTwins(new DecodeTwins.Shape(headDim, blocks, 2, 2, 1, 128, true))
-                .candidateSelect(host(sc), host(hist), host(plan), host(tileHist), tCand, tCount, cap, tiles);
+                .candidateSelect(rig.host(sc), rig.host(hist), rig.host(plan), rig.host(tileHist), tCand, tCount, cap, tiles);
         String what = "D=" + headDim + " " + scores;
-        assertEquals(-1L, tCount.mismatch(read(dCount)), what + ": candCount");
-        assertEquals(-1L, tCand.mismatch(read(dCand)), what + ": cand");
-    }
-
-    private static Map<String, String> defines(int headDim) {
-        Map<String, String> d = new LinkedHashMap<>();
-        d.put("HEAD_DIM", "" + headDim);
-        d.put("BLOCKS", "" + headDim / 8);
-        d.put("GROUP", "2");
-        d.put("HKV", "2");
-        d.put("NQ", "1");
-        d.put("KMAX", "128");
-        d.put("HADAMARD", "1");
-        d.put("ROT_SCALE_BITS", "0x" + Integer.toHexString(Float.floatToRawIntBits((float) (1 / Math.sqrt(headDim)))) + "u");
-        d.put(Backend.STRICT_FP, "1");
-        return d;
-    }
-
-    private DeviceBuffer upload(MemorySegment data) {
-        DeviceBuffer b = backend.allocate(data.byteSize());
-        buffers.add(b);
-        backend.copyIn(b, data);
-        return b;
-    }
-
-    private MemorySegment read(DeviceBuffer b) {
-        MemorySegment m = arena.allocate(b.bytes(), 64);
-        backend.copyOut(m, b);
-        return m;
-    }
-
-    private MemorySegment host(byte[] a) {
-        return arena.allocate(a.length, 64).copyFrom(MemorySegment.ofArray(a));
-    }
-
-    private MemorySegment host(int[] a) {
-        return arena.allocate(4L * a.length, 64).copyFrom(MemorySegment.ofArray(a));
+        assertEquals(-1L, tCount.mismatch(rig.read(dCount)), what + ": candCount");
+        assertEquals(-1L, tCand.mismatch(rig.read(dCand)), what + ": cand");
     }
 }

@@ -2,28 +2,21 @@ package org.pariskv.device;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntToDoubleFunction;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.pariskv.compute.Backend;
 import org.pariskv.compute.Backends;
 import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.KernelArg;
-import org.pariskv.compute.KernelSource;
 import org.pariskv.compute.OpenClTestSupport;
 import org.pariskv.compute.Program;
 
@@ -85,21 +78,8 @@ class TopKKernelTest {
         return a.stream();
     }
 
-    private Backend backend;
-    private Arena arena;
-    private final List<DeviceBuffer> buffers = new ArrayList<>();
-
-    @BeforeEach
-    void open() {
-        backend = Backends.open(OpenClTestSupport.openClDevice());
-        arena = Arena.ofConfined();
-    }
-
-    @AfterEach
-    void close() {
-        for (DeviceBuffer b : buffers) b.close();
-        arena.close();
-    }
+    @AutoClose
+    private final KernelRig rig = new KernelRig(Backends.open(OpenClTestSupport.openClDevice()));
 
     /** One stage: topK straight from the estimates (as after rerank). */
     @ParameterizedTest(name = "{0} top-{1} L={2}")
@@ -108,7 +88,7 @@ class TopKKernelTest {
         Query[] q = queries(estimates, topk);
         int cap = Math.max(q[0].est.length, q[1].est.length);
         Setup u = setup(q, cap, topk);
-        launch(u.program, "topK", Grid.groups(2, threads), u.est, u.cand, u.count, u.estHist, u.plan, u.ranked, u.rankedCount,
+        rig.launch(u.program, "topK", Grid.groups(2, threads), u.est, u.cand, u.count, u.estHist, u.plan, u.ranked, u.rankedCount,
                 u.selected, u.selCount, new KernelArg.Int(cap), new KernelArg.Int(0));
         u.twins.topK(u.hEst, u.hCand, u.hCount, u.hEstHist, u.hPlan, u.tRanked, u.tRankedCount, u.tSelected, u.tSelCount, cap, 0);
         assertSame(u, estimates + " top-" + topk + " L=" + threads);
@@ -128,16 +108,16 @@ class TopKKernelTest {
         int slices = (cap + DecodeTwins.TOPK_SLICE - 1) / DecodeTwins.TOPK_SLICE, kFull = Math.min(topk, DecodeTwins.TOPK_SLICE);
         Setup u = setup(q, cap, topk);
         int parts = 2 * slices * kFull;
-        DeviceBuffer partEst = fill(new float[parts], -9f), partTok = fill(new int[parts], -9), partCount = fill(new int[2 * slices], -9);
-        launch(u.program, "topKSlice", new Grid(new long[] {(long) slices * threads, 2}, new long[] {threads, 1}), u.est, u.cand,
+        DeviceBuffer partEst = rig.fill(new float[parts], -9f), partTok = rig.fill(new int[parts], -9), partCount = rig.fill(new int[2 * slices], -9);
+        rig.launch(u.program, "topKSlice", new Grid(new long[] {(long) slices * threads, 2}, new long[] {threads, 1}), u.est, u.cand,
                 u.count, u.plan, partEst, partTok, partCount, new KernelArg.Int(cap), new KernelArg.Int(slices), new KernelArg.Int(kFull));
-        MemorySegment tEst = host(partEst), tTok = host(partTok), tCount = host(partCount);
+        MemorySegment tEst = rig.host(partEst), tTok = rig.host(partTok), tCount = rig.host(partCount);
         u.twins.topKSlice(u.hEst, u.hCand, u.hCount, u.hPlan, tEst, tTok, tCount, cap, slices, kFull);
         String what = estimates + " top-" + topk + " L=" + threads;
-        assertEquals(-1L, tCount.mismatch(read(partCount)), what + ": partCount");
-        assertEquals(-1L, tTok.mismatch(read(partTok)), what + ": partTok");
-        assertEquals(-1L, tEst.mismatch(read(partEst)), what + ": partEst");
-        launch(u.program, "topK", Grid.groups(2, threads), partEst, partTok, partCount, u.estHist, u.plan, u.ranked, u.rankedCount,
+        assertEquals(-1L, tCount.mismatch(rig.read(partCount)), what + ": partCount");
+        assertEquals(-1L, tTok.mismatch(rig.read(partTok)), what + ": partTok");
+        assertEquals(-1L, tEst.mismatch(rig.read(partEst)), what + ": partEst");
+        rig.launch(u.program, "topK", Grid.groups(2, threads), partEst, partTok, partCount, u.estHist, u.plan, u.ranked, u.rankedCount,
                 u.selected, u.selCount, new KernelArg.Int(slices * kFull), new KernelArg.Int(slices));
         u.twins.topK(tEst, tTok, tCount, u.hEstHist, u.hPlan, u.tRanked, u.tRankedCount, u.tSelected, u.tSelCount, slices * kFull, slices);
         assertSame(u, what + ", second stage");
@@ -186,17 +166,7 @@ class TopKKernelTest {
 
     private Setup setup(Query[] q, int cap, int topk) {
         int kmax = Integer.highestOneBit(Math.max(2, topk - 1)) << 1; // DeviceDecoder's KMAX
-        Map<String, String> defines = new LinkedHashMap<>();
-        defines.put("HEAD_DIM", "64");
-        defines.put("BLOCKS", "8");
-        defines.put("GROUP", "2");
-        defines.put("HKV", "2");
-        defines.put("NQ", "1");
-        defines.put("KMAX", "" + kmax);
-        defines.put("HADAMARD", "1");
-        defines.put("ROT_SCALE_BITS", "0x3e000000u"); // 1/sqrt(64)
-        defines.put(Backend.STRICT_FP, "1");
-        Program program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
+        Program program = rig.compile(KernelRig.defines(64, 2, 1, kmax));
         DecodeTwins twins = new DecodeTwins(new DecodeTwins.Shape(64, 8, 2, 2, 1, kmax, true));
         float[] est = new float[2 * cap];
         int[] cand = new int[2 * cap], count = new int[2], hist = new int[2 * DecodeTwins.EST_BINS], plan = new int[2 * DecodeTwins.PLAN_STRIDE];
@@ -208,61 +178,19 @@ class TopKKernelTest {
             for (float v : q[qi].est) hist[qi * DecodeTwins.EST_BINS + DecodeTwins.estBin(v)]++; // rerank's twin
             plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_K] = q[qi].k;
         }
-        DeviceBuffer ranked = fill(new int[2 * kmax], -7), rankedCount = fill(new int[2], -7), selected = fill(new int[2 * kmax], -7),
-                selCount = fill(new int[2], -7);
-        return new Setup(program, twins, upload(MemorySegment.ofArray(est)), upload(MemorySegment.ofArray(cand)),
-                upload(MemorySegment.ofArray(count)), upload(MemorySegment.ofArray(hist)), upload(MemorySegment.ofArray(plan)),
-                ranked, rankedCount, selected, selCount, host(est), host(cand), host(count), host(hist), host(plan),
-                host(ranked), host(rankedCount), host(selected), host(selCount));
+        DeviceBuffer ranked = rig.fill(new int[2 * kmax], -7), rankedCount = rig.fill(new int[2], -7), selected = rig.fill(new int[2 * kmax], -7),
+                selCount = rig.fill(new int[2], -7);
+        return new Setup(program, twins, rig.upload(MemorySegment.ofArray(est)), rig.upload(MemorySegment.ofArray(cand)),
+                rig.upload(MemorySegment.ofArray(count)), rig.upload(MemorySegment.ofArray(hist)), rig.upload(MemorySegment.ofArray(plan)),
+                ranked, rankedCount, selected, selCount, rig.host(est), rig.host(cand), rig.host(count), rig.host(hist), rig.host(plan),
+                rig.host(ranked), rig.host(rankedCount), rig.host(selected), rig.host(selCount));
     }
 
     private void assertSame(Setup u, String what) {
-        assertEquals(-1L, u.tRankedCount.mismatch(read(u.rankedCount)), what + ": rankedCount");
-        assertEquals(-1L, u.tSelCount.mismatch(read(u.selCount)), what + ": selCount");
-        assertEquals(-1L, u.tRanked.mismatch(read(u.ranked)), what + ": ranked");
-        assertEquals(-1L, u.tSelected.mismatch(read(u.selected)), what + ": selected");
-    }
-
-    private void launch(Program program, String task, Grid grid, Object... args) {
-        List<KernelArg> a = new ArrayList<>();
-        for (Object o : args) a.add(o instanceof DeviceBuffer b ? new KernelArg.Buffer(b) : (KernelArg) o);
-        backend.launch(program.kernel(task), grid, a, false);
-        backend.finish();
-    }
-
-    private DeviceBuffer upload(MemorySegment data) {
-        DeviceBuffer b = backend.allocate(data.byteSize());
-        buffers.add(b);
-        backend.copyIn(b, data);
-        return b;
-    }
-
-    private DeviceBuffer fill(int[] a, int v) {
-        java.util.Arrays.fill(a, v);
-        return upload(MemorySegment.ofArray(a));
-    }
-
-    private DeviceBuffer fill(float[] a, float v) {
-        java.util.Arrays.fill(a, v);
-        return upload(MemorySegment.ofArray(a));
-    }
-
-    private MemorySegment read(DeviceBuffer b) {
-        MemorySegment m = arena.allocate(b.bytes(), 64);
-        backend.copyOut(m, b);
-        return m;
-    }
-
-    private MemorySegment host(DeviceBuffer b) {
-        return read(b);
-    }
-
-    private MemorySegment host(float[] a) {
-        return arena.allocate(4L * a.length, 64).copyFrom(MemorySegment.ofArray(a));
-    }
-
-    private MemorySegment host(int[] a) {
-        return arena.allocate(4L * a.length, 64).copyFrom(MemorySegment.ofArray(a));
+        assertEquals(-1L, u.tRankedCount.mismatch(rig.read(u.rankedCount)), what + ": rankedCount");
+        assertEquals(-1L, u.tSelCount.mismatch(rig.read(u.selCount)), what + ": selCount");
+        assertEquals(-1L, u.tRanked.mismatch(rig.read(u.ranked)), what + ": ranked");
+        assertEquals(-1L, u.tSelected.mismatch(rig.read(u.selected)), what + ": selected");
     }
 
     /** Acklam's rational approximation of the standard normal quantile: Gaussian estimates from uniforms. */
