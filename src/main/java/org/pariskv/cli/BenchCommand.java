@@ -63,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--offload", description = "Keep K/V rows in host memory the device reads in place (CUDA: page-locked + mapped segment by segment; OpenCL: USE_HOST_PTR); only the index and work buffers stay on the device. The same as --kv mapped.")
     boolean offload;
 
-    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (host memory the device reads in place; = --offload) or staged (host memory; each step the attended rows are gathered on the host and copied to the device once; full attention is skipped).")
+    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (host memory the device reads in place; = --offload) or staged (host memory; each step the selected rows are gathered on the host and copied to the device once, the sink and local rows stay on the device; full attention is skipped).")
     String kv;
 
     @Option(names = "--device-memory", description = "Device memory the bench may use (e.g. 70G); default: what the device reports free.")

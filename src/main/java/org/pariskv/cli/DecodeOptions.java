@@ -36,7 +36,7 @@ final class DecodeOptions {
     @Option(names = "--profile", description = "Per-task timing: console or json.")
     String profile;
 
-    @Option(names = "--kv", description = "On a device, where the K/V rows live: device (default), mapped (host memory the device reads in place) or staged (host memory; each step's attended rows gathered on the host and copied once).")
+    @Option(names = "--kv", description = "On a device, where the K/V rows live: device (default), mapped (host memory the device reads in place) or staged (host memory; each step's selected rows gathered on the host and copied once).")
     String kv;
 
     ParisKvConfig config() {

@@ -38,7 +38,7 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--offload", description = "K/V rows in host memory the GPU reads directly; only the index and work buffers on the device (= --kv mapped).")
     boolean offload;
 
-    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (= --offload) or staged (host memory, a step's attended rows copied to the device).")
+    @Option(names = "--kv", description = "Where the K/V rows live: device (default), mapped (= --offload) or staged (host memory, a step's selected rows copied to the device).")
     String kv;
 
     @Option(names = "--device-memory", description = "Device memory to plan for, e.g. 70G (default: what --device reports, else unchecked).")

@@ -18,8 +18,8 @@ public enum MemoryKind {
      * committed as rows are written; in place or cached is the driver's choice (PoCL: in place).
      */
     OPENCL_USE_HOST_PTR("OpenCL CL_MEM_USE_HOST_PTR buffer over host memory reserved up front and committed as the context grows"),
-    /** Plain off-heap host memory of a decoder; the attended rows are gathered on the host and copied to the device once per step. */
-    HOST_STAGED("plain host memory; attended rows gathered on the host into a pinned staging buffer and copied to the device once per step"),
+    /** Plain off-heap host memory of a decoder; the selected rows are gathered on the host and copied to the device once per step. */
+    HOST_STAGED("plain host memory; selected rows gathered on the host into a pinned staging buffer and copied to the device once per step"),
     /** Plain native memory of the JVM (the Java backend's "device"). */
     JVM_NATIVE("JVM native memory");
 

@@ -126,7 +126,7 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
             if (!offload() && backend != BackendKind.JAVA) {
                 long kv = layer.getFirst().device() * shape.layers();
                 fix += ", or pass --offload to keep the K/V rows (" + gib(kv) + ") in host memory the GPU reads directly"
-                        + " (--kv staged: host memory, attended rows copied per step)";
+                        + " (--kv staged: host memory, selected rows copied per step)";
             } else {
                 fix += ", or use --gqa mean (smaller per-token work buffers)";
             }

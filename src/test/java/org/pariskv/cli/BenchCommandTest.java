@@ -53,8 +53,10 @@ class BenchCommandTest {
         assertNull(p.get("full_attention_ms"));
         double h2d = ((Number) p.get("h2d_bytes_per_step")).doubleValue(), rows = ((Number) p.get("attended_row_bytes_per_step")).doubleValue();
         assertTrue(rows > 0, "attended rows " + rows);
-        // the bar: host->device bytes per step within 10% of the attended rows (no re-transfers)
-        assertTrue(h2d >= rows && h2d <= 1.10 * rows, "h2d " + h2d + " vs attended rows " + rows);
+        // no re-transfers: the sink and local rows stay in the device window, so a step copies its top-k rows
+        // (2 KV heads x 50 x K and V x D 64 x bf16) and its inputs, a fraction of the rows it attends
+        long topk = 2L * 50 * 2 * 64 * 2;
+        assertTrue(h2d >= topk && h2d < 0.25 * rows, "h2d " + h2d + " vs top-k rows " + topk + " and attended rows " + rows);
         Map<?, ?> tasks = (Map<?, ?>) p.get("pariskv_task_us");
         assertTrue(tasks.containsKey("gatherRows") && tasks.containsKey("stagingCopy") && tasks.containsKey("sparseAttentionStaged"), tasks.toString());
         assertFalse(tasks.containsKey("sparseAttention"), tasks.toString());

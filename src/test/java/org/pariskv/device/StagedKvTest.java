@@ -22,7 +22,7 @@ import org.pariskv.compute.OpenClTestSupport;
 
 /**
  * K/V staged in host memory ({@link KvPlacement#STAGED}): the same outputs as K/V in device memory, bit for bit;
- * host→device bytes per step equal to the attended rows plus the small fixed uploads; full attention refused;
+ * host→device bytes per step equal to the selected rows (the sink and local rows are in the device window) plus the step's input copy; full attention refused;
  * memory as planned, nothing leaked.
  */
 class StagedKvTest {
