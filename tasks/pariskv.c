@@ -12,6 +12,7 @@
  *   KMAX            largest top-k the kernels hold (power of two)
  *   HADAMARD        1: rotation = signs[D] + Walsh-Hadamard; 0: rotation = dense matrix [D][D]
  *   ROT_SCALE_BITS  float bits of 1/sqrt(D) (the Java value, bit for bit)
+ *   ATT_WINDOW      0: K/V in device memory, the attention kernels carry no device-window code (default 1)
  *
  * A "stream" is one (sequence, KV head) of a layer: s = b * HKV + h. Per stream the host writes a small
  * plan row (PLAN_STRIDE ints, layout below) each step; everything else stays on the device.
@@ -1061,12 +1062,20 @@ FUNC int staged_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i,
  * row chosen between two buffers loses what RESTRICT tells the compiler, and with it read-only loads that batch
  * (measured: our full attention at half speed). */
 #define ROW_OF(B, BW, r) ((r) >= 0 ? (B) + (long) (r) * HEAD_DIM : (BW) + (long) (-(r) - 1) * HEAD_DIM)
-/* In attention_chunk: win (a constant where it is inlined) 0 keeps the plain row address, no choice per load (the
- * choice halved our full attention's speed) */
+/* In attention_chunk: win (a constant where it is inlined, or ATT_WINDOW 0) 0 keeps the plain row address, no
+ * choice per load (the choice halved our full attention's speed) */
+#ifndef ATT_WINDOW
+#define ATT_WINDOW 1
+#endif
+#if ATT_WINDOW
 #define ROW_AT(B, BW, r) (win ? ROW_OF(B, BW, r) : (B) + (long) (r) * HEAD_DIM)
 /* a row element: through the read-only path where the row was chosen between two buffers, plainly elsewhere (as
  * before the window: RESTRICT already gives those loads the read-only path) */
 #define ROW_LOAD(p) (win ? LOAD_RO(p) : *(p))
+#else
+#define ROW_AT(B, BW, r) ((B) + (long) (r) * HEAD_DIM)
+#define ROW_LOAD(p) (*(p))
+#endif
 
 
 #define ATT_CHUNK 256 /* largest chunk (local arrays); the launch passes the chunk it uses */
@@ -1240,7 +1249,7 @@ KERNEL void sparseAttention(GLOBAL const float* queries, GLOBAL const ushort* ke
     long w = (long) s * (ringBase + ring) * HEAD_DIM;
     GLOBAL const ushort* K = keys + (long) s * capTok * HEAD_DIM;
     GLOBAL const ushort* V = values + (long) s * capTok * HEAD_DIM;
-    int win = ring > 0 && !plan[s * PLAN_STRIDE + P_DENSE];
+    int win = ATT_WINDOW && ring > 0 && !plan[s * PLAN_STRIDE + P_DENSE];
 #if PKV_CUDA
     /* two inlined copies: plain row addresses where there is no window */
     if (win) {
@@ -1285,7 +1294,7 @@ KERNEL void sparseAttentionStaged(GLOBAL const float* queries, GLOBAL const usho
     long n = staged_count(p, selCount, s, ring);
     GLOBAL const ushort* K = staged + base * HEAD_DIM;
     long w = (long) s * (ringBase + ring) * HEAD_DIM;
-    int win = ring > 0 && !p[P_DENSE];
+    int win = ATT_WINDOW && ring > 0 && !p[P_DENSE];
 #if PKV_CUDA
     if (win) {
         attention_chunk(queries, K, K + n * HEAD_DIM, winKeys + w, winValues + w, ringBase, ring, 1, plan, selected, selCount,

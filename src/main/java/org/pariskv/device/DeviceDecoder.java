@@ -262,6 +262,7 @@ public final class DeviceDecoder implements AutoCloseable {
         defines.put("HADAMARD", rotation instanceof HadamardRotation ? "1" : "0");
         defines.put("ROT_SCALE_BITS", "0x" + Integer.toHexString(Float.floatToRawIntBits((float) (1.0 / Math.sqrt(d)))) + "u");
         defines.put(Backend.STRICT_FP, "1");
+        defines.put("ATT_WINDOW", placement.onHost() ? "1" : "0"); // K/V on the device: the attention has no window code
         this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         this.twins = new DecodeTwins(twinShape());
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
