@@ -997,7 +997,8 @@ KERNEL void mergeSelection(GLOBAL const int* ranked, GLOBAL const int* rankedCou
     if (t == 0) selCount[s] = n;
 }
 
-/* Token position of the i-th attended token of a stream: sink, then retrieved, then local (or all, dense). */
+/* Token position at canonical index i of a stream: sink, then retrieved, then local (or all, dense); attended_index
+ * maps an attended position to its canonical index. */
 FUNC int attended_token(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i) {
     if (p[P_DENSE]) return i;
     int sinkEnd = p[P_SINK_END];

@@ -527,7 +527,7 @@ public final class DecodeTwins {
         return w < sinkEnd ? w : w + selN;
     }
 
-    /** {@code attended_token}: position of the {@code i}-th attended token (sink, selected, local; or all when dense). */
+    /** {@code attended_token}: position of the token at canonical index {@code i} (sink, selected, local; or all when dense). */
     private static int attendedToken(int[] p, int s, int[] sel, int i) {
         int o = s * PLAN_STRIDE;
         if (p[o + P_DENSE] != 0) return i;

@@ -1392,7 +1392,10 @@ public final class DeviceDecoder implements AutoCloseable {
         run(attendStagedStep);
     }
 
-    /** Stream {@code s}'s {@code n} attended rows, in attended order, to staging rows [base, base+n) (K) and [base+n, base+2n) (V). */
+    /**
+     * Stream {@code s}'s {@code n} staged rows to staging rows [base, base+n) (K) and [base+n, base+2n) (V): every row
+     * of a dense stream, else its selected rows in ascending order (its sink and local rows are in the device window).
+     */
     private void gatherStream(int s, long base, int n, int[] sel) {
         int o = s * PLAN;
         long src = (long) s * capTok;
