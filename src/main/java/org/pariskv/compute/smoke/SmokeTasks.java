@@ -20,20 +20,29 @@ public final class SmokeTasks {
 
     /** y[i] = a * x[i] + y[i] for i < n (fused multiply-add, as the kernel's FMA). */
     public static void saxpy(float[] x, float[] y, FloatParam a, IntParam n) {
-        float av = a.get();
-        for (int i = 0; i < n.get(); i++) y[i] = Math.fma(av, x[i], y[i]);
+        saxpy(java.lang.foreign.MemorySegment.ofArray(x), java.lang.foreign.MemorySegment.ofArray(y), a.get(), n.get());
     }
 
     /** partial[g] = sum of x over group g's slice of {@code scratch.floats()} elements. */
     public static void blockSum(float[] x, float[] partial, IntParam n, LocalMem scratch) {
-        int group = scratch.floats();
-        int groups = (n.get() + group - 1) / group;
-        for (int g = 0; g < groups; g++) {
+        blockSum(java.lang.foreign.MemorySegment.ofArray(x), java.lang.foreign.MemorySegment.ofArray(partial), n.get(), scratch.floats());
+    }
+
+    /** {@link #saxpy(float[], float[], FloatParam, IntParam)} over float segments (device buffers' host memory). */
+    public static void saxpy(java.lang.foreign.MemorySegment x, java.lang.foreign.MemorySegment y, float a, int n) {
+        for (int i = 0; i < n; i++) y.setAtIndex(F32, i, Math.fma(a, x.getAtIndex(F32, i), y.getAtIndex(F32, i)));
+    }
+
+    /** {@link #blockSum(float[], float[], IntParam, LocalMem)} over float segments, work-groups of {@code group}. */
+    public static void blockSum(java.lang.foreign.MemorySegment x, java.lang.foreign.MemorySegment partial, int n, int group) {
+        for (int g = 0; g < (n + group - 1) / group; g++) {
             float s = 0;
-            for (int i = g * group; i < Math.min(n.get(), (g + 1) * group); i++) s += x[i];
-            partial[g] = s;
+            for (int i = g * group; i < Math.min(n, (g + 1) * group); i++) s += x.getAtIndex(F32, i);
+            partial.setAtIndex(F32, g, s);
         }
     }
+
+    private static final java.lang.foreign.ValueLayout.OfFloat F32 = java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     /** counts[c] += #{i < n : codes[i] == c}. */
     public static void histogram256(byte[] codes, int[] counts, IntParam n) {

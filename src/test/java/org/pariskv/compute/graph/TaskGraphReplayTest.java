@@ -21,6 +21,7 @@ import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.OpenClTestSupport;
+import org.pariskv.compute.smoke.SmokeTasks;
 
 /**
  * Tasks that run only in some executions, read-backs into host memory, and CUDA-graph replay: one graph executed
@@ -30,18 +31,6 @@ import org.pariskv.compute.OpenClTestSupport;
 class TaskGraphReplayTest {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final int MAX = 1000, GROUP = 64, GROUPS = (MAX + GROUP - 1) / GROUP;
-
-    private static void saxpy(MemorySegment x, MemorySegment y, float a, int n) {
-        for (int i = 0; i < n; i++) y.setAtIndex(F32, i, Math.fma(a, x.getAtIndex(F32, i), y.getAtIndex(F32, i)));
-    }
-
-    private static void blockSum(MemorySegment x, MemorySegment partial, int n, int group) {
-        for (int g = 0; g < (n + group - 1) / group; g++) {
-            float s = 0;
-            for (int i = g * group; i < Math.min(n, (g + 1) * group); i++) s += x.getAtIndex(F32, i);
-            partial.setAtIndex(F32, g, s);
-        }
-    }
 
     private static DeviceInfo device(String backend) {
         return switch (backend) {
@@ -68,10 +57,10 @@ class TaskGraphReplayTest {
                 boolean[] accumulate = {true};
                 ImmutableTaskGraph g = new TaskGraph("replay").source("smoke.c")
                         .upload(staging, x)
-                        .task("saxpy", t -> saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
+                        .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
                                 () -> Grid.linear(n.get(), GROUP), x, y, 1f, n)
                         .onlyIf(() -> accumulate[0])
-                        .task("blockSum", t -> blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
+                        .task("blockSum", t -> SmokeTasks.blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
                                 () -> Grid.linear(n.get(), GROUP), y, partial, n, LocalMem.floats(GROUP))
                         .download(partial, sums)
                         .snapshot();

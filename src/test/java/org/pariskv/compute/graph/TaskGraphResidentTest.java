@@ -20,6 +20,7 @@ import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.OpenClTestSupport;
+import org.pariskv.compute.smoke.SmokeTasks;
 
 /**
  * Device-resident buffers (allocated by the test, not the plan) fed by enqueued uploads, over grids that follow a
@@ -28,20 +29,6 @@ import org.pariskv.compute.OpenClTestSupport;
 class TaskGraphResidentTest {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final int MAX = 1000, GROUP = 64, GROUPS = (MAX + GROUP - 1) / GROUP;
-
-    /** saxpy of smoke.c over segments. */
-    private static void saxpy(MemorySegment x, MemorySegment y, float a, int n) {
-        for (int i = 0; i < n; i++) y.setAtIndex(F32, i, Math.fma(a, x.getAtIndex(F32, i), y.getAtIndex(F32, i)));
-    }
-
-    /** blockSum of smoke.c over segments: one partial per work-group of {@code group} the grid of n has. */
-    private static void blockSum(MemorySegment x, MemorySegment partial, int n, int group) {
-        for (int g = 0; g < (n + group - 1) / group; g++) {
-            float s = 0;
-            for (int i = g * group; i < Math.min(n, (g + 1) * group); i++) s += x.getAtIndex(F32, i);
-            partial.setAtIndex(F32, g, s);
-        }
-    }
 
     private static DeviceInfo device(String backend) {
         return backend.equals("java") ? Backends.open(DeviceSpec.JAVA).device() : OpenClTestSupport.openClDevice();
@@ -69,8 +56,8 @@ class TaskGraphResidentTest {
             Supplier<Grid> grid = () -> Grid.linear(n.get(), GROUP);
             ImmutableTaskGraph g = new TaskGraph("resident").source("smoke.c")
                     .upload(staging, x)
-                    .task("saxpy", t -> saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)), grid, x, y, a, n)
-                    .task("blockSum", t -> blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
+                    .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)), grid, x, y, a, n)
+                    .task("blockSum", t -> SmokeTasks.blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
                             grid, y, partial, n, LocalMem.floats(GROUP))
                     .snapshot();
             float[] want = new float[MAX]; // small integers: every order of sums is exact
@@ -124,7 +111,7 @@ class TaskGraphResidentTest {
             b.copyIn(x, MemorySegment.ofArray(host));
             var g = new TaskGraph("w").source("smoke.c")
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, host)
-                    .task("saxpy", t -> saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
+                    .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
                             () -> Grid.linear(4, 4), x, host, 1f, 4)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, host).snapshot();
             try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device).withProfiler(ProfilerMode.OFF)) {
