@@ -2,9 +2,6 @@ package org.pariskv.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,20 +14,8 @@ import org.pariskv.trace.Json;
 /** {@code pariskv bench --kv}: staged K/V on OpenCL (PoCL on CI): bytes per step in the JSON, full attention skipped. */
 class BenchCommandTest {
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     static Map<?, ?> point(Path dir) throws Exception {
@@ -42,7 +27,7 @@ class BenchCommandTest {
     void stagedBenchReportsBytesPerStepAndSkipsFullAttention(@TempDir Path tmp) throws Exception {
         String device = OpenClTestSupport.openClDevice().spec();
         String[] common = {"bench", "--device", device, "--profile", "small", "--context", "3000", "--batch", "1", "--steps", "3", "--warmup", "2", "--topk", "50"};
-        Run staged = run(concat(common, "--kv", "staged", "--out", tmp.resolve("staged").toString()));
+        CliRun staged = run(concat(common, "--kv", "staged", "--out", tmp.resolve("staged").toString()));
         assertEquals(0, staged.code(), staged.err());
         assertTrue(staged.err().contains("full attention skipped"), staged.err());
         assertTrue(staged.out().contains("| skipped |"), staged.out());
@@ -61,7 +46,7 @@ class BenchCommandTest {
         assertTrue(tasks.containsKey("gatherRows") && tasks.containsKey("stagingCopy") && tasks.containsKey("sparseAttentionStaged"), tasks.toString());
         assertFalse(tasks.containsKey("sparseAttention"), tasks.toString());
 
-        Run mapped = run(concat(common, "--offload", "--out", tmp.resolve("mapped").toString()));
+        CliRun mapped = run(concat(common, "--offload", "--out", tmp.resolve("mapped").toString()));
         assertEquals(0, mapped.code(), mapped.err());
         Map<?, ?> m = point(tmp.resolve("mapped"));
         assertNotNull(m.get("full_attention_ms"));
@@ -70,10 +55,10 @@ class BenchCommandTest {
         assertEquals(rows, ((Number) m.get("attended_row_bytes_per_step")).doubleValue(), 1e-6 * rows, "mapped: the same rows read in place");
         assertTrue(((Number) m.get("h2d_bytes_per_step")).doubleValue() < 0.2 * rows, "mapped copies no rows");
 
-        Run bad = run(concat(common, "--kv", "staged", "--offload"));
+        CliRun bad = run(concat(common, "--kv", "staged", "--offload"));
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--offload means --kv mapped"), bad.err());
-        Run unknown = run(concat(common, "--kv", "nowhere"));
+        CliRun unknown = run(concat(common, "--kv", "nowhere"));
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("unknown --kv 'nowhere'"), unknown.err());
     }

@@ -2,8 +2,6 @@ package org.pariskv.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -13,20 +11,8 @@ import org.pariskv.trace.Json;
 /** {@code pariskv eval}: the JSON contract, and exit code 2 with a one-line reason for every kind of bad input. */
 class EvalCommandTest {
 
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true));
-            System.setErr(new PrintStream(err, true));
-            int rc = Main.execute(args);
-            return new Run(rc, out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     static final String[] SMALL = {"eval", "--shape", "small", "--context", "3000", "--steps", "2", "--device", "java"};
@@ -39,8 +25,8 @@ class EvalCommandTest {
 
     @Test
     void jsonOutputIsOneObjectWithTheDocumentedKeys() {
-        Run r = run(with("--method", "pariskv", "--trace", "llm", "--format", "json", "--topk", "64"));
-        assertEquals(0, r.exit(), r.err());
+        CliRun r = run(with("--method", "pariskv", "--trace", "llm", "--format", "json", "--topk", "64"));
+        assertEquals(0, r.code(), r.err());
         Object parsed = Json.parse(r.out().trim());
         assertInstanceOf(java.util.Map.class, parsed);
         java.util.Map<?, ?> m = (java.util.Map<?, ?>) parsed;
@@ -55,8 +41,8 @@ class EvalCommandTest {
 
     @Test
     void profileConsolePrintsPerTaskTimes() {
-        Run r = run(with("--method", "pariskv", "--trace", "llm", "--topk", "64", "--profile", "console"));
-        assertEquals(0, r.exit(), r.err());
+        CliRun r = run(with("--method", "pariskv", "--trace", "llm", "--topk", "64", "--profile", "console"));
+        assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("collisionScores") && r.out().contains("rerank"), r.out());
     }
 
@@ -65,9 +51,9 @@ class EvalCommandTest {
     void stagedKvOnADeviceScoresExactlyAsDeviceKv() {
         String device = org.pariskv.compute.OpenClTestSupport.openClDevice().spec();
         String[] base = {"eval", "--shape", "small", "--context", "3000", "--steps", "3", "--device", device, "--trace", "llm", "--format", "json", "--topk", "64", "--kv"};
-        Run dev = run(append(base, "device")), st = run(append(base, "staged"));
-        assertEquals(0, dev.exit(), dev.err());
-        assertEquals(0, st.exit(), st.err());
+        CliRun dev = run(append(base, "device")), st = run(append(base, "staged"));
+        assertEquals(0, dev.code(), dev.err());
+        assertEquals(0, st.code(), st.err());
         java.util.Map<?, ?> a = (java.util.Map<?, ?>) Json.parse(dev.out().trim()), b = (java.util.Map<?, ?>) Json.parse(st.out().trim());
         for (String key : new String[] {"recall_at_k", "attention_mass_recall", "output_rel_error", "sparse_steps"}) {
             assertEquals(a.get(key), b.get(key), key);
@@ -81,8 +67,8 @@ class EvalCommandTest {
         return r;
     }
 
-    static void assertBadInput(Run r, String expected) {
-        assertEquals(2, r.exit(), r.out() + r.err());
+    static void assertBadInput(CliRun r, String expected) {
+        assertEquals(2, r.code(), r.out() + r.err());
         String line = r.err().strip();
         assertFalse(line.contains("\n"), "one line: " + line);
         assertTrue(line.startsWith("pariskv: ") && line.contains(expected), line);

@@ -2,35 +2,18 @@ package org.pariskv.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** {@code pariskv plan}: the budget table, exit 0/1 on fit, exit 2 with one line on bad arguments. */
 class PlanCommandTest {
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.execute(args);
-            System.out.flush();
-            System.err.flush();
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void printsTheBudgetAndFits() {
-        Run r = run("plan", "--profile", "llama3-8b", "--context", "1048576", "--offload", "--device-memory", "70G", "--host-memory", "200G");
+        CliRun r = run("plan", "--profile", "llama3-8b", "--context", "1048576", "--offload", "--device-memory", "70G", "--host-memory", "200G");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("| K/V rows (host-mapped) | 0.00 MiB | 4.00 GiB | 0.00 MiB | 128.00 GiB |"), r.out());
         assertTrue(r.out().contains("index: 112 B per key per KV head"), r.out());
@@ -41,7 +24,7 @@ class PlanCommandTest {
 
     @Test
     void doesNotFitWithoutOffload() {
-        Run r = run("plan", "--context", "1048576", "--device-memory", "70G", "--host-memory", "200G");
+        CliRun r = run("plan", "--context", "1048576", "--device-memory", "70G", "--host-memory", "200G");
         assertEquals(1, r.code());
         assertTrue(r.out().contains("fits: no: not enough device memory"), r.out());
         assertTrue(r.out().contains("pass --offload"), r.out());
@@ -56,7 +39,7 @@ class PlanCommandTest {
                 {"plan", "--context", "-5"},
                 {"plan", "--context", "100", "--profile", "nope"},
                 {"plan", "--context", "100", "--gqa", "sideways"}}) {
-            Run r = run(args);
+            CliRun r = run(args);
             assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
             String[] lines = r.err().strip().lines().filter(l -> !l.startsWith("WARNING")).toArray(String[]::new);
             assertEquals(1, lines.length, String.join(" ", args) + ": " + r.err());
