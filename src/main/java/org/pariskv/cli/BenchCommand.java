@@ -136,17 +136,7 @@ final class BenchCommand implements Callable<Integer> {
         System.out.print(md);
         if (out != null) {
             Files.createDirectories(out);
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("command", "pariskv bench " + String.join(" ", ProcessHandle.current().info().arguments().map(a -> List.of(a)).orElse(List.of())));
-            json.put("device", info.describe());
-            json.put("date", LocalDate.now().toString());
-            json.put("profile", profile);
-            json.put("topk", topk);
-            json.put("gqa", gqa);
-            json.put("offload", placement.onHost());
-            json.put("kv", placement.cliName());
-            json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
-            json.put("dependent_launch", dependentLaunch && backend.canLaunchDependent());
+            Map<String, Object> json = jsonHeader(info, backend, placement);
             List<Object> rows = new ArrayList<>();
             for (DecodeBench.Point pt : points) {
                 Map<String, Object> r = new LinkedHashMap<>();
@@ -220,22 +210,29 @@ final class BenchCommand implements Callable<Integer> {
         System.out.print(md);
         if (out != null) {
             Files.createDirectories(out);
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("device", info.describe());
-            json.put("date", LocalDate.now().toString());
-            json.put("profile", profile);
+            Map<String, Object> json = jsonHeader(info, backend, placement);
             json.put("layers", layers);
-            json.put("topk", topk);
-            json.put("gqa", gqa);
-            json.put("offload", placement.onHost());
-            json.put("kv", placement.cliName());
-            json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
-            json.put("dependent_launch", dependentLaunch && backend.canLaunchDependent());
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md.toString());
         }
         return 0;
+    }
+
+    /** What every bench.json starts with: the command, the device and date, and the options the points ran under. */
+    private Map<String, Object> jsonHeader(DeviceInfo info, Backend backend, KvPlacement placement) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("command", "pariskv bench " + String.join(" ", ProcessHandle.current().info().arguments().map(a -> List.of(a)).orElse(List.of())));
+        json.put("device", info.describe());
+        json.put("date", LocalDate.now().toString());
+        json.put("profile", profile);
+        json.put("topk", topk);
+        json.put("gqa", gqa);
+        json.put("offload", placement.onHost());
+        json.put("kv", placement.cliName());
+        json.put("cuda_graphs", cudaGraphs && info.backend() == org.pariskv.compute.BackendKind.CUDA);
+        json.put("dependent_launch", dependentLaunch && backend.canLaunchDependent());
+        return json;
     }
 
     /** {@code --kv}, with {@code --offload} as a synonym of {@code --kv mapped}. */
