@@ -120,8 +120,7 @@ public final class CudaContext implements AutoCloseable {
                        boolean profile) {
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
-            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            MemorySegment params = params(a, argValues);
             if (!profile) {
                 driver.launchKernel(function, grid, block, sharedBytes, stream, params);
                 afterKernel = true;
@@ -143,6 +142,13 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
+    /** The {@code void*[]} of pointers to each argument value that the launch calls take. */
+    private static MemorySegment params(Arena a, MemorySegment[] argValues) {
+        MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
+        for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+        return params;
+    }
+
     /** Whether {@link #launchDependent} can let kernels overlap here: the driver has it and the GPU is sm_90 or later. */
     public boolean canLaunchDependent() {
         return driver.hasDependentLaunch() && ccMajor >= 9;
@@ -156,8 +162,7 @@ public final class CudaContext implements AutoCloseable {
     public void launchDependent(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment[] argValues) {
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
-            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            MemorySegment params = params(a, argValues);
             if (afterKernel && canLaunchDependent()) driver.launchKernelDependent(function, grid, block, sharedBytes, stream, params);
             else driver.launchKernel(function, grid, block, sharedBytes, stream, params);
             afterKernel = true;
@@ -170,8 +175,7 @@ public final class CudaContext implements AutoCloseable {
         makeCurrent();
         MemorySegment start = driver.eventCreate(), end = driver.eventCreate();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment params = a.allocate(ADDRESS, Math.max(1, argValues.length));
-            for (int i = 0; i < argValues.length; i++) params.setAtIndex(ADDRESS, i, argValues[i]);
+            MemorySegment params = params(a, argValues);
             afterKernel = false;
             driver.eventRecord(start, stream);
             driver.launchKernel(function, grid, block, sharedBytes, stream, params);
