@@ -1050,10 +1050,11 @@ FUNC int attended_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int 
     return tok;
 }
 
-/* Attended position i's row over staged rows with a window: >= 0 its top-k row in the packed block, < 0
- * -(slot + 1) in the device window (the sink and local rows). */
+/* Attended position i's row over staged rows: >= 0 its row in the stream's packed block, < 0 -(slot + 1) in the
+ * device window (ring > 0: the sink and local rows of a sparse step; the block then holds the top-k rows only). */
 FUNC int staged_row(GLOBAL const int* p, GLOBAL const int* sel, int selN, int i, int ringBase, int ring) {
     int j = attended_index(p, selN, i);
+    if (ring == 0 || p[P_DENSE]) return j;
     int sinkEnd = p[P_SINK_END];
     if (j >= sinkEnd && j < sinkEnd + selN) return j - sinkEnd;
     return -(window_slot(attended_token(p, sel, selN, j), ringBase, ring) + 1);
@@ -1111,10 +1112,10 @@ FUNC void attention_chunk(GLOBAL const float* RESTRICT queries, GLOBAL const ush
     const float scale = AS_FLOAT(ROT_SCALE_BITS); /* 1/sqrt(D), the same constant */
     GLOBAL const float* qsrc = queries + ((long) b * HKV * GROUP + (long) h * GROUP) * HEAD_DIM;
     for (int i = t; i < GROUP * HEAD_DIM; i += LOCAL_SIZE(0)) qs[i] = qsrc[i];
-    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) tok[i] = staged ? (win ? staged_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring)
-                                                                        : attended_index(p, selN, first + i))
-                                                                 : win ? attended_row(p, selected + (long) s * KMAX, selN, first + i, ringBase, ring)
-                                                                       : attended_token(p, selected + (long) s * KMAX, selN, attended_index(p, selN, first + i));
+    GLOBAL const int* sel = selected + (long) s * KMAX;
+    for (int i = t; i < nTok; i += LOCAL_SIZE(0)) {
+        tok[i] = staged ? staged_row(p, sel, selN, first + i, ringBase, ring) : attended_row(p, sel, selN, first + i, ringBase, ring);
+    }
     SYNC_THREADS;
 #if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM
     /*
