@@ -155,15 +155,19 @@ class DecodeTwinsTest {
     }
 
     /** Replays each launch with its twin and compares every buffer argument; records what it checked. */
-    /** The staged placement's attention kernel (rows the host packed) against its twin, at a sparse step. */
-    @org.junit.jupiter.api.Test
-    void theStagedAttentionMatchesItsTwin() {
+    /**
+     * The host placements' launches against their twins at a sparse step: the device window (appendTokens writes it,
+     * the attention reads the sink and local rows there) and, for STAGED, the rows the host packed.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(value = KvPlacement.class, names = {"STAGED", "MAPPED"})
+    void theHostPlacementsMatchTheirTwins(KvPlacement placement) {
         Backend backend = Backends.open(OpenClTestSupport.openClDevice());
         ModelShape shape = new ModelShape(1, 8, 2, 64);
         ParisKvConfig cfg = ParisKvConfig.defaults().withGqa(GqaMode.MEAN).withWindow(4, 128).withInterval(32).withMinSparseTokens(0).withTopk(50);
         int kv = shape.kvHeads() * 64, qn = shape.queryHeads() * 64;
         SplittableRandom rnd = new SplittableRandom(77);
-        try (DeviceDecoder dev = new DeviceDecoder(backend, shape, cfg, 2, 4000, DeviceDecoder.Options.defaults().withPlacement(KvPlacement.STAGED))) {
+        try (DeviceDecoder dev = new DeviceDecoder(backend, shape, cfg, 2, 4000, DeviceDecoder.Options.defaults().withPlacement(placement))) {
             int[] prompts = {1500, 3000};
             for (int b = 0; b < 2; b++) {
                 dev.prefill(b, DeviceDecoderTest.random(rnd, prompts[b] * kv, 2.5f), DeviceDecoderTest.random(rnd, prompts[b] * kv, 0f), prompts[b]);
@@ -172,8 +176,11 @@ class DecodeTwinsTest {
             dev.observeLaunches(check);
             dev.decode(DeviceDecoderTest.random(rnd, 2 * qn, 0f), DeviceDecoderTest.random(rnd, 2 * kv, 2.5f),
                     DeviceDecoderTest.random(rnd, 2 * kv, 0f), new float[2 * qn], false);
-            assertTrue(check.tasks().contains("sparseAttentionStaged"), "launched: " + check.tasks());
-            assertFalse(check.tasks().contains("sparseAttention"), "no K/V on the device to attend in place");
+            assertTrue(check.tasks().contains("appendTokens"), "the new rows go to the window: " + check.tasks());
+            assertTrue(check.intArg("appendTokens", "ring") > 0, "a window");
+            boolean staged = placement == KvPlacement.STAGED;
+            assertEquals(staged, check.tasks().contains("sparseAttentionStaged"), "launched: " + check.tasks());
+            assertEquals(!staged, check.tasks().contains("sparseAttention"), "K/V read in place only when mapped");
         }
     }
 
