@@ -941,13 +941,17 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
+    /** appendTokens: the step's new rows into the K/V rows ({@code rowsTok} tokens a stream; 0: none) and the window. */
+    private TaskGraph appendTask(TaskGraph t, DeviceBuffer keyRows, DeviceBuffer valueRows, int rowsTok) {
+        return t.task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
+                () -> Grid.groups(streams, Math.min(d, 256)), newKeys, newValues, plan, keyRows, valueRows, winKeys, winValues, rowsTok,
+                ringBase, ring);
+    }
+
     private ExecutionPlan decodeGraph() {
         int threads = Math.min(d, 256);
-        TaskGraph t = graph("decode")
-                .upload(stepInSeg, stepIn) // plan, queries and new rows in one copy
-                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                                a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
-                        () -> Grid.groups(streams, threads), newKeys, newValues, plan, keys, values, winKeys, winValues, capTok, ringBase, ring)
+        TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok) // inputs in one copy
                 .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                                 a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
                         () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
@@ -1026,14 +1030,12 @@ public final class DeviceDecoder implements AutoCloseable {
         return executionPlan(t, true); // the next use of the plan staging rewrites it
     }
 
-    /** STAGED: query and plan uploads, then retrieval (the host reads the selection back afterwards). */
+    /**
+     * STAGED: the step's inputs in one copy, the new rows into the device window only (capTok 0: the host appends the
+     * K/V rows; stagedRows stands in for them, untouched), then retrieval (the host reads the selection back afterwards).
+     */
     private ExecutionPlan retrieveStagedGraph() {
-        // the step's inputs in one copy; the new rows go to the device window only (capTok 0: the host appends the K/V rows)
-        TaskGraph t = graph("retrieveStaged").upload(stepInSeg, stepIn)
-                .task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                                a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
-                        () -> Grid.groups(streams, Math.min(d, 256)), newKeys, newValues, plan, stagedRows, stagedRows, winKeys, winValues,
-                        0, ringBase, ring); // stagedRows stands in for the K/V rows, which capTok 0 leaves alone
+        TaskGraph t = appendTask(graph("retrieveStaged").upload(stepInSeg, stepIn), stagedRows, stagedRows, 0);
         retrievalTasks(t);
         return executionPlan(t, false);
     }

@@ -46,6 +46,7 @@ public final class HostKvStore implements AutoCloseable {
     public static final int SEGMENT_TOKENS = 65536;
 
     private static final AtomicLong COMMITTED_BY_ALL = new AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicBoolean SAID_LAZY = new java.util.concurrent.atomic.AtomicBoolean();
 
     private final int streams, capacity, dim, segmentTokens, totalSegments;
     private final long rowBytes, planeBytes; // one of keys / values: streams × capacity × D × 2 B
@@ -224,8 +225,6 @@ public final class HostKvStore implements AutoCloseable {
                     + MemoryPlan.gib(committed) + " in use). Free host memory, or lower --context or --batch", e);
         }
     }
-
-    private static final java.util.concurrent.atomic.AtomicBoolean SAID_LAZY = new java.util.concurrent.atomic.AtomicBoolean();
 
     private void refuseIfShort(int tokens, int need, long more) {
         String growth = "not enough host memory to grow the K/V rows of " + what + " to " + tokens + " tokens per sequence: "
