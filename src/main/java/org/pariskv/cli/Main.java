@@ -24,7 +24,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-                    || ex instanceof java.io.IOException || ex instanceof java.io.UncheckedIOException) {
+                    || ex instanceof java.io.IOException || ex instanceof java.io.UncheckedIOException
+                    || ex instanceof org.pariskv.compute.BackendUnavailableException) {
                 cmd.getErr().println("pariskv: " + ex.getMessage());
                 return 2;
             }
