@@ -22,6 +22,7 @@ Choices the doc leaves open, fixed here (the Java side should do the same where 
 """
 import bisect
 import random
+import re
 
 BOS = b"\x02"
 NOISE = ("The grass is green. The sky is blue. The sun is yellow. Here we go. "
@@ -34,6 +35,9 @@ birch cobalt delta echo fjord garnet heron indigo jade koi lilac mist nova onyx 
 sienna topaz wren""".split()
 assert len(WORDS) == 64 and len(set(WORDS)) == 64
 
+_SENTENCE_BOUNDARY = re.compile(r"\. ")
+_LINE_BOUNDARY = re.compile(r"\. |\n")
+
 TASKS = ("passkey", "niah_single", "niah_multikey", "kv_lookup", "vartrack")
 MAX_ANSWER = 32  # bytes, docs/tasks.md
 
@@ -44,16 +48,8 @@ MAX_ANSWER = 32  # bytes, docs/tasks.md
 def _boundaries(text, lines):
     """Offsets where a needle may go / the filler may be cut: 0 and right after each '. '
     (and after each newline when lines=True)."""
-    out = [0]
-    n = len(text)
-    for i in range(n - 1):
-        if text[i] == "." and text[i + 1] == " ":
-            out.append(i + 2)
-        elif lines and text[i] == "\n":
-            out.append(i + 1)
-    if lines and n and text[-1] == "\n":
-        out.append(n)
-    return sorted(set(out))
+    pat = _LINE_BOUNDARY if lines else _SENTENCE_BOUNDARY
+    return sorted({0, *(m.end() for m in pat.finditer(text))})
 
 
 def make_filler(budget, text=None, rng=None):

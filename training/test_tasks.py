@@ -186,5 +186,57 @@ class TaskFormatTest(unittest.TestCase):
                          [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
 
 
+class TrainDataPrepTest(unittest.TestCase):
+    """The torch-free data functions of train.py (ascii_clean, gather_text, text_row, task_row),
+    extracted from its source so they run without torch."""
+
+    @classmethod
+    def setUpClass(cls):
+        import ast
+        import types
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "train.py")) as f:
+            src = f.read()
+        tree = ast.parse(src)
+        keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in (
+            "ascii_clean", "gather_text", "text_row", "task_row", "log", "default_roots"))
+            or (isinstance(n, ast.Assign) and any(getattr(t, "id", "") in ("NON_ASCII", "TEXT_EXT", "T0")
+                                                  for t in n.targets))]
+        import gzip, zlib, time, sysconfig, numpy as np  # noqa: E401
+        ns = {"os": os, "gzip": gzip, "zlib": zlib, "time": time, "random": random, "np": np,
+              "tasks": tasks, "sysconfig": sysconfig,
+              "args": types.SimpleNamespace(seed=1, real_filler_frac=0.5, prompt_weight=0.1)}
+        exec(compile(ast.Module(body=keep, type_ignores=[]), "train.py", "exec"), ns)
+        cls.ns = ns
+
+    def test_ascii_clean(self):
+        f = self.ns["ascii_clean"]
+        self.assertEqual(f(b"a\r\nb\tc\x02" + b"x" * 100), b"a\nb\tc" + b"x" * 100)
+        self.assertIsNone(f(bytes(range(256)) * 4))
+
+    def test_gather_and_rows(self):
+        import numpy as np
+        ns = self.ns
+        roots = [os.path.dirname(os.__file__), "/nonexistent/root"]
+        tr, he, info = ns["gather_text"](roots, 3_000_000, 30)
+        self.assertGreater(len(tr), 1_000_000)
+        self.assertEqual(info["roots"]["/nonexistent/root"], "missing")
+        self.assertTrue(all(b == 9 or b == 10 or 32 <= b < 127 for b in tr[:100000]))
+        ns["train_text"], ns["train_np"], ns["train_str"] = tr, np.frombuffer(tr, np.uint8), tr.decode()
+        rng = random.Random(0)
+        x, w, a = ns["text_row"](1024, rng)
+        self.assertEqual(x[0], 2)
+        self.assertAlmostEqual(float(w[:-1].sum()), 1.0, places=4)
+        for task in tasks.TASKS:
+            for T in (512, 4096):
+                x, w, a = ns["task_row"](T, rng, task)
+                self.assertEqual(x[0], 2)
+                n = int(a.sum())
+                ans = bytes(x[np.nonzero(a)[0] + 1])
+                self.assertTrue(ans.endswith(b"\n") and b"\n" not in ans[:-1], ans)
+                self.assertAlmostEqual(float(w[a].sum()), 1.0, places=4)
+                self.assertAlmostEqual(float(w[~a].sum()), 0.1, places=4)
+                self.assertEqual(n, len(ans))
+
+
 if __name__ == "__main__":
     unittest.main()
