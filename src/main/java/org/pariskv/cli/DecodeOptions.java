@@ -52,7 +52,7 @@ final class DecodeOptions {
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }
-        StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_ms_per_step
+        StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_thread_ms_per_step
         return c;
     }
 
