@@ -45,6 +45,11 @@ p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDes
 p.add_argument("--out", required=True, help="output dir: model/, train_log.csv, loss.png, eval.json, ...")
 p.add_argument("--ckpt", default=None, help="dir for the resumable state (model+optimizer), default OUT/../ckpt-<name>")
 p.add_argument("--resume", default=None, help="ckpt dir of an earlier run to continue from")
+p.add_argument("--init-from", default=None,
+               help="model dir (config.json + model.safetensors) of an earlier run: its weights, a fresh optimizer "
+                    "(for a later call when the optimizer state could not be kept)")
+p.add_argument("--curriculum-offset", type=float, default=0.0,
+               help="added to the schedule fraction for the length curriculum only (a continued run starts longer)")
 p.add_argument("--smoke", action="store_true", help="~20 tiny steps, tiny eval, < 60 s")
 p.add_argument("--time-budget-s", type=float, default=430.0, help="seconds of training (this call)")
 p.add_argument("--schedule-s", type=float, default=None,
@@ -327,8 +332,21 @@ if args.resume:
     saved = resume_state["config"]
     args.layers, args.hidden = saved["num_hidden_layers"], saved["hidden_size"]
     log("resuming from", path, "step", resume_state["step"])
+if args.init_from:
+    with open(os.path.join(args.init_from, "config.json")) as f:
+        saved = json.load(f)
+    args.layers, args.hidden = saved["num_hidden_layers"], saved["hidden_size"]
 config = build_config()
 model = LlamaForCausalLM(config).to(DEV)  # fp32 master weights
+if args.init_from:
+    from safetensors.torch import load_file  # noqa: E402
+    sd = {k: v.float() for k, v in load_file(os.path.join(args.init_from, "model.safetensors")).items()}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    # tied embeddings: lm_head.weight is not stored; anything else missing is an error
+    missing = [k for k in missing if k != "lm_head.weight"]
+    assert not missing and not unexpected, ("init-from mismatch", missing, unexpected)
+    model.tie_weights()
+    log("initialised from", args.init_from, "(fresh optimizer)")
 # torch SDPA: with no attention mask it runs is_causal on the flash kernel (bf16 under autocast)
 if model.config._attn_implementation != "sdpa":
     model.set_attn_implementation("sdpa")
@@ -430,7 +448,7 @@ try:
         if el >= args.time_budget_s or (args.smoke and step >= SMOKE_STEPS):
             break
         frac = (prior_s + el) / schedule_s
-        T = rng.choices(BUCKETS, weights=curriculum(frac))[0]
+        T = rng.choices(BUCKETS, weights=curriculum(min(1.0, frac + args.curriculum_offset)))[0]
         x, w, a, is_text = make_batch(T, rng)
         lr = lr_at(step, frac)
         for g in opt.param_groups:
