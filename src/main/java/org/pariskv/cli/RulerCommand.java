@@ -35,6 +35,7 @@ import picocli.CommandLine.Option;
                         + "kv_lookup ${sys:pariskv.ruler.min.kv_lookup}, vartrack ${sys:pariskv.ruler.min.vartrack}."})
 final class RulerCommand implements Callable<Integer> {
 
+    // picocli's descriptions are annotation constants: the computed minimums reach --help as system properties
     static {
         for (LongContextTask t : LongContextTask.ALL) System.setProperty("pariskv.ruler.min." + t.name(), Integer.toString(t.minContext()));
     }
