@@ -60,6 +60,18 @@ public final class PanamaOps implements VectorOps {
     }
 
     @Override
+    public float dotF32(MemorySegment seg, long rowOff, float[] q, int qOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            acc = FloatVector.fromMemorySegment(F, seg, rowOff + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, q, qOff + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        if (i < n) s += TAIL.dotF32(seg, rowOff + 4L * i, q, qOff + i, n - i);
+        return s;
+    }
+
+    @Override
     public void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n) {
         FloatVector wv = FloatVector.broadcast(F, w);
         int i = 0;

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 public final class ScalarOps implements VectorOps {
 
     static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public String name() {
@@ -26,6 +27,13 @@ public final class ScalarOps implements VectorOps {
         for (int i = 0; i < n; i++) {
             s += q[qOff + i] * Float.intBitsToFloat((seg.get(BF16, rowOff + 2L * i) & 0xffff) << 16);
         }
+        return s;
+    }
+
+    @Override
+    public float dotF32(MemorySegment seg, long rowOff, float[] q, int qOff, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) s += q[qOff + i] * seg.get(F32, rowOff + 4L * i);
         return s;
     }
 

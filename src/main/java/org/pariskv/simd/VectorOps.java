@@ -22,6 +22,9 @@ public sealed interface VectorOps permits ScalarOps, PanamaOps {
     /** {@code Σ q[i] row[i]} for a row of {@code n} bf16 values at byte offset {@code rowOff} of {@code seg}. */
     float dotBf16(MemorySegment seg, long rowOff, float[] q, int qOff, int n);
 
+    /** {@code Σ q[i] row[i]} for a row of {@code n} little-endian f32 values at byte offset {@code rowOff} of {@code seg}. */
+    float dotF32(MemorySegment seg, long rowOff, float[] q, int qOff, int n);
+
     /** {@code acc[i] += w * row[i]} for a bf16 row of {@code n} values. */
     void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n);
 

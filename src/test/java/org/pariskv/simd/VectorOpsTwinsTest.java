@@ -43,6 +43,15 @@ class VectorOpsTwinsTest {
             scalar.axpyBf16(0.37f, seg, 4, acc1, 2, n);
             panama.axpyBf16(0.37f, seg, 4, acc2, 2, n);
             assertArrayEquals(acc1, acc2, 1e-5f);
+            MemorySegment f32 = arena.allocate(4L * (n + 1));
+            double exact = 0;
+            for (int i = 0; i < n + 1; i++) {
+                float x = (float) rnd.nextDouble(-2, 2);
+                f32.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4L * i, x);
+                if (i >= 1) exact += (double) x * a[i];
+            }
+            assertEquals(exact, scalar.dotF32(f32, 4, a, 1, n), 1e-4 * n);
+            assertEquals(exact, panama.dotF32(f32, 4, a, 1, n), 1e-4 * n);
         }
     }
 

@@ -1,0 +1,55 @@
+package org.pariskv.model;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.stream.IntStream;
+import org.pariskv.simd.VectorOps;
+
+/**
+ * A weight matrix {@code [rows][cols]} (Hugging Face {@code Linear} layout: one row per output) left where it
+ * lies: a slice of the memory-mapped safetensors file, bf16 or f32, never copied onto the heap.
+ *
+ * @param name   the tensor name (for messages)
+ * @param data   the row-major elements
+ * @param bf16   true for bf16 elements, false for little-endian f32
+ */
+record Matrix(String name, MemorySegment data, boolean bf16, int rows, int cols) {
+
+    private static final VectorOps OPS = VectorOps.current();
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Rows per parallel task: enough work per task to amortise the fork, small enough to balance 2..128 cores. */
+    private static final int ROWS_PER_TASK = 16;
+
+    private long rowBytes() {
+        return (long) cols * (bf16 ? 2 : 4);
+    }
+
+    /** {@code row(r) · x[off .. off + cols)}. */
+    float dot(int r, float[] x, int off) {
+        long at = r * rowBytes();
+        return bf16 ? OPS.dotBf16(data, at, x, off, cols) : OPS.dotF32(data, at, x, off, cols);
+    }
+
+    /** Row {@code r} widened to f32 into {@code out[off..]} (the embedding lookup). */
+    void row(int r, float[] out, int off) {
+        long at = r * rowBytes();
+        for (int i = 0; i < cols; i++) out[off + i] = bf16 ? Float.intBitsToFloat((data.get(BF16, at + 2L * i) & 0xffff) << 16) : data.get(F32, at + 4L * i);
+    }
+
+    /**
+     * {@code out[t][rows] = W · x[t]} for the {@code n} input rows {@code x[t][cols]}, in parallel over output rows.
+     * Each weight row is read from memory once and reused for all {@code n} inputs while it is in cache, so a prefill
+     * chunk reads the weights once.
+     */
+    void matmul(float[] x, int n, float[] out) {
+        int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        IntStream.range(0, tasks).parallel().forEach(task -> {
+            int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
+            for (int r = task * ROWS_PER_TASK; r < end; r++) {
+                for (int t = 0; t < n; t++) out[t * rows + r] = dot(r, x, t * cols);
+            }
+        });
+    }
+}
