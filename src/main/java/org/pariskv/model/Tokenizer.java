@@ -17,6 +17,13 @@ public interface Tokenizer {
 
     int vocabSize();
 
+    /** The tokenizer of a model directory: the byte tokenizer for a 256-token vocabulary; BPE is not implemented yet. */
+    static Tokenizer forModel(java.nio.file.Path dir, LlamaConfig config) {
+        if (config.vocabSize() == 256) return new ByteTokenizer();
+        throw new IllegalArgumentException("the model in " + dir + " has a vocabulary of " + config.vocabSize()
+                + " tokens, which needs its tokenizer.json (BPE); only the byte-level tokenizer (vocab 256) is implemented so far");
+    }
+
     /** {@link #encode} with {@link #bos} in front when there is one. */
     default int[] encodeWithBos(String text) {
         int[] ids = encode(text);

@@ -19,14 +19,14 @@ import org.pariskv.trace.Json;
  * {@code model.safetensors} (or two shards and an index). The weights are kept as the floats the file holds
  * (rounded to its dtype) so a reference forward can use exactly them.
  */
-final class TinyCheckpoint {
+public final class TinyCheckpoint {
 
     /** The knobs of a checkpoint; {@link #small()} is the default test model. */
-    record Spec(String architecture, int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim,
+    public record Spec(String architecture, int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim,
                 int vocab, double ropeTheta, double eps, boolean tied, Dtype dtype, boolean sharded, long seed,
                 Map<String, Object> ropeScaling) {
 
-        static Spec small() {
+        public static Spec small() {
             return new Spec(LlamaConfig.LLAMA, 64, 96, 2, 4, 2, 16, 256, 10000.0, 1e-5, false, Dtype.BF16, false, 7, null);
         }
 
@@ -51,8 +51,8 @@ final class TinyCheckpoint {
         }
     }
 
-    final Spec spec;
-    final Path dir;
+    public final Spec spec;
+    public final Path dir;
     /** Every tensor by HF name, as the floats stored (after rounding to the dtype). */
     final Map<String, float[]> tensors = new LinkedHashMap<>();
     final Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -62,7 +62,7 @@ final class TinyCheckpoint {
         this.dir = dir;
     }
 
-    static TinyCheckpoint write(Path dir, Spec s) {
+    public static TinyCheckpoint write(Path dir, Spec s) {
         TinyCheckpoint c = new TinyCheckpoint(s, dir);
         SplittableRandom rnd = new SplittableRandom(s.seed());
         int q = s.heads() * s.headDim(), kv = s.kvHeads() * s.headDim();
