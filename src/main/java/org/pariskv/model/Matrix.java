@@ -47,8 +47,16 @@ record Matrix(String name, MemorySegment data, boolean bf16, int rows, int cols)
         int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         IntStream.range(0, tasks).parallel().forEach(task -> {
             int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
+            float[] four = new float[4];
             for (int r = task * ROWS_PER_TASK; r < end; r++) {
-                for (int t = 0; t < n; t++) out[t * rows + r] = dot(r, x, t * cols);
+                long at = r * rowBytes();
+                int t = 0;
+                for (; t + 4 <= n; t += 4) { // four inputs per pass over the row: it is widened once for all four
+                    if (bf16) OPS.dot4Bf16(data, at, x, t * cols, cols, cols, four);
+                    else OPS.dot4F32(data, at, x, t * cols, cols, cols, four);
+                    for (int j = 0; j < 4; j++) out[(t + j) * rows + r] = four[j];
+                }
+                for (; t < n; t++) out[t * rows + r] = dot(r, x, t * cols);
             }
         });
     }

@@ -38,6 +38,16 @@ public final class ScalarOps implements VectorOps {
     }
 
     @Override
+    public void dot4Bf16(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        for (int j = 0; j < 4; j++) out[j] = dotBf16(seg, rowOff, x, xOff + j * xStride, n);
+    }
+
+    @Override
+    public void dot4F32(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        for (int j = 0; j < 4; j++) out[j] = dotF32(seg, rowOff, x, xOff + j * xStride, n);
+    }
+
+    @Override
     public void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n) {
         for (int i = 0; i < n; i++) {
             acc[accOff + i] += w * Float.intBitsToFloat((seg.get(BF16, rowOff + 2L * i) & 0xffff) << 16);

@@ -52,6 +52,16 @@ class VectorOpsTwinsTest {
             }
             assertEquals(exact, scalar.dotF32(f32, 4, a, 1, n), 1e-4 * n);
             assertEquals(exact, panama.dotF32(f32, 4, a, 1, n), 1e-4 * n);
+            // four vectors at once: bit-equal to four single dots, in each twin
+            float[] xs = new float[4 * n + 9];
+            for (int i = 0; i < xs.length; i++) xs[i] = (float) rnd.nextDouble(-1, 1);
+            for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+                float[] four = new float[4];
+                ops.dot4Bf16(seg, 2, xs, 3, n + 1, n, four);
+                for (int j = 0; j < 4; j++) assertEquals(ops.dotBf16(seg, 2, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " bf16 vector " + j);
+                ops.dot4F32(f32, 4, xs, 3, n + 1, n, four);
+                for (int j = 0; j < 4; j++) assertEquals(ops.dotF32(f32, 4, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " f32 vector " + j);
+            }
         }
     }
 
