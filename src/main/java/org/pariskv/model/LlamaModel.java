@@ -45,6 +45,8 @@ import org.pariskv.method.ZoneView;
  * }
  * }</pre>
  * Calls are serialised on the model (one forward at a time); batch several sessions with {@link #decode(List, int[])}.
+ * Arguments are checked before anything runs; a failure inside a forward (e.g. a NaN the cache refuses, naming layer,
+ * head and position) leaves the session usable only for {@link Session#close}.
  */
 public final class LlamaModel implements AutoCloseable {
 
@@ -118,10 +120,16 @@ public final class LlamaModel implements AutoCloseable {
             seqs[i] = s.seq();
             positions[i] = s.length();
         }
-        float[] logits = forward(tokens, b, positions, (l, q, k, v, out) -> {
-            Attended[] a = cache.layer(l).decode(seqs, q, k, v, out);
-            for (int i = 0; i < b; i++) sessions.get(i).attended()[l] = a[i];
-        }, true);
+        float[] logits;
+        try {
+            logits = forward(tokens, b, positions, (l, q, k, v, out) -> {
+                Attended[] a = cache.layer(l).decode(seqs, q, k, v, out);
+                for (int i = 0; i < b; i++) sessions.get(i).attended()[l] = a[i];
+            }, true);
+        } catch (RuntimeException e) {
+            sessions.forEach(s -> s.fail(e));
+            throw e;
+        }
         float[][] out = new float[b][];
         for (int i = 0; i < b; i++) {
             out[i] = java.util.Arrays.copyOfRange(logits, i * config.vocabSize(), (i + 1) * config.vocabSize());
@@ -153,7 +161,13 @@ public final class LlamaModel implements AutoCloseable {
             int start = s.length();
             int[] positions = IntStream.range(start, start + n).toArray();
             int[] ids = java.util.Arrays.copyOfRange(tokens, from, from + n);
-            float[] logits = forward(ids, n, positions, (l, q, k, v, out) -> causalAttention(l, s.seq(), start, n, q, k, v, out), all);
+            float[] logits;
+            try {
+                logits = forward(ids, n, positions, (l, q, k, v, out) -> causalAttention(l, s.seq(), start, n, q, k, v, out), all);
+            } catch (RuntimeException e) {
+                s.fail(e);
+                throw e;
+            }
             if (all) System.arraycopy(logits, 0, allLogits, from * vocab, n * vocab);
             last = all ? java.util.Arrays.copyOfRange(logits, (n - 1) * vocab, n * vocab) : logits;
             s.advance(n, last);

@@ -14,6 +14,7 @@ public final class Session implements AutoCloseable {
     private int length;
     private float[] logits;
     private boolean closed;
+    private String failure;
 
     Session(LlamaModel model, int seq) {
         this.model = model;
@@ -79,6 +80,12 @@ public final class Session implements AutoCloseable {
 
     void ensureOpen() {
         if (closed) throw new IllegalStateException("session " + seq + " is closed");
+        if (failure != null) throw new IllegalStateException("session " + seq + " is unusable after a failed step (" + failure + "): close it");
+    }
+
+    /** A forward failed part-way (some layers may hold the token, others not): the session can only be closed. */
+    void fail(RuntimeException e) {
+        failure = e.getMessage();
     }
 
     @Override

@@ -266,6 +266,25 @@ class LlamaModelTest {
         assertEquals(before, RowStore.openStores());
     }
 
+    /** A NaN in the weights is refused where it first reaches the cache, by layer, head and position; the session is then spent. */
+    @Test
+    void nanIsNamedByLayerHeadAndPosition() {
+        TinyCheckpoint c = checkpoint(TinyCheckpoint.Spec.small().withDtype(Dtype.F32));
+        c.t("model.embed_tokens.weight")[65 * 64 + 3] = Float.NaN;
+        c.writeFiles();
+        try (LlamaModel m = LlamaModel.load(c.dir, "full", ParisKvConfig.defaults())) {
+            Session s = m.newSession();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.prefill(new int[] {2, 66, 65, 67}));
+            assertTrue(e.getMessage().startsWith("NaN in keys at layer 0, kv head 0, position 2"), e.getMessage());
+            IllegalStateException spent = assertThrows(IllegalStateException.class, () -> s.decode(66));
+            assertTrue(spent.getMessage().contains("unusable after a failed step"), spent.getMessage());
+            s.close();
+            try (Session ok = m.newSession()) {
+                assertEquals(256, ok.prefill(new int[] {2, 66, 67}).length, "other sessions are unaffected");
+            }
+        }
+    }
+
     private static List<float[]> run(TinyCheckpoint c, String method, ParisKvConfig cfg, int[] prompt, int steps) {
         List<float[]> out = new ArrayList<>();
         try (LlamaModel m = LlamaModel.load(c.dir, method, cfg); Session s = m.newSession()) {
