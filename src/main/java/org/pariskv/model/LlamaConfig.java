@@ -105,6 +105,9 @@ public record LlamaConfig(String architecture, boolean qkNorm, int hiddenSize, i
         }
         Object act = m.get("hidden_act") == null ? "silu" : m.get("hidden_act");
         if (!"silu".equals(act)) throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (the SwiGLU MLP needs silu)");
+        if (Boolean.TRUE.equals(m.get("use_sliding_window"))) {
+            throw new IllegalArgumentException("use_sliding_window = true is not supported (every layer attends the whole context here)");
+        }
         for (String bias : List.of("attention_bias", "mlp_bias")) {
             if (Boolean.TRUE.equals(m.get(bias))) throw new IllegalArgumentException(bias + " = true is not supported (Llama and Qwen3 projections have no bias)");
         }
@@ -116,10 +119,10 @@ public record LlamaConfig(String architecture, boolean qkNorm, int hiddenSize, i
         int headDim = m.get("head_dim") == null ? hidden / heads : integer(m, "head_dim", null);
         return new LlamaConfig(arch, arch.equals(QWEN3), hidden, integer(m, "intermediate_size", null),
                 integer(m, "num_hidden_layers", null), heads, integer(m, "num_key_value_heads", heads), headDim,
-                number(m, "rms_norm_eps", 1e-6), number(m, "rope_theta", 10000.0), ropeScaling(m),
+                number(m, "rms_norm_eps", 1e-6), ropeTheta(m), ropeScaling(m),
                 integer(m, "vocab_size", null), Boolean.TRUE.equals(m.get("tie_word_embeddings")),
                 integer(m, "max_position_embeddings", 2048), m.get("bos_token_id") == null ? -1 : integer(m, "bos_token_id", null),
-                ids(m.get("eos_token_id")), m.get("torch_dtype") instanceof String s ? s : "unknown");
+                ids(m.get("eos_token_id")), m.get("torch_dtype") instanceof String s ? s : m.get("dtype") instanceof String d ? d : "unknown");
     }
 
     /** The attention geometry handed to the KV cache: one cached layer per decoder layer. */
@@ -155,14 +158,25 @@ public record LlamaConfig(String architecture, boolean qkNorm, int hiddenSize, i
         return a;
     }
 
+    /**
+     * RoPE base: transformers 5 writes it inside {@code rope_parameters}, earlier versions as {@code rope_theta}
+     * at the top level (default 10000).
+     */
+    private static double ropeTheta(Map<?, ?> m) {
+        if (m.get("rope_parameters") instanceof Map<?, ?> r && r.get("rope_theta") != null) return number(r, "rope_theta", null);
+        return number(m, "rope_theta", 10000.0);
+    }
+
+    /** Scaling from {@code rope_parameters} (transformers 5) or {@code rope_scaling} (earlier); only llama3 and default. */
     private static RopeScaling ropeScaling(Map<?, ?> m) {
-        Object o = m.get("rope_scaling");
+        String key = m.get("rope_parameters") != null ? "rope_parameters" : "rope_scaling";
+        Object o = m.get(key);
         if (o == null) return null;
-        if (!(o instanceof Map<?, ?> r)) throw new IllegalArgumentException("rope_scaling is not a JSON object");
+        if (!(o instanceof Map<?, ?> r)) throw new IllegalArgumentException(key + " is not a JSON object");
         Object type = r.get("rope_type") != null ? r.get("rope_type") : r.get("type");
-        if ("default".equals(type)) return null;
+        if (type == null || "default".equals(type)) return null;
         if (!"llama3".equals(type)) {
-            throw new IllegalArgumentException("unsupported rope_scaling type '" + type + "' (supported: llama3, default)");
+            throw new IllegalArgumentException("unsupported " + key + " type '" + type + "' (supported: llama3, default)");
         }
         return new RopeScaling(number(r, "factor", null), number(r, "low_freq_factor", null), number(r, "high_freq_factor", null),
                 integer(r, "original_max_position_embeddings", null));

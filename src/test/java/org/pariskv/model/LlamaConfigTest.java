@@ -120,9 +120,33 @@ class LlamaConfigTest {
         assertRefused(llama31().replace("\"hidden_size\": 4096,", ""), "key 'hidden_size' is missing");
         assertRefused(llama31().replace("\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5"), "must be a multiple of num_key_value_heads (5)");
         assertRefused(llama31().replace("\"attention_bias\": false", "\"attention_bias\": true"), "attention_bias = true is not supported");
+        assertRefused(llama31().replace("\"mlp_bias\": false", "\"use_sliding_window\": true"), "use_sliding_window = true is not supported");
         assertRefused("{\"architectures\": [", "not valid JSON");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> LlamaConfig.read(dir.resolve("nothere.json")));
         assertTrue(e.getMessage().startsWith("nothere.json: file not found"), e.getMessage());
+    }
+
+    /** transformers 5 keeps the RoPE base and type in rope_parameters (as training/train.py writes the bundled model). */
+    @Test
+    void ropeParametersOfTransformers5() throws IOException {
+        Path f = dir.resolve("config.json");
+        Files.writeString(f, """
+                {"architectures": ["LlamaForCausalLM"], "hidden_size": 512, "num_hidden_layers": 6, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 1536, "vocab_size": 256,
+                 "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0}, "max_position_embeddings": 32768,
+                 "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": 10, "dtype": "bfloat16"}
+                """);
+        LlamaConfig c = LlamaConfig.read(f);
+        assertEquals(500000.0, c.ropeTheta());
+        assertNull(c.ropeScaling());
+        assertEquals("bfloat16", c.torchDtype());
+        assertEquals(List.of(10), c.eosTokenIds());
+        assertEquals(new ModelShape(6, 4, 2, 128), c.attentionShape());
+        Files.writeString(f, llama31().replace("\"rope_scaling\"", "\"rope_parameters\"").replace("\"rope_theta\": 500000.0,", "")
+                .replace("\"rope_type\": \"llama3\"}", "\"rope_type\": \"llama3\", \"rope_theta\": 500000.0}"));
+        LlamaConfig scaled = LlamaConfig.read(f);
+        assertEquals(500000.0, scaled.ropeTheta());
+        assertEquals(new LlamaConfig.RopeScaling(8, 1, 4, 8192), scaled.ropeScaling());
     }
 
     @Test
