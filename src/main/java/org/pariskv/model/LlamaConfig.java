@@ -143,6 +143,15 @@ public record LlamaConfig(String architecture, boolean qkNorm, int hiddenSize, i
         return (long) layers * 2 * kvHeads * headDim * 2;
     }
 
+    /**
+     * Off-heap bytes the cache reserves for {@code tokens} tokens of one sequence: K/V rows are allocated per
+     * (layer, KV head) in chunks of {@link org.pariskv.kv.RowStore#CHUNK_ROWS} rows, so this rounds up to whole chunks.
+     */
+    public long kvBytesReserved(long tokens) {
+        long chunks = (tokens + org.pariskv.kv.RowStore.CHUNK_ROWS - 1) / org.pariskv.kv.RowStore.CHUNK_ROWS;
+        return chunks * org.pariskv.kv.RowStore.CHUNK_ROWS * kvBytesPerToken();
+    }
+
     /** Parameters of the weights read (embedding and head counted once when tied). */
     public long parameters() {
         long attn = (long) hiddenSize * headDim * (2L * heads + 2L * kvHeads);

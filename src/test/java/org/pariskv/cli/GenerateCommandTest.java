@@ -69,6 +69,11 @@ class GenerateCommandTest {
         assertBad(CliRun.of("generate", "--model", dir.resolve("nowhere").toString(), "--prompt", "a"), "model directory not found");
         assertBad(CliRun.of("generate", "--model", m, "--prompt-file", dir.resolve("none.txt").toString()), "prompt file not found");
         assertBad(CliRun.of("generate", "--model", m, "--prompt", "a", "--format", "xml"), "unknown --format 'xml'");
+        // a cache that cannot fit: refused from config.json alone, before any weight is mapped
+        Path huge = dir.resolve("huge");
+        Files.createDirectories(huge);
+        Files.writeString(huge.resolve("config.json"), Files.readString(model.resolve("config.json")).replace("\"num_hidden_layers\":2", "\"num_hidden_layers\":2000000000"));
+        assertBad(CliRun.of("generate", "--model", huge.toString(), "--prompt", "a"), "GiB of K/V cache, more than half of this machine's");
         Path w = model.resolve("model.safetensors");
         byte[] all = Files.readAllBytes(w);
         Files.write(w, java.util.Arrays.copyOf(all, all.length / 2));

@@ -73,6 +73,8 @@ class LlamaConfigTest {
         assertEquals(new LlamaConfig.RopeScaling(8, 1, 4, 8192), c.ropeScaling());
         assertFalse(c.qkNorm());
         assertEquals(128 * 1024, c.kvBytesPerToken(), "32 layers x K and V x 8 heads x 128 x 2 bytes");
+        assertEquals(128L * 1024 * 4096, c.kvBytesReserved(1), "rows come in chunks of 4096 per layer and head");
+        assertEquals(128L * 1024 * 131072, c.kvBytesReserved(131072), "16 GiB for 128K tokens");
         assertEquals(8_030_261_248L, c.parameters(), "Llama-3.1-8B has 8.03 B parameters");
     }
 
