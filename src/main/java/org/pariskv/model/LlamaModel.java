@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.IntStream;
 import org.pariskv.ParisKvConfig;
-import org.pariskv.attend.SparseAttention;
 import org.pariskv.cache.Attended;
 import org.pariskv.cache.KvCache;
 import org.pariskv.cache.LayerCache;
@@ -229,18 +228,16 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * Full causal attention of a prefill chunk of sequence {@code seq} at positions {@code start..start+n}: the chunk's
      * K/V are stored (and indexed) first, then each query attends positions {@code 0..itself} from the cache's rows,
-     * the same bf16 rows and attention routine a decode step reads, so prefill and decode agree.
+     * the same bf16 rows a decode step reads, with the same arithmetic ({@link CausalAttention}), so prefill and
+     * decode agree.
      */
     private void causalAttention(int layer, int seq, int start, int n, float[] q, float[] k, float[] v, float[] out) {
         LayerCache lc = cache.layer(layer);
         lc.prefill(seq, k, v, n);
-        int hkv = config.kvHeads(), g = config.groupSize(), hd = config.headDim(), qRow = config.heads() * hd;
-        ZoneView[] rows = new ZoneView[hkv];
-        for (int h = 0; h < hkv; h++) rows[h] = lc.zone(seq, h);
-        int[] positions = IntStream.range(0, start + n).toArray();
-        IntStream.range(0, n * hkv).parallel().forEach(i -> {
-            int t = i / hkv, h = i % hkv, off = t * qRow + h * g * hd;
-            SparseAttention.attend(q, off, g, rows[h].keys(), rows[h].values(), positions, start + t + 1, null, out, off);
+        int g = config.groupSize(), qRow = config.heads() * config.headDim();
+        IntStream.range(0, config.kvHeads()).parallel().forEach(h -> {
+            ZoneView rows = lc.zone(seq, h);
+            CausalAttention.attend(rows.keys(), rows.values(), q, out, start, n, h * g, g, qRow);
         });
     }
 

@@ -122,6 +122,28 @@ public final class PanamaOps implements VectorOps {
     }
 
     @Override
+    public void axpy4Bf16(float[] w, MemorySegment seg, long rowOff, float[] acc, int accOff, int accStride, int n) {
+        FloatVector w0 = FloatVector.broadcast(F, w[0]), w1 = FloatVector.broadcast(F, w[1]);
+        FloatVector w2 = FloatVector.broadcast(F, w[2]), w3 = FloatVector.broadcast(F, w[3]);
+        int o1 = accOff + accStride, o2 = o1 + accStride, o3 = o2 + accStride;
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector v = widen(seg, rowOff + 2L * i);
+            v.fma(w0, FloatVector.fromArray(F, acc, accOff + i)).intoArray(acc, accOff + i);
+            v.fma(w1, FloatVector.fromArray(F, acc, o1 + i)).intoArray(acc, o1 + i);
+            v.fma(w2, FloatVector.fromArray(F, acc, o2 + i)).intoArray(acc, o2 + i);
+            v.fma(w3, FloatVector.fromArray(F, acc, o3 + i)).intoArray(acc, o3 + i);
+        }
+        if (i < n) {
+            long at = rowOff + 2L * i;
+            TAIL.axpyBf16(w[0], seg, at, acc, accOff + i, n - i);
+            TAIL.axpyBf16(w[1], seg, at, acc, o1 + i, n - i);
+            TAIL.axpyBf16(w[2], seg, at, acc, o2 + i, n - i);
+            TAIL.axpyBf16(w[3], seg, at, acc, o3 + i, n - i);
+        }
+    }
+
+    @Override
     public void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n) {
         FloatVector wv = FloatVector.broadcast(F, w);
         int i = 0;

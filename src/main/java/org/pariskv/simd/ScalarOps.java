@@ -48,6 +48,11 @@ public final class ScalarOps implements VectorOps {
     }
 
     @Override
+    public void axpy4Bf16(float[] w, MemorySegment seg, long rowOff, float[] acc, int accOff, int accStride, int n) {
+        for (int j = 0; j < 4; j++) axpyBf16(w[j], seg, rowOff, acc, accOff + j * accStride, n);
+    }
+
+    @Override
     public void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n) {
         for (int i = 0; i < n; i++) {
             acc[accOff + i] += w * Float.intBitsToFloat((seg.get(BF16, rowOff + 2L * i) & 0xffff) << 16);

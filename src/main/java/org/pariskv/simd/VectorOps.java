@@ -35,6 +35,12 @@ public sealed interface VectorOps permits ScalarOps, PanamaOps {
     /** {@link #dot4Bf16} for an f32 row; each result equals {@link #dotF32} bit for bit. */
     void dot4F32(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out);
 
+    /**
+     * {@link #axpyBf16} of one row into four accumulators at once: {@code acc[accOff + j * accStride + i] += w[j] * row[i]}
+     * for {@code j < 4}; the row is widened once. Each accumulator ends bit-equal to a single {@link #axpyBf16}.
+     */
+    void axpy4Bf16(float[] w, MemorySegment seg, long rowOff, float[] acc, int accOff, int accStride, int n);
+
     /** {@code acc[i] += w * row[i]} for a bf16 row of {@code n} values. */
     void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n);
 

@@ -59,6 +59,10 @@ class VectorOpsTwinsTest {
                 float[] four = new float[4];
                 ops.dot4Bf16(seg, 2, xs, 3, n + 1, n, four);
                 for (int j = 0; j < 4; j++) assertEquals(ops.dotBf16(seg, 2, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " bf16 vector " + j);
+                float[] acc4 = xs.clone(), accSingle = xs.clone(), w4 = {0.3f, -1.7f, 0.01f, 2.5f};
+                ops.axpy4Bf16(w4, seg, 2, acc4, 3, n + 1, n);
+                for (int j = 0; j < 4; j++) ops.axpyBf16(w4[j], seg, 2, accSingle, 3 + j * (n + 1), n);
+                assertArrayEquals(accSingle, acc4, 0f, ops.name() + " axpy4");
                 ops.dot4F32(f32, 4, xs, 3, n + 1, n, four);
                 for (int j = 0; j < 4; j++) assertEquals(ops.dotF32(f32, 4, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " f32 vector " + j);
             }
