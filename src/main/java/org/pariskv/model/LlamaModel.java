@@ -109,11 +109,14 @@ public final class LlamaModel implements AutoCloseable {
     public synchronized float[][] decode(List<Session> sessions, int[] tokens) {
         ensureOpen();
         int b = sessions.size();
+        if (b == 0) throw new IllegalArgumentException("a decode batch needs at least one session");
         if (tokens.length != b) throw new IllegalArgumentException(b + " sessions but " + tokens.length + " tokens");
         int[] seqs = new int[b], positions = new int[b];
+        java.util.Set<Session> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         for (int i = 0; i < b; i++) {
             Session s = sessions.get(i);
             if (s.model() != this) throw new IllegalArgumentException("session " + i + " belongs to another model");
+            if (!seen.add(s)) throw new IllegalArgumentException("session " + i + " appears twice in one decode batch");
             s.ensureOpen();
             checkToken(tokens[i], i);
             seqs[i] = s.seq();

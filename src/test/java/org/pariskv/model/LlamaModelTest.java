@@ -239,6 +239,10 @@ class LlamaModelTest {
                 m.next(batch, greedy);
             }
             for (int i = 0; i < prompts.length; i++) assertEquals(prompts[i].length + steps, batch.get(i).length());
+            IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> m.decode(List.of(batch.get(0), batch.get(0)), new int[] {1, 2}));
+            assertTrue(twice.getMessage().contains("session 1 appears twice"), twice.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> m.decode(batch, new int[] {1}));
+            m.decode(batch, new int[] {1, 2, 3}); // a refused batch leaves the sessions usable
             batch.forEach(Session::close);
         }
     }
