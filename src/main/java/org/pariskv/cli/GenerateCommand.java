@@ -92,18 +92,12 @@ final class GenerateCommand implements Callable<Integer> {
                 }
             }
             long t1 = System.nanoTime();
-            int[] out = new int[maxTokens];
-            int n = 0;
-            boolean eos = false;
-            while (n < maxTokens && !eos) {
-                int t = s.next(sampler);
-                eos = config.eosTokenIds().contains(t);
-                if (!eos) out[n++] = t;
-            }
+            int[] out = s.generate(sampler, maxTokens, config.eosTokenIds()::contains);
             long t2 = System.nanoTime();
-            int steps = n + (eos ? 1 : 0);
-            double prefillMs = (t1 - t0) / 1e6, decodeMs = (t2 - t1) / 1e6, msPerToken = decodeMs / steps;
-            String generated = tokenizer.decode(Arrays.copyOf(out, n));
+            int n = out.length;
+            boolean eos = n < maxTokens;
+            double prefillMs = (t1 - t0) / 1e6, decodeMs = (t2 - t1) / 1e6, msPerToken = decodeMs / Math.max(1, n);
+            String generated = tokenizer.decode(out);
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", model.toString());
             r.put("architecture", config.architecture());

@@ -49,6 +49,23 @@ public final class Session implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Samples up to {@code maxTokens} tokens, feeding each, and stops before the first one {@code stop} accepts
+     * (that one is neither fed nor returned; e.g. {@code t -> t == '\n'} for the byte model's answers).
+     */
+    public int[] generate(Sampler sampler, int maxTokens, java.util.function.IntPredicate stop) {
+        if (maxTokens < 0) throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);
+        int[] out = new int[maxTokens];
+        int n = 0;
+        while (n < maxTokens) {
+            int t = sampler.sample(logits());
+            if (stop.test(t)) break;
+            decode(t);
+            out[n++] = t;
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
     /** The logits for the next token (owned by the session; replaced by the next step). */
     public float[] logits() {
         if (logits == null) throw new IllegalStateException("session " + seq + " has no logits yet: prefill first");

@@ -247,6 +247,33 @@ class LlamaModelTest {
         }
     }
 
+    /** generate: the greedy tokens of next(), cut before the stop token, which is not fed. */
+    @Test
+    void generateStopsBeforeTheStopToken() {
+        TinyCheckpoint c = checkpoint(TinyCheckpoint.Spec.small());
+        int[] prompt = tokens(9, 13);
+        int[] greedy = new int[12];
+        try (LlamaModel m = LlamaModel.load(c.dir, "full", ParisKvConfig.defaults())) {
+            try (Session s = m.newSession()) {
+                s.prefill(prompt);
+                for (int i = 0; i < greedy.length; i++) greedy[i] = s.next(Sampler.greedy());
+            }
+            try (Session s = m.newSession()) {
+                s.prefill(prompt);
+                assertArrayEquals(greedy, s.generate(Sampler.greedy(), 12, t -> false));
+            }
+            int stop = greedy[6];
+            int cut = 0;
+            while (greedy[cut] != stop) cut++;
+            try (Session s = m.newSession()) {
+                s.prefill(prompt);
+                int[] out = s.generate(Sampler.greedy(), 12, t -> t == stop);
+                assertArrayEquals(java.util.Arrays.copyOf(greedy, cut), out);
+                assertEquals(prompt.length + cut, s.length(), "the stop token is not fed");
+            }
+        }
+    }
+
     /** Closing sessions and the model releases every K/V row store; bad tokens are refused before anything runs. */
     @Test
     void sessionsReleaseTheirRowsAndBadTokensAreRefused() {
