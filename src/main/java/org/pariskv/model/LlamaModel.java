@@ -32,7 +32,7 @@ import org.pariskv.method.ZoneView;
  *
  * <p><b>Memory.</b> Weights stay in the mapped files. K/V live off-heap in the cache as bf16:
  * {@link LlamaConfig#kvBytesPerToken()} = {@code layers x 2 x Hkv x D x 2} bytes per token (128 KiB for
- * Llama-3-8B), plus the method's index (ParisKV: codes and 4-bit keys, a fraction of that). Activations of a
+ * Llama-3-8B), plus the method's index (ParisKV: {@code RetrievalIndex.bytesPerKey(D)} = 112 bytes per key and KV head at D = 128, 22% of its K/V). Activations of a
  * prefill chunk are heap arrays of {@code chunk x max(hidden, intermediate)} floats.
  *
  * <pre>{@code
@@ -198,9 +198,7 @@ public final class LlamaModel implements AutoCloseable {
             LlamaWeights.Layer w = weights.layers[l];
             // attention block
             rmsnorm(xb, x, w.attnNorm(), n, dim, eps);
-            w.wq().matmul(xb, n, q);
-            w.wk().matmul(xb, n, k);
-            w.wv().matmul(xb, n, v);
+            Matrix.matmul(xb, n, new Matrix[] {w.wq(), w.wk(), w.wv()}, new float[][] {q, k, v});
             if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
                 rmsnorm(q, q, w.qNorm(), n * c.heads(), hd, eps);
                 rmsnorm(k, k, w.kNorm(), n * c.kvHeads(), hd, eps);
@@ -214,8 +212,7 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = 0; i < n * dim; i++) x[i] += tmp[i];
             // feed-forward block (SwiGLU)
             rmsnorm(xb, x, w.ffnNorm(), n, dim, eps);
-            w.gate().matmul(xb, n, h1);
-            w.up().matmul(xb, n, h3);
+            Matrix.matmul(xb, n, new Matrix[] {w.gate(), w.up()}, new float[][] {h1, h3});
             for (int i = 0; i < n * ff; i++) h1[i] = silu(h1[i]) * h3[i];
             w.down().matmul(h1, n, tmp);
             for (int i = 0; i < n * dim; i++) x[i] += tmp[i];

@@ -44,20 +44,39 @@ record Matrix(String name, MemorySegment data, boolean bf16, int rows, int cols)
      * chunk reads the weights once.
      */
     void matmul(float[] x, int n, float[] out) {
-        int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        IntStream.range(0, tasks).parallel().forEach(task -> {
-            int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
-            float[] four = new float[4];
-            for (int r = task * ROWS_PER_TASK; r < end; r++) {
-                long at = r * rowBytes();
-                int t = 0;
-                for (; t + 4 <= n; t += 4) { // four inputs per pass over the row: it is widened once for all four
-                    if (bf16) OPS.dot4Bf16(data, at, x, t * cols, cols, cols, four);
-                    else OPS.dot4F32(data, at, x, t * cols, cols, cols, four);
-                    for (int j = 0; j < 4; j++) out[(t + j) * rows + r] = four[j];
-                }
-                for (; t < n; t++) out[t * rows + r] = dot(r, x, t * cols);
-            }
+        matmul(x, n, new Matrix[] {this}, new float[][] {out});
+    }
+
+    /**
+     * {@link #matmul} of several matrices over the same input ({@code wq, wk, wv}; {@code gate, up}) in one parallel
+     * pass, so a decode step forks once per group rather than once per matrix.
+     */
+    static void matmul(float[] x, int n, Matrix[] ws, float[][] outs) {
+        int[] firstTask = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) {
+            if (ws[i].cols != ws[0].cols) throw new IllegalArgumentException(ws[i].name + " has " + ws[i].cols + " columns, " + ws[0].name + " " + ws[0].cols);
+            firstTask[i + 1] = firstTask[i] + (ws[i].rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        }
+        IntStream.range(0, firstTask[ws.length]).parallel().forEach(task -> {
+            int i = 0;
+            while (task >= firstTask[i + 1]) i++;
+            ws[i].rowBlock(task - firstTask[i], x, n, outs[i]);
         });
+    }
+
+    /** Output rows of task {@code task} ({@link #ROWS_PER_TASK} rows) for all {@code n} inputs. */
+    private void rowBlock(int task, float[] x, int n, float[] out) {
+        int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
+        float[] four = new float[4];
+        for (int r = task * ROWS_PER_TASK; r < end; r++) {
+            long at = r * rowBytes();
+            int t = 0;
+            for (; t + 4 <= n; t += 4) { // four inputs per pass over the row: it is widened once for all four
+                if (bf16) OPS.dot4Bf16(data, at, x, t * cols, cols, cols, four);
+                else OPS.dot4F32(data, at, x, t * cols, cols, cols, four);
+                for (int j = 0; j < 4; j++) out[(t + j) * rows + r] = four[j];
+            }
+            for (; t < n; t++) out[t * rows + r] = dot(r, x, t * cols);
+        }
     }
 }
