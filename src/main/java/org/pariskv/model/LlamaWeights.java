@@ -84,6 +84,7 @@ final class LlamaWeights implements AutoCloseable {
 
     static LlamaWeights load(Path dir, LlamaConfig c) {
         Map<String, Path> where = tensorFiles(dir);
+        boolean indexed = !where.isEmpty();
         Map<Path, Safetensors.Header> headers = new LinkedHashMap<>();
         Map<Path, Map<String, Tensor>> byFile = new LinkedHashMap<>();
         for (Path f : new java.util.LinkedHashSet<>(where.values())) {
@@ -95,7 +96,7 @@ final class LlamaWeights implements AutoCloseable {
                 throw new ModelFormatException(f, e.detail(), e);
             }
         }
-        if (where.isEmpty()) { // a single file: every tensor it holds
+        if (!indexed) { // a single file: every tensor it holds
             Path f = dir.resolve(SINGLE);
             Safetensors.Header h = header(f);
             headers.put(f, h);
@@ -108,7 +109,7 @@ final class LlamaWeights implements AutoCloseable {
             String name = e.getKey();
             Path f = where.get(name);
             if (f == null) {
-                throw new ModelFormatException(dir.resolve(headers.size() == 1 ? SINGLE : INDEX), "tensor " + name + " is missing (expected "
+                throw new ModelFormatException(dir.resolve(indexed ? INDEX : SINGLE), "tensor " + name + " is missing (expected "
                         + Arrays.toString(e.getValue()) + " for " + c.architecture() + " with " + c.layers() + " layers)");
             }
             Tensor t = byFile.get(f).get(name);
@@ -208,6 +209,7 @@ final class LlamaWeights implements AutoCloseable {
         if (!(parsed instanceof Map<?, ?> m) || !(m.get("weight_map") instanceof Map<?, ?> wm)) {
             throw new ModelFormatException(index, "no 'weight_map' object (tensor name -> shard file)");
         }
+        if (wm.isEmpty()) throw new ModelFormatException(index, "'weight_map' is empty");
         for (Map.Entry<?, ?> e : wm.entrySet()) {
             if (!(e.getValue() instanceof String file) || file.contains("/") || file.contains("\\")) {
                 throw new ModelFormatException(index, "weight_map entry " + e.getKey() + " -> " + e.getValue() + " is not a file name in the model directory");

@@ -127,6 +127,11 @@ class LlamaWeightsTest {
         // the index sends a tensor to the wrong shard
         Files.writeString(index, good.replace("\"model.norm.weight\":\"model-00002-of-00002.safetensors\"", "\"model.norm.weight\":\"model-00001-of-00002.safetensors\""));
         assertTrue(refused("tensor model.norm.weight is missing (the index lists it in this file)").startsWith("model-00001-of-00002.safetensors: "));
+        // the index does not list a tensor at all
+        Files.writeString(index, good.replace("\"model.norm.weight\":\"model-00002-of-00002.safetensors\",", "").replace(",\"model.norm.weight\":\"model-00002-of-00002.safetensors\"", ""));
+        assertTrue(refused("tensor model.norm.weight is missing (expected [64]").startsWith("model.safetensors.index.json: "));
+        Files.writeString(index, "{\"weight_map\":{}}");
+        refused("model.safetensors.index.json: 'weight_map' is empty");
         // a shard is gone
         Files.writeString(index, good);
         Files.delete(s.dir.resolve("model-00002-of-00002.safetensors"));
