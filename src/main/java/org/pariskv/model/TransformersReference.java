@@ -18,30 +18,35 @@ import org.pariskv.io.SafetensorsException;
 public final class TransformersReference {
 
     /**
-     * The stated tolerance on {@code max |Δlogit|}. Our K/V cache stores bf16 (relative error up to 2^-9 per element)
-     * while a float32 transformers run keeps f32 K/V; everything else is f32 on both sides. On a checkpoint with
-     * logits of order 10 that rounding moves logits by up to a few 1e-2, hence 5e-2.
+     * The stated tolerance on {@code max |Δlogit|}. Our KV cache stores K and V as bf16 (relative error up to 2^-9
+     * per element); the float32 transformers run keeps them in f32; everything else is f32 on both sides. On the
+     * bundled checkpoint (logits up to 21, 2047 positions) we measured max |Δlogit| 0.090, mean far below, with
+     * greedy tokens identical for 256 steps; an f64 reference forward written independently in the tests agrees with
+     * transformers to 1.1e-4 with f32 K/V and differs by 0.092 once its K/V are rounded to bf16, so the difference
+     * is the cache's storage format. 0.15 leaves room for other prompts without hiding a modelling error, which moves
+     * logits by whole units.
      */
-    public static final double LOGIT_TOLERANCE = 5e-2;
+    public static final double LOGIT_TOLERANCE = 0.15;
 
     /**
      * @param positions      prompt positions compared
      * @param maxAbsDiff     largest |our logit - theirs| over all positions and tokens
+     * @param meanAbsDiff    mean |our logit - theirs|
      * @param worstPosition  where it occurs
      * @param greedySteps    greedy tokens compared
      * @param firstMismatch  index of the first greedy token that differs, -1 when all agree
      * @param ours           our token there (-1 when none)
      * @param theirs         theirs there (-1 when none)
      */
-    public record Report(int positions, double maxAbsDiff, int worstPosition, int greedySteps, int firstMismatch, int ours, int theirs) {
+    public record Report(int positions, double maxAbsDiff, double meanAbsDiff, int worstPosition, int greedySteps, int firstMismatch, int ours, int theirs) {
         public boolean withinTolerance() {
             return maxAbsDiff <= LOGIT_TOLERANCE;
         }
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%d positions: max |Δlogit| %.3g at position %d (tolerance %.3g); greedy %d steps: %s",
-                    positions, maxAbsDiff, worstPosition, LOGIT_TOLERANCE, greedySteps,
+            return String.format(Locale.ROOT, "%d positions: max |Δlogit| %.3g at position %d (tolerance %.3g), mean %.2g; greedy %d steps: %s",
+                    positions, maxAbsDiff, worstPosition, LOGIT_TOLERANCE, meanAbsDiff, greedySteps,
                     firstMismatch < 0 ? "identical" : "first mismatch at step " + firstMismatch + " (ours " + ours + ", transformers " + theirs + ")");
         }
     }
@@ -64,10 +69,11 @@ public final class TransformersReference {
                 throw new SafetensorsException(fixture, "logits has " + logits.length / Math.max(1, ids.length) + " columns, the model's vocabulary is " + vocab);
             }
             float[] ours = s.prefillAllLogits(ids);
-            double max = 0;
+            double max = 0, sum = 0;
             int worst = 0;
             for (int i = 0; i < ours.length; i++) {
                 double d = Math.abs(ours[i] - logits[i]);
+                sum += d;
                 if (d > max || Double.isNaN(d)) {
                     max = d;
                     worst = i / vocab;
@@ -76,9 +82,9 @@ public final class TransformersReference {
             Sampler argmax = Sampler.greedy();
             for (int step = 0; step < greedy.length; step++) {
                 int t = s.next(argmax);
-                if (t != greedy[step]) return new Report(ids.length, max, worst, greedy.length, step, t, greedy[step]);
+                if (t != greedy[step]) return new Report(ids.length, max, sum / ours.length, worst, greedy.length, step, t, greedy[step]);
             }
-            return new Report(ids.length, max, worst, greedy.length, -1, -1, -1);
+            return new Report(ids.length, max, sum / ours.length, worst, greedy.length, -1, -1, -1);
         }
     }
 

@@ -14,8 +14,9 @@ final class NaiveLlama {
         int[] tokens(int layer, int kvHead, int pos);
     }
 
-    private final TinyCheckpoint c;
+    private final java.util.Map<String, float[]> w;
     private final TinyCheckpoint.Spec s;
+    private boolean roundKv = true;
     private final double[] invFreq;
     private final boolean interleaved;
 
@@ -25,8 +26,12 @@ final class NaiveLlama {
 
     /** {@code interleaved}: the original RoFormer pairing (2i, 2i+1), which Hugging Face checkpoints do not use. */
     NaiveLlama(TinyCheckpoint c, double[] invFreq, boolean interleaved) {
-        this.c = c;
-        this.s = c.spec;
+        this(c.spec, c.tensors, invFreq, interleaved);
+    }
+
+    NaiveLlama(TinyCheckpoint.Spec spec, java.util.Map<String, float[]> weights, double[] invFreq, boolean interleaved) {
+        this.w = weights;
+        this.s = spec;
         this.invFreq = invFreq;
         this.interleaved = interleaved;
     }
@@ -38,29 +43,39 @@ final class NaiveLlama {
         return f;
     }
 
+    /** Keeps K and V in f64 instead of rounding them to bf16 as the cache does (to measure what that rounding costs). */
+    NaiveLlama exactKv() {
+        roundKv = false;
+        return this;
+    }
+
+    private float[] t(String name) {
+        return w.get(name);
+    }
+
     /** Logits {@code [n][vocab]} after each token. */
     double[][] logits(int[] tokens, Mask mask) {
         int n = tokens.length, d = s.hidden(), hd = s.headDim(), g = s.heads() / s.kvHeads();
         double[][] x = new double[n][d];
-        for (int t = 0; t < n; t++) for (int i = 0; i < d; i++) x[t][i] = c.t("model.embed_tokens.weight")[tokens[t] * d + i];
+        for (int t = 0; t < n; t++) for (int i = 0; i < d; i++) x[t][i] = t("model.embed_tokens.weight")[tokens[t] * d + i];
         for (int l = 0; l < s.layers(); l++) {
             String p = "model.layers." + l + ".";
             double[][][] keys = new double[n][][], values = new double[n][][];
             double[][] attnOut = new double[n][];
             double[][][] queries = new double[n][][];
             for (int t = 0; t < n; t++) {
-                double[] xb = rmsnorm(x[t], c.t(p + "input_layernorm.weight"));
-                queries[t] = heads(matvec(c.t(p + "self_attn.q_proj.weight"), xb), s.heads());
-                keys[t] = heads(matvec(c.t(p + "self_attn.k_proj.weight"), xb), s.kvHeads());
-                values[t] = heads(matvec(c.t(p + "self_attn.v_proj.weight"), xb), s.kvHeads());
+                double[] xb = rmsnorm(x[t], t(p + "input_layernorm.weight"));
+                queries[t] = heads(matvec(t(p + "self_attn.q_proj.weight"), xb), s.heads());
+                keys[t] = heads(matvec(t(p + "self_attn.k_proj.weight"), xb), s.kvHeads());
+                values[t] = heads(matvec(t(p + "self_attn.v_proj.weight"), xb), s.kvHeads());
                 for (int h = 0; h < s.heads(); h++) {
-                    if (s.architecture().equals(LlamaConfig.QWEN3)) queries[t][h] = rmsnorm(queries[t][h], c.t(p + "self_attn.q_norm.weight"));
+                    if (s.architecture().equals(LlamaConfig.QWEN3)) queries[t][h] = rmsnorm(queries[t][h], t(p + "self_attn.q_norm.weight"));
                     queries[t][h] = rope(queries[t][h], t);
                 }
                 for (int h = 0; h < s.kvHeads(); h++) {
-                    if (s.architecture().equals(LlamaConfig.QWEN3)) keys[t][h] = rmsnorm(keys[t][h], c.t(p + "self_attn.k_norm.weight"));
-                    keys[t][h] = bf16(rope(keys[t][h], t));
-                    values[t][h] = bf16(values[t][h]);
+                    if (s.architecture().equals(LlamaConfig.QWEN3)) keys[t][h] = rmsnorm(keys[t][h], t(p + "self_attn.k_norm.weight"));
+                    keys[t][h] = roundKv ? bf16(rope(keys[t][h], t)) : rope(keys[t][h], t);
+                    if (roundKv) values[t][h] = bf16(values[t][h]);
                 }
             }
             for (int t = 0; t < n; t++) {
@@ -87,16 +102,16 @@ final class NaiveLlama {
                 attnOut[t] = out;
             }
             for (int t = 0; t < n; t++) {
-                add(x[t], matvec(c.t(p + "self_attn.o_proj.weight"), attnOut[t]));
-                double[] xb = rmsnorm(x[t], c.t(p + "post_attention_layernorm.weight"));
-                double[] gate = matvec(c.t(p + "mlp.gate_proj.weight"), xb), up = matvec(c.t(p + "mlp.up_proj.weight"), xb);
+                add(x[t], matvec(t(p + "self_attn.o_proj.weight"), attnOut[t]));
+                double[] xb = rmsnorm(x[t], t(p + "post_attention_layernorm.weight"));
+                double[] gate = matvec(t(p + "mlp.gate_proj.weight"), xb), up = matvec(t(p + "mlp.up_proj.weight"), xb);
                 for (int i = 0; i < gate.length; i++) gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
-                add(x[t], matvec(c.t(p + "mlp.down_proj.weight"), gate));
+                add(x[t], matvec(t(p + "mlp.down_proj.weight"), gate));
             }
         }
-        float[] head = s.tied() ? c.t("model.embed_tokens.weight") : c.t("lm_head.weight");
+        float[] head = s.tied() ? t("model.embed_tokens.weight") : t("lm_head.weight");
         double[][] logits = new double[n][];
-        for (int t = 0; t < n; t++) logits[t] = matvec(head, rmsnorm(x[t], c.t("model.norm.weight")));
+        for (int t = 0; t < n; t++) logits[t] = matvec(head, rmsnorm(x[t], t("model.norm.weight")));
         return logits;
     }
 
