@@ -11,7 +11,8 @@ import org.pariskv.ParisKvConfig;
 import org.pariskv.io.Safetensors.Dtype;
 
 /**
- * CPU speed of random checkpoints of two sizes (prefill tokens/s, decode ms/token, full and ParisKV), printed, not
+ * CPU speed of random checkpoints of two sizes, and of the bundled checkpoint when present (prefill tokens/s, decode
+ * ms/token, full and ParisKV), printed, not
  * asserted: a measurement, skipped unless {@code -Dpariskv.modelSpeed=true}
  * ({@code mvn -q test -Dtest=ModelSpeedTest -Dpariskv.modelSpeed=true}).
  */
@@ -27,9 +28,10 @@ class ModelSpeedTest {
                 // a plausible bundled size: 14.4 M parameters, 29 MB in bf16, head dim 128, GQA 2
                 new TinyCheckpoint.Spec(LlamaConfig.LLAMA, 512, 1024, 6, 4, 2, 128, 256, 10000.0, 1e-5, false, Dtype.BF16, false, 7, null)};
         int steps = 64;
-        for (TinyCheckpoint.Spec sp : specs) {
-            Path d = dir.resolve("m" + sp.hidden());
-            TinyCheckpoint.write(d, sp);
+        java.util.List<Path> dirs = new java.util.ArrayList<>();
+        for (TinyCheckpoint.Spec sp : specs) dirs.add(TinyCheckpoint.write(dir.resolve("m" + sp.hidden()), sp).dir);
+        if (java.nio.file.Files.isRegularFile(TransformersReferenceTest.CHECKPOINT.resolve("config.json"))) dirs.add(TransformersReferenceTest.CHECKPOINT);
+        for (Path d : dirs) {
             for (String method : new String[] {"full", "pariskv"}) {
                 for (int ctx : new int[] {512, 4096}) {
                     try (LlamaModel m = LlamaModel.load(d, method, ParisKvConfig.defaults())) {
@@ -44,9 +46,10 @@ class ModelSpeedTest {
                             long t1 = System.nanoTime();
                             for (int i = 0; i < steps; i++) s.next(Sampler.greedy());
                             long t2 = System.nanoTime();
-                            System.out.printf(Locale.ROOT, "model speed: hidden %d, %d layers, heads %d/%d, D %d, ffn %d (%.1f M params), %s, context %d: "
-                                            + "prefill %.0f tokens/s, decode %.2f ms/token%n", sp.hidden(), sp.layers(), sp.heads(), sp.kvHeads(),
-                                    sp.headDim(), sp.intermediate(), m.config().parameters() / 1e6, method, ctx, ctx / ((t1 - t0) / 1e9), (t2 - t1) / 1e6 / steps);
+                            LlamaConfig c = m.config();
+                            System.out.printf(Locale.ROOT, "model speed: %s: hidden %d, %d layers, heads %d/%d, D %d, ffn %d (%.1f M params), %s, context %d: "
+                                            + "prefill %.0f tokens/s, decode %.2f ms/token%n", d.getFileName(), c.hiddenSize(), c.layers(), c.heads(), c.kvHeads(),
+                                    c.headDim(), c.intermediateSize(), c.parameters() / 1e6, method, ctx, ctx / ((t1 - t0) / 1e9), (t2 - t1) / 1e6 / steps);
                         }
                     }
                 }
