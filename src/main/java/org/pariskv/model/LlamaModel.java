@@ -228,8 +228,8 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * Full causal attention of a prefill chunk of sequence {@code seq} at positions {@code start..start+n}: the chunk's
      * K/V are stored (and indexed) first, then each query attends positions {@code 0..itself} from the cache's rows,
-     * the same bf16 rows a decode step reads, with the same arithmetic ({@link CausalAttention}), so prefill and
-     * decode agree.
+     * the same bf16 rows a decode step reads, with the arithmetic of decode's attention up to exp's last bit
+     * ({@link CausalAttention}), so prefill and decode agree.
      */
     private void causalAttention(int layer, int seq, int start, int n, float[] q, float[] k, float[] v, float[] out) {
         LayerCache lc = cache.layer(layer);

@@ -30,7 +30,7 @@ class CausalAttentionTest {
             int[] all = IntStream.range(0, start + n).toArray();
             for (int t = 0; t < n; t++) SparseAttention.attend(q, t * qRow + g * d, g, k, v, all, start + t + 1, null, single, t * qRow + g * d);
             for (int i = 0; i < q.length; i++) {
-                assertEquals(single[i], blocked[i], 1e-6, "element " + i + " (query " + i / qRow + ")");
+                assertEquals(single[i], blocked[i], 1e-6, "element " + i + " (query " + i / qRow + ")"); // exp within an ulp
             }
             for (int t = 0; t < n; t++) {
                 for (int i = 0; i < g * d; i++) assertEquals(0f, blocked[t * qRow + i], "other group untouched");

@@ -27,9 +27,10 @@ class LlamaModelTest {
     Path dir;
 
     /**
-     * Decode and prefill run the same per-row dot products, RoPE, norms and attention routine over the same bf16
-     * K/V rows in the same order. What remains is the Vector API's lane reduction, whose order differs between
-     * interpreted and JIT-compiled code: measured at most 1.7e-6 on logits of size 4, so 1e-5 is tight.
+     * Decode and prefill run the same per-row dot products, RoPE and norms over the same bf16 K/V rows; prefill's
+     * attention differs from decode's only in exp's last bit and the order of the softmax sum (CausalAttention), and
+     * the Vector API's lane reductions differ between interpreted and JIT-compiled code. Measured at most 1.7e-6 on
+     * logits of size 4, so 1e-5 is tight.
      */
     static final double SAME_PATH = 1e-5;
     /**
