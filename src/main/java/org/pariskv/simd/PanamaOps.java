@@ -60,6 +60,90 @@ public final class PanamaOps implements VectorOps {
     }
 
     @Override
+    public float dotF32(MemorySegment seg, long rowOff, float[] q, int qOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            acc = FloatVector.fromMemorySegment(F, seg, rowOff + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, q, qOff + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        if (i < n) s += TAIL.dotF32(seg, rowOff + 4L * i, q, qOff + i, n - i);
+        return s;
+    }
+
+    @Override
+    public void dot4Bf16(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int x1 = xOff + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector w = widen(seg, rowOff + 2L * i);
+            a0 = w.fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            a1 = w.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = w.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = w.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+        }
+        out[0] = a0.reduceLanes(VectorOperators.ADD);
+        out[1] = a1.reduceLanes(VectorOperators.ADD);
+        out[2] = a2.reduceLanes(VectorOperators.ADD);
+        out[3] = a3.reduceLanes(VectorOperators.ADD);
+        if (i < n) {
+            long at = rowOff + 2L * i;
+            out[0] += TAIL.dotBf16(seg, at, x, xOff + i, n - i);
+            out[1] += TAIL.dotBf16(seg, at, x, x1 + i, n - i);
+            out[2] += TAIL.dotBf16(seg, at, x, x2 + i, n - i);
+            out[3] += TAIL.dotBf16(seg, at, x, x3 + i, n - i);
+        }
+    }
+
+    @Override
+    public void dot4F32(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int x1 = xOff + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector w = FloatVector.fromMemorySegment(F, seg, rowOff + 4L * i, ByteOrder.LITTLE_ENDIAN);
+            a0 = w.fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            a1 = w.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = w.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = w.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+        }
+        out[0] = a0.reduceLanes(VectorOperators.ADD);
+        out[1] = a1.reduceLanes(VectorOperators.ADD);
+        out[2] = a2.reduceLanes(VectorOperators.ADD);
+        out[3] = a3.reduceLanes(VectorOperators.ADD);
+        if (i < n) {
+            long at = rowOff + 4L * i;
+            out[0] += TAIL.dotF32(seg, at, x, xOff + i, n - i);
+            out[1] += TAIL.dotF32(seg, at, x, x1 + i, n - i);
+            out[2] += TAIL.dotF32(seg, at, x, x2 + i, n - i);
+            out[3] += TAIL.dotF32(seg, at, x, x3 + i, n - i);
+        }
+    }
+
+    @Override
+    public void axpy4Bf16(float[] w, MemorySegment seg, long rowOff, float[] acc, int accOff, int accStride, int n) {
+        FloatVector w0 = FloatVector.broadcast(F, w[0]), w1 = FloatVector.broadcast(F, w[1]);
+        FloatVector w2 = FloatVector.broadcast(F, w[2]), w3 = FloatVector.broadcast(F, w[3]);
+        int o1 = accOff + accStride, o2 = o1 + accStride, o3 = o2 + accStride;
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            FloatVector v = widen(seg, rowOff + 2L * i);
+            v.fma(w0, FloatVector.fromArray(F, acc, accOff + i)).intoArray(acc, accOff + i);
+            v.fma(w1, FloatVector.fromArray(F, acc, o1 + i)).intoArray(acc, o1 + i);
+            v.fma(w2, FloatVector.fromArray(F, acc, o2 + i)).intoArray(acc, o2 + i);
+            v.fma(w3, FloatVector.fromArray(F, acc, o3 + i)).intoArray(acc, o3 + i);
+        }
+        if (i < n) {
+            long at = rowOff + 2L * i;
+            TAIL.axpyBf16(w[0], seg, at, acc, accOff + i, n - i);
+            TAIL.axpyBf16(w[1], seg, at, acc, o1 + i, n - i);
+            TAIL.axpyBf16(w[2], seg, at, acc, o2 + i, n - i);
+            TAIL.axpyBf16(w[3], seg, at, acc, o3 + i, n - i);
+        }
+    }
+
+    @Override
     public void axpyBf16(float w, MemorySegment seg, long rowOff, float[] acc, int accOff, int n) {
         FloatVector wv = FloatVector.broadcast(F, w);
         int i = 0;

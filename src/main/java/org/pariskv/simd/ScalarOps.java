@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 public final class ScalarOps implements VectorOps {
 
     static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public String name() {
@@ -27,6 +28,28 @@ public final class ScalarOps implements VectorOps {
             s += q[qOff + i] * Float.intBitsToFloat((seg.get(BF16, rowOff + 2L * i) & 0xffff) << 16);
         }
         return s;
+    }
+
+    @Override
+    public float dotF32(MemorySegment seg, long rowOff, float[] q, int qOff, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) s += q[qOff + i] * seg.get(F32, rowOff + 4L * i);
+        return s;
+    }
+
+    @Override
+    public void dot4Bf16(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        for (int j = 0; j < 4; j++) out[j] = dotBf16(seg, rowOff, x, xOff + j * xStride, n);
+    }
+
+    @Override
+    public void dot4F32(MemorySegment seg, long rowOff, float[] x, int xOff, int xStride, int n, float[] out) {
+        for (int j = 0; j < 4; j++) out[j] = dotF32(seg, rowOff, x, xOff + j * xStride, n);
+    }
+
+    @Override
+    public void axpy4Bf16(float[] w, MemorySegment seg, long rowOff, float[] acc, int accOff, int accStride, int n) {
+        for (int j = 0; j < 4; j++) axpyBf16(w[j], seg, rowOff, acc, accOff + j * accStride, n);
     }
 
     @Override

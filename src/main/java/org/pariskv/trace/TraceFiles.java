@@ -1,11 +1,11 @@
 package org.pariskv.trace;
 
 import org.pariskv.ModelShape;
+import org.pariskv.io.Safetensors;
+import org.pariskv.io.SafetensorsException;
+import org.pariskv.io.Safetensors.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -38,152 +38,113 @@ public final class TraceFiles {
     public static final String FORMAT = "pariskv-trace/1";
 
     private static final Pattern TENSOR = Pattern.compile("layers\\.(\\d+)\\.([qkv])");
-    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int CHUNK = 1 << 20;
 
     private TraceFiles() {}
 
-    private record Tensor(String name, TraceDtype dtype, long[] shape, long begin, long end) {
-        long elements() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
-        }
-    }
-
     /** Reads a trace; see the class comment for the format. */
     public static Trace read(Path file) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
-            long size = ch.size();
-            if (size < 8) {
-                throw new TraceFormatException(file, "file is " + size
-                        + " bytes, shorter than the 8-byte safetensors header length");
+        Safetensors.Header header;
+        try {
+            header = Safetensors.header(file);
+        } catch (SafetensorsException e) {
+            throw new TraceFormatException(file, e.detail(), e);
+        }
+        Map<String, String> meta = metadata(file, header.metadata());
+        Map<String, Tensor> tensors;
+        try {
+            tensors = header.tensors();
+        } catch (SafetensorsException e) {
+            throw new TraceFormatException(file, e.detail(), e);
+        }
+        for (Tensor t : tensors.values()) {
+            if (TraceDtype.bySafetensorsName(t.dtype().name()) == null) {
+                throw new TraceFormatException(file, "tensor " + t.name() + ": unknown dtype '" + t.dtype()
+                        + "' (accepted: F32, F16, BF16)");
             }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            while (lenBuf.hasRemaining() && ch.read(lenBuf, lenBuf.position()) > 0) {
-                // read fully
+        }
+        String format = meta.get("format");
+        if (format == null) {
+            throw new TraceFormatException(file, "metadata key 'format' is missing (expected '" + FORMAT + "')");
+        }
+        if (!format.equals(FORMAT)) {
+            throw new TraceFormatException(file, "unsupported format '" + format + "' (expected '" + FORMAT + "')");
+        }
+        int promptTokens = intMeta(file, meta, "prompt_tokens");
+        int maxLayer = -1;
+        for (String name : tensors.keySet()) {
+            Matcher m = TENSOR.matcher(name);
+            if (m.matches()) {
+                maxLayer = Math.max(maxLayer, Integer.parseInt(m.group(1)));
             }
-            long n = lenBuf.getLong(0);
-            if (n < 0 || n > size - 8) {
-                throw new TraceFormatException(file, "header length " + Long.toUnsignedString(n)
-                        + " is larger than the file allows (" + size + " bytes in all, " + (size - 8)
-                        + " after the length)");
-            }
-            if (n > Integer.MAX_VALUE - 8) {
-                throw new TraceFormatException(file, "header length " + n + " is too large");
-            }
-            ByteBuffer hb = ByteBuffer.allocate((int) n);
-            long pos = 8;
-            while (hb.hasRemaining()) {
-                int r = ch.read(hb, pos);
-                if (r < 0) {
-                    break;
+        }
+        if (maxLayer < 0) {
+            throw new TraceFormatException(file, "no trace tensors: expected layers.0.q, layers.0.k, layers.0.v");
+        }
+        int layers = maxLayer + 1;
+        Tensor k0 = require(file, tensors, 0, "k");
+        Tensor q0 = require(file, tensors, 0, "q");
+        checkRank(file, k0, 3);
+        checkRank(file, q0, 3);
+        int tokens = toInt(file, k0, 0);
+        int kvHeads = toInt(file, k0, 1);
+        int headDim = toInt(file, k0, 2);
+        int steps = toInt(file, q0, 0);
+        int queryHeads = toInt(file, q0, 1);
+        ModelShape shape;
+        try {
+            shape = new ModelShape(layers, queryHeads, kvHeads, headDim);
+        } catch (IllegalArgumentException e) {
+            throw new TraceFormatException(file, "bad shape from layers.0.q " + str(q0.shape()) + " and layers.0.k "
+                    + str(k0.shape()) + ": " + e.getMessage(), e);
+        }
+        if ((long) promptTokens + steps != tokens) {
+            throw new TraceFormatException(file, "layers.0.k has " + tokens + " tokens but metadata prompt_tokens ("
+                    + promptTokens + ") + steps from layers.0.q (" + steps + ") = " + ((long) promptTokens + steps));
+        }
+        long[] kvShape = {tokens, kvHeads, headDim};
+        long[] qShape = {steps, queryHeads, headDim};
+        for (int l = 0; l < layers; l++) {
+            Tensor q = require(file, tensors, l, "q");
+            Tensor k = require(file, tensors, l, "k");
+            Tensor v = require(file, tensors, l, "v");
+            expectShape(file, q, qShape, "layers.0.q");
+            expectShape(file, k, kvShape, "layers.0.k");
+            expectShape(file, v, kvShape, "layers.0.k");
+            for (Tensor t : List.of(q, k, v)) {
+                try {
+                    header.checkOffsets(t);
+                } catch (SafetensorsException e) {
+                    throw new TraceFormatException(file, e.detail(), e);
                 }
-                pos += r;
             }
-            String headerText = new String(hb.array(), StandardCharsets.UTF_8);
-            Object parsed;
-            try {
-                parsed = Json.parse(headerText);
-            } catch (IllegalArgumentException e) {
-                throw new TraceFormatException(file, "header is not valid JSON: " + e.getMessage(), e);
-            }
-            if (!(parsed instanceof Map<?, ?> header)) {
-                throw new TraceFormatException(file, "header is not a JSON object");
-            }
-            Map<String, String> meta = metadata(file, header.get("__metadata__"));
-            String format = meta.get("format");
-            if (format == null) {
-                throw new TraceFormatException(file, "metadata key 'format' is missing (expected '" + FORMAT + "')");
-            }
-            if (!format.equals(FORMAT)) {
-                throw new TraceFormatException(file, "unsupported format '" + format + "' (expected '" + FORMAT + "')");
-            }
-            int promptTokens = intMeta(file, meta, "prompt_tokens");
-
-            long dataStart = 8 + n;
-            long dataBytes = size - dataStart;
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            int maxLayer = -1;
-            for (Map.Entry<?, ?> e : header.entrySet()) {
-                String name = (String) e.getKey();
-                if (name.equals("__metadata__")) {
-                    continue;
-                }
-                Tensor t = tensor(file, name, e.getValue());
-                tensors.put(name, t);
-                Matcher m = TENSOR.matcher(name);
-                if (m.matches()) {
-                    maxLayer = Math.max(maxLayer, Integer.parseInt(m.group(1)));
-                }
-            }
-            if (maxLayer < 0) {
-                throw new TraceFormatException(file, "no trace tensors: expected layers.0.q, layers.0.k, layers.0.v");
-            }
-            int layers = maxLayer + 1;
-            Tensor k0 = require(file, tensors, 0, "k");
-            Tensor q0 = require(file, tensors, 0, "q");
-            checkRank(file, k0, 3);
-            checkRank(file, q0, 3);
-            int tokens = toInt(file, k0, 0);
-            int kvHeads = toInt(file, k0, 1);
-            int headDim = toInt(file, k0, 2);
-            int steps = toInt(file, q0, 0);
-            int queryHeads = toInt(file, q0, 1);
-            ModelShape shape;
-            try {
-                shape = new ModelShape(layers, queryHeads, kvHeads, headDim);
-            } catch (IllegalArgumentException e) {
-                throw new TraceFormatException(file, "bad shape from layers.0.q " + str(q0.shape()) + " and layers.0.k "
-                        + str(k0.shape()) + ": " + e.getMessage(), e);
-            }
-            if ((long) promptTokens + steps != tokens) {
-                throw new TraceFormatException(file, "layers.0.k has " + tokens + " tokens but metadata prompt_tokens ("
-                        + promptTokens + ") + steps from layers.0.q (" + steps + ") = " + ((long) promptTokens + steps));
-            }
-            long[] kvShape = {tokens, kvHeads, headDim};
-            long[] qShape = {steps, queryHeads, headDim};
-            List<LayerTrace> out = new ArrayList<>(layers);
-            MemorySegment seg = null;
+        }
+        List<LayerTrace> out = new ArrayList<>(layers);
+        try (Safetensors st = Safetensors.map(header)) {
             for (int l = 0; l < layers; l++) {
-                Tensor q = require(file, tensors, l, "q");
-                Tensor k = require(file, tensors, l, "k");
-                Tensor v = require(file, tensors, l, "v");
-                expectShape(file, q, qShape, "layers.0.q");
-                expectShape(file, k, kvShape, "layers.0.k");
-                expectShape(file, v, kvShape, "layers.0.k");
-                for (Tensor t : List.of(q, k, v)) {
-                    checkOffsets(file, t, dataBytes, dataStart, size);
-                }
-                if (seg == null) {
-                    seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-                }
-                float[] qa = load(seg, dataStart, q);
-                float[] ka = load(seg, dataStart, k);
-                float[] va = load(seg, dataStart, v);
+                float[] qa = st.floats(tensors.get("layers." + l + ".q"));
+                float[] ka = st.floats(tensors.get("layers." + l + ".k"));
+                float[] va = st.floats(tensors.get("layers." + l + ".v"));
                 int[][] planted = positions(file, meta.get("layers." + l + ".planted"), "layers." + l + ".planted");
                 int[][] byHead = positions(file, meta.get("layers." + l + ".planted_by_head"),
                         "layers." + l + ".planted_by_head");
                 out.add(new LayerTrace(ka, va, qa, planted, byHead));
             }
-            String name = meta.getOrDefault("name", stem(file));
-            Map<String, String> rest = new TreeMap<>(meta);
-            rest.keySet().removeIf(key -> key.equals("format") || key.equals("prompt_tokens") || key.equals("name")
-                    || (key.startsWith("layers.") && (key.endsWith(".planted") || key.endsWith(".planted_by_head"))));
-            try {
-                Trace trace = new Trace(name, shape, promptTokens, steps, out, rest);
-                TraceValidator.validate(trace);
-                return trace;
-            } catch (TraceFormatException e) {
-                throw e;
-            } catch (IllegalArgumentException e) {
-                throw new TraceFormatException(file, e.getMessage(), e);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read trace " + file + ": " + e.getMessage(), e);
+        } catch (SafetensorsException e) {
+            throw new TraceFormatException(file, e.detail(), e);
+        }
+        String name = meta.getOrDefault("name", stem(file));
+        Map<String, String> rest = new TreeMap<>(meta);
+        rest.keySet().removeIf(key -> key.equals("format") || key.equals("prompt_tokens") || key.equals("name")
+                || (key.startsWith("layers.") && (key.endsWith(".planted") || key.endsWith(".planted_by_head"))));
+        try {
+            Trace trace = new Trace(name, shape, promptTokens, steps, out, rest);
+            TraceValidator.validate(trace);
+            return trace;
+        } catch (TraceFormatException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new TraceFormatException(file, e.getMessage(), e);
         }
     }
 
@@ -220,41 +181,6 @@ public final class TraceFiles {
         }
     }
 
-    private static Tensor tensor(Path file, String name, Object o) {
-        if (!(o instanceof Map<?, ?> m)) {
-            throw new TraceFormatException(file, "tensor " + name + ": entry is not a JSON object");
-        }
-        if (!(m.get("dtype") instanceof String dt)) {
-            throw new TraceFormatException(file, "tensor " + name + ": missing dtype");
-        }
-        TraceDtype dtype = TraceDtype.bySafetensorsName(dt);
-        if (dtype == null) {
-            throw new TraceFormatException(file, "tensor " + name + ": unknown dtype '" + dt
-                    + "' (accepted: F32, F16, BF16)");
-        }
-        long[] shape = longs(file, name, "shape", m.get("shape"));
-        long[] off = longs(file, name, "data_offsets", m.get("data_offsets"));
-        if (off.length != 2) {
-            throw new TraceFormatException(file, "tensor " + name + ": data_offsets must have 2 entries, has " + off.length);
-        }
-        return new Tensor(name, dtype, shape, off[0], off[1]);
-    }
-
-    private static long[] longs(Path file, String tensor, String field, Object o) {
-        if (!(o instanceof List<?> l)) {
-            throw new TraceFormatException(file, "tensor " + tensor + ": " + field + " is missing or not an array");
-        }
-        long[] out = new long[l.size()];
-        for (int i = 0; i < out.length; i++) {
-            if (!(l.get(i) instanceof Long x) || x < 0) {
-                throw new TraceFormatException(file, "tensor " + tensor + ": " + field + "[" + i + "] = " + l.get(i)
-                        + " is not a non-negative integer");
-            }
-            out[i] = x;
-        }
-        return out;
-    }
-
     private static Tensor require(Path file, Map<String, Tensor> tensors, int layer, String kind) {
         Tensor t = tensors.get("layers." + layer + "." + kind);
         if (t == null) {
@@ -283,49 +209,6 @@ public final class TraceFiles {
             throw new TraceFormatException(file, "tensor " + t.name() + " has shape " + str(t.shape()) + ", expected "
                     + str(expected) + " (from " + from + " and prompt_tokens)");
         }
-    }
-
-    private static void checkOffsets(Path file, Tensor t, long dataBytes, long dataStart, long size) {
-        long need = t.elements() * t.dtype().bytes();
-        if (t.end() < t.begin()) {
-            throw new TraceFormatException(file, "tensor " + t.name() + ": data_offsets [" + t.begin() + ", " + t.end()
-                    + "] end before they begin");
-        }
-        if (t.end() - t.begin() != need) {
-            throw new TraceFormatException(file, "tensor " + t.name() + ": data_offsets [" + t.begin() + ", " + t.end()
-                    + "] span " + (t.end() - t.begin()) + " bytes, but " + t.dtype() + " x " + str(t.shape())
-                    + " needs " + need + " bytes");
-        }
-        if (t.end() > dataBytes) {
-            throw new TraceFormatException(file, "file truncated: tensor " + t.name() + " needs data bytes ["
-                    + t.begin() + ", " + t.end() + "), expected at least " + (dataStart + t.end())
-                    + " bytes in the file, present " + size);
-        }
-    }
-
-    private static float[] load(MemorySegment seg, long dataStart, Tensor t) {
-        long n = t.elements();
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("tensor " + t.name() + " has " + n + " elements, too many for a float[]");
-        }
-        float[] out = new float[(int) n];
-        long base = dataStart + t.begin();
-        switch (t.dtype()) {
-            case F32 -> MemorySegment.copy(seg, F32_LE, base, out, 0, (int) n);
-            case F16, BF16 -> {
-                short[] buf = new short[(int) Math.min(CHUNK, n)];
-                boolean bf = t.dtype() == TraceDtype.BF16;
-                for (int done = 0; done < n; ) {
-                    int len = (int) Math.min(buf.length, n - done);
-                    MemorySegment.copy(seg, I16_LE, base + 2L * done, buf, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        out[done + i] = bf ? TraceDtype.fromBf16(buf[i]) : Float.float16ToFloat(buf[i]);
-                    }
-                    done += len;
-                }
-            }
-        }
-        return out;
     }
 
     private static int[][] positions(Path file, String text, String key) {

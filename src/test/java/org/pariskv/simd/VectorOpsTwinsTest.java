@@ -43,6 +43,29 @@ class VectorOpsTwinsTest {
             scalar.axpyBf16(0.37f, seg, 4, acc1, 2, n);
             panama.axpyBf16(0.37f, seg, 4, acc2, 2, n);
             assertArrayEquals(acc1, acc2, 1e-5f);
+            MemorySegment f32 = arena.allocate(4L * (n + 1));
+            double exact = 0;
+            for (int i = 0; i < n + 1; i++) {
+                float x = (float) rnd.nextDouble(-2, 2);
+                f32.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4L * i, x);
+                if (i >= 1) exact += (double) x * a[i];
+            }
+            assertEquals(exact, scalar.dotF32(f32, 4, a, 1, n), 1e-4 * n);
+            assertEquals(exact, panama.dotF32(f32, 4, a, 1, n), 1e-4 * n);
+            // four vectors at once: bit-equal to four single dots, in each twin
+            float[] xs = new float[4 * n + 9];
+            for (int i = 0; i < xs.length; i++) xs[i] = (float) rnd.nextDouble(-1, 1);
+            for (VectorOps ops : new VectorOps[] {scalar, panama}) {
+                float[] four = new float[4];
+                ops.dot4Bf16(seg, 2, xs, 3, n + 1, n, four);
+                for (int j = 0; j < 4; j++) assertEquals(ops.dotBf16(seg, 2, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " bf16 vector " + j);
+                float[] acc4 = xs.clone(), accSingle = xs.clone(), w4 = {0.3f, -1.7f, 0.01f, 2.5f};
+                ops.axpy4Bf16(w4, seg, 2, acc4, 3, n + 1, n);
+                for (int j = 0; j < 4; j++) ops.axpyBf16(w4[j], seg, 2, accSingle, 3 + j * (n + 1), n);
+                assertArrayEquals(accSingle, acc4, 0f, ops.name() + " axpy4");
+                ops.dot4F32(f32, 4, xs, 3, n + 1, n, four);
+                for (int j = 0; j < 4; j++) assertEquals(ops.dotF32(f32, 4, xs, 3 + j * (n + 1), n), four[j], 0f, ops.name() + " f32 vector " + j);
+            }
         }
     }
 
