@@ -1,52 +1,135 @@
 package org.pariskv.cli;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
-import org.pariskv.eval.EvalResult;
-import org.pariskv.eval.Evaluation;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.DeviceInfo;
 import org.pariskv.method.Methods;
-import org.pariskv.trace.Trace;
+import org.pariskv.model.BundledModel;
+import org.pariskv.model.LlamaConfig;
+import org.pariskv.model.LlamaModel;
+import org.pariskv.model.tasks.AnswerScore;
+import org.pariskv.model.tasks.LongContextTask;
+import org.pariskv.model.tasks.ModelAnswerer;
+import org.pariskv.model.tasks.TaskInstance;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code pariskv demo}: the main job — a long-context decode with quality against full attention and time per step. */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Long-context decode on the default trace: ParisKV against full attention (quality and time per step).")
+/**
+ * {@code pariskv demo}: the main job. The bundled model reads a long prompt with a pass key hidden in it and answers,
+ * once with ParisKV in every layer and once with full attention: both answers, whether they are right, and what each
+ * cost for the whole model.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "The bundled byte-level Llama finds a pass key hidden in a long prompt, with ParisKV in every layer and with "
+                + "full attention: answers, accuracy, prefill tokens/s, ms per decode step for the whole model, memory.")
 final class DemoCommand implements Callable<Integer> {
 
-    @Mixin
-    TraceOptions traceOptions;
+    @Option(names = "--context", defaultValue = "8192", description = "Prompt length in bytes = tokens (default: ${DEFAULT-VALUE}; the model was trained up to 16384).")
+    int context;
+
+    @Option(names = "--depth", defaultValue = "0.5", description = "Where the pass key sits in the filler, 0..1 (default: ${DEFAULT-VALUE}).")
+    double depth;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the prompt (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--methods", split = ",", defaultValue = "pariskv,full", description = "Attention methods, each in every layer (default: ${DEFAULT-VALUE}).")
+    List<String> methods;
+
+    @Option(names = "--model", description = "Model folder (default: the bundled model).")
+    Path model;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+    String format;
 
     @Mixin
     DecodeOptions decode;
 
     @Override
     public Integer call() {
+        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        for (String m : methods) Methods.byName(m); // fail fast on a name
         ParisKvConfig cfg = decode.config();
-        String device = decode.resolveDevice().spec();
-        System.out.printf(Locale.ROOT, "ParisKV demo: trace '%s', context %d tokens, %d decode steps, shape %s x %d layer(s), device %s%n",
-                traceOptions.trace, traceOptions.context, traceOptions.steps, traceOptions.shape, traceOptions.layers, device);
-        long t0 = System.nanoTime();
-        Trace trace = traceOptions.load();
-        decode.checkAgainst(trace);
-        System.out.printf(Locale.ROOT, "trace generated in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        String[] methods = {"pariskv", "full", "streaming"};
-        EvalResult[] results = new EvalResult[methods.length];
-        for (int i = 0; i < methods.length; i++) {
-            try (Progress p = new Progress(methods[i], trace.steps(), true)) {
-                results[i] = decode.evaluate(trace, methods[i], cfg, p.stepper());
+        DeviceInfo device = decode.resolveDevice();
+        Path dir = model != null ? model : BundledModel.directory();
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("model folder " + dir + " does not exist");
+        TaskInstance task = LongContextTask.byName("passkey").generateAt(context, depth, seed);
+        boolean text = format.equals("text");
+        LlamaConfig mc = LlamaConfig.read(dir.resolve("config.json"));
+        if (text) {
+            System.out.printf(Locale.ROOT, "ParisKV demo: %s (%d layers, hidden %d, %d query / %d KV heads of dim %d) reads a %d-byte prompt%n"
+                            + "with a pass key at %.0f%% depth; the last %d bytes (the question) and the answer go through each method's attention.%n",
+                    model != null ? dir : "the bundled byte-level Llama", mc.layers(), mc.hiddenSize(), mc.heads(), mc.kvHeads(), mc.headDim(),
+                    task.context(), 100 * depth, ModelAnswerer.QUESTION_BYTES);
+        }
+        if (device.backend() != BackendKind.JAVA) {
+            // said, not silent: the model's own kernels (matrix products, norms, RoPE) are not device tasks yet
+            System.err.println("pariskv: note: the model runs on the Java engine; its device path is not built yet, so "
+                    + device.spec() + " is not used (pariskv bench --device " + device.spec() + " times ParisKV's decode there)");
+        }
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (String m : methods) {
+            ModelAnswerer.Answer a;
+            try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", 1, text && System.console() != null);
+                 ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, m, cfg), true)) {
+                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES);
+                p.stepper().accept(1);
             }
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("method", m);
+            row.put("answer", a.text());
+            row.put("expected", task.expected());
+            row.put("correct", AnswerScore.correct(task.expected(), a.text()));
+            row.put("prefill_tokens", a.prefillTokens());
+            row.put("prefill_tokens_per_s", a.prefillTokensPerSecond());
+            row.put("decode_steps", a.decodeSteps());
+            row.put("ms_per_token", a.msPerDecodeStep());
+            row.put("tokens_per_s", 1000 / a.msPerDecodeStep());
+            row.put("attended_share", a.offered() == 0 ? Double.NaN : a.attended() / (double) a.offered());
+            row.put("kv_mib", a.kvBytes() / (double) (1 << 20));
+            rows.add(row);
+        }
+        double weightsMib;
+        try {
+            weightsMib = Files.size(dir.resolve("model.safetensors")) / (double) (1 << 20);
+        } catch (java.io.IOException e) {
+            weightsMib = Double.NaN;
+        }
+        if (!text) {
+            Map<String, Object> top = new LinkedHashMap<>();
+            top.put("model", dir.toString());
+            top.put("device", "java");
+            top.put("context", task.context());
+            top.put("depth", depth);
+            top.put("question_bytes_decoded", ModelAnswerer.QUESTION_BYTES);
+            top.put("weights_mib", weightsMib);
+            top.put("methods", rows);
+            System.out.println(JsonOut.write(top));
+            return 0;
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-10s %-10s %10s %12s %12s %12s%n", "method", "device", "recall@k", "attn-mass", "out-error", "ms/step");
-        for (EvalResult r : results) {
-            System.out.printf(Locale.ROOT, "%-10s %-10s %10s %12.4f %12.4f %12.2f%n", r.method(), r.device(),
-                    r.recallAtK().count() == 0 ? "-" : String.format(Locale.ROOT, "%.4f", r.recallAtK().mean()),
-                    r.attentionMass().mean(), r.outputRelError().mean(), r.msPerStep());
+        System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14s %12s %9s %10s %8s%n", "method", "answer", "expected", "correct",
+                "prefill tok/s", "ms/token", "tokens/s", "attended", "K/V MiB");
+        for (Map<String, Object> r : rows) {
+            System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14.0f %12.2f %9.1f %9.1f%% %8.1f%n", r.get("method"), r.get("answer"),
+                    r.get("expected"), (Boolean) r.get("correct") ? "yes" : "NO", r.get("prefill_tokens_per_s"), r.get("ms_per_token"),
+                    r.get("tokens_per_s"), 100 * (Double) r.get("attended_share"), r.get("kv_mib"));
         }
-        System.out.println();
-        System.out.print(EvalCommand.text(results[0]));
+        System.out.printf(Locale.ROOT, "%nWhole model on the Java engine (%d threads), weights %.1f MiB (bf16, memory-mapped). ms/token: one decode step"
+                        + " through all %d layers;%nattended: the share of the context the last step read (sink %d + top-%d + local %d per KV head for ParisKV).%n",
+                Runtime.getRuntime().availableProcessors(), weightsMib, mc.layers(), cfg.sink(), cfg.topk(), cfg.local());
+        System.out.println("On a CPU with this 4 M-parameter model, full attention's step reads little (2 KV heads x 128 dims x the context, per layer),"
+                + " so ParisKV's collision counting, rerank and top-k can cost more than they save; its gain is at long contexts on a GPU"
+                + " (one llama3-8b layer at 128K: 6.2x faster than full attention on an H100, README and pariskv bench).");
         return 0;
     }
 }

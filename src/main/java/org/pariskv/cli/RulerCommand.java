@@ -10,7 +10,11 @@ import java.util.Locale;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.function.BiFunction;
+import org.pariskv.ParisKvConfig;
 import org.pariskv.method.Methods;
+import org.pariskv.model.BundledModel;
+import org.pariskv.model.LlamaModel;
+import org.pariskv.model.tasks.ModelAnswerer;
 import org.pariskv.model.tasks.Answerer;
 import org.pariskv.model.tasks.InstanceResult;
 import org.pariskv.model.tasks.LongContextTask;
@@ -40,19 +44,17 @@ final class RulerCommand implements Callable<Integer> {
         for (LongContextTask t : LongContextTask.ALL) System.setProperty("pariskv.ruler.min." + t.name(), Integer.toString(t.minContext()));
     }
 
-    /** Until the Java decoder is merged there is no model to answer. */
-    static final BiFunction<Path, String, Answerer> NO_DECODER = (dir, method) -> {
-        throw new IllegalStateException("the Java decoder is not built yet");
-    };
+    /** The Java decoder: the model loaded once per method, that method in every layer, our defaults otherwise. */
+    static final BiFunction<Path, String, Answerer> DECODER =
+            (dir, method) -> new ModelAnswerer(LlamaModel.load(dir, method, ParisKvConfig.defaults()), true);
 
     /**
      * The model hook: (model folder, method name) to an {@link Answerer} that decodes greedily with that attention
-     * method in every layer. Called once per method, closed after the method's last prompt. Wired to the
-     * decoder when it is merged; tests install fakes.
+     * method in every layer. Called once per method, closed after the method's last prompt. Tests install fakes.
      */
-    static volatile BiFunction<Path, String, Answerer> answerers = NO_DECODER;
+    static volatile BiFunction<Path, String, Answerer> answerers = DECODER;
 
-    @Option(names = "--model", required = true, description = "Model folder (config.json + model.safetensors).")
+    @Option(names = "--model", description = "Model folder (config.json + model.safetensors; default: the bundled byte-level model).")
     Path model;
 
     @Option(names = "--methods", split = ",", defaultValue = "pariskv,full", description = "Comma-separated attention methods (default: ${DEFAULT-VALUE}).")
@@ -88,6 +90,7 @@ final class RulerCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        if (model == null) model = BundledModel.directory();
         if (!Files.isDirectory(model)) throw new IllegalArgumentException("model folder " + model + " does not exist");
         List<LongContextTask> taskList = new ArrayList<>();
         for (String t : tasks) taskList.add(LongContextTask.byName(t));

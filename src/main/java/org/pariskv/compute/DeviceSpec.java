@@ -54,7 +54,8 @@ public record DeviceSpec(BackendKind backend, int index) {
 
     /**
      * The device this spec names among {@code listing}. {@code auto} picks the first CUDA device, else the
-     * first OpenCL GPU, else java (OpenCL CPU devices such as PoCL are never picked by auto), and logs why.
+     * first OpenCL GPU, else java (OpenCL CPU devices such as PoCL are never picked by auto), and logs why at DEBUG
+     * level ({@code pariskv devices} shows the choice and every missing backend's reason).
      *
      * @throws BackendUnavailableException when the named backend or index is not there (with the reason)
      */
@@ -66,11 +67,11 @@ public record DeviceSpec(BackendKind backend, int index) {
             DeviceInfo gpu = listing.of(BackendKind.OPENCL).stream().filter(d -> d.type() == DeviceType.GPU)
                     .findFirst().orElse(null);
             if (gpu != null) {
-                LOG.log(System.Logger.Level.INFO, "device auto -> " + gpu.spec() + " (" + gpu.name() + "); cuda: " + cudaWhy);
+                LOG.log(System.Logger.Level.DEBUG, "device auto -> " + gpu.spec() + " (" + gpu.name() + "); cuda: " + cudaWhy);
                 return gpu;
             }
             DeviceInfo java = listing.of(BackendKind.JAVA).getFirst();
-            LOG.log(System.Logger.Level.INFO, "device auto -> java; cuda: " + cudaWhy + "; opencl: "
+            LOG.log(System.Logger.Level.DEBUG, "device auto -> java; cuda: " + cudaWhy + "; opencl: "
                     + listing.unavailable().getOrDefault(BackendKind.OPENCL, "no OpenCL GPU"));
             return java;
         }

@@ -10,7 +10,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class MissingDeviceTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"eval --context 3000 --steps 2", "demo --context 3000 --steps 2", "bench --context 3000",
+    @ValueSource(strings = {"eval --context 3000 --steps 2", "demo --context 3000", "bench --context 3000",
             "plan --context 3000"})
     void nonexistentDeviceIsExitTwoWithOneLine(String commandLine) {
         String[] args = (commandLine + " --device opencl:99").split(" ");

@@ -185,21 +185,6 @@ class RulerCommandTest {
         CliRun missing = CliRun.of("ruler", "--model", tmp.resolve("nowhere").toString(), "--out", o);
         assertEquals(2, missing.code());
         assertTrue(missing.err().contains("does not exist"), missing.err());
-        assertEquals(2, CliRun.of("ruler", "--out", o).code(), "--model is required");
-    }
-
-    @Test
-    void withoutTheDecoderTheHookSaysSo() {
-        BiFunction<Path, String, Answerer> fake = RulerCommand.answerers;
-        RulerCommand.answerers = RulerCommand.NO_DECODER;
-        try {
-            CliRun r = CliRun.of("ruler", "--model", model.toString(), "--contexts", "2048", "--samples", "1", "--no-progress",
-                    "--out", tmp.resolve("nodec").toString());
-            assertEquals(2, r.code());
-            assertEquals("pariskv: the Java decoder is not built yet", r.err().strip());
-        } finally {
-            RulerCommand.answerers = fake;
-        }
     }
 
     @Test
