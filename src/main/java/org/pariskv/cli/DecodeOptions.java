@@ -52,7 +52,7 @@ final class DecodeOptions {
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }
-        StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_ms_per_step
+        StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_thread_ms_per_step
         return c;
     }
 
@@ -87,10 +87,11 @@ final class DecodeOptions {
         if (profile.equals("json")) {
             java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
             m.put("device", r.device());
-            m.put("task_ms_per_step", r.stageMs());
+            m.put("task_thread_ms_per_step", r.stageMs());
+            m.put("note", "summed over the threads that run stages in parallel, so the sum can exceed ms_per_step");
             System.out.println(JsonOut.write(m));
         } else {
-            System.out.println("per-task time (ms per step, " + r.device() + "):");
+            System.out.println("per-task time (ms per step summed over parallel threads, so it can exceed the step's wall time; " + r.device() + "):");
             r.stageMs().forEach((k, v) -> System.out.printf(java.util.Locale.ROOT, "  %-18s %10.3f%n", k, v));
             if (r.stageMs().isEmpty()) System.out.println("  (device kernels: see 'pariskv bench --device " + r.device() + "')");
         }

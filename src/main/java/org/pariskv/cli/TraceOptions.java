@@ -7,7 +7,9 @@ import org.pariskv.ShapeProfiles;
 import org.pariskv.trace.Trace;
 import org.pariskv.trace.TraceFiles;
 import org.pariskv.trace.TraceGenerators;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Where a command's trace comes from: a seeded generator or a safetensors trace file. */
 final class TraceOptions {
@@ -30,6 +32,12 @@ final class TraceOptions {
     @Option(names = "--seed", defaultValue = "1", description = "Trace seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    /** Options a trace file fixes itself: giving one with a file is refused rather than silently ignored. */
+    private static final String[] FIXED_BY_FILE = {"--context", "--steps", "--shape", "--layers", "--seed"};
+
     boolean isFile() {
         return trace.endsWith(".safetensors") || trace.contains("/") || Files.exists(Path.of(trace));
     }
@@ -37,8 +45,16 @@ final class TraceOptions {
     Trace load() {
         if (isFile()) {
             Path p = Path.of(trace);
+            if (Files.isDirectory(p)) throw new IllegalArgumentException("trace " + trace + " is a directory, not a trace file");
             if (!Files.isRegularFile(p)) throw new IllegalArgumentException("trace file not found: " + trace);
-            return TraceFiles.read(p);
+            Trace t = TraceFiles.read(p);
+            for (String option : FIXED_BY_FILE) {
+                if (command != null && command.commandLine().getParseResult().hasMatchedOption(option)) {
+                    throw new IllegalArgumentException(option + " cannot be combined with a trace file: " + trace + " fixes it ("
+                            + t.promptTokens() + " prompt tokens + " + t.steps() + " steps, " + t.shape().layers() + " layer(s))");
+                }
+            }
+            return t;
         }
         if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
         if (context <= steps) throw new IllegalArgumentException("--context (" + context + ") must exceed --steps (" + steps + "): the prompt would be empty");

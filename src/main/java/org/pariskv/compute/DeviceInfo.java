@@ -26,8 +26,9 @@ public record DeviceInfo(BackendKind backend, int index, String platform, String
     /** One line for listings: {@code opencl:0  NVIDIA H100 (GPU, NVIDIA CUDA) 79.1 GiB, 132 CUs, wg 1024}. */
     public String describe() {
         String bw = peakBandwidthBytesPerSec > 0 ? String.format(", peak %.0f GB/s", peakBandwidthBytesPerSec / 1e9) : "";
-        return String.format("%-9s %s (%s, %s) %.1f GiB, %d CUs, work-group <= %d, local %d KiB%s",
-                spec(), name, type, platform, globalMemBytes / (double) (1L << 30), computeUnits,
-                maxWorkGroup, localMemBytes >> 10, bw);
+        // the java backend has no device memory: its figure is the JVM's heap limit (K/V rows live off-heap beside it)
+        String memory = String.format("%s%.1f GiB", backend == BackendKind.JAVA ? "JVM heap " : "", globalMemBytes / (double) (1L << 30));
+        return String.format("%-9s %s (%s, %s) %s, %d CUs, work-group <= %d, local %d KiB%s",
+                spec(), name, type, platform, memory, computeUnits, maxWorkGroup, localMemBytes >> 10, bw);
     }
 }

@@ -84,9 +84,9 @@ public record DeviceSpec(BackendKind backend, int index) {
         }
         if (index >= candidates.size()) {
             StringBuilder have = new StringBuilder();
-            for (DeviceInfo d : candidates) have.append("\n  ").append(d.spec()).append(' ').append(d.name());
-            throw new BackendUnavailableException("device '" + this + "' does not exist; " + backend.id()
-                    + " devices:" + have);
+            for (DeviceInfo d : candidates) have.append(have.isEmpty() ? "" : ", ").append(d.spec()).append(' ').append(d.name());
+            throw new BackendUnavailableException("device '" + this + "' does not exist (" + backend.id()
+                    + " devices: " + have + ")");
         }
         return candidates.get(index);
     }

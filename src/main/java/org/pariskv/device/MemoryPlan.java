@@ -195,7 +195,13 @@ public record MemoryPlan(ModelShape shape, ParisKvConfig cfg, int context, int b
                 : gib(budget.deviceFree()) + " " + budget.deviceSource()).append('\n');
         sb.append("host: ").append(budget.hostFree() < 0 ? "budget unknown" : gib(budget.hostFree()) + " " + budget.hostSource()).append('\n');
         String why = refusal(budget, "this plan");
-        sb.append(why == null ? "fits: yes\n" : "fits: no: " + why + "\n");
+        boolean deviceUnchecked = backend != BackendKind.JAVA && budget.deviceFree() < 0 && deviceBytes() > 0;
+        boolean hostUnchecked = budget.hostFree() < 0 && hostBytes() > 0;
+        if (why != null) sb.append("fits: no: ").append(why).append('\n');
+        else if (deviceUnchecked || hostUnchecked) {
+            sb.append("fits: not known: ").append(deviceUnchecked && hostUnchecked ? "device and host budgets" : deviceUnchecked ? "the device budget" : "the host budget")
+                    .append(" unknown, so not checked").append(deviceUnchecked ? " (give --device or --device-memory)" : "").append('\n');
+        } else sb.append("fits: yes\n");
         return sb.toString();
     }
 

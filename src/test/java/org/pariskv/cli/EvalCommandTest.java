@@ -100,5 +100,13 @@ class EvalCommandTest {
         Files.writeString(foreign, "this is not a trace at all, just some text");
         assertBadInput(run("eval", "--trace", foreign.toString(), "--device", "java"), "notes.safetensors");
         assertBadInput(run("eval", "--trace", dir.resolve("missing.safetensors").toString(), "--device", "java"), "not found");
+        assertBadInput(run("eval", "--trace", dir.toString(), "--device", "java"), "is a directory, not a trace file");
+    }
+
+    @Test
+    void aTraceFileIsNotSilentlyOverriddenByContextOrSteps() {
+        String file = "src/test/resources/traces/tiny-llama.safetensors";
+        assertBadInput(run("eval", "--trace", file, "--context", "4096", "--device", "java"), "--context cannot be combined with a trace file");
+        assertBadInput(run("eval", "--trace", file, "--steps", "3", "--device", "java"), "--steps cannot be combined with a trace file");
     }
 }

@@ -23,6 +23,14 @@ class PlanCommandTest {
     }
 
     @Test
+    void anUnknownDeviceBudgetIsNotAFit() {
+        CliRun r = run("plan", "--context", "131072", "--host-memory", "200G");
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.out().contains("fits: yes"), r.out());
+        assertTrue(r.out().contains("fits: not known: the device budget unknown, so not checked (give --device or --device-memory)"), r.out());
+    }
+
+    @Test
     void doesNotFitWithoutOffload() {
         CliRun r = run("plan", "--context", "1048576", "--device-memory", "70G", "--host-memory", "200G");
         assertEquals(1, r.code());

@@ -20,6 +20,13 @@ class DevicesTest {
     }
 
     @Test
+    void theJavaBackendsMemoryIsCalledTheHeapNotDeviceMemory() {
+        DeviceInfo java = Devices.list().of(BackendKind.JAVA).getFirst();
+        assertTrue(java.describe().contains("JVM heap "), java.describe());
+        assertFalse(OpenClTestSupport.openClDevice().describe().contains("heap"));
+    }
+
+    @Test
     void openClDevicesReportRealProperties() {
         DeviceInfo d = OpenClTestSupport.openClDevice();
         assertFalse(d.name().isBlank());
