@@ -40,17 +40,18 @@ final class RulerCommand implements Callable<Integer> {
         for (LongContextTask t : LongContextTask.ALL) System.setProperty("pariskv.ruler.min." + t.name(), Integer.toString(t.minContext()));
     }
 
-    /** Until the Java decoder is merged there is no model to answer. */
+    /** A hook without a model (tests use it to check the message). */
     static final BiFunction<Path, String, Answerer> NO_DECODER = (dir, method) -> {
         throw new IllegalStateException("the Java decoder is not built yet");
     };
 
     /**
      * The model hook: (model folder, method name) to an {@link Answerer} that decodes greedily with that attention
-     * method in every layer. Called once per method, closed after the method's last prompt. Wired to the
-     * decoder when it is merged; tests install fakes.
+     * method in every layer. Called once per method, closed after the method's last prompt. The Java decoder
+     * ({@link org.pariskv.model.GreedyAnswerer}, default KV settings); tests install fakes.
      */
-    static volatile BiFunction<Path, String, Answerer> answerers = NO_DECODER;
+    static volatile BiFunction<Path, String, Answerer> answerers =
+            (dir, method) -> org.pariskv.model.GreedyAnswerer.open(dir, method, org.pariskv.ParisKvConfig.defaults());
 
     @Option(names = "--model", required = true, description = "Model folder (config.json + model.safetensors).")
     Path model;
