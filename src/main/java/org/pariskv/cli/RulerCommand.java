@@ -13,7 +13,6 @@ import java.util.function.BiFunction;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
-import org.pariskv.model.LlamaModel;
 import org.pariskv.model.tasks.ModelAnswerer;
 import org.pariskv.model.tasks.Answerer;
 import org.pariskv.model.tasks.InstanceResult;
@@ -46,7 +45,7 @@ final class RulerCommand implements Callable<Integer> {
 
     /** The Java decoder: the model loaded once per method, that method in every layer, our defaults otherwise. */
     static final BiFunction<Path, String, Answerer> DECODER =
-            (dir, method) -> new ModelAnswerer(LlamaModel.load(dir, method, ParisKvConfig.defaults()), true);
+            (dir, method) -> ModelAnswerer.open(dir, method, ParisKvConfig.defaults());
 
     /**
      * The model hook: (model folder, method name) to an {@link Answerer} that decodes greedily with that attention

@@ -60,6 +60,13 @@ class ExamplesTest {
     }
 
     @Test
+    void generateRunsATinyCheckpointAloneAndInABatch(@TempDir Path dir) throws Exception {
+        Path model = org.pariskv.model.TinyCheckpoint.write(dir.resolve("tiny"), org.pariskv.model.TinyCheckpoint.Spec.small()).dir;
+        String out = run("Generate", model.toString(), "pariskv", "5");
+        assertTrue(out.matches("(?s)pariskv: .*prefill \\d+ tokens [0-9.]+ ms, \\d tokens at [0-9.]+ ms/token.*batch of 2: lengths 13 and 43 after 5 steps.*"), out);
+    }
+
+    @Test
     void millionTokenDecodeRunsScaledDownOnOpenCl() throws Exception {
         org.pariskv.compute.OpenClTestSupport.openClDevice(); // CI has PoCL; elsewhere skip without OpenCL
         String out = run("MillionTokenDecode", "16384", "opencl", "3");

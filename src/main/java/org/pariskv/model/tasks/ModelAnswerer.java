@@ -42,10 +42,19 @@ public final class ModelAnswerer implements Answerer {
         }
     }
 
-    /** Answers with {@code model}; {@link #close()} closes it when {@code owns}. */
+    /** Answers with {@code model}; {@link #close()} closes it when {@code owns}. The tasks need a byte-level model. */
     public ModelAnswerer(LlamaModel model, boolean owns) {
+        if (model.config().vocabSize() != 256) {
+            if (owns) model.close();
+            throw new IllegalArgumentException("the tasks need a byte-level model (vocabulary 256), this one has " + model.config().vocabSize());
+        }
         this.model = model;
         this.owns = owns;
+    }
+
+    /** Loads the model in {@code dir} with {@code method} in every layer; closing the answerer closes it. */
+    public static ModelAnswerer open(java.nio.file.Path dir, String method, org.pariskv.ParisKvConfig kv) {
+        return new ModelAnswerer(LlamaModel.load(dir, method, kv), true);
     }
 
     @Override
