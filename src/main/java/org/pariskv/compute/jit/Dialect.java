@@ -7,6 +7,11 @@ package org.pariskv.compute.jit;
 public enum Dialect {
     OPENCL, CUDA;
 
+    /** The dialect a backend compiles: CUDA C for CUDA, OpenCL C otherwise (the java backend only prints it). */
+    public static Dialect of(org.pariskv.compute.BackendKind backend) {
+        return backend == org.pariskv.compute.BackendKind.CUDA ? CUDA : OPENCL;
+    }
+
     /** Types, builtins and the Java-semantics helpers every generated program starts with. */
     String prelude(boolean doubles) {
         String head = this == OPENCL ? OPENCL_HEAD + (doubles ? "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" : "")

@@ -13,6 +13,9 @@ import org.pariskv.compute.Grid;
 import org.pariskv.compute.smoke.SmokeTasks;
 
 class TaskGraphJavaTest {
+    private static final org.pariskv.compute.KernelSource C_SOURCE =
+            org.pariskv.compute.KernelSource.of("saxpy.c", "KERNEL void saxpy(GLOBAL float* p) { }\n");
+
     @Test
     void runsTwinsOnTheArraysThemselves() {
         SmokeTasks.Data d = SmokeTasks.Data.random(1009, 3);
@@ -42,8 +45,8 @@ class TaskGraphJavaTest {
         float[] x = {1, 2, 3, 4}, y = new float[4];
         FloatParam a = new FloatParam(1);
         IntParam n = new IntParam(2);
-        var g = new TaskGraph("p").source("smoke.c")
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(4, 4), x, y, a, n).snapshot();
+        var g = new TaskGraph("p").source(SmokeTasks.class)
+                .task("saxpy", Grid.linear(4, 4), x, y, a, n).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(DeviceSpec.JAVA)) {
             plan.execute();
             a.set(10);
@@ -59,10 +62,10 @@ class TaskGraphJavaTest {
         var noSource = assertThrows(IllegalStateException.class,
                 () -> new TaskGraph("g").task("saxpy", (float[] p) -> {}, Grid.of(4), x));
         assertTrue(noSource.getMessage().contains("source("));
-        var badArg = assertThrows(IllegalArgumentException.class, () -> new TaskGraph("g").source("smoke.c")
+        var badArg = assertThrows(IllegalArgumentException.class, () -> new TaskGraph("g").source(C_SOURCE)
                 .task("saxpy", (float[] p, String s) -> {}, Grid.of(4), x, "text"));
         assertTrue(badArg.getMessage().contains("argument #1"), badArg.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new TaskGraph("g").source("smoke.c")
+        assertThrows(IllegalArgumentException.class, () -> new TaskGraph("g").source(C_SOURCE)
                 .task("not-a-c-name", (float[] p) -> {}, Grid.of(4), x));
         assertThrows(IllegalArgumentException.class,
                 () -> new TaskGraph("g").transferToDevice(DataTransferMode.UNDER_DEMAND, x));
@@ -81,8 +84,8 @@ class TaskGraphJavaTest {
 
     @Test
     void badDeviceSpecInAPlanIsAClearError() {
-        var g = new TaskGraph("g").source("smoke.c")
-                .task("saxpy", SmokeTasks::saxpy, Grid.of(1), new float[1], new float[1], new FloatParam(1), new IntParam(1))
+        var g = new TaskGraph("g").source(SmokeTasks.class)
+                .task("saxpy", Grid.of(1), new float[1], new float[1], new FloatParam(1), new IntParam(1))
                 .snapshot();
         var e = assertThrows(IllegalArgumentException.class, () -> new ExecutionPlan(g).withDevice(DeviceSpec.parse("tpu:0")));
         assertTrue(e.getMessage().contains("unknown device 'tpu:0'"));
