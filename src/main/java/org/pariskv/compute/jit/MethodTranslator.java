@@ -60,6 +60,7 @@ final class MethodTranslator {
     private final List<Integer> lines = new ArrayList<>();
     private final Map<Label, Integer> labels = new HashMap<>();
     private final List<LocalVariable> lvt = new ArrayList<>();
+    private final List<ExceptionCatch> catches = new ArrayList<>();
     private int line = -1;
 
     // what the C function declares
@@ -101,13 +102,23 @@ final class MethodTranslator {
                 case LabelTarget t -> labels.put(t.label(), code.size());
                 case LineNumber n -> line = n.line();
                 case LocalVariable v -> lvt.add(v);
-                case ExceptionCatch c -> throw refuse("exceptions (try/catch/finally) are not supported");
+                case ExceptionCatch c -> catches.add(c);
                 case Instruction i -> {
                     code.add(i);
                     lines.add(line);
                 }
                 default -> { }
             }
+        }
+        for (int i = 0; i < code.size(); i++) {
+            if (code.get(i) instanceof MonitorInstruction) {
+                line = lines.get(i);
+                throw refuse("synchronized blocks (monitors) are not supported");
+            }
+        }
+        if (!catches.isEmpty()) {
+            line = lines.get(Math.min(labels.get(catches.getFirst().tryStart()), lines.size() - 1));
+            throw refuse("exceptions (try/catch/finally) are not supported");
         }
         line = lines.isEmpty() ? -1 : lines.getFirst();
         String signature = signature();
