@@ -28,7 +28,7 @@ public enum Dialect {
             typedef long jlong;
             typedef ulong julong;
             #define PKV_KERNEL __kernel
-            #define PKV_FUNC static inline
+            #define PKV_FUNC static inline __attribute__((always_inline)) /* PoCL mishandles barriers in functions left out of line */
             #define PKV_GLOBAL __global
             #define PKV_LOCAL_PTR __local
             #define PKV_LOCAL_DECL __local

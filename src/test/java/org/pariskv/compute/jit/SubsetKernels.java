@@ -353,4 +353,31 @@ public final class SubsetKernels {
         out.set(2 * i, f > 0 ? (x > 0 ? x : -x) : f == 0 ? 0f : x * 2);
         out.set(2 * i + 1, square(f > 1 && x < 1 || f < -5 ? x + 1 : x - 1) + (f != 3 ? 1 : 2));
     }
+
+    /** Barriers inside a device function called twice (PoCL needs such functions inlined): a block max and a block sum. */
+    @Kernel
+    public static void twoReductions(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        float[] scratch = ctx.allocateFloatLocalArray(64);
+        int i = ctx.globalId(0);
+        float v = i < n ? x.get(i) : 0f;
+        float max = blockReduce(ctx, scratch, v, true);
+        float sum = blockReduce(ctx, scratch, v - max, false);
+        if (ctx.localId(0) == 0) {
+            out.set(2 * ctx.groupId(0), max);
+            out.set(2 * ctx.groupId(0) + 1, sum);
+        }
+    }
+
+    private static float blockReduce(KernelContext ctx, float[] scratch, float v, boolean max) {
+        int lid = ctx.localId(0);
+        scratch[lid] = v;
+        ctx.barrier();
+        for (int s = ctx.localSize(0) / 2; s > 0; s >>= 1) {
+            if (lid < s) scratch[lid] = max ? Math.max(scratch[lid], scratch[lid + s]) : scratch[lid] + scratch[lid + s];
+            ctx.barrier();
+        }
+        float r = scratch[0];
+        ctx.barrier();
+        return r;
+    }
 }

@@ -186,6 +186,18 @@ class SubsetTranslationTest {
     }
 
     @Test
+    void barriersInsideDeviceFunctions() {
+        int n = 64 * 300;
+        for (int repeat = 0; repeat < 3; repeat++) { // PoCL got this wrong now and then while such functions stayed out of line
+            agree("twoReductions", grid(n), r -> {
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+                return new Object[] {x, new float[2 * 300], n};
+            });
+        }
+    }
+
+    @Test
     void theJvmExecutorComputesWhatJavaComputes() {
         // the oracle of the tests above is the executor itself: hold it against a plain loop once
         int n = 300;
