@@ -50,6 +50,15 @@ public final class IntArray implements KernelArray {
         segment.setAtIndex(LAYOUT, i, v);
     }
 
+    /** Element {@code i} of a long index (arrays of more than 2^31 bytes: K/V caches). */
+    public int get(long i) {
+        return segment.getAtIndex(LAYOUT, i);
+    }
+
+    public void set(long i, int v) {
+        segment.setAtIndex(LAYOUT, i, v);
+    }
+
     @Override
     public int size() {
         return size;

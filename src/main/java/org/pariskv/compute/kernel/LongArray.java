@@ -50,6 +50,15 @@ public final class LongArray implements KernelArray {
         segment.setAtIndex(LAYOUT, i, v);
     }
 
+    /** Element {@code i} of a long index (arrays of more than 2^31 bytes: K/V caches). */
+    public long get(long i) {
+        return segment.getAtIndex(LAYOUT, i);
+    }
+
+    public void set(long i, long v) {
+        segment.setAtIndex(LAYOUT, i, v);
+    }
+
     @Override
     public int size() {
         return size;

@@ -50,6 +50,15 @@ public final class ShortArray implements KernelArray {
         segment.setAtIndex(LAYOUT, i, v);
     }
 
+    /** Element {@code i} of a long index (arrays of more than 2^31 bytes: K/V caches). */
+    public short get(long i) {
+        return segment.getAtIndex(LAYOUT, i);
+    }
+
+    public void set(long i, short v) {
+        segment.setAtIndex(LAYOUT, i, v);
+    }
+
     @Override
     public int size() {
         return size;
