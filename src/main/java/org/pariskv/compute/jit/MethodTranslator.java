@@ -70,6 +70,7 @@ final class MethodTranslator {
     private final Set<String> usedNames = new HashSet<>();
     private final Map<Integer, Expr.Ref> refSlots = new HashMap<>();
     private final List<String> params = new ArrayList<>();
+    private int paramSlots;
     private int temps;
     boolean usesDoubles;
     boolean usesBarrier;
@@ -173,6 +174,7 @@ final class MethodTranslator {
             params.add(t.c + " " + name);
             slot += t.wide() ? 2 : 1;
         }
+        paramSlots = slot;
         String ret = returnType == null ? "void" : returnType.c;
         prototype = (kernel ? "PKV_KERNEL void " : "PKV_FUNC " + ret + " ") + cName + "(" + String.join(", ", params) + ")";
         return prototype;
@@ -245,26 +247,34 @@ final class MethodTranslator {
         return n;
     }
 
-    /** The C variable of local {@code slot} holding a {@code t}: the LVT's name when it is unambiguous. */
-    private String local(int slot, JType t) {
-        String key = slot + ":" + t;
-        String n = localNames.get(key);
-        if (n != null) return n;
+    /**
+     * The C variable of local {@code slot} holding a {@code t} at instruction {@code at}: one per source variable (the
+     * LVT entry whose scope covers it, so that javac's reuse of a slot gives two C names), else one per slot and type.
+     */
+    private String local(int slot, JType t, int at) {
         String name = null;
         for (LocalVariable v : lvt) {
             if (v.slot() != slot || kindOf(v.type().stringValue()) != t) continue;
-            String vn = v.name().stringValue();
-            if (name == null) name = vn;
-            else if (!name.equals(vn)) {
-                name = null;
+            int from = labels.getOrDefault(v.startScope(), 0), to = labels.getOrDefault(v.endScope(), code.size());
+            if (at >= from - 1 && at < to) { // a store comes just before its variable's scope
+                name = v.name().stringValue();
                 break;
             }
         }
+        String key = slot + ":" + t + (name == null ? "" : ":" + name);
+        String n = localNames.get(key);
+        if (n == null && name != null && localNames.containsKey(slot + ":" + t) && isParamSlot(slot)) {
+            n = localNames.get(slot + ":" + t); // the parameter itself
+        }
+        if (n != null) return n;
         n = unique(name != null ? name : "v" + slot, slot);
-        if (usedNames.contains(n + "_dup")) n = n + "_" + slot;
         localNames.put(key, n);
         decls.put(n, t.c);
         return n;
+    }
+
+    private boolean isParamSlot(int slot) {
+        return slot < paramSlots;
     }
 
     private static JType kindOf(String desc) {
@@ -438,7 +448,7 @@ final class MethodTranslator {
                     push(Expr.ref(r));
                 } else {
                     JType t = jtype(l.typeKind());
-                    push(Expr.name(local(l.slot(), t), t));
+                    push(Expr.name(local(l.slot(), t, currentIndex), t));
                 }
             }
             case StoreInstruction s -> {
@@ -450,11 +460,11 @@ final class MethodTranslator {
                     refSlots.put(s.slot(), v.ref());
                 } else {
                     JType t = jtype(s.typeKind());
-                    statement(local(s.slot(), t) + " = " + value(v) + ";");
+                    statement(local(s.slot(), t, currentIndex) + " = " + value(v) + ";");
                 }
             }
             case IncrementInstruction inc -> {
-                String n = local(inc.slot(), JType.INT);
+                String n = local(inc.slot(), JType.INT, currentIndex);
                 statement(n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
             }
             case OperatorInstruction o -> operator(o);
@@ -812,7 +822,9 @@ final class MethodTranslator {
                     case IFGT -> ">";
                     default -> "<=";
                 };
-                yield a.compare() != null ? compareCondition(a.compare(), rel) : a.c() + " " + rel + " 0";
+                if (a.compare() != null && a.compare().floating()) yield compareCondition(a.compare(), rel);
+                if (a.compare() != null) yield intCondition(a.compare().a().c(), rel, a.compare().b().c());
+                yield intCondition(a.c(), rel, "0");
             }
             case IF_ICMPEQ, IF_ICMPNE, IF_ICMPLT, IF_ICMPGE, IF_ICMPGT, IF_ICMPLE -> {
                 Expr y = pop(), x = pop();
@@ -824,11 +836,13 @@ final class MethodTranslator {
                     case IF_ICMPGT -> ">";
                     default -> "<=";
                 };
-                yield x.c() + " " + rel + " " + y.c();
+ 
+                yield intCondition(x.c(), rel, y.c());
             }
             default -> throw refuse("the branch " + op.name().toLowerCase() + " (object references, null checks) is not supported");
         };
         int fall = b + 1;
+        String negated = negation(cond);
         if (!stack.isEmpty()) {
             // the condition reads values that the hand-over below may overwrite: keep it in a temporary
             String t = "pkv_t" + temps++;
@@ -836,9 +850,40 @@ final class MethodTranslator {
             flush();
             out.add(t + " = " + cond + ";");
             cond = t;
+            negated = "!" + t;
         }
         leave(b, taken, fall);
-        return new Term.Branch(cond, taken, fall);
+        return new Term.Branch(cond, negated, taken, fall);
+    }
+
+    /**
+     * The negation of a condition written by {@link #branch}: an integer comparison {@code a rel b} (no NaN) turns
+     * into the opposite relation; anything else (floating-point comparisons, where NaN makes both false) gets a
+     * {@code !}.
+     */
+    private String negation(String cond) {
+        return intConditions.contains(cond) ? negatedInt.get(cond) : "!(" + cond + ")";
+    }
+
+    private final Set<String> intConditions = new HashSet<>();
+    private final Map<String, String> negatedInt = new HashMap<>();
+
+    private String intCondition(String a, String rel, String b) {
+        String c = a + " " + rel + " " + b;
+        intConditions.add(c);
+        negatedInt.put(c, a + " " + opposite(rel) + " " + b);
+        return c;
+    }
+
+    private static String opposite(String rel) {
+        return switch (rel) {
+            case "<" -> ">=";
+            case ">=" -> "<";
+            case ">" -> "<=";
+            case "<=" -> ">";
+            case "==" -> "!=";
+            default -> "==";
+        };
     }
 
     /**

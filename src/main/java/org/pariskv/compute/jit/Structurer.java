@@ -47,6 +47,7 @@ final class Structurer {
 
     String write() {
         sequence(0, Set.of(), false);
+        dropTrailing("return;"); // a void function's last line
         return out.toString();
     }
 
@@ -127,7 +128,7 @@ final class Structurer {
                 && (br.ifTrue() == loop.follow) != (br.ifFalse() == loop.follow)) {
             boolean stayIfTrue = br.ifFalse() == loop.follow;
             copies[loop.header]++;
-            line("while (" + (stayIfTrue ? br.cond() : not(br.cond())) + ") {");
+            line("while (" + (stayIfTrue ? br.cond() : br.negated()) + ") {");
             indent++;
             sequence(stayIfTrue ? br.ifTrue() : br.ifFalse(), Set.of(), false);
         } else {
@@ -135,9 +136,19 @@ final class Structurer {
             indent++;
             sequence(loop.header, Set.of(), true);
         }
+        dropTrailing("continue;"); // the end of the body goes round anyway
         indent--;
         line("}");
         constructs.pop();
+    }
+
+    /** Removes {@code statement} when it is the last line written, at the current indentation. */
+    private void dropTrailing(String statement) {
+        String last = "    ".repeat(indent) + statement + "\n";
+        if (out.length() >= last.length() && out.substring(out.length() - last.length()).equals(last)
+                && (out.length() == last.length() || out.charAt(out.length() - last.length() - 1) == '\n')) {
+            out.setLength(out.length() - last.length());
+        }
     }
 
     /** The block where the arms of the branch or switch at {@code b} meet (NONE: they never do). */
@@ -157,7 +168,7 @@ final class Structurer {
             return f;
         }
         if (jf != null && jt == null) {
-            line("if (" + not(br.cond()) + ") " + jf);
+            line("if (" + br.negated() + ") " + jf);
             return t;
         }
         int m = mergeOf(b);
@@ -167,13 +178,13 @@ final class Structurer {
             return f;
         }
         if (t != m && f != m && isLoneReturn(f) && !isLoneReturn(t)) {
-            armIf(not(br.cond()), f, stops, NONE);
+            armIf(br.negated(), f, stops, NONE);
             return t;
         }
         Set<Integer> inner = new HashSet<>(stops);
         if (m != NONE) inner.add(m);
         if (t == m) {
-            armIf(not(br.cond()), f, inner, m);
+            armIf(br.negated(), f, inner, m);
         } else if (f == m) {
             armIf(br.cond(), t, inner, m);
         } else {
@@ -237,10 +248,6 @@ final class Structurer {
         constructs.pop();
         line("}");
         return m;
-    }
-
-    private static String not(String cond) {
-        return "!(" + cond + ")";
     }
 
     private void line(String s) {

@@ -6,8 +6,8 @@ import java.util.List;
 sealed interface Term {
     record Goto(int target) implements Term {}
 
-    /** {@code if (cond) goto ifTrue; else goto ifFalse;} */
-    record Branch(String cond, int ifTrue, int ifFalse) implements Term {}
+    /** {@code if (cond) goto ifTrue; else goto ifFalse;} ({@code negated} is {@code !cond}, written simply where it can be). */
+    record Branch(String cond, String negated, int ifTrue, int ifFalse) implements Term {}
 
     /** {@code switch (key)}: each case value to its block, {@code otherwise} for the rest. */
     record Switch(String key, List<Case> cases, int otherwise) implements Term {}
