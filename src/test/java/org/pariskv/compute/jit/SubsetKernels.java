@@ -343,13 +343,13 @@ public final class SubsetKernels {
         return local[j];
     }
 
-    /** Values left on the operand stack at merge points: nested ternaries feeding a store and a call. */
+    /** Values left on the operand stack at merge points: nested ternaries feeding a store and a call; a boolean parameter. */
     @Kernel
-    public static void ternaries(KernelContext ctx, FloatArray a, IntArray flags, FloatArray out, int n) {
+    public static void ternaries(KernelContext ctx, FloatArray a, IntArray flags, FloatArray out, int n, boolean flip) {
         int i = ctx.globalId(0);
         if (i >= n) return;
         int f = flags.get(i);
-        float x = a.get(i);
+        float x = flip ? -a.get(i) : a.get(i);
         out.set(2 * i, f > 0 ? (x > 0 ? x : -x) : f == 0 ? 0f : x * 2);
         out.set(2 * i + 1, square(f > 1 && x < 1 || f < -5 ? x + 1 : x - 1) + (f != 3 ? 1 : 2));
     }

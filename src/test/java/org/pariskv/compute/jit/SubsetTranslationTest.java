@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.pariskv.compute.DeviceInfo;
 import org.pariskv.compute.DeviceSpec;
 import org.pariskv.compute.Grid;
@@ -21,22 +23,22 @@ import org.pariskv.compute.graph.TaskGraph;
 
 /**
  * Each construct of the subset ({@link SubsetKernels}) on random inputs, run by the JVM executor and as generated
- * OpenCL C on PoCL: outputs must be bit-equal (NaN equals NaN whatever its bits, which Java leaves to the hardware;
+ * OpenCL C on PoCL (and as CUDA C through NVRTC where there is a GPU): outputs must be bit-equal (NaN equals NaN whatever its bits, which Java leaves to the hardware;
  * ints that hold float bits are compared as ints, so a kernel that stores them must not compute NaNs).
  */
 class SubsetTranslationTest {
     private static final int N = 999; // a multiple of 3, not of the group size
 
-    /** Runs {@code kernel} on the JVM and on OpenCL with equal inputs ({@code args} from the same seed); compares every array. */
-    private static void agree(String kernel, Grid grid, Function<Random, Object[]> args) {
-        DeviceInfo device = OpenClTestSupport.openClDevice();
+    /** Runs {@code kernel} on the JVM and on {@code backend} (OpenCL; CUDA where there is a GPU) with equal inputs ({@code args} from the same seed); compares every array. */
+    private static void agree(String backend, String kernel, Grid grid, Function<Random, Object[]> args) {
+        DeviceInfo device = backend.equals("cuda") ? OpenClTestSupport.cudaDevice() : OpenClTestSupport.openClDevice();
         Object[] jvm = args.apply(new Random(42)), cl = args.apply(new Random(42));
         run(DeviceSpec.JAVA, null, kernel, grid, jvm);
         run(null, device, kernel, grid, cl);
         for (int a = 0; a < jvm.length; a++) {
             if (!jvm[a].getClass().isArray()) continue;
             List<String> diffs = differences(jvm[a], cl[a]);
-            if (!diffs.isEmpty()) fail(kernel + " argument #" + a + ": " + diffs.size() + " elements differ (JVM vs OpenCL), first " + diffs.subList(0, Math.min(5, diffs.size())));
+            if (!diffs.isEmpty()) fail(kernel + " argument #" + a + ": " + diffs.size() + " elements differ (JVM vs " + backend + "), first " + diffs.subList(0, Math.min(5, diffs.size())));
         }
     }
 
@@ -97,62 +99,72 @@ class SubsetTranslationTest {
         return Grid.linear(n, 64);
     }
 
-    @Test
-    void intArithmeticWrapsAndMasksLikeJava() {
-        agree("intArithmetic", grid(N), r -> new Object[] {ints(r, N), ints(r, N), new int[16 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void intArithmeticWrapsAndMasksLikeJava(String backend) {
+        agree(backend, "intArithmetic", grid(N), r -> new Object[] {ints(r, N), ints(r, N), new int[16 * N], N});
     }
 
-    @Test
-    void longArithmetic() {
-        agree("longArithmetic", grid(N), r -> new Object[] {longs(r, N), longs(r, N), new long[12 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void longArithmetic(String backend) {
+        agree(backend, "longArithmetic", grid(N), r -> new Object[] {longs(r, N), longs(r, N), new long[12 * N], N});
     }
 
-    @Test
-    void floatArithmeticIsBitEqual() {
-        agree("floatArithmetic", grid(N), r -> new Object[] {floats(r, N), floats(r, N), new float[14 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void floatArithmeticIsBitEqual(String backend) {
+        agree(backend, "floatArithmetic", grid(N), r -> new Object[] {floats(r, N), floats(r, N), new float[14 * N], N});
     }
 
-    @Test
-    void conversionsSaturateAndNarrowLikeJava() {
-        agree("conversions", grid(N), r -> new Object[] {floats(r, N), new int[8 * N], new long[2 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void conversionsSaturateAndNarrowLikeJava(String backend) {
+        agree(backend, "conversions", grid(N), r -> new Object[] {floats(r, N), new int[8 * N], new long[2 * N], N});
     }
 
-    @Test
-    void comparisonsHonourNaN() {
-        agree("comparisons", grid(N), r -> {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void comparisonsHonourNaN(String backend) {
+        agree(backend, "comparisons", grid(N), r -> {
             float[] a = floats(r, N), b = floats(r, N);
             for (int i = 0; i < N; i += 7) b[i] = a[i]; // equal pairs too
             return new Object[] {a, b, new int[N], N};
         });
     }
 
-    @Test
-    void loopsBranchesAndShortCircuits() {
-        agree("loopsAndBranches", grid(N), r -> new Object[] {ints(r, N), new int[3 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void loopsBranchesAndShortCircuits(String backend) {
+        agree(backend, "loopsAndBranches", grid(N), r -> new Object[] {ints(r, N), new int[3 * N], N});
     }
 
-    @Test
-    void switches() {
-        agree("switches", grid(N), r -> {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void switches(String backend) {
+        agree(backend, "switches", grid(N), r -> {
             int[] v = ints(r, N);
             for (int i = 0; i < N; i += 9) v[i] = new int[] {-500, 17, 999, 100000, 1999, -1500}[r.nextInt(6)];
             return new Object[] {v, new int[3 * N], N};
         });
     }
 
-    @Test
-    void callsOfStaticMethodsAndConstants() {
-        agree("calls", grid(N), r -> new Object[] {floats(r, N), new float[2 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void callsOfStaticMethodsAndConstants(String backend) {
+        agree(backend, "calls", grid(N), r -> new Object[] {floats(r, N), new float[2 * N], N});
     }
 
-    @Test
-    void bitIntrinsics() {
-        agree("bits", grid(N), r -> new Object[] {ints(r, N), ints(r, N), new int[9 * N], N});
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void bitIntrinsics(String backend) {
+        agree(backend, "bits", grid(N), r -> new Object[] {ints(r, N), ints(r, N), new int[9 * N], N});
     }
 
-    @Test
-    void narrowTypes() {
-        agree("narrowTypes", grid(N), r -> {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void narrowTypes(String backend) {
+        agree(backend, "narrowTypes", grid(N), r -> {
             byte[] b = new byte[N];
             short[] s = new short[N];
             r.nextBytes(b);
@@ -161,35 +173,39 @@ class SubsetTranslationTest {
         });
     }
 
-    @Test
-    void localMemoryBarriersAndAtomics() {
-        agree("localScan", grid(N), r -> {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void localMemoryBarriersAndAtomics(String backend) {
+        agree(backend, "localScan", grid(N), r -> {
             int[] v = new int[N];
             for (int i = 0; i < N; i++) v[i] = r.nextInt(2001) - 1000;
             return new Object[] {v, new int[N], new int[] {Integer.MIN_VALUE, Integer.MAX_VALUE, 0, 0}, N};
         });
     }
 
-    @Test
-    void twoDimensionalGrid() {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void twoDimensionalGrid(String backend) {
         int w = 48, h = 12;
-        agree("grid2d", new Grid(new long[] {w, h}, new long[] {16, 4}), r -> new Object[] {new float[w * h], w});
+        agree(backend, "grid2d", new Grid(new long[] {w, h}, new long[] {16, 4}), r -> new Object[] {new float[w * h], w});
     }
 
-    @Test
-    void ternariesAcrossBlocks() {
-        agree("ternaries", grid(N), r -> {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void ternariesAcrossBlocks(String backend) {
+        agree(backend, "ternaries", grid(N), r -> {
             int[] f = new int[N];
             for (int i = 0; i < N; i++) f[i] = r.nextInt(15) - 7;
-            return new Object[] {floats(r, N), f, new float[2 * N], N};
+            return new Object[] {floats(r, N), f, new float[2 * N], N, true};
         });
     }
 
-    @Test
-    void barriersInsideDeviceFunctions() {
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void barriersInsideDeviceFunctions(String backend) {
         int n = 64 * 300;
         for (int repeat = 0; repeat < 3; repeat++) { // PoCL got this wrong now and then while such functions stayed out of line
-            agree("twoReductions", grid(n), r -> {
+            agree(backend, "twoReductions", grid(n), r -> {
                 float[] x = new float[n];
                 for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
                 return new Object[] {x, new float[2 * 300], n};
