@@ -112,6 +112,7 @@ public final class KernelTranslator {
         final Map<String, String> classHashes = new LinkedHashMap<>();
         private final Map<String, String> functionNames = new HashMap<>(); // key -> C name
         private final Map<String, Integer> nameUses = new HashMap<>();
+        private final java.util.Set<String> inProgress = new java.util.HashSet<>(); // device functions being translated
         private final List<String> prototypes = new ArrayList<>();
         private final List<String> functions = new ArrayList<>();
         private final List<String> kernels = new ArrayList<>();
@@ -167,6 +168,9 @@ public final class KernelTranslator {
         @Override
         public String function(String owner, String name, MethodTypeDesc type, List<Boolean> localArrays, MethodTranslator caller) {
             String key = owner + "." + name + type.descriptorString() + localArrays;
+            if (inProgress.contains(key)) {
+                throw caller.refuse("recursion (" + owner.replace('/', '.') + "." + name + ") is not supported on devices");
+            }
             String known = functionNames.get(key);
             if (known != null) return known;
             ClassModel cm = model(owner);
@@ -180,7 +184,13 @@ public final class KernelTranslator {
             String cName = uses == 1 ? base : base + "_" + uses;
             functionNames.put(key, cName);
             MethodTranslator t = new MethodTranslator(this, cm, m, false, cName, localArrays);
-            String text = t.translate();
+            inProgress.add(key);
+            String text;
+            try {
+                text = t.translate();
+            } finally {
+                inProgress.remove(key);
+            }
             prototypes.add(t.prototype());
             functions.add(text);
             doubles |= t.usesDoubles;

@@ -75,6 +75,37 @@ class TaskGraphJavaTest {
     }
 
     @Test
+    void javaKernelTasksAreCheckedAgainstTheMethod() {
+        float[] x = new float[4];
+        var unknown = assertThrows(IllegalArgumentException.class,
+                () -> new TaskGraph("g").source(SmokeTasks.class).task("noSuchKernel", Grid.of(4), x));
+        assertTrue(unknown.getMessage().contains("no @Kernel method 'noSuchKernel'"), unknown.getMessage());
+        var arity = assertThrows(IllegalArgumentException.class,
+                () -> new TaskGraph("g").source(SmokeTasks.class).task("saxpy", Grid.of(4), x, x, 1f));
+        assertTrue(arity.getMessage().contains("takes 4 arguments after the KernelContext, got 3"), arity.getMessage());
+        var type = assertThrows(IllegalArgumentException.class,
+                () -> new TaskGraph("g").source(SmokeTasks.class).task("saxpy", Grid.of(4), x, new int[4], 1f, 4));
+        assertTrue(type.getMessage().contains("argument #1: int[] does not fit parameter type FloatArray"), type.getMessage());
+        var noTwin = assertThrows(IllegalStateException.class,
+                () -> new TaskGraph("g").source(C_SOURCE).task("saxpy", Grid.of(4), x));
+        assertTrue(noTwin.getMessage().contains("source(SomeKernels.class)"), noTwin.getMessage());
+    }
+
+    @Test
+    void javaKernelsTakeKernelArraysSegmentsAndJavaArrays() {
+        var x = org.pariskv.compute.kernel.FloatArray.copyOf(1, 2, 3, 4);
+        float[] y = {10, 20, 30, 40};
+        var g = new TaskGraph("a").source(SmokeTasks.class)
+                .task("saxpy", Grid.linear(4, 4), x, y, 2f, 4)
+                .task("saxpy", Grid.linear(4, 4), x.segment(), java.lang.foreign.MemorySegment.ofArray(y), 1f, new IntParam(2))
+                .snapshot();
+        try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(DeviceSpec.JAVA)) {
+            plan.execute();
+        }
+        assertArrayEquals(new float[] {13, 26, 36, 48}, y);
+    }
+
+    @Test
     void javaBackendHasNoKernelsToLaunch() {
         var b = org.pariskv.compute.Backends.open(DeviceSpec.JAVA);
         var k = b.compile("smoke.c", "unused", java.util.Map.of()).kernel("saxpy");

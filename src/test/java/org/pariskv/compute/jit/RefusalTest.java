@@ -30,14 +30,16 @@ class RefusalTest {
             "LabelledBreak|labelled break",
             "DynamicDimension|must be a constant",
             "LocalArrayInLoop|local array allocated inside a loop",
-            "Shuffle|subgroupShuffleXor"})
+            "Shuffle|subgroupShuffleXor",
+            "Recursion|recursion"})
     void refusedWithMethodLineAndReason(String kernel, String reason) throws Exception {
         Class<?> c = Class.forName(RefusedKernels.class.getName() + "$" + kernel);
         for (Dialect d : Dialect.values()) {
             var e = assertThrows(UnsupportedKernelException.class, () -> KernelTranslator.translateUncached(c, d));
             assertTrue(e.getMessage().contains(reason), e.getMessage());
-            assertEquals(c.getName() + ".k", e.method(), e.getMessage());
-            assertTrue(e.getMessage().startsWith(c.getName() + ".k (RefusedKernels.java:"), e.getMessage());
+            String method = c.getName() + (kernel.equals("Recursion") ? ".factorial" : ".k"); // refused where it recurses
+            assertEquals(method, e.method(), e.getMessage());
+            assertTrue(e.getMessage().startsWith(method + " (RefusedKernels.java:"), e.getMessage());
             int want = markedLine(kernel);
             if (want > 0) assertEquals(want, e.line(), e.getMessage());
             else assertTrue(e.line() > 0, e.getMessage());

@@ -137,4 +137,15 @@ final class RefusedKernels {
             out.set(0, ctx.subgroupShuffleXor(1, 1)); // refused: Shuffle
         }
     }
+
+    static final class Recursion {
+        @Kernel
+        public static void k(KernelContext ctx, IntArray out, int n) {
+            out.set(0, factorial(n));
+        }
+
+        static int factorial(int n) {
+            return n <= 1 ? 1 : n * factorial(n - 1); // refused: Recursion
+        }
+    }
 }
