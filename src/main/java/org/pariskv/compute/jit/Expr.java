@@ -26,8 +26,19 @@ record Expr(String c, JType type, Object constant, Ref ref, Compare compare, boo
     /** What a reference value is. */
     sealed interface Ref {}
 
-    /** An array: a kernel parameter or a local array, its C element type and its address space. */
-    record ArrayRef(String name, String elementC, JType loads, boolean local, int length) implements Ref {}
+    /** An array: a kernel parameter, a local array or a private one; its C element type, address space and length (-1: unknown). */
+    record ArrayRef(String name, String elementC, JType loads, Space space, int length) implements Ref {}
+
+    /** Where an array lives, and the qualifier a pointer to it carries in a parameter list. */
+    enum Space {
+        GLOBAL("PKV_GLOBAL "), LOCAL("PKV_LOCAL_PTR "), PRIVATE("");
+
+        final String qualifier;
+
+        Space(String qualifier) {
+            this.qualifier = qualifier;
+        }
+    }
 
     /** The {@code KernelContext}. */
     record ContextRef() implements Ref {}

@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-3";
+    static final String VERSION = "jit-4";
     static final String KERNEL_ANNOTATION = "Lorg/pariskv/compute/kernel/Kernel;";
 
     private static final Map<String, Translation> MEMORY = new ConcurrentHashMap<>();
@@ -166,8 +166,11 @@ public final class KernelTranslator {
         }
 
         @Override
-        public String function(String owner, String name, MethodTypeDesc type, List<Boolean> localArrays, MethodTranslator caller) {
-            String key = owner + "." + name + type.descriptorString() + localArrays;
+        public String function(String owner, String name, MethodTypeDesc type, List<Expr.ArrayRef> arrayArgs, MethodTranslator caller) {
+            // one device function per address space (and known length) of its array arguments, like a C++ template
+            StringBuilder key0 = new StringBuilder(owner + "." + name + type.descriptorString());
+            for (Expr.ArrayRef a : arrayArgs) key0.append(' ').append(a.space()).append(a.space() == Expr.Space.GLOBAL ? "" : ":" + a.length());
+            String key = key0.toString();
             if (inProgress.contains(key)) {
                 throw caller.refuse("recursion (" + owner.replace('/', '.') + "." + name + ") is not supported on devices");
             }
@@ -183,7 +186,7 @@ public final class KernelTranslator {
             int uses = nameUses.merge(base, 1, Integer::sum);
             String cName = uses == 1 ? base : base + "_" + uses;
             functionNames.put(key, cName);
-            MethodTranslator t = new MethodTranslator(this, cm, m, false, cName, localArrays);
+            MethodTranslator t = new MethodTranslator(this, cm, m, false, cName, arrayArgs);
             inProgress.add(key);
             String text;
             try {

@@ -39,8 +39,8 @@ final class MethodTranslator {
 
     /** What a method's translation needs from the whole program. */
     interface Unit {
-        /** The C name of static method {@code owner.name type} as a device function; {@code localArrays}: which array arguments are local. */
-        String function(String owner, String name, MethodTypeDesc type, List<Boolean> localArrays, MethodTranslator caller);
+        /** The C name of static method {@code owner.name type} as a device function for these array arguments (their space and length). */
+        String function(String owner, String name, MethodTypeDesc type, List<ArrayRef> arrayArgs, MethodTranslator caller);
 
         /** The value of static final primitive field {@code owner.name}. */
         Object constant(String owner, String name, MethodTranslator caller);
@@ -54,7 +54,7 @@ final class MethodTranslator {
     private final String sourceFile;
     private final boolean kernel;
     private final String cName;
-    private final List<Boolean> localArrayParams;
+    private final List<ArrayRef> arrayArgs;
 
     private final List<Instruction> code = new ArrayList<>();
     private final List<Integer> lines = new ArrayList<>();
@@ -76,7 +76,7 @@ final class MethodTranslator {
     boolean usesBarrier;
     private JType returnType;
 
-    MethodTranslator(Unit unit, ClassModel cls, MethodModel method, boolean kernel, String cName, List<Boolean> localArrayParams) {
+    MethodTranslator(Unit unit, ClassModel cls, MethodModel method, boolean kernel, String cName, List<ArrayRef> arrayArgs) {
         this.unit = unit;
         this.cls = cls;
         this.method = method;
@@ -86,7 +86,7 @@ final class MethodTranslator {
                 .map(SourceFileAttribute::sourceFile).map(e -> e.stringValue()).orElse(null);
         this.kernel = kernel;
         this.cName = cName;
-        this.localArrayParams = localArrayParams;
+        this.arrayArgs = arrayArgs;
     }
 
     UnsupportedKernelException refuse(String reason) {
@@ -160,11 +160,11 @@ final class MethodTranslator {
                 slot++;
                 continue;
             }
-            ArrayRef array = arrayParam(desc, name, arrayIndex < localArrayParams.size() && localArrayParams.get(arrayIndex));
+            ArrayRef array = arrayParam(desc, name, arrayIndex < arrayArgs.size() ? arrayArgs.get(arrayIndex) : null);
             if (array != null) {
                 arrayIndex++;
                 refSlots.put(slot, array);
-                params.add((array.local() ? "PKV_LOCAL_PTR " : "PKV_GLOBAL ") + array.elementC() + "* " + name);
+                params.add(array.space().qualifier + array.elementC() + "* " + name);
                 slot++;
                 continue;
             }
@@ -187,7 +187,10 @@ final class MethodTranslator {
         return unique("p" + index, slot);
     }
 
-    private ArrayRef arrayParam(String desc, String name, boolean local) {
+    /** An array parameter; {@code arg} (the caller's array, null for kernels) gives its space and known length. */
+    private ArrayRef arrayParam(String desc, String name, ArrayRef arg) {
+        Expr.Space space = arg == null ? Expr.Space.GLOBAL : arg.space();
+        int length = arg == null ? -1 : arg.length();
         String elem = switch (desc) {
             case "L" + KERNEL_PKG + "FloatArray;", "[F" -> "float";
             case "L" + KERNEL_PKG + "IntArray;", "[I" -> "int";
@@ -200,8 +203,8 @@ final class MethodTranslator {
         };
         if (elem == null) return null;
         if (desc.equals("[D")) usesDoubles = true;
-        if (local && !desc.startsWith("[")) local = false;
-        return new ArrayRef(name, elem, loads(elem), local, -1);
+        if (!desc.startsWith("[")) space = Expr.Space.GLOBAL; // kernel arrays are global memory
+        return new ArrayRef(name, elem, loads(elem), space, space == Expr.Space.GLOBAL ? -1 : length);
     }
 
     private static JType loads(String elementC) {
@@ -498,7 +501,7 @@ final class MethodTranslator {
             case FieldInstruction f -> field(f);
             case NopInstruction nop -> { }
             case NewObjectInstruction x -> throw refuse("allocation (new " + x.className().asInternalName().replace('/', '.') + ") is not supported in kernels");
-            case NewPrimitiveArrayInstruction x -> throw refuse("array allocation is not supported in kernels (use ctx.allocate...LocalArray for local memory)");
+            case NewPrimitiveArrayInstruction x -> privateArray(x.typeKind());
             case NewReferenceArrayInstruction x -> throw refuse("array allocation is not supported in kernels");
             case NewMultiArrayInstruction x -> throw refuse("array allocation is not supported in kernels");
             case MonitorInstruction x -> throw refuse("synchronized blocks (monitors) are not supported");
@@ -971,14 +974,14 @@ final class MethodTranslator {
         }
         List<Expr> args = new ArrayList<>();
         for (int i = 0; i < type.parameterCount(); i++) args.addFirst(pop());
-        List<Boolean> locals = new ArrayList<>();
+        List<ArrayRef> arrays = new ArrayList<>();
         List<String> cargs = new ArrayList<>();
         for (Expr a : args) {
             if (a.ref() instanceof ContextRef) continue;
-            if (a.ref() instanceof ArrayRef r) locals.add(r.local());
+            if (a.ref() instanceof ArrayRef r) arrays.add(r);
             cargs.add(value(a));
         }
-        String fn = unit.function(ownerName, name, type, locals, this);
+        String fn = unit.function(ownerName, name, type, arrays, this);
         String call = fn + "(" + String.join(", ", cargs) + ")";
         if (type.returnType().descriptorString().equals("V")) {
             statement(call + ";");
@@ -1027,7 +1030,7 @@ final class MethodTranslator {
                 String elem = name.contains("Int") ? "int" : name.contains("Float") ? "float" : "short";
                 String arr = "pkv_local" + localArrays.size();
                 localArrays.add("PKV_LOCAL_DECL " + elem + " " + arr + "[" + size + "];");
-                push(Expr.ref(new ArrayRef(arr, elem, loads(elem), true, size)));
+                push(Expr.ref(new ArrayRef(arr, elem, loads(elem), Expr.Space.LOCAL, size)));
             }
             case "atomicAdd", "atomicMax", "atomicMin" -> {
                 Expr v = pop(), i = pop(), arr = pop();
@@ -1048,6 +1051,36 @@ final class MethodTranslator {
     }
 
     private int currentIndex;
+
+    /**
+     * {@code new T[n]} with a constant {@code n}: a private (per work-item) array, declared once at the top of the
+     * function and zeroed where Java allocates it, as Java does.
+     */
+    private void privateArray(TypeKind kind) {
+        Expr n = pop();
+        if (!(n.constant() instanceof Integer size) || size < 1 || size > 4096) {
+            throw refuse("array allocation needs a constant size of 1 to 4096 (a private array; use ctx.allocate...LocalArray for local memory)");
+        }
+        String elem = switch (kind) {
+            case FLOAT -> "float";
+            case INT -> "int";
+            case BYTE, BOOLEAN -> "jbyte";
+            case SHORT -> "short";
+            case CHAR -> "jchar";
+            case LONG -> "jlong";
+            case DOUBLE -> {
+                usesDoubles = true;
+                yield "double";
+            }
+            default -> throw refuse("arrays of " + kind + " are not supported");
+        };
+        String arr = "pkv_private" + privateArrays++;
+        localArrays.add(elem + " " + arr + "[" + size + "];");
+        statement("for (int " + arr + "_i = 0; " + arr + "_i < " + size + "; " + arr + "_i++) " + arr + "[" + arr + "_i] = 0;");
+        push(Expr.ref(new ArrayRef(arr, elem, loads(elem), Expr.Space.PRIVATE, size)));
+    }
+
+    private int privateArrays;
 
     private int currentIndex() {
         return currentIndex;

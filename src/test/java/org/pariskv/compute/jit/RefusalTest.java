@@ -17,7 +17,7 @@ class RefusalTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
-            "Allocation|array allocation",
+            "Allocation|array allocation needs a constant size",
             "ObjectAllocation|allocation (new java.lang.Object)",
             "VirtualCall|array method size",
             "Throws|exceptions (throw)",

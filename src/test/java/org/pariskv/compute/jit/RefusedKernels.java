@@ -14,8 +14,8 @@ final class RefusedKernels {
 
     static final class Allocation {
         @Kernel
-        public static void k(KernelContext ctx, IntArray out) {
-            int[] tmp = new int[4]; // refused: Allocation
+        public static void k(KernelContext ctx, IntArray out, int n) {
+            int[] tmp = new int[n]; // refused: Allocation
             out.set(0, tmp.length);
         }
     }

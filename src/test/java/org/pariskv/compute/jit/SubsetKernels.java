@@ -380,4 +380,31 @@ public final class SubsetKernels {
         ctx.barrier();
         return r;
     }
+
+    /** Private arrays ({@code new T[constant]}): zeroed at each allocation, indexed, passed to a device function. */
+    @Kernel
+    public static void privateArrays(KernelContext ctx, IntArray in, IntArray out, int n) {
+        int i = ctx.globalId(0);
+        if (i >= n) return;
+        int v = in.get(i);
+        int[] digits = new int[10];
+        for (int x = Math.abs(v % 1000000); x > 0; x /= 10) digits[x % 10]++;
+        float[] acc = new float[3];
+        int total = 0;
+        for (int round = 0; round < 3; round++) {
+            long[] seen = new long[2]; // a fresh, zeroed array every round
+            seen[round & 1] += v + round;
+            total += (int) (seen[0] - seen[1]);
+            acc[round] = total * 0.5f;
+        }
+        out.set(3 * i, weighted(digits));
+        out.set(3 * i + 1, total + digits.length);
+        out.set(3 * i + 2, Float.floatToIntBits(acc[0] + acc[1] + acc[2]));
+    }
+
+    private static int weighted(int[] counts) {
+        int s = 0;
+        for (int d = 0; d < counts.length; d++) s += d * counts[d];
+        return s;
+    }
 }

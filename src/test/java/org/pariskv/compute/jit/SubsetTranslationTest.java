@@ -213,6 +213,12 @@ class SubsetTranslationTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void privateArrays(String backend) {
+        agree(backend, "privateArrays", grid(N), r -> new Object[] {ints(r, N), new int[3 * N], N});
+    }
+
     @Test
     void theJvmExecutorComputesWhatJavaComputes() {
         // the oracle of the tests above is the executor itself: hold it against a plain loop once
