@@ -20,7 +20,8 @@ import java.util.function.Function;
  */
 final class Structurer {
     private static final int NONE = -1;
-    private static final int MAX_COPIES = 8;
+    /** How often one block may be written: an arm that skips the natural merge (a continue in one case of a switch) copies what follows into the other arms. */
+    private static final int MAX_COPIES = 32;
 
     private final Cfg cfg;
     private final List<Block> blocks;
@@ -188,10 +189,22 @@ final class Structurer {
         } else if (f == m) {
             armIf(br.cond(), t, inner, m);
         } else {
+            int start = out.length();
             line("if (" + br.cond() + ") {");
+            int thenStart = out.length();
             arm(t, inner, m);
+            int thenEnd = out.length();
             line("} else {");
+            int elseStart = out.length();
             arm(f, inner, m);
+            if (out.length() == elseStart) { // an empty else
+                out.setLength(thenEnd);
+            } else if (thenEnd == thenStart) { // an empty then: if (!c) { else arm }
+                String elseArm = out.substring(elseStart);
+                out.setLength(start);
+                line("if (" + br.negated() + ") {");
+                out.append(elseArm);
+            }
             line("}");
         }
         return m;

@@ -407,4 +407,66 @@ public final class SubsetKernels {
         for (int d = 0; d < counts.length; d++) s += d * counts[d];
         return s;
     }
+
+    /** Harder control flow: compound loop conditions, do-while with continue, returns from nested loops, flags. */
+    @Kernel
+    public static void tangledLoops(KernelContext ctx, IntArray in, IntArray out, int n) {
+        int i = ctx.globalId(0);
+        if (i >= n) return;
+        int v = in.get(i);
+        int j = i;
+        while (j < n && in.get(j) > -800 && j - i < 20) j++; // a condition over several blocks
+        int k = 0, odd = 0;
+        do {
+            k++;
+            if ((k & 1) == 0) continue; // goes to the condition
+            odd += k;
+        } while (k < (v & 15));
+        boolean found = false;
+        int at = -1;
+        for (int a = 0; a < 8 && !found; a++) {
+            for (int b = 0; b < 8; b++) {
+                if (((v >> (a + b)) & 7) == 5) {
+                    found = true;
+                    at = a * 8 + b;
+                    break;
+                }
+            }
+        }
+        int acc = 0;
+        for (int t = 0; t < 12; t++) {
+            if (t % 4 == 0) {
+                acc += 3;
+                continue;
+            } else if (t % 4 == 1) {
+                acc *= 2;
+            } else {
+                switch (t) {
+                    case 2, 6 -> acc -= 1;
+                    case 7 -> {
+                        if (acc > 1000) continue;
+                        acc ^= 5;
+                    }
+                    default -> acc += t;
+                }
+            }
+            acc += t > (v & 7) ? 1 : 0;
+        }
+        out.set(5 * i, j - i);
+        out.set(5 * i + 1, odd);
+        out.set(5 * i + 2, at);
+        out.set(5 * i + 3, acc);
+        out.set(5 * i + 4, search(in, n, v));
+    }
+
+    /** Returns from inside two loops. */
+    private static int search(IntArray in, int n, int v) {
+        for (int a = 0; a < n; a += 97) {
+            for (int b = 0; b < 3; b++) {
+                if (a + b < n && in.get(a + b) == v) return a + b;
+                if (b == 2 && a > 500) return -2;
+            }
+        }
+        return -1;
+    }
 }

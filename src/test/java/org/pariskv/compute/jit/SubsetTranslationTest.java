@@ -219,6 +219,12 @@ class SubsetTranslationTest {
         agree(backend, "privateArrays", grid(N), r -> new Object[] {ints(r, N), new int[3 * N], N});
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void tangledLoops(String backend) {
+        agree(backend, "tangledLoops", grid(N), r -> new Object[] {ints(r, N), new int[5 * N], N});
+    }
+
     @Test
     void theJvmExecutorComputesWhatJavaComputes() {
         // the oracle of the tests above is the executor itself: hold it against a plain loop once
