@@ -16,8 +16,10 @@ import org.pariskv.compute.kernel.KernelArray;
 
 /**
  * A fluent builder of named device tasks and the transfers around them (the shape of TornadoVM's
- * {@code TaskGraph}). Each task names a kernel in the current {@link #source(KernelSource) source} and
- * carries its Java twin, which the java backend runs instead:
+ * {@code TaskGraph}). Each task names a kernel in the current source: either an {@code @Kernel} Java method of the
+ * class given to {@link #source(Class)}, which is translated to OpenCL C / CUDA C for devices and runs as it is on the
+ * java backend (see {@code org.pariskv.compute.kernel}), or a kernel of hand-written C ({@link #source(KernelSource)},
+ * {@link #source(String)}) together with its Java twin, which the java backend runs instead:
  *
  * <pre>{@code
  * TaskGraph g = new TaskGraph("smoke")
@@ -32,9 +34,9 @@ import org.pariskv.compute.kernel.KernelArray;
  * }</pre>
  *
  * Arrays are bound to device buffers by identity: pass the same array object to several tasks and they
- * share one buffer. Arguments may be {@code float[] int[] byte[] short[] long[]}, {@link MemorySegment},
- * {@link IntParam} {@link FloatParam} {@link LongParam} (read at each execution), boxed Integer / Float /
- * Long constants, {@link LocalMem}, and {@link DeviceBuffer}s. Arrays never transferred to the device are
+ * share one buffer. Arguments may be {@code float[] int[] byte[] short[] long[]}, {@link MemorySegment}, kernel
+ * arrays ({@link KernelArray}), {@link IntParam} {@link FloatParam} {@link LongParam} (read at each execution), boxed
+ * Integer / Float / Long / Boolean constants, {@link LocalMem} (C kernels), and {@link DeviceBuffer}s. Arrays never transferred to the device are
  * allocated there and left uninitialised (outputs). Not thread-safe; {@link #snapshot()} gives an immutable copy.
  *
  * <p>A {@link DeviceBuffer} argument is device-resident data, TornadoVM's persist/consume idea: it lives on the
