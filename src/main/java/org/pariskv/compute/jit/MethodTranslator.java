@@ -124,7 +124,10 @@ final class MethodTranslator {
         line = lines.isEmpty() ? -1 : lines.getFirst();
         String signature = signature();
         List<Block> blocks = blocks();
-        String body = new Structurer(cfg, blocks, this::refuseAtEntry, 1).write();
+        String body = new Structurer(cfg, blocks, (block, reason) -> {
+            line = lines.get(blockStart[block + 1] - 1); // the jump that cannot be written
+            return refuse(reason);
+        }, 1).write();
         StringBuilder sb = new StringBuilder();
         sb.append(signature).append(" {\n");
         for (String a : localArrays) sb.append("    ").append(a).append('\n');
@@ -133,15 +136,11 @@ final class MethodTranslator {
         return sb.toString();
     }
 
+    private String prototype;
+
     /** The prototype of the function (for forward declarations). */
     String prototype() {
         return prototype;
-    }
-
-    private String prototype;
-
-    private RuntimeException refuseAtEntry(String reason) {
-        return refuse(reason);
     }
 
     // ------------------------------------------------------------------ signature
@@ -374,7 +373,7 @@ final class MethodTranslator {
     private List<String> out;
     private List<Expr>[] entry;
 
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     private List<Block> translateBlocks(int nb) {
         entry = new List[nb];
         Block[] result = new Block[nb];

@@ -6,7 +6,7 @@ import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Writes a method's blocks as structured C: {@code if}/{@code else}, {@code while}/{@code for (;;)} with
@@ -25,7 +25,8 @@ final class Structurer {
 
     private final Cfg cfg;
     private final List<Block> blocks;
-    private final Function<String, RuntimeException> fail;
+    private final BiFunction<Integer, String, RuntimeException> refusal;
+    private int current; // the block being written, for refusals
     private final StringBuilder out = new StringBuilder();
     private final Deque<Construct> constructs = new ArrayDeque<>();
     private final int[] copies;
@@ -38,10 +39,11 @@ final class Structurer {
 
     private record InSwitch(int follow) implements Construct {}
 
-    Structurer(Cfg cfg, List<Block> blocks, Function<String, RuntimeException> fail, int indent) {
+    /** @param refusal makes the refusal of a construct C cannot say without goto, at a block */
+    Structurer(Cfg cfg, List<Block> blocks, BiFunction<Integer, String, RuntimeException> refusal, int indent) {
         this.cfg = cfg;
         this.blocks = blocks;
-        this.fail = fail;
+        this.refusal = refusal;
         this.copies = new int[blocks.size()];
         this.indent = indent;
     }
@@ -75,8 +77,9 @@ final class Structurer {
                 }
             }
             check = true;
-            if (++copies[b] > MAX_COPIES) throw fail.apply("control flow too tangled to write without goto");
+            if (++copies[b] > MAX_COPIES) throw fail("control flow too tangled to write without goto");
             Block block = blocks.get(b);
+            current = b;
             for (String s : block.statements()) line(s);
             switch (block.term()) {
                 case Term.Return r -> {
@@ -98,12 +101,12 @@ final class Structurer {
             switch (c) {
                 case InLoop(Cfg.Loop l) -> {
                     if (target == l.header) {
-                        if (!innermostLoop) throw fail.apply("continue to an outer loop (labelled continue) is not supported");
+                        if (!innermostLoop) throw fail("continue to an outer loop (labelled continue) is not supported");
                         return "continue;";
                     }
                     if (target == l.follow) {
                         if (!innermost) {
-                            throw fail.apply(innermostLoop ? "break out of a loop from inside a switch is not supported"
+                            throw fail(innermostLoop ? "break out of a loop from inside a switch is not supported"
                                     : "break out of an outer loop (labelled break) is not supported");
                         }
                         return "break;";
@@ -112,7 +115,7 @@ final class Structurer {
                 }
                 case InSwitch(int follow) -> {
                     if (target == follow) {
-                        if (!innermost) throw fail.apply("leaving a switch from a loop inside it is not supported");
+                        if (!innermost) throw fail("leaving a switch from a loop inside it is not supported");
                         return "break;";
                     }
                 }
@@ -224,7 +227,7 @@ final class Structurer {
         indent++;
         int reached = sequence(target, stops, false);
         if (reached != NONE && reached != merge) {
-            throw fail.apply("internal: an if arm reached block " + reached + " before its merge " + merge);
+            throw fail("internal: an if arm reached block " + reached + " before its merge " + merge);
         }
         indent--;
     }
@@ -261,6 +264,10 @@ final class Structurer {
         constructs.pop();
         line("}");
         return m;
+    }
+
+    private RuntimeException fail(String reason) {
+        return refusal.apply(current, reason);
     }
 
     private void line(String s) {

@@ -8,6 +8,7 @@ import org.pariskv.compute.ComputeException;
  * {@code org.example.MyKernels.score (MyKernels.java:42): allocation (new) is not supported in kernels}.
  */
 public final class UnsupportedKernelException extends ComputeException {
+    private static final long serialVersionUID = 1L;
     private final String method;
     private final int line;
     private final String reason;

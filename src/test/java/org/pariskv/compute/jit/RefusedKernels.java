@@ -104,7 +104,7 @@ final class RefusedKernels {
             outer:
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < n; j++) {
-                    if (i * j > 10) break outer;
+                    if (i * j > 10) break outer; // refused: LabelledBreak
                     s += j;
                 }
                 s += i;
