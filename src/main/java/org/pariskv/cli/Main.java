@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "pariskv", mixinStandardHelpOptions = true, version = "pariskv 0.1.0",
         description = "Fast, drift-robust KV-cache retrieval for long-context LLM decoding (Java, OpenCL, CUDA).",
         subcommands = {DemoCommand.class, GenerateCommand.class, RulerCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, PlanCommand.class,
-                DevicesCommand.class, CommandLine.HelpCommand.class})
+                DevicesCommand.class, KernelsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @Override

@@ -33,7 +33,9 @@ class HostMappedBufferTest {
             x[i] = i * 0.5f;
             y[i] = 1000 - i;
         }
-        Kernel saxpy = backend.compile("smoke.c", KernelSource.resource("smoke.c").compilable(), Map.of()).kernel("saxpy");
+        var smoke = org.pariskv.compute.jit.KernelTranslator.translate(org.pariskv.compute.smoke.SmokeTasks.class,
+                org.pariskv.compute.jit.Dialect.of(info.backend()));
+        Kernel saxpy = backend.compile(smoke.sourceName(), smoke.source(), Map.of(Backend.STRICT_FP, "1")).kernel("saxpy");
         long buffers = NativeMemoryLedger.liveBuffers(), bytes = NativeMemoryLedger.liveBytes();
         for (boolean mappedX : new boolean[] {false, true}) {
             DeviceBuffer bx = mappedX ? backend.allocateHostMapped(4L * n) : backend.allocate(4L * n);

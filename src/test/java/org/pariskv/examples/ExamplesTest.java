@@ -72,4 +72,18 @@ class ExamplesTest {
         String out = run("MillionTokenDecode", "16384", "opencl", "3");
         assertTrue(out.contains("16384 tokens prefilled+encoded") && out.contains("decode step best"), out);
     }
+
+    @Test
+    void customKernelRunsOnTheJvm() throws Exception {
+        String out = run("CustomKernel", "java", "8", "300");
+        assertTrue(out.startsWith("device java: saxpy + softmaxRows over 8 x 300"), out);
+    }
+
+    @Test
+    void customKernelRunsOnOpenCl() throws Exception {
+        String device = org.pariskv.compute.OpenClTestSupport.openClDevice().spec(); // CI has PoCL; elsewhere skip without OpenCL
+        String out = run("CustomKernel", device, "16", "4096");
+        assertTrue(out.startsWith("device " + device + ": saxpy + softmaxRows over 16 x 4096"), out);
+        assertTrue(out.contains("softmaxRows"), out);
+    }
 }

@@ -19,6 +19,10 @@ import org.pariskv.compute.JavaBackend;
 import org.pariskv.compute.Kernel;
 import org.pariskv.compute.KernelArg;
 import org.pariskv.compute.Program;
+import org.pariskv.compute.jit.Dialect;
+import org.pariskv.compute.jit.KernelTranslator;
+import org.pariskv.compute.jit.Translation;
+import org.pariskv.compute.kernel.KernelArray;
 
 /**
  * Runs an {@link ImmutableTaskGraph} on one device (the shape of TornadoVM's execution plan): options are
@@ -386,7 +390,7 @@ public final class ExecutionPlan implements AutoCloseable {
             }
         }
         long t0 = System.nanoTime();
-        task.twin().run(args);
+        task.twin().run(args, grid(task));
         return timed ? System.nanoTime() - t0 : -1;
     }
 
@@ -427,6 +431,7 @@ public final class ExecutionPlan implements AutoCloseable {
                 case Integer v -> new KernelArg.Int(v);
                 case Float v -> new KernelArg.Float(v);
                 case Long v -> new KernelArg.Long(v);
+                case Boolean v -> new KernelArg.Int(v ? 1 : 0);
                 case LocalMem m -> new KernelArg.Local(m.bytes());
                 case DeviceBuffer d -> new KernelArg.Buffer(d);
                 default -> new KernelArg.Buffer(buffer(b, a));
@@ -439,7 +444,14 @@ public final class ExecutionPlan implements AutoCloseable {
         Program p = programs.get(task);
         if (p == null) {
             Backend b = backend();
-            p = b.compile(task.source().name(), task.source().compilable(), task.defines());
+            if (task.source().isJava()) {
+                Translation t = KernelTranslator.translate(task.source().kernelClass(), Dialect.of(b.device().backend()));
+                Map<String, String> defines = new java.util.HashMap<>(task.defines());
+                defines.put(Backend.STRICT_FP, "1"); // Java's float semantics
+                p = b.compile(t.sourceName(), t.source(), defines);
+            } else {
+                p = b.compile(task.source().name(), task.source().compilable(), task.defines());
+            }
             programs.put(task, p);
             if (printKernel) {
                 System.out.println("// ---- task " + task.name() + " (" + task.source().name() + ") on "
@@ -491,6 +503,7 @@ public final class ExecutionPlan implements AutoCloseable {
             case short[] a -> MemorySegment.ofArray(a);
             case long[] a -> MemorySegment.ofArray(a);
             case MemorySegment s -> s;
+            case KernelArray a -> a.segment();
             default -> throw new IllegalArgumentException("not transferable: " + data.getClass().getSimpleName());
         };
     }

@@ -33,9 +33,9 @@ sealed interface Step {
         }
     }
 
-    /** The erased Java body: receives the task's arguments in order. */
+    /** The erased Java body: receives the task's arguments in order and this execution's grid. */
     @FunctionalInterface
     interface Twin {
-        void run(Object[] args);
+        void run(Object[] args, Grid grid);
     }
 }

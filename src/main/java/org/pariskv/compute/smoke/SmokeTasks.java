@@ -5,58 +5,73 @@ import org.pariskv.compute.graph.DataTransferMode;
 import org.pariskv.compute.graph.FloatParam;
 import org.pariskv.compute.graph.ImmutableTaskGraph;
 import org.pariskv.compute.graph.IntParam;
-import org.pariskv.compute.graph.LocalMem;
 import org.pariskv.compute.graph.TaskGraph;
+import org.pariskv.compute.kernel.ByteArray;
+import org.pariskv.compute.kernel.FloatArray;
+import org.pariskv.compute.kernel.IntArray;
+import org.pariskv.compute.kernel.Kernel;
+import org.pariskv.compute.kernel.KernelContext;
+import org.pariskv.compute.kernel.ShortArray;
 
 /**
- * Java twins of the kernels in {@code tasks/smoke.c} and a graph that chains them. They prove the
- * machinery (bindings, pkv.h, local memory, barriers, atomics, bf16 bits), not ParisKV math.
+ * Small kernels written in Java that prove the compute machinery end to end (translation to OpenCL C / CUDA C, local
+ * memory, barriers, atomics, bf16 bits; no ParisKV math), and a graph that chains them. On the java backend the
+ * methods themselves run over the grid.
  */
 public final class SmokeTasks {
-    /** Work-group size of the smoke graph. */
+    /** Work-group size of the smoke graph (blockSum's local array has this many floats). */
     public static final int GROUP = 64;
 
     private SmokeTasks() {}
 
-    /** y[i] = a * x[i] + y[i] for i < n (fused multiply-add, as the kernel's FMA). */
-    public static void saxpy(float[] x, float[] y, FloatParam a, IntParam n) {
-        saxpy(java.lang.foreign.MemorySegment.ofArray(x), java.lang.foreign.MemorySegment.ofArray(y), a.get(), n.get());
+    /** y[i] = a * x[i] + y[i] for i < n, one fused multiply-add. */
+    @Kernel
+    public static void saxpy(KernelContext ctx, FloatArray x, FloatArray y, float a, int n) {
+        int i = ctx.globalId(0);
+        if (i < n) y.set(i, Math.fma(a, x.get(i), y.get(i)));
     }
 
-    /** partial[g] = sum of x over group g's slice of {@code scratch.floats()} elements. */
-    public static void blockSum(float[] x, float[] partial, IntParam n, LocalMem scratch) {
-        blockSum(java.lang.foreign.MemorySegment.ofArray(x), java.lang.foreign.MemorySegment.ofArray(partial), n.get(), scratch.floats());
+    /** partial[g] = sum of x over work-group g's slice: a tree reduction in local memory (groups of {@link #GROUP}). */
+    @Kernel
+    public static void blockSum(KernelContext ctx, FloatArray x, FloatArray partial, int n) {
+        float[] scratch = ctx.allocateFloatLocalArray(GROUP);
+        int lid = ctx.localId(0);
+        int i = ctx.globalId(0);
+        scratch[lid] = i < n ? x.get(i) : 0.0f;
+        ctx.barrier();
+        for (int stride = ctx.localSize(0) / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) scratch[lid] += scratch[lid + stride];
+            ctx.barrier();
+        }
+        if (lid == 0) partial.set(ctx.groupId(0), scratch[0]);
     }
 
-    /** {@link #saxpy(float[], float[], FloatParam, IntParam)} over float segments (device buffers' host memory). */
-    public static void saxpy(java.lang.foreign.MemorySegment x, java.lang.foreign.MemorySegment y, float a, int n) {
-        for (int i = 0; i < n; i++) y.setAtIndex(F32, i, Math.fma(a, x.getAtIndex(F32, i), y.getAtIndex(F32, i)));
-    }
-
-    /** {@link #blockSum(float[], float[], IntParam, LocalMem)} over float segments, work-groups of {@code group}. */
-    public static void blockSum(java.lang.foreign.MemorySegment x, java.lang.foreign.MemorySegment partial, int n, int group) {
-        for (int g = 0; g < (n + group - 1) / group; g++) {
-            float s = 0;
-            for (int i = g * group; i < Math.min(n, (g + 1) * group); i++) s += x.getAtIndex(F32, i);
-            partial.setAtIndex(F32, g, s);
+    /** counts[c] += number of i < n with codes[i] == c: a local histogram, then one atomic per bin. */
+    @Kernel
+    public static void histogram256(KernelContext ctx, ByteArray codes, IntArray counts, int n) {
+        int[] bins = ctx.allocateIntLocalArray(256);
+        for (int b = ctx.localId(0); b < 256; b += ctx.localSize(0)) bins[b] = 0;
+        ctx.barrier();
+        for (int i = ctx.globalId(0); i < n; i += ctx.globalSize(0)) ctx.atomicAdd(bins, codes.get(i) & 0xFF, 1);
+        ctx.barrier();
+        for (int b = ctx.localId(0); b < 256; b += ctx.localSize(0)) {
+            if (bins[b] != 0) ctx.atomicAdd(counts, b, bins[b]);
         }
     }
 
-    private static final java.lang.foreign.ValueLayout.OfFloat F32 = java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
-
-    /** counts[c] += #{i < n : codes[i] == c}. */
-    public static void histogram256(byte[] codes, int[] counts, IntParam n) {
-        for (int i = 0; i < n.get(); i++) counts[codes[i] & 0xFF]++;
-    }
-
     /** out[i] = bf16(x[i] * scale), round to nearest even. */
-    public static void toBf16(float[] x, short[] out, FloatParam scale, IntParam n) {
-        for (int i = 0; i < n.get(); i++) out[i] = floatToBf16(x[i] * scale.get());
+    @Kernel
+    public static void toBf16(KernelContext ctx, FloatArray x, ShortArray out, float scale, int n) {
+        int i = ctx.globalId(0);
+        if (i < n) out.set(i, floatToBf16(x.get(i) * scale));
     }
 
-    /** fp32 -> bf16 bits, round to nearest even, NaN -> 0x7fc0 (same as pkv.h). */
+    /** fp32 -> bf16 bits, round to nearest even, NaN -> 0x7fc0 (a device function of toBf16). */
     public static short floatToBf16(float f) {
-        return org.pariskv.encode.Bf16.fromFloat(f);
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) return (short) 0x7fc0;
+        u += 0x7fff + ((u >>> 16) & 1);
+        return (short) (u >>> 16);
     }
 
     /** The buffers of one smoke run. */
@@ -88,14 +103,13 @@ public final class SmokeTasks {
     public static ImmutableTaskGraph graph(Data d) {
         int n = d.n().get();
         return new TaskGraph("smoke")
-                .source("smoke.c")
+                .source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, d.x(), d.codes())
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, d.y(), d.counts())
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(n, GROUP), d.x(), d.y(), d.a(), d.n())
-                .task("blockSum", SmokeTasks::blockSum, Grid.linear(n, GROUP), d.y(), d.partial(), d.n(),
-                        LocalMem.floats(GROUP))
-                .task("histogram256", SmokeTasks::histogram256, Grid.groups(Math.clamp(n / 4096, 1, 256), GROUP), d.codes(), d.counts(), d.n())
-                .task("toBf16", SmokeTasks::toBf16, Grid.linear(n, GROUP), d.y(), d.bf16(), new FloatParam(1f), d.n())
+                .task("saxpy", Grid.linear(n, GROUP), d.x(), d.y(), d.a(), d.n())
+                .task("blockSum", Grid.linear(n, GROUP), d.y(), d.partial(), d.n())
+                .task("histogram256", Grid.groups(Math.clamp(n / 4096, 1, 256), GROUP), d.codes(), d.counts(), d.n())
+                .task("toBf16", Grid.linear(n, GROUP), d.y(), d.bf16(), new FloatParam(1f), d.n())
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, d.y(), d.partial(), d.counts(), d.bf16())
                 .snapshot();
     }

@@ -121,9 +121,9 @@ class CudaBackendTest {
     void anyThreadCanRunAPlan() throws Exception {
         DeviceInfo device = OpenClTestSupport.cudaDevice();
         float[] x = {1, 2}, y = {1, 1};
-        var g = new TaskGraph("t").source("smoke.c")
+        var g = new TaskGraph("t").source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, x, y)
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(2, 32), x, y,
+                .task("saxpy", Grid.linear(2, 32), x, y,
                         new org.pariskv.compute.graph.FloatParam(3), new org.pariskv.compute.graph.IntParam(2))
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, y).snapshot();
         Throwable[] failure = new Throwable[1];

@@ -51,9 +51,9 @@ class TaskGraphOpenClTest {
                 Float.MIN_VALUE, 3.3895314e38f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, 1e-40f,
                 (float) Math.PI, -123.456f};
         short[] out = new short[x.length];
-        var g = new TaskGraph("bf16").source("smoke.c")
+        var g = new TaskGraph("bf16").source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, x)
-                .task("toBf16", SmokeTasks::toBf16, Grid.linear(x.length, 16), x, out, new FloatParam(1f), new IntParam(x.length))
+                .task("toBf16", Grid.linear(x.length, 16), x, out, new FloatParam(1f), new IntParam(x.length))
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, out).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device)) {
             plan.execute();
@@ -91,9 +91,9 @@ class TaskGraphOpenClTest {
     void underDemandResultsArriveOnlyWhenAsked() {
         DeviceInfo device = OpenClTestSupport.openClDevice();
         float[] x = {1, 2, 3}, y = {10, 20, 30};
-        var g = new TaskGraph("od").source("smoke.c")
+        var g = new TaskGraph("od").source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, x, y)
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(3, 4), x, y, new FloatParam(2), new IntParam(3))
+                .task("saxpy", Grid.linear(3, 4), x, y, new FloatParam(2), new IntParam(3))
                 .transferToHost(DataTransferMode.UNDER_DEMAND, y).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device)) {
             ExecutionResult r1 = plan.execute();
@@ -110,9 +110,9 @@ class TaskGraphOpenClTest {
     void firstExecutionOutputsComeBackOnce() {
         DeviceInfo device = OpenClTestSupport.openClDevice();
         float[] x = {1}, y = {0};
-        var g = new TaskGraph("fo").source("smoke.c")
+        var g = new TaskGraph("fo").source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, x, y)
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(1, 1), x, y, new FloatParam(1), new IntParam(1))
+                .task("saxpy", Grid.linear(1, 1), x, y, new FloatParam(1), new IntParam(1))
                 .transferToHost(DataTransferMode.FIRST_EXECUTION, y).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device)) {
             assertEquals(4, plan.execute().bytesOut());
@@ -125,9 +125,9 @@ class TaskGraphOpenClTest {
     void warmUpRunsBeforeTheMeasuredExecution() {
         DeviceInfo device = OpenClTestSupport.openClDevice();
         float[] x = {1}, y = {0};
-        var g = new TaskGraph("w").source("smoke.c")
+        var g = new TaskGraph("w").source(SmokeTasks.class)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, x, y)
-                .task("saxpy", SmokeTasks::saxpy, Grid.linear(1, 1), x, y, new FloatParam(1), new IntParam(1))
+                .task("saxpy", Grid.linear(1, 1), x, y, new FloatParam(1), new IntParam(1))
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, y).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device).withWarmUp(2)) {
             ExecutionResult r = plan.execute();
@@ -152,7 +152,7 @@ class TaskGraphOpenClTest {
     @Test
     void missingKernelIsNamed() {
         DeviceInfo device = OpenClTestSupport.openClDevice();
-        var g = new TaskGraph("m").source("smoke.c").task("noSuchKernel", (float[] y) -> {}, Grid.of(1), new float[1])
+        var g = new TaskGraph("m").source(KernelSource.of("m.c", "KERNEL void other(GLOBAL float* y) { }\n")).task("noSuchKernel", (float[] y) -> {}, Grid.of(1), new float[1])
                 .snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device)) {
             ComputeException e = assertThrows(ComputeException.class, plan::execute);

@@ -55,13 +55,11 @@ class TaskGraphReplayTest {
                 b.zero(y, 0, y.bytes());
                 IntParam n = new IntParam(MAX);
                 boolean[] accumulate = {true};
-                ImmutableTaskGraph g = new TaskGraph("replay").source("smoke.c")
+                ImmutableTaskGraph g = new TaskGraph("replay").source(SmokeTasks.class)
                         .upload(staging, x)
-                        .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
-                                () -> Grid.linear(n.get(), GROUP), x, y, 1f, n)
+                        .task("saxpy", () -> Grid.linear(n.get(), GROUP), x, y, 1f, n)
                         .onlyIf(() -> accumulate[0])
-                        .task("blockSum", t -> SmokeTasks.blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
-                                () -> Grid.linear(n.get(), GROUP), y, partial, n, LocalMem.floats(GROUP))
+                        .task("blockSum", () -> Grid.linear(n.get(), GROUP), y, partial, n)
                         .download(partial, sums)
                         .snapshot();
                 float[] want = new float[MAX]; // small integers: every order of sums is exact
@@ -99,7 +97,7 @@ class TaskGraphReplayTest {
 
     @Test
     void onlyIfFollowsATaskAndDownloadsFit() {
-        var empty = new TaskGraph("t").source("smoke.c");
+        var empty = new TaskGraph("t").source(SmokeTasks.class);
         assertThrows(IllegalStateException.class, () -> empty.onlyIf(() -> true));
         Backend b = Backends.open(DeviceSpec.JAVA);
         try (DeviceBuffer small = b.allocate(8); Arena a = Arena.ofConfined()) {

@@ -54,11 +54,10 @@ class TaskGraphResidentTest {
             IntParam n = new IntParam(MAX);
             FloatParam a = new FloatParam(2);
             Supplier<Grid> grid = () -> Grid.linear(n.get(), GROUP);
-            ImmutableTaskGraph g = new TaskGraph("resident").source("smoke.c")
+            ImmutableTaskGraph g = new TaskGraph("resident").source(SmokeTasks.class)
                     .upload(staging, x)
-                    .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)), grid, x, y, a, n)
-                    .task("blockSum", t -> SmokeTasks.blockSum(t.segment(0), t.segment(1), t.intValue(2), ((LocalMem) t.get(3)).floats()),
-                            grid, y, partial, n, LocalMem.floats(GROUP))
+                    .task("saxpy", grid, x, y, a, n)
+                    .task("blockSum", grid, y, partial, n)
                     .snapshot();
             float[] want = new float[MAX]; // small integers: every order of sums is exact
             try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device).withProfiler(ProfilerMode.OFF)) {
@@ -109,10 +108,9 @@ class TaskGraphResidentTest {
         float[] host = {1, 2, 3, 4};
         try (DeviceBuffer x = b.allocate(16)) {
             b.copyIn(x, MemorySegment.ofArray(host));
-            var g = new TaskGraph("w").source("smoke.c")
+            var g = new TaskGraph("w").source(SmokeTasks.class)
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, host)
-                    .task("saxpy", t -> SmokeTasks.saxpy(t.segment(0), t.segment(1), t.floatValue(2), t.intValue(3)),
-                            () -> Grid.linear(4, 4), x, host, 1f, 4)
+                    .task("saxpy", () -> Grid.linear(4, 4), x, host, 1f, 4)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, host).snapshot();
             try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(device).withProfiler(ProfilerMode.OFF)) {
                 assertEquals(16, plan.execute().bytesOut(), "a read-back waits and lands");
@@ -131,8 +129,8 @@ class TaskGraphResidentTest {
 
             public void close() {}
         };
-        var g = new TaskGraph("h").source("smoke.c")
-                .task("saxpy", t -> { }, () -> Grid.of(1), deviceOnly, deviceOnly, 1f, 1).snapshot();
+        var g = new TaskGraph("h").source(SmokeTasks.class)
+                .task("saxpy", () -> Grid.of(1), deviceOnly, deviceOnly, 1f, 1).snapshot();
         try (ExecutionPlan plan = new ExecutionPlan(g).withDevice(DeviceSpec.JAVA)) {
             var e = assertThrows(IllegalArgumentException.class, plan::execute);
             assertTrue(e.getMessage().contains("argument #0") && e.getMessage().contains("no host memory"), e.getMessage());
