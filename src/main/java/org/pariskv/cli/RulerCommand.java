@@ -14,6 +14,7 @@ import org.pariskv.ParisKvConfig;
 import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
 import org.pariskv.model.tasks.ModelAnswerer;
+import org.pariskv.model.tasks.SharedPrefill;
 import org.pariskv.model.tasks.Answerer;
 import org.pariskv.model.tasks.InstanceResult;
 import org.pariskv.model.tasks.LongContextTask;
@@ -43,15 +44,12 @@ final class RulerCommand implements Callable<Integer> {
         for (LongContextTask t : LongContextTask.ALL) System.setProperty("pariskv.ruler.min." + t.name(), Integer.toString(t.minContext()));
     }
 
-    /** The Java decoder: the model loaded once per method, that method in every layer, our defaults otherwise. */
-    static final BiFunction<Path, String, Answerer> DECODER =
-            (dir, method) -> ModelAnswerer.open(dir, method, ParisKvConfig.defaults());
-
     /**
      * The model hook: (model folder, method name) to an {@link Answerer} that decodes greedily with that attention
-     * method in every layer. Called once per method, closed after the method's last prompt. Tests install fakes.
+     * method in every layer. Called once per method, closed at the end of the run. Null (the default): the Java decoder
+     * with our default settings, one prefill per prompt shared by all methods ({@link SharedPrefill}). Tests install fakes.
      */
-    static volatile BiFunction<Path, String, Answerer> answerers = DECODER;
+    static volatile BiFunction<Path, String, Answerer> answerers;
 
     @Option(names = "--model", description = "Model folder (config.json + model.safetensors; default: the bundled byte-level model).")
     Path model;
@@ -102,7 +100,9 @@ final class RulerCommand implements Callable<Integer> {
             throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
         }
 
-        BiFunction<Path, String, Answerer> hook = answerers;
+        SharedPrefill sharedPrefill = new SharedPrefill();
+        BiFunction<Path, String, Answerer> hook = answerers != null ? answerers
+                : (dir, method) -> ModelAnswerer.open(dir, method, ParisKvConfig.defaults(), sharedPrefill);
         SuiteResult result;
         boolean bar = progress != null ? progress : System.console() != null;
         try (Progress p = new Progress("ruler", plan.answers(), bar)) {

@@ -58,7 +58,11 @@ public final class LlamaModel implements AutoCloseable {
     private final Rope rope;
     private boolean closed;
 
-    private LlamaModel(LlamaConfig config, LlamaWeights weights, KvCache cache) {
+    /** The checkpoint folder: prefill records replay only into models of the same one. */
+    private final Path source;
+
+    private LlamaModel(Path source, LlamaConfig config, LlamaWeights weights, KvCache cache) {
+        this.source = source.toAbsolutePath().normalize();
         this.config = config;
         this.weights = weights;
         this.cache = cache;
@@ -81,7 +85,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         LlamaWeights w = LlamaWeights.load(dir, config);
         try {
-            return new LlamaModel(config, w, KvCache.create(shape, kv, method));
+            return new LlamaModel(dir, config, w, KvCache.create(shape, kv, method));
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -150,6 +154,37 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Prefill of one session in chunks; returns the logits of the last token, or of every token when {@code all}. */
     synchronized float[] prefill(Session s, int[] tokens, int chunk, boolean all) {
+        return prefill(s, tokens, chunk, all, null);
+    }
+
+    /** {@link #prefill(Session, int[], int, boolean)} that also returns what it stored, to replay for other methods. */
+    synchronized PrefillRecord prefillRecorded(Session s, int[] tokens, int chunk) {
+        java.util.List<PrefillRecord.Chunk> chunks = new java.util.ArrayList<>();
+        float[] last = prefill(s, tokens, chunk, false, chunks);
+        return new PrefillRecord(source, config, tokens.clone(), java.util.List.copyOf(chunks), last.clone());
+    }
+
+    /** Stores {@code r}'s K/V into an empty session chunk by chunk, layer by layer, in the order a prefill does. */
+    synchronized float[] replay(Session s, PrefillRecord r) {
+        ensureOpen();
+        s.ensureOpen();
+        if (!r.source().equals(source) || !r.config().equals(config)) {
+            throw new IllegalArgumentException("the prefill record comes from another model (" + r.source() + ", not " + source + ")");
+        }
+        if (s.length() != 0) throw new IllegalStateException("a prefill record replays into an empty session; this one holds " + s.length() + " tokens");
+        try {
+            for (PrefillRecord.Chunk c : r.chunks()) {
+                for (int l = 0; l < config.layers(); l++) cache.layer(l).prefill(s.seq(), c.keys()[l], c.values()[l], c.n());
+                s.advance(c.n(), r.logits());
+            }
+        } catch (RuntimeException e) {
+            s.fail(e);
+            throw e;
+        }
+        return r.logits();
+    }
+
+    private float[] prefill(Session s, int[] tokens, int chunk, boolean all, java.util.List<PrefillRecord.Chunk> record) {
         ensureOpen();
         s.ensureOpen();
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
@@ -165,7 +200,15 @@ public final class LlamaModel implements AutoCloseable {
             int[] ids = java.util.Arrays.copyOfRange(tokens, from, from + n);
             float[] logits;
             try {
-                logits = forward(ids, n, positions, (l, q, k, v, out) -> causalAttention(l, s.seq(), start, n, q, k, v, out), all);
+                float[][] keys = record == null ? null : new float[config.layers()][], values = record == null ? null : new float[config.layers()][];
+                logits = forward(ids, n, positions, (l, q, k, v, out) -> {
+                    if (record != null) { // forward reuses k and v across layers
+                        keys[l] = k.clone();
+                        values[l] = v.clone();
+                    }
+                    causalAttention(l, s.seq(), start, n, q, k, v, out);
+                }, all);
+                if (record != null) record.add(new PrefillRecord.Chunk(n, keys, values));
             } catch (RuntimeException e) {
                 s.fail(e);
                 throw e;

@@ -32,6 +32,19 @@ public final class Session implements AutoCloseable {
         return model.prefill(this, tokens, chunk, false);
     }
 
+    /** {@link #prefill(int[])} that returns what it stored, so that sessions of other methods can {@link #prefill(PrefillRecord) replay} it. */
+    public PrefillRecord prefillRecorded(int[] tokens) {
+        return model.prefillRecorded(this, tokens, LlamaModel.PREFILL_CHUNK);
+    }
+
+    /**
+     * Prefills this (empty) session from a record of the same model: the same rows stored and indexed as a prefill of
+     * {@code r.tokens()} would, without running the model. Returns the logits after the last token.
+     */
+    public float[] prefill(PrefillRecord r) {
+        return model.replay(this, r);
+    }
+
     /** Feeds {@code tokens} and returns the logits after each of them, {@code [tokens][vocab]} row-major. */
     public float[] prefillAllLogits(int[] tokens) {
         return model.prefill(this, tokens, LlamaModel.PREFILL_CHUNK, true);

@@ -11,6 +11,7 @@ import org.pariskv.ParisKvConfig;
 import org.pariskv.model.tasks.AnswerScore;
 import org.pariskv.model.tasks.LongContextTask;
 import org.pariskv.model.tasks.ModelAnswerer;
+import org.pariskv.model.tasks.SharedPrefill;
 import org.pariskv.model.tasks.TaskInstance;
 
 /**
@@ -37,7 +38,7 @@ class ModelAnswererTest {
             for (int i = split; i < ids.length; i++) s.decode(ids[i]);
             greedy = s.generate(Sampler.greedy(), 8, t -> t == '\n');
         }
-        try (ModelAnswerer a = ModelAnswerer.open(c.dir, "full", ParisKvConfig.defaults())) {
+        try (ModelAnswerer a = ModelAnswerer.open(c.dir, "full", ParisKvConfig.defaults(), null)) {
             String first = a.answer(prompt, 8);
             assertEquals(greedy.length, first.length());
             for (int i = 0; i < greedy.length; i++) assertEquals(greedy[i], first.charAt(i));
@@ -51,8 +52,9 @@ class ModelAnswererTest {
         Path model = TransformersReferenceTest.CHECKPOINT;
         assumeTrue(Files.isRegularFile(model.resolve("model.safetensors")), model + " is absent");
         TaskInstance t = LongContextTask.byName("passkey").generateAt(4096, 0.3, 5);
+        SharedPrefill shared = new SharedPrefill(); // full prefills and records, pariskv replays
         for (String method : new String[] {"full", "pariskv"}) {
-            try (ModelAnswerer a = ModelAnswerer.open(model, method, ParisKvConfig.defaults())) {
+            try (ModelAnswerer a = ModelAnswerer.open(model, method, ParisKvConfig.defaults(), shared)) {
                 String got = a.answer(t.prompt(), AnswerScore.MAX_ANSWER_BYTES);
                 assertTrue(AnswerScore.correct(t.expected(), got), method + ": expected " + t.expected() + ", got '" + got + "'");
             }

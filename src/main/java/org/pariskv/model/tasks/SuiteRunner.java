@@ -5,28 +5,42 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * Runs a {@link SuitePlan}: per method, one {@link Answerer} from {@code answerers} answers every instance and is
- * closed (methods one at a time, so only one model is held), then accuracy is counted per cell.
+ * Runs a {@link SuitePlan}: one {@link Answerer} per method from {@code answerers}, all open for the run; every
+ * instance is answered by each method in turn (so a {@link SharedPrefill} serves them all), then accuracy is counted
+ * per cell. Answerers are closed at the end, in method order.
  */
 public final class SuiteRunner {
     private SuiteRunner() {}
 
     public static SuiteResult run(SuitePlan plan, Function<String, Answerer> answerers, SuiteListener listener) {
         List<InstanceResult> all = new ArrayList<>();
-        for (String method : plan.methods()) {
-            try (Answerer answerer = answerers.apply(method)) {
-                for (LongContextTask task : plan.tasks()) {
-                    for (int context : plan.contexts()) {
-                        listener.starting(method, task.name(), context);
-                        List<TaskInstance> instances = plan.instances(task, context);
-                        for (int i = 0; i < instances.size(); i++) {
-                            InstanceResult r = answer(answerer, method, i, instances.get(i));
+        List<Answerer> open = new ArrayList<>();
+        try {
+            for (String method : plan.methods()) open.add(answerers.apply(method));
+            for (LongContextTask task : plan.tasks()) {
+                for (int context : plan.contexts()) {
+                    List<TaskInstance> instances = plan.instances(task, context);
+                    for (int i = 0; i < instances.size(); i++) {
+                        for (int m = 0; m < open.size(); m++) {
+                            String method = plan.methods().get(m);
+                            if (i == 0) listener.starting(method, task.name(), context);
+                            InstanceResult r = answer(open.get(m), method, i, instances.get(i));
                             all.add(r);
                             listener.answered(r);
                         }
                     }
                 }
             }
+        } finally {
+            RuntimeException failure = null;
+            for (Answerer a : open) {
+                try {
+                    a.close();
+                } catch (RuntimeException e) {
+                    if (failure == null) failure = e;
+                }
+            }
+            if (failure != null) throw failure;
         }
         return new SuiteResult(plan, cells(plan, all), all);
     }
