@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code pariskv} command line. Exit 0 on success, 2 with a one-line reason on bad input. */
 @Command(name = "pariskv", mixinStandardHelpOptions = true, version = "pariskv 0.1.0",
         description = "Fast, drift-robust KV-cache retrieval for long-context LLM decoding (Java, OpenCL, CUDA).",
-        subcommands = {DemoCommand.class, GenerateCommand.class, RulerCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, PlanCommand.class,
+        subcommands = {DemoCommand.class, GenerateCommand.class, RulerCommand.class, BitsPerByteCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, PlanCommand.class,
                 DevicesCommand.class, KernelsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
