@@ -1,5 +1,7 @@
 package org.pariskv.device;
 
+import org.pariskv.cache.InputCheck;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -672,6 +674,14 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** Bulk prefill of sequence {@code seq}: rows {@code [tokens][Hkv][D]}; encodes all but the last {@code L}. */
     public void prefill(int seq, float[] k, float[] v, int tokens) {
+        ensureOpen();
+        if (seq < 0 || seq >= batch) throw new IllegalArgumentException("sequence " + seq + " out of range [0, " + batch + ")");
+        if (tokens <= 0) throw new IllegalArgumentException("prefill of sequence " + seq + " needs at least one token, got " + tokens);
+        String sh = "[" + tokens + " tokens][" + hkv + " kv heads][" + d + "]";
+        InputCheck.length("keys", k, (long) tokens * hkv * d, sh);
+        InputCheck.length("values", v, (long) tokens * hkv * d, sh);
+        InputCheck.finite("keys", -1, k, 0, tokens, length[seq], hkv, d, "kv head");
+        InputCheck.finite("values", -1, v, 0, tokens, length[seq], hkv, d, "kv head");
         if (length[seq] + tokens > capTok) throw new IllegalArgumentException("sequence " + seq + " would hold " + (length[seq] + tokens) + " tokens, capacity " + capTok);
         if (kvStore != null) kvStore.ensure(length[seq] + tokens); // refuses before anything changes
         MemorySegment hostK = staged ? hostKeys : keys.hostSegment(), hostV = staged ? hostValues : values.hostSegment();
@@ -803,6 +813,18 @@ public final class DeviceDecoder implements AutoCloseable {
      * @param dense true for exact full attention over every token (the baseline), false for ParisKV
      */
     public void decode(float[] q, float[] k, float[] v, float[] out, boolean dense) {
+        ensureOpen();
+        int hq = shape.queryHeads();
+        String bs = "[" + batch + " sequences]";
+        InputCheck.length("queries", q, (long) batch * hq * d, bs + "[" + hq + " query heads][" + d + "]");
+        InputCheck.length("keys", k, (long) batch * hkv * d, bs + "[" + hkv + " kv heads][" + d + "]");
+        InputCheck.length("values", v, (long) batch * hkv * d, bs + "[" + hkv + " kv heads][" + d + "]");
+        InputCheck.length("out", out, (long) batch * hq * d, bs + "[" + hq + " query heads][" + d + "]");
+        for (int b = 0; b < batch; b++) { // before anything is stored or enqueued: a rejected step changes nothing
+            InputCheck.finite("keys", -1, k, b * hkv * d, 1, length[b], hkv, d, "kv head");
+            InputCheck.finite("values", -1, v, b * hkv * d, 1, length[b], hkv, d, "kv head");
+            InputCheck.finite("queries", -1, q, b * hq * d, 1, length[b], hq, d, "query head");
+        }
         beginStep(dense);
         int longest = 0;
         for (int b = 0; b < batch; b++) {
@@ -1216,8 +1238,16 @@ public final class DeviceDecoder implements AutoCloseable {
         return program;
     }
 
+    private boolean closed;
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("this DeviceDecoder is closed: its device buffers are freed");
+    }
+
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         backend.finish(); // nothing enqueued may still read the staging memory
         for (ExecutionPlan p : plans) p.close(); // their CUDA graphs; the buffers are this decoder's
         plans.clear();
