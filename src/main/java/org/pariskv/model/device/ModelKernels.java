@@ -1,0 +1,136 @@
+package org.pariskv.model.device;
+
+import org.pariskv.compute.kernel.FloatArray;
+import org.pariskv.compute.kernel.IntArray;
+import org.pariskv.compute.kernel.Kernel;
+import org.pariskv.compute.kernel.KernelContext;
+import org.pariskv.compute.kernel.ShortArray;
+
+/**
+ * The Llama forward pass as Java kernels (translated to OpenCL C / CUDA C at run time, run as they are on the java
+ * backend): the device twin of {@code LlamaModel.forward}. Activations are f32 {@code [n][size]} row-major; weights
+ * are bf16 bits ({@link ShortArray}) in the Hugging Face layout, one row per output.
+ *
+ * <p><b>Arithmetic.</b> Kernels build with strict FP, so each is bit-equal between the JVM executor and a device
+ * except where it calls {@code exp}/{@code cos}/{@code sin} (the device's own, a few ulp from StrictMath; after the
+ * f32 rounding almost always the same bits). Against the CPU model: {@link #rmsnorm} sums squares in f64 as
+ * {@code LlamaModel.rmsnorm} does, so its scale matches to the last bit unless two f64 summation orders round
+ * differently to f32; {@link #matvec} sums in f32 in a tree of {@link #GROUP} strided partials while the CPU sums in
+ * SIMD lanes, so they differ by f32 rounding ({@code ~ cols * 2^-24 * sum|w x|} at worst).
+ */
+public final class ModelKernels {
+    private ModelKernels() {}
+
+    /** Work-items per group of the reducing kernels (a power of two). */
+    public static final int GROUP = 128;
+
+    /** {@code x[t][i] = table[tokens[t]][i]} widened from bf16: the embedding lookup of {@code n} tokens. */
+    @Kernel
+    public static void embedding(KernelContext ctx, ShortArray table, IntArray tokens, FloatArray x, int n, int dim) {
+        int i = ctx.globalId(0);
+        if (i >= n * dim) return;
+        int t = i / dim;
+        x.set(i, bf16(table.get((long) tokens.get(t) * dim + i % dim)));
+    }
+
+    /**
+     * {@code out[r] = weight * x[r] / rms(x[r])}, one work-group per row: squares summed in f64 (strided partials, then
+     * a tree in local memory, the f64 bits kept as two ints), as the CPU model. May run in place.
+     */
+    @Kernel
+    public static void rmsnorm(KernelContext ctx, FloatArray out, FloatArray x, FloatArray weight, int size, float eps) {
+        int[] hi = ctx.allocateIntLocalArray(GROUP);
+        int[] lo = ctx.allocateIntLocalArray(GROUP);
+        int lid = ctx.localId(0), base = ctx.groupId(0) * size;
+        double ss = 0;
+        for (int i = lid; i < size; i += GROUP) {
+            double v = x.get(base + i);
+            ss += v * v;
+        }
+        store(hi, lo, lid, ss);
+        ctx.barrier();
+        for (int s = GROUP / 2; s > 0; s >>= 1) {
+            if (lid < s) store(hi, lo, lid, load(hi, lo, lid) + load(hi, lo, lid + s));
+            ctx.barrier();
+        }
+        double total = load(hi, lo, 0);
+        float inv = (float) (1.0 / Math.sqrt((float) (total / size) + eps));
+        for (int i = lid; i < size; i += GROUP) out.set(base + i, weight.get(i) * (x.get(base + i) * inv));
+    }
+
+    /**
+     * {@code out[t][r] = W[r] · x[t]} for {@code n} input rows: one work-group per (input, output row), group id
+     * {@code t * rows + r}. Each work-item sums a strided slice of the row in f32, then a tree in local memory.
+     */
+    @Kernel
+    public static void matvec(KernelContext ctx, ShortArray w, FloatArray x, FloatArray out, int rows, int cols) {
+        float[] scratch = ctx.allocateFloatLocalArray(GROUP);
+        int lid = ctx.localId(0), g = ctx.groupId(0);
+        int r = g % rows, t = g / rows;
+        long wBase = (long) r * cols;
+        int xBase = t * cols;
+        float sum = 0;
+        for (int c = lid; c < cols; c += GROUP) sum += bf16(w.get(wBase + c)) * x.get(xBase + c);
+        scratch[lid] = sum;
+        ctx.barrier();
+        for (int s = GROUP / 2; s > 0; s >>= 1) {
+            if (lid < s) scratch[lid] = scratch[lid] + scratch[lid + s];
+            ctx.barrier();
+        }
+        if (lid == 0) out.set(g, scratch[0]);
+    }
+
+    /**
+     * Rotary embedding in the Hugging Face {@code rotate_half} convention, in place over {@code rows x heads} heads of
+     * {@code headDim}: coordinate {@code j} pairs with {@code j + headDim/2}; angle {@code positions[t] * invFreq[j]}
+     * in f32 (the inverse frequencies come from the host, as {@code Rope} computes them).
+     */
+    @Kernel
+    public static void rope(KernelContext ctx, FloatArray x, FloatArray invFreq, IntArray positions, int rows, int heads, int headDim) {
+        int half = headDim / 2;
+        int i = ctx.globalId(0);
+        if (i >= rows * heads * half) return;
+        int j = i % half, h = (i / half) % heads, t = i / (half * heads);
+        float angle = positions.get(t) * invFreq.get(j);
+        // locals not named cos/sin: the generated C would shadow its cos()/sin() with them
+        float cosA = (float) Math.cos(angle), sinA = (float) Math.sin(angle);
+        int a = (t * heads + h) * headDim + j, b = a + half;
+        float x0 = x.get(a), x1 = x.get(b);
+        x.set(a, x0 * cosA - x1 * sinA);
+        x.set(b, x1 * cosA + x0 * sinA);
+    }
+
+    /** {@code gate[i] = silu(gate[i]) * up[i]} (SwiGLU), in place. */
+    @Kernel
+    public static void swiglu(KernelContext ctx, FloatArray gate, FloatArray up, int n) {
+        int i = ctx.globalId(0);
+        if (i < n) gate.set(i, silu(gate.get(i)) * up.get(i));
+    }
+
+    /** {@code x[i] += y[i]} (the residual connection). */
+    @Kernel
+    public static void add(KernelContext ctx, FloatArray x, FloatArray y, int n) {
+        int i = ctx.globalId(0);
+        if (i < n) x.set(i, x.get(i) + y.get(i));
+    }
+
+    /** {@code x / (1 + e^-x)} with the exponential in f64, as the CPU model. */
+    public static float silu(float x) {
+        return (float) (x / (1.0 + Math.exp(-x)));
+    }
+
+    /** bf16 bits widened to f32. */
+    public static float bf16(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    private static void store(int[] hi, int[] lo, int i, double v) {
+        long bits = Double.doubleToRawLongBits(v);
+        hi[i] = (int) (bits >>> 32);
+        lo[i] = (int) bits;
+    }
+
+    private static double load(int[] hi, int[] lo, int i) {
+        return Double.longBitsToDouble(((long) hi[i] << 32) | (lo[i] & 0xffffffffL));
+    }
+}

@@ -1,0 +1,183 @@
+package org.pariskv.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.Grid;
+import org.pariskv.compute.OpenClTestSupport;
+import org.pariskv.compute.graph.DataTransferMode;
+import org.pariskv.compute.graph.ExecutionPlan;
+import org.pariskv.compute.graph.TaskGraph;
+import org.pariskv.encode.Bf16;
+import org.pariskv.model.device.ModelKernels;
+
+/**
+ * Each kernel of {@link ModelKernels} on the JVM executor and on OpenCL (PoCL on CI) against the CPU model's own
+ * routines ({@link Matrix}, {@link Rope}, {@code LlamaModel.rmsnorm}, {@code LlamaModel.silu}). Tolerances:
+ * <ul>
+ *   <li>embedding, residual add: bit-equal everywhere (no rounding besides the one the CPU does);</li>
+ *   <li>rmsnorm: bit-equal JVM vs device; vs the CPU at most 1 ulp (the f64 sum of squares is reduced in another
+ *       order, which can round differently to f32 in rare cases);</li>
+ *   <li>matvec: bit-equal JVM vs device; vs the CPU (SIMD lanes, another f32 summation order)
+ *       {@code |Δ| <= 1e-5 Σ|w_i x_i|}, above the f32 error bound of either order for these sizes;</li>
+ *   <li>RoPE, SwiGLU: the JVM executor is bit-equal to the CPU (same Math.cos/sin/exp); the device's cos/sin/exp
+ *       are its own, so device vs CPU {@code |Δ| <= 1e-6 (|x0| + |x1|)} for RoPE and 4 ulp for SwiGLU.</li>
+ * </ul>
+ */
+class ModelKernelsTest {
+
+    private static final DataTransferMode EVERY = DataTransferMode.EVERY_EXECUTION;
+
+    private static List<DeviceSpec> specs() {
+        return List.of(DeviceSpec.JAVA, DeviceSpec.parse(OpenClTestSupport.openClDevice().spec()));
+    }
+
+    /** Runs one task: every array argument goes up, {@code out} comes back. */
+    private static void run(DeviceSpec spec, String task, Grid grid, Object[] out, Object... args) {
+        List<Object> arrays = new ArrayList<>();
+        for (Object a : args) if (a.getClass().isArray()) arrays.add(a);
+        var g = new TaskGraph(task).transferToDevice(EVERY, arrays.toArray()).source(ModelKernels.class)
+                .task(task, grid, args).transferToHost(EVERY, out).snapshot();
+        try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+            p.execute();
+        }
+    }
+
+    private static float[] gaussian(Random r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
+        return a;
+    }
+
+    private static short[] bf16(Random r, int n, double scale) {
+        short[] a = new short[n];
+        for (int i = 0; i < n; i++) a[i] = Bf16.fromFloat((float) (r.nextGaussian() * scale));
+        return a;
+    }
+
+    private static Matrix matrix(short[] w, int rows, int cols) {
+        return new Matrix("w", MemorySegment.ofArray(w), true, rows, cols);
+    }
+
+    private static int ulps(float a, float b) {
+        return Math.abs(Float.floatToIntBits(a) - Float.floatToIntBits(b));
+    }
+
+    @Test
+    void embeddingGathersBf16RowsAsTheCpuModel() {
+        Random r = new Random(1);
+        int vocab = 300, dim = 96, n = 5;
+        short[] table = bf16(r, vocab * dim, 1);
+        int[] tokens = {0, 299, 17, 17, 150};
+        float[] want = new float[n * dim];
+        for (int t = 0; t < n; t++) matrix(table, vocab, dim).row(tokens[t], want, t * dim);
+        for (DeviceSpec s : specs()) {
+            float[] x = new float[n * dim];
+            run(s, "embedding", Grid.linear(n * dim, 64), new Object[] {x}, table, tokens, x, n, dim);
+            assertArrayEquals(want, x, "embedding on " + s);
+        }
+    }
+
+    @Test
+    void rmsnormMatchesTheCpuModelAndIsBitEqualAcrossBackends() {
+        Random r = new Random(2);
+        for (int size : new int[] {16, 128, 256, 1000, 4096}) {
+            int rows = 3;
+            float[] x = gaussian(r, rows * size, 3), w = gaussian(r, size, 1);
+            float eps = 1e-5f;
+            float[] want = new float[rows * size];
+            LlamaModel.rmsnorm(want, x, w, rows, size, eps);
+            float[] first = null;
+            for (DeviceSpec s : specs()) {
+                float[] out = new float[rows * size];
+                run(s, "rmsnorm", Grid.groups(rows, ModelKernels.GROUP), new Object[] {out}, out, x.clone(), w, size, eps);
+                for (int i = 0; i < out.length; i++) assertTrue(ulps(want[i], out[i]) <= 1, "rmsnorm size " + size + " [" + i + "] on " + s + ": " + out[i] + " vs " + want[i]);
+                if (first == null) first = out;
+                else assertArrayEquals(first, out, "JVM and device differ, size " + size);
+            }
+            // in place, as the forward pass runs it for the q/k norms
+            float[] inPlace = x.clone();
+            run(specs().get(1), "rmsnorm", Grid.groups(rows, ModelKernels.GROUP), new Object[] {inPlace}, inPlace, inPlace, w, size, eps);
+            assertArrayEquals(first, inPlace, "in place");
+        }
+    }
+
+    @Test
+    void matvecMatchesMatrixWithinF32RoundingAndIsBitEqualAcrossBackends() {
+        Random r = new Random(3);
+        int[][] shapes = {{1, 96, 64}, {2, 256, 768}, {1, 37, 4096}};
+        for (int[] sh : shapes) {
+            int n = sh[0], rows = sh[1], cols = sh[2];
+            short[] w = bf16(r, rows * cols, 1 / Math.sqrt(cols));
+            float[] x = gaussian(r, n * cols, 1);
+            float[] want = new float[n * rows];
+            matrix(w, rows, cols).matmul(x, n, want);
+            float[] first = null;
+            for (DeviceSpec s : specs()) {
+                float[] out = new float[n * rows];
+                run(s, "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), new Object[] {out}, w, x, out, rows, cols);
+                for (int t = 0; t < n; t++) {
+                    for (int o = 0; o < rows; o++) {
+                        double mag = 0;
+                        for (int c = 0; c < cols; c++) mag += Math.abs(ModelKernels.bf16(w[o * cols + c]) * x[t * cols + c]);
+                        int i = t * rows + o;
+                        assertEquals(want[i], out[i], 1e-5 * mag, "matvec " + n + "x" + rows + "x" + cols + " [" + i + "] on " + s);
+                    }
+                }
+                if (first == null) first = out;
+                else assertArrayEquals(first, out, "JVM and device differ");
+            }
+        }
+    }
+
+    @Test
+    void ropeMatchesTheCpuRope() {
+        LlamaConfig c = LlamaConfig.read(BundledModel.directory().resolve("config.json"));
+        Rope rope = new Rope(c);
+        float[] inv = rope.inverseFrequencies();
+        Random r = new Random(4);
+        int heads = c.heads(), hd = c.headDim(), n = 4;
+        int[] positions = {0, 1, 777, 31000};
+        float[] x = gaussian(r, n * heads * hd, 1);
+        float[] want = x.clone();
+        for (int t = 0; t < n; t++) rope.rotate(want, t * heads * hd, heads, positions[t]);
+        for (DeviceSpec s : specs()) {
+            float[] y = x.clone();
+            run(s, "rope", Grid.linear(n * heads * hd / 2, 64), new Object[] {y}, y, inv, positions, n, heads, hd);
+            if (s.equals(DeviceSpec.JAVA)) {
+                assertArrayEquals(want, y, "the JVM executor is the CPU's arithmetic");
+                continue;
+            }
+            for (int i = 0; i < y.length; i++) {
+                int j = i % hd, partner = j < hd / 2 ? i + hd / 2 : i - hd / 2;
+                assertEquals(want[i], y[i], 1e-6 * (Math.abs(x[i]) + Math.abs(x[partner])), "rope [" + i + "] on " + s);
+            }
+        }
+    }
+
+    @Test
+    void swigluAndResidualAdd() {
+        Random r = new Random(5);
+        int n = 1000;
+        float[] gate = gaussian(r, n, 4), up = gaussian(r, n, 2), want = new float[n];
+        for (int i = 0; i < n; i++) want[i] = LlamaModel.silu(gate[i]) * up[i];
+        float[] sum = new float[n];
+        for (int i = 0; i < n; i++) sum[i] = gate[i] + up[i];
+        for (DeviceSpec s : specs()) {
+            float[] g = gate.clone();
+            run(s, "swiglu", Grid.linear(n, 64), new Object[] {g}, g, up, n);
+            boolean jvm = s.equals(DeviceSpec.JAVA);
+            for (int i = 0; i < n; i++) assertTrue(ulps(want[i], g[i]) <= (jvm ? 0 : 4), "swiglu [" + i + "] on " + s + ": " + g[i] + " vs " + want[i]);
+            float[] x = gate.clone();
+            run(s, "add", Grid.linear(n, 64), new Object[] {x}, x, up, n);
+            assertArrayEquals(sum, x, "add on " + s);
+        }
+    }
+}
