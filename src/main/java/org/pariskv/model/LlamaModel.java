@@ -100,6 +100,11 @@ public final class LlamaModel implements AutoCloseable {
         return cache;
     }
 
+    /** The mapped weights (the device forward uploads them). */
+    LlamaWeights weights() {
+        return weights;
+    }
+
     /** A new empty sequence; close it to release its K/V. */
     public synchronized Session newSession() {
         ensureOpen();

@@ -1,0 +1,313 @@
+package org.pariskv.model;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.pariskv.ModelShape;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.cache.KvCache;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.DeviceBuffer;
+import org.pariskv.compute.Grid;
+import org.pariskv.compute.graph.ExecutionPlan;
+import org.pariskv.compute.graph.ProfilerMode;
+import org.pariskv.compute.graph.TaskGraph;
+import org.pariskv.device.DeviceDecoder;
+import org.pariskv.method.Methods;
+import org.pariskv.model.device.ModelKernels;
+
+/**
+ * Decode steps of a {@link LlamaModel} checkpoint on a compute backend: the weights are uploaded once as bf16
+ * {@link DeviceBuffer}s, and every layer's norms, matrix-vector products, RoPE and SwiGLU are {@link ModelKernels}
+ * tasks in two TaskGraphs per layer, one before attention and one after (the token's embedding opens the first,
+ * the final norm and LM head close the last). Attention in between is one {@link DeviceDecoder} per layer on
+ * OpenCL/CUDA (on the java backend, a {@link KvCache} layer): {@code dense} picks exact full attention, else ParisKV.
+ *
+ * <p>This first version copies each layer's q, k, v to the host for the decoder and its output back (3 + 1 small
+ * blocking copies a layer): DeviceDecoder takes host arrays. So on CUDA each half-layer graph is recorded
+ * ({@link ExecutionPlan#withCudaGraph}), not the whole token step. Prefill runs on the CPU model (full causal
+ * attention, chunked) and hands each layer's post-RoPE K/V to that layer's decoder, which builds its index.
+ * One sequence; not thread-safe.
+ */
+public final class DeviceLlama implements AutoCloseable {
+
+    private static final int LINEAR = 64;
+
+    private final Backend backend;
+    private final LlamaModel cpu;
+    private final LlamaConfig c;
+    private final Attention attention;
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final List<ExecutionPlan> plans = new ArrayList<>();
+    private final ExecutionPlan[] before, after;
+    private final DeviceBuffer tokens, positions, q, k, v, att, logits;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment stepSeg, qSeg, kSeg, vSeg, attSeg, logitsSeg;
+    private final float[] qh, kh, vh, outh;
+    private int length;
+    private float[] last;
+    private boolean closed;
+
+    /** What a layer's attention does with the post-RoPE rows of one token (the decoder, or the CPU cache). */
+    private interface Attention extends AutoCloseable {
+        void prefill(int layer, float[] k, float[] v, int n);
+
+        void decode(int layer, float[] q, float[] k, float[] v, float[] out);
+
+        @Override
+        void close();
+    }
+
+    private DeviceLlama(Backend backend, LlamaModel cpu, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+        this.backend = backend;
+        this.cpu = cpu;
+        this.c = cpu.config();
+        LlamaWeights w = cpu.weights();
+        int dim = c.hiddenSize(), hd = c.headDim(), qRow = c.heads() * hd, kvRow = c.kvHeads() * hd, ff = c.intermediateSize(), vocab = c.vocabSize();
+        float eps = (float) c.rmsNormEps();
+        try {
+            // weights, once
+            DeviceBuffer embedding = upload(w.embedding);
+            DeviceBuffer lmHead = w.lmHead == w.embedding ? embedding : upload(w.lmHead);
+            DeviceBuffer finalNorm = upload(w.finalNorm);
+            DeviceBuffer invFreq = upload(new Rope(c).inverseFrequencies());
+            // activations of one token
+            tokens = allocate(4);
+            positions = allocate(4);
+            DeviceBuffer x = allocate(4L * dim), xb = allocate(4L * dim), tmp = allocate(4L * dim);
+            q = allocate(4L * qRow);
+            k = allocate(4L * kvRow);
+            v = allocate(4L * kvRow);
+            att = allocate(4L * qRow);
+            DeviceBuffer h1 = allocate(4L * ff), h3 = allocate(4L * ff);
+            logits = allocate(4L * vocab);
+            int layers = c.layers();
+            before = new ExecutionPlan[layers];
+            after = new ExecutionPlan[layers];
+            for (int l = 0; l < layers; l++) {
+                LlamaWeights.Layer lw = w.layers[l];
+                TaskGraph g = new TaskGraph("layer" + l + ".attention").source(ModelKernels.class);
+                if (l == 0) g.task("embedding", Grid.linear(dim, LINEAR), embedding, tokens, x, 1, dim);
+                g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps)
+                        .task("matvec", Grid.groups(qRow, ModelKernels.GROUP), upload(lw.wq()), xb, q, qRow, dim)
+                        .task("matvec", Grid.groups(kvRow, ModelKernels.GROUP), upload(lw.wk()), xb, k, kvRow, dim)
+                        .task("matvec", Grid.groups(kvRow, ModelKernels.GROUP), upload(lw.wv()), xb, v, kvRow, dim);
+                if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
+                    g.task("rmsnorm", Grid.groups(c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
+                            .task("rmsnorm", Grid.groups(c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
+                }
+                g.task("rope", Grid.linear(qRow / 2, LINEAR), q, invFreq, positions, 1, c.heads(), hd)
+                        .task("rope", Grid.linear(kvRow / 2, LINEAR), k, invFreq, positions, 1, c.kvHeads(), hd);
+                before[l] = plan(g, cudaGraph);
+
+                TaskGraph h = new TaskGraph("layer" + l + ".mlp").source(ModelKernels.class)
+                        .task("matvec", Grid.groups(dim, ModelKernels.GROUP), upload(lw.wo()), att, tmp, dim, qRow)
+                        .task("add", Grid.linear(dim, LINEAR), x, tmp, dim)
+                        .task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps)
+                        .task("matvec", Grid.groups(ff, ModelKernels.GROUP), upload(lw.gate()), xb, h1, ff, dim)
+                        .task("matvec", Grid.groups(ff, ModelKernels.GROUP), upload(lw.up()), xb, h3, ff, dim)
+                        .task("swiglu", Grid.linear(ff, LINEAR), h1, h3, ff)
+                        .task("matvec", Grid.groups(dim, ModelKernels.GROUP), upload(lw.down()), h1, tmp, dim, ff)
+                        .task("add", Grid.linear(dim, LINEAR), x, tmp, dim);
+                if (l == layers - 1) {
+                    h.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, finalNorm, dim, eps)
+                            .task("matvec", Grid.groups(vocab, ModelKernels.GROUP), lmHead, xb, logits, vocab, dim);
+                }
+                after[l] = plan(h, cudaGraph);
+            }
+            stepSeg = arena.allocate(8, 64);
+            qSeg = arena.allocate(4L * qRow, 64);
+            kSeg = arena.allocate(4L * kvRow, 64);
+            vSeg = arena.allocate(4L * kvRow, 64);
+            attSeg = arena.allocate(4L * qRow, 64);
+            logitsSeg = arena.allocate(4L * vocab, 64);
+            qh = new float[qRow];
+            kh = new float[kvRow];
+            vh = new float[kvRow];
+            outh = new float[qRow];
+            attention = backend.device().backend() == BackendKind.JAVA ? cacheAttention(c.attentionShape(), kv, dense)
+                    : deviceAttention(c.attentionShape(), kv, dense, capacity, cudaGraph);
+        } catch (RuntimeException | Error e) {
+            release();
+            throw e;
+        }
+    }
+
+    /**
+     * Loads {@code dir} (bf16 matrices) and uploads its weights to {@code backend}.
+     *
+     * @param dense     exact full attention in every layer, else ParisKV (dense below {@link ParisKvConfig#denseBelow()})
+     * @param capacity  tokens the sequence may reach (prompt + generated), for the decoders' buffers
+     * @param cudaGraph record each graph as a CUDA graph (CUDA only; elsewhere it says so once)
+     */
+    public static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+        LlamaModel cpu = LlamaModel.load(dir, "full", kv); // prefill: full causal attention whatever the method
+        try {
+            return new DeviceLlama(backend, cpu, kv, dense, capacity, cudaGraph);
+        } catch (RuntimeException | Error e) {
+            cpu.close();
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    /** Tokens fed so far. */
+    public int length() {
+        return length;
+    }
+
+    /** The next-token logits after the last token fed (null before any). */
+    public float[] logits() {
+        return last == null ? null : last.clone();
+    }
+
+    /** Prefills the (empty) sequence on the CPU model and hands its K/V to the layers; returns the last logits. */
+    public float[] prefill(int[] prompt) {
+        ensureOpen();
+        try (Session s = cpu.newSession()) {
+            return prefill(s.prefillRecorded(prompt));
+        }
+    }
+
+    /** Stores a prefill record of the same checkpoint into the layers' attention (each builds its index). */
+    public float[] prefill(PrefillRecord r) {
+        ensureOpen();
+        if (length != 0) throw new IllegalStateException("prefill needs an empty sequence; this one holds " + length + " tokens");
+        if (!r.config().equals(c)) throw new IllegalArgumentException("the prefill record comes from another model");
+        for (PrefillRecord.Chunk ch : r.chunks()) {
+            for (int l = 0; l < c.layers(); l++) attention.prefill(l, ch.keys()[l], ch.values()[l], ch.n());
+            length += ch.n();
+        }
+        last = r.logits().clone();
+        return last.clone();
+    }
+
+    /** One decode step: feeds {@code token} at the next position and returns the next-token logits. */
+    public float[] decode(int token) {
+        ensureOpen();
+        if (token < 0 || token >= c.vocabSize()) throw new IllegalArgumentException("token " + token + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        stepSeg.set(ValueLayout.JAVA_INT, 0, token);
+        stepSeg.set(ValueLayout.JAVA_INT, 4, length);
+        backend.copyIn(tokens, stepSeg.asSlice(0, 4));
+        backend.copyIn(positions, stepSeg.asSlice(4, 4));
+        for (int l = 0; l < c.layers(); l++) {
+            before[l].execute();
+            backend.copyOut(qSeg, q); // blocking: waits for the layer's tasks
+            backend.copyOut(kSeg, k);
+            backend.copyOut(vSeg, v);
+            MemorySegment.copy(qSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
+            MemorySegment.copy(kSeg, ValueLayout.JAVA_FLOAT, 0, kh, 0, kh.length);
+            MemorySegment.copy(vSeg, ValueLayout.JAVA_FLOAT, 0, vh, 0, vh.length);
+            attention.decode(l, qh, kh, vh, outh);
+            MemorySegment.copy(outh, 0, attSeg, ValueLayout.JAVA_FLOAT, 0, outh.length);
+            backend.copyIn(att, attSeg);
+            after[l].execute();
+        }
+        backend.copyOut(logitsSeg, logits);
+        length++;
+        last = logitsSeg.toArray(ValueLayout.JAVA_FLOAT);
+        return last.clone();
+    }
+
+    private ExecutionPlan plan(TaskGraph g, boolean cudaGraph) {
+        ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF).withCudaGraph(cudaGraph);
+        plans.add(p);
+        return p;
+    }
+
+    private DeviceBuffer allocate(long bytes) {
+        DeviceBuffer b = backend.allocate(bytes);
+        owned.add(b);
+        return b;
+    }
+
+    private DeviceBuffer upload(Matrix m) {
+        if (!m.bf16()) throw new IllegalArgumentException("the device forward reads bf16 matrices; " + m.name() + " is stored as f32 (or f16)");
+        DeviceBuffer b = allocate(m.data().byteSize());
+        backend.copyIn(b, m.data());
+        return b;
+    }
+
+    private DeviceBuffer upload(float[] vector) {
+        DeviceBuffer b = allocate(4L * vector.length);
+        backend.copyIn(b, MemorySegment.ofArray(vector));
+        return b;
+    }
+
+    private Attention deviceAttention(ModelShape shape, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+        DeviceDecoder[] layers = new DeviceDecoder[shape.layers()];
+        try {
+            DeviceDecoder.Options o = DeviceDecoder.Options.defaults().withCudaGraphs(cudaGraph);
+            for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), kv, 1, capacity, o);
+        } catch (RuntimeException | Error e) {
+            for (DeviceDecoder d : layers) if (d != null) d.close();
+            throw e;
+        }
+        return new Attention() {
+            @Override
+            public void prefill(int layer, float[] k, float[] v, int n) {
+                layers[layer].prefill(0, k, v, n);
+            }
+
+            @Override
+            public void decode(int layer, float[] q, float[] k, float[] v, float[] out) {
+                layers[layer].decode(q, k, v, out, dense);
+            }
+
+            @Override
+            public void close() {
+                for (DeviceDecoder d : layers) d.close();
+            }
+        };
+    }
+
+    /** The java backend has no DeviceDecoder: attention reads a CPU {@link KvCache} (full or pariskv). */
+    private static Attention cacheAttention(ModelShape shape, ParisKvConfig kv, boolean dense) {
+        KvCache cache = KvCache.create(shape, kv, Methods.byName(dense ? "full" : "pariskv"));
+        int seq = cache.newSequence();
+        int[] seqs = {seq};
+        return new Attention() {
+            @Override
+            public void prefill(int layer, float[] k, float[] v, int n) {
+                cache.layer(layer).prefill(seq, k, v, n);
+            }
+
+            @Override
+            public void decode(int layer, float[] q, float[] k, float[] v, float[] out) {
+                cache.layer(layer).decode(seqs, q, k, v, out);
+            }
+
+            @Override
+            public void close() {
+                cache.close();
+            }
+        };
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("DeviceLlama is closed");
+    }
+
+    private void release() {
+        for (ExecutionPlan p : plans) p.close();
+        if (attention != null) attention.close();
+        for (DeviceBuffer b : owned) b.close();
+        arena.close();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        backend.finish();
+        release();
+        cpu.close();
+    }
+}

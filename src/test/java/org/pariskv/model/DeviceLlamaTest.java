@@ -1,0 +1,140 @@
+package org.pariskv.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.pariskv.GqaMode;
+import org.pariskv.ParisKvConfig;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.OpenClTestSupport;
+
+/**
+ * The device forward ({@link DeviceLlama}) against the CPU model ({@link LlamaModel}) on the bundled checkpoint,
+ * on OpenCL (PoCL on CI), and on the java backend with tiny random checkpoints (Llama and Qwen3). Both decode
+ * greedily on their own; the tokens must agree. Logits: the device's matvecs sum in another f32 order than the CPU's
+ * SIMD dots, and its attention (DeviceDecoder) has its own softmax arithmetic, so logits differ by rounding that the
+ * layers carry forward: full attention within {@link #FULL_TOLERANCE} of the largest |logit|, ParisKV (where the
+ * retrieved sets may differ where scores tie within rounding) within {@link #SPARSE_TOLERANCE}.
+ */
+class DeviceLlamaTest {
+
+    static final double FULL_TOLERANCE = 1e-3, SPARSE_TOLERANCE = 2e-2;
+
+    @TempDir
+    Path tmp;
+
+    private static int[] prompt(int bytes) throws IOException {
+        String text = Files.readString(BundledModel.directory().resolve("heldout.txt"));
+        return new ByteTokenizer().encodeWithBos(text.substring(0, bytes));
+    }
+
+    /** Greedy steps on both; returns the worst |Δ logit| / max |logit| over the steps. */
+    private static double compare(LlamaModel cpu, DeviceLlama dev, int[] prompt, int steps, boolean expectSparse, boolean shareRecord) {
+        double worst = 0;
+        try (Session s = cpu.newSession()) {
+            float[] want, got;
+            if (shareRecord) { // the decoders start from exactly the rows the CPU session holds
+                PrefillRecord r = s.prefillRecorded(prompt);
+                want = r.logits();
+                got = dev.prefill(r);
+                assertArrayEquals(want, got);
+            } else { // DeviceLlama's own CPU prefill: another model instance, whose Vector API dots may round differently
+                want = s.prefill(prompt);
+                got = dev.prefill(prompt);
+                assertTrue(relative(want, got) <= 1e-5, "prefill logits differ by " + relative(want, got));
+            }
+            long nanos = 0;
+            for (int i = 0; i < steps; i++) {
+                int token = Sampler.greedy().sample(want);
+                assertEquals(token, Sampler.greedy().sample(got), "greedy token at step " + i);
+                want = s.decode(token);
+                long t0 = System.nanoTime();
+                got = dev.decode(token);
+                nanos += System.nanoTime() - t0;
+                double max = 0, diff = 0;
+                for (int j = 0; j < want.length; j++) {
+                    assertTrue(Float.isFinite(got[j]), "logit " + j + " at step " + i + " is " + got[j]);
+                    max = Math.max(max, Math.abs(want[j]));
+                    diff = Math.max(diff, Math.abs(want[j] - got[j]));
+                }
+                worst = Math.max(worst, diff / Math.max(1, max));
+                if (expectSparse && i == steps - 1) {
+                    for (org.pariskv.cache.Attended a : s.attended()) assertFalse(a.dense(), "the CPU model attended densely: the test does not reach ParisKV");
+                }
+            }
+            assertEquals(prompt.length + steps, dev.length());
+            System.out.printf("DeviceLlama %s: %d prompt tokens, %d steps, %.1f ms/step, worst |Δ logit| / max |logit| = %.2e%n",
+                    cpu.cache().method().name(), prompt.length, steps, nanos / 1e6 / steps, worst);
+        }
+        return worst;
+    }
+
+    private static double relative(float[] want, float[] got) {
+        double max = 0, diff = 0;
+        for (int j = 0; j < want.length; j++) {
+            max = Math.max(max, Math.abs(want[j]));
+            diff = Math.max(diff, Math.abs(want[j] - got[j]));
+        }
+        return diff / Math.max(1, max);
+    }
+
+    @Test
+    void fullAttentionOnOpenClMatchesTheCpuModel() throws IOException {
+        Backend b = Backends.open(OpenClTestSupport.openClDevice());
+        ParisKvConfig kv = ParisKvConfig.defaults();
+        Path dir = BundledModel.directory();
+        try (LlamaModel cpu = LlamaModel.load(dir, "full", kv); DeviceLlama dev = DeviceLlama.load(dir, b, kv, true, 512, false)) {
+            double worst = compare(cpu, dev, prompt(300), 24, false, true);
+            assertTrue(worst <= FULL_TOLERANCE, "logits differ by " + worst);
+        }
+    }
+
+    @Test
+    void parisKvOnOpenClMatchesTheCpuModelsParisKv() throws IOException {
+        Backend b = Backends.open(OpenClTestSupport.openClDevice());
+        // small sink/local/top-k so that a 400-token prompt is past denseBelow (4 + 64 + 2 * 32 = 132) and sparse
+        ParisKvConfig kv = new ParisKvConfig(4, 64, 16, 32, 42L, GqaMode.PER_HEAD, Double.NaN, Double.NaN, 0, true);
+        Path dir = BundledModel.directory();
+        try (LlamaModel cpu = LlamaModel.load(dir, "pariskv", kv); DeviceLlama dev = DeviceLlama.load(dir, b, kv, false, 512, false)) {
+            double worst = compare(cpu, dev, prompt(400), 24, true, true);
+            assertTrue(worst <= SPARSE_TOLERANCE, "logits differ by " + worst);
+        }
+    }
+
+    @Test
+    void javaBackendMatchesTheCpuModelOnTinyLlamaAndQwen3() {
+        Backend b = Backends.open(DeviceSpec.JAVA);
+        for (TinyCheckpoint.Spec spec : new TinyCheckpoint.Spec[] {TinyCheckpoint.Spec.small(), TinyCheckpoint.Spec.small().qwen3()}) {
+            Path dir = TinyCheckpoint.write(tmp.resolve(spec.architecture()), spec).dir;
+            ParisKvConfig kv = ParisKvConfig.defaults();
+            int[] prompt = new int[12];
+            for (int i = 0; i < prompt.length; i++) prompt[i] = (i * 37 + 11) % spec.vocab();
+            try (LlamaModel cpu = LlamaModel.load(dir, "full", kv); DeviceLlama dev = DeviceLlama.load(dir, b, kv, true, 128, false)) {
+                double worst = compare(cpu, dev, prompt, 3, false, false); // the JVM executor runs each work-item as a virtual thread: slow
+                assertTrue(worst <= FULL_TOLERANCE, spec.architecture() + ": logits differ by " + worst);
+            }
+        }
+    }
+
+    @Test
+    void refusesAnUnknownTokenAndUseAfterClose() {
+        Backend b = Backends.open(DeviceSpec.JAVA);
+        Path dir = TinyCheckpoint.write(tmp.resolve("t"), TinyCheckpoint.Spec.small()).dir;
+        DeviceLlama dev = DeviceLlama.load(dir, b, ParisKvConfig.defaults(), true, 64, false);
+        dev.prefill(new int[] {1, 2, 3});
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> dev.decode(256));
+        assertTrue(e.getMessage().contains("256"), e.getMessage());
+        assertEquals(3, dev.length(), "a refused step changes nothing");
+        dev.close();
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> dev.decode(1));
+    }
+}
