@@ -9,7 +9,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
+import org.pariskv.compute.Backend;
+import org.pariskv.compute.BackendKind;
+import org.pariskv.compute.Backends;
+import org.pariskv.compute.DeviceSpec;
 import org.pariskv.method.Methods;
+import org.pariskv.model.DeviceLlama;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
 import org.pariskv.model.Sampler;
@@ -59,6 +64,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
     String format;
 
+    @Option(names = "--device", defaultValue = "java", description = "java (the CPU engine), or opencl[:N] / cuda[:N] / auto: the device "
+            + "forward (weights on the device, ParisKV or full attention per layer on it; prefill on the CPU) (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    /** What a generation measured. */
+    private record Run(long prefillNanos, long decodeNanos, int[] tokens, long kvBytes, String device) {}
+
     @Override
     public Integer call() throws IOException {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
@@ -82,6 +94,43 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "prompt of %d tokens + %d to generate needs %.2f GiB of K/V cache, more than half of this machine's %.2f GiB",
                     ids.length, maxTokens, kvBytes / 1073741824.0, physical / 1073741824.0));
         }
+        DeviceSpec spec = DeviceSpec.parse(device);
+        if (spec.backend() != BackendKind.JAVA && !method.equals("pariskv") && !method.equals("full")) {
+            throw new IllegalArgumentException("--device " + device + " decodes with pariskv or full, not " + method + " (use --device java)");
+        }
+        Backend b = spec.backend() == BackendKind.JAVA ? null : Backends.open(spec); // auto may resolve to java: the CPU engine
+        Run run = b == null || b.device().backend() == BackendKind.JAVA ? onCpu(ids, kv, sampler, config) : onDevice(b, ids, kv, sampler, config);
+        int[] out = run.tokens();
+        int n = out.length;
+        boolean eos = n < maxTokens;
+        double prefillMs = run.prefillNanos() / 1e6, decodeMs = run.decodeNanos() / 1e6, msPerToken = decodeMs / Math.max(1, n);
+        String generated = tokenizer.decode(out);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("model", model.toString());
+        r.put("architecture", config.architecture());
+        r.put("method", method);
+        r.put("prompt_tokens", ids.length);
+        r.put("generated_tokens", n);
+        r.put("stopped", eos ? "eos" : "max_tokens");
+        r.put("text", generated);
+        r.put("prefill_ms", prefillMs);
+        r.put("prefill_tokens_per_s", ids.length / (prefillMs / 1e3));
+        r.put("ms_per_token", msPerToken);
+        r.put("tokens_per_s", 1e3 / msPerToken);
+        r.put("device", run.device());
+        if (run.kvBytes() >= 0) r.put("kv_bytes", run.kvBytes());
+        if (format.equals("json")) {
+            System.out.println(JsonOut.write(r));
+        } else {
+            System.out.println(generated);
+            System.out.printf(Locale.ROOT, "%n[%s, %s, %s] prefill %d tokens in %.1f ms (%.0f tokens/s); %d tokens at %.2f ms/token (%.1f tokens/s)%s%n",
+                    config.architecture(), method, run.device(), ids.length, prefillMs, ids.length / (prefillMs / 1e3), n, msPerToken, 1e3 / msPerToken,
+                    eos ? ", stopped at EOS" : "");
+        }
+        return 0;
+    }
+
+    private Run onCpu(int[] ids, ParisKvConfig kv, Sampler sampler, LlamaConfig config) {
         try (LlamaModel m = LlamaModel.load(model, method, kv); Session s = m.newSession()) {
             int chunk = LlamaModel.PREFILL_CHUNK;
             long t0 = System.nanoTime();
@@ -94,33 +143,27 @@ final class GenerateCommand implements Callable<Integer> {
             long t1 = System.nanoTime();
             int[] out = s.generate(sampler, maxTokens, config.eosTokenIds()::contains);
             long t2 = System.nanoTime();
-            int n = out.length;
-            boolean eos = n < maxTokens;
-            double prefillMs = (t1 - t0) / 1e6, decodeMs = (t2 - t1) / 1e6, msPerToken = decodeMs / Math.max(1, n);
-            String generated = tokenizer.decode(out);
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("model", model.toString());
-            r.put("architecture", config.architecture());
-            r.put("method", method);
-            r.put("prompt_tokens", ids.length);
-            r.put("generated_tokens", n);
-            r.put("stopped", eos ? "eos" : "max_tokens");
-            r.put("text", generated);
-            r.put("prefill_ms", prefillMs);
-            r.put("prefill_tokens_per_s", ids.length / (prefillMs / 1e3));
-            r.put("ms_per_token", msPerToken);
-            r.put("tokens_per_s", 1e3 / msPerToken);
-            r.put("kv_bytes", m.cache().kvBytesHeld());
-            if (format.equals("json")) {
-                System.out.println(JsonOut.write(r));
-            } else {
-                System.out.println(generated);
-                System.out.printf(Locale.ROOT, "%n[%s, %s] prefill %d tokens in %.1f ms (%.0f tokens/s); %d tokens at %.2f ms/token (%.1f tokens/s)%s%n",
-                        config.architecture(), method, ids.length, prefillMs, ids.length / (prefillMs / 1e3), n, msPerToken, 1e3 / msPerToken,
-                        eos ? ", stopped at EOS" : "");
-            }
+            return new Run(t1 - t0, t2 - t1, out, m.cache().kvBytesHeld(), "java");
         }
-        return 0;
+    }
+
+    /** The device forward ({@link DeviceLlama}): ParisKV or full attention only (the methods DeviceDecoder runs). */
+    private Run onDevice(Backend b, int[] ids, ParisKvConfig kv, Sampler sampler, LlamaConfig config) {
+        try (DeviceLlama d = DeviceLlama.load(model, b, kv, method.equals("full"), ids.length + maxTokens + 1, b.device().backend() == BackendKind.CUDA)) {
+            long t0 = System.nanoTime();
+            float[] logits = d.prefill(ids);
+            long t1 = System.nanoTime();
+            int[] out = new int[maxTokens];
+            int n = 0;
+            while (n < maxTokens) { // as Session.generate: a stop token ends it unfed
+                int t = sampler.sample(logits);
+                if (config.eosTokenIds().contains(t)) break;
+                logits = d.decode(t);
+                out[n++] = t;
+            }
+            long t2 = System.nanoTime();
+            return new Run(t1 - t0, t2 - t1, Arrays.copyOf(out, n), -1, b.device().spec());
+        }
     }
 
     private static String readPrompt(Path f) throws IOException {

@@ -57,6 +57,23 @@ class GenerateCommandTest {
     }
 
     @Test
+    void deviceOpenClGeneratesTheCpuEnginesGreedyText() throws Exception {
+        org.pariskv.compute.OpenClTestSupport.openClDevice();
+        String bundled = org.pariskv.model.BundledModel.directory().toString();
+        String prompt = Files.readString(org.pariskv.model.BundledModel.directory().resolve("heldout.txt")).substring(0, 200);
+        String[] base = {"generate", "--model", bundled, "--prompt", prompt, "--max-tokens", "12", "--method", "full", "--format", "json"};
+        CliRun cpu = CliRun.of(base);
+        CliRun dev = CliRun.of(append(base, "--device", "opencl"));
+        assertEquals(0, dev.code(), dev.err());
+        Map<?, ?> c = (Map<?, ?>) Json.parse(cpu.out().trim()), d = (Map<?, ?>) Json.parse(dev.out().trim());
+        assertEquals(c.get("text"), d.get("text"), "greedy text on the device");
+        assertTrue(((String) d.get("device")).startsWith("opencl"), dev.out());
+        CliRun quest = CliRun.of("generate", "--model", bundled, "--prompt", "abc", "--method", "quest", "--device", "opencl");
+        assertEquals(2, quest.code());
+        assertTrue(quest.err().contains("pariskv or full"), quest.err());
+    }
+
+    @Test
     void badInputExitsTwoWithAOneLineReason() throws Exception {
         String m = model.toString();
         assertBad(CliRun.of("generate", "--model", m, "--max-tokens", "3"), "--prompt");
