@@ -42,11 +42,13 @@ public final class DeviceLlama implements AutoCloseable {
     private final LlamaConfig c;
     private final Attention attention;
     private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final List<DeviceBuffer> slices = new ArrayList<>(); // views of owned buffers, closed first
     private final List<ExecutionPlan> plans = new ArrayList<>();
     private final ExecutionPlan[] before, after;
-    private final DeviceBuffer tokens, positions, q, k, v, att, logits;
+    private final DeviceBuffer tokens, positions, qkv, q, k, v, att, logits;
+    private final long kOffset, vOffset;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment stepSeg, qSeg, kSeg, vSeg, attSeg, logitsSeg;
+    private final MemorySegment stepSeg, qkvSeg, attSeg, logitsSeg;
     private final float[] qh, kh, vh, outh;
     private int length;
     private float[] last;
@@ -79,9 +81,14 @@ public final class DeviceLlama implements AutoCloseable {
             tokens = allocate(4);
             positions = allocate(4);
             DeviceBuffer x = allocate(4L * dim), xb = allocate(4L * dim), tmp = allocate(4L * dim);
-            q = allocate(4L * qRow);
-            k = allocate(4L * kvRow);
-            v = allocate(4L * kvRow);
+            // q, k, v as slices of one buffer: the host reads them back in one copy per layer
+            long align = backend.sliceAlignment();
+            kOffset = roundUp(4L * qRow, align);
+            vOffset = kOffset + roundUp(4L * kvRow, align);
+            qkv = allocate(vOffset + 4L * kvRow);
+            q = slice(qkv, 0, 4L * qRow);
+            k = slice(qkv, kOffset, 4L * kvRow);
+            v = slice(qkv, vOffset, 4L * kvRow);
             att = allocate(4L * qRow);
             DeviceBuffer h1 = allocate(4L * ff), h3 = allocate(4L * ff);
             logits = allocate(4L * vocab);
@@ -120,9 +127,7 @@ public final class DeviceLlama implements AutoCloseable {
                 after[l] = plan(h, cudaGraph);
             }
             stepSeg = arena.allocate(8, 64);
-            qSeg = arena.allocate(4L * qRow, 64);
-            kSeg = arena.allocate(4L * kvRow, 64);
-            vSeg = arena.allocate(4L * kvRow, 64);
+            qkvSeg = arena.allocate(qkv.bytes(), 64);
             attSeg = arena.allocate(4L * qRow, 64);
             logitsSeg = arena.allocate(4L * vocab, 64);
             qh = new float[qRow];
@@ -199,12 +204,10 @@ public final class DeviceLlama implements AutoCloseable {
         backend.copyIn(positions, stepSeg.asSlice(4, 4));
         for (int l = 0; l < c.layers(); l++) {
             before[l].execute();
-            backend.copyOut(qSeg, q); // blocking: waits for the layer's tasks
-            backend.copyOut(kSeg, k);
-            backend.copyOut(vSeg, v);
-            MemorySegment.copy(qSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
-            MemorySegment.copy(kSeg, ValueLayout.JAVA_FLOAT, 0, kh, 0, kh.length);
-            MemorySegment.copy(vSeg, ValueLayout.JAVA_FLOAT, 0, vh, 0, vh.length);
+            backend.copyOut(qkvSeg, qkv); // blocking: waits for the layer's tasks
+            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
+            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, kOffset, kh, 0, kh.length);
+            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, vOffset, vh, 0, vh.length);
             attention.decode(l, qh, kh, vh, outh);
             MemorySegment.copy(outh, 0, attSeg, ValueLayout.JAVA_FLOAT, 0, outh.length);
             backend.copyIn(att, attSeg);
@@ -226,6 +229,16 @@ public final class DeviceLlama implements AutoCloseable {
         DeviceBuffer b = backend.allocate(bytes);
         owned.add(b);
         return b;
+    }
+
+    private DeviceBuffer slice(DeviceBuffer parent, long offset, long bytes) {
+        DeviceBuffer b = backend.slice(parent, offset, bytes);
+        slices.add(b);
+        return b;
+    }
+
+    private static long roundUp(long n, long to) {
+        return (n + to - 1) / to * to;
     }
 
     private DeviceBuffer upload(Matrix m) {
@@ -298,6 +311,7 @@ public final class DeviceLlama implements AutoCloseable {
     private void release() {
         for (ExecutionPlan p : plans) p.close();
         if (attention != null) attention.close();
+        for (DeviceBuffer b : slices) b.close();
         for (DeviceBuffer b : owned) b.close();
         arena.close();
     }
