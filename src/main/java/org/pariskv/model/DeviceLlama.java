@@ -23,12 +23,13 @@ import org.pariskv.model.device.ModelKernels;
 /**
  * Decode steps of a {@link LlamaModel} checkpoint on a compute backend: the weights are uploaded once as bf16
  * {@link DeviceBuffer}s, and every layer's norms, matrix-vector products, RoPE and SwiGLU are {@link ModelKernels}
- * tasks in two TaskGraphs per layer, one before attention and one after (the token's embedding opens the first,
- * the final norm and LM head close the last). Attention in between is one {@link DeviceDecoder} per layer on
+ * tasks in TaskGraphs that run between two attentions: graph {@code l} is layer {@code l-1}'s MLP half (or the
+ * token's embedding) and layer {@code l}'s q/k/v projections, norms and RoPE; the last ends with the final norm and
+ * LM head ({@code layers + 1} graphs a step). Attention in between is one {@link DeviceDecoder} per layer on
  * OpenCL/CUDA (on the java backend, a {@link KvCache} layer): {@code dense} picks exact full attention, else ParisKV.
  *
- * <p>This first version copies each layer's q, k, v to the host for the decoder and its output back (3 + 1 small
- * blocking copies a layer): DeviceDecoder takes host arrays. So on CUDA each half-layer graph is recorded
+ * <p>This first version copies each layer's q, k, v to the host for the decoder and its output back (2 small
+ * blocking copies a layer): DeviceDecoder takes host arrays. So on CUDA each of those graphs is recorded
  * ({@link ExecutionPlan#withCudaGraph}), not the whole token step. Prefill runs on the CPU model (full causal
  * attention, chunked) and hands each layer's post-RoPE K/V to that layer's decoder, which builds its index.
  * One sequence; not thread-safe.
@@ -44,7 +45,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final List<DeviceBuffer> slices = new ArrayList<>(); // views of owned buffers, closed first
     private final List<ExecutionPlan> plans = new ArrayList<>();
-    private final ExecutionPlan[] before, after;
+    private final ExecutionPlan[] steps;
     private final DeviceBuffer tokens, positions, qkv, q, k, v, att, logits;
     private final long kOffset, vOffset;
     private final Arena arena = Arena.ofShared();
@@ -93,38 +94,41 @@ public final class DeviceLlama implements AutoCloseable {
             DeviceBuffer h1 = allocate(4L * ff), h3 = allocate(4L * ff);
             logits = allocate(4L * vocab);
             int layers = c.layers();
-            before = new ExecutionPlan[layers];
-            after = new ExecutionPlan[layers];
-            for (int l = 0; l < layers; l++) {
-                LlamaWeights.Layer lw = w.layers[l];
-                TaskGraph g = new TaskGraph("layer" + l + ".attention").source(ModelKernels.class);
-                if (l == 0) g.task("embedding", Grid.linear(dim, LINEAR), embedding, tokens, x, 1, dim);
-                g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps)
-                        .task("matvec", Grid.groups(qRow, ModelKernels.GROUP), upload(lw.wq()), xb, q, qRow, dim)
-                        .task("matvec", Grid.groups(kvRow, ModelKernels.GROUP), upload(lw.wk()), xb, k, kvRow, dim)
-                        .task("matvec", Grid.groups(kvRow, ModelKernels.GROUP), upload(lw.wv()), xb, v, kvRow, dim);
-                if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
-                    g.task("rmsnorm", Grid.groups(c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
-                            .task("rmsnorm", Grid.groups(c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
+            // graph l: the MLP half of layer l-1 (or the embedding), then the attention inputs of layer l; graph
+            // `layers` ends with the final norm and LM head. The host attends between graph l and l+1.
+            steps = new ExecutionPlan[layers + 1];
+            TaskGraph g = new TaskGraph("embedding.layer0").source(ModelKernels.class)
+                    .task("embedding", Grid.linear(dim, LINEAR), embedding, tokens, x, 1, dim);
+            for (int l = 0; l <= layers; l++) {
+                if (l > 0) {
+                    LlamaWeights.Layer lw = w.layers[l - 1];
+                    matvec(g, upload(lw.wo()), att, tmp, dim, qRow);
+                    g.task("add", Grid.linear(dim, LINEAR), x, tmp, dim)
+                            .task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps);
+                    matvec(g, upload(lw.gate()), xb, h1, ff, dim);
+                    matvec(g, upload(lw.up()), xb, h3, ff, dim);
+                    g.task("swiglu", Grid.linear(ff, LINEAR), h1, h3, ff);
+                    matvec(g, upload(lw.down()), h1, tmp, dim, ff);
+                    g.task("add", Grid.linear(dim, LINEAR), x, tmp, dim);
                 }
-                g.task("rope", Grid.linear(qRow / 2, LINEAR), q, invFreq, positions, 1, c.heads(), hd)
-                        .task("rope", Grid.linear(kvRow / 2, LINEAR), k, invFreq, positions, 1, c.kvHeads(), hd);
-                before[l] = plan(g, cudaGraph);
-
-                TaskGraph h = new TaskGraph("layer" + l + ".mlp").source(ModelKernels.class)
-                        .task("matvec", Grid.groups(dim, ModelKernels.GROUP), upload(lw.wo()), att, tmp, dim, qRow)
-                        .task("add", Grid.linear(dim, LINEAR), x, tmp, dim)
-                        .task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps)
-                        .task("matvec", Grid.groups(ff, ModelKernels.GROUP), upload(lw.gate()), xb, h1, ff, dim)
-                        .task("matvec", Grid.groups(ff, ModelKernels.GROUP), upload(lw.up()), xb, h3, ff, dim)
-                        .task("swiglu", Grid.linear(ff, LINEAR), h1, h3, ff)
-                        .task("matvec", Grid.groups(dim, ModelKernels.GROUP), upload(lw.down()), h1, tmp, dim, ff)
-                        .task("add", Grid.linear(dim, LINEAR), x, tmp, dim);
-                if (l == layers - 1) {
-                    h.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, finalNorm, dim, eps)
-                            .task("matvec", Grid.groups(vocab, ModelKernels.GROUP), lmHead, xb, logits, vocab, dim);
+                if (l < layers) {
+                    LlamaWeights.Layer lw = w.layers[l];
+                    g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps);
+                    matvec(g, upload(lw.wq()), xb, q, qRow, dim);
+                    matvec(g, upload(lw.wk()), xb, k, kvRow, dim);
+                    matvec(g, upload(lw.wv()), xb, v, kvRow, dim);
+                    if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
+                        g.task("rmsnorm", Grid.groups(c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
+                                .task("rmsnorm", Grid.groups(c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
+                    }
+                    g.task("rope", Grid.linear(qRow / 2, LINEAR), q, invFreq, positions, 1, c.heads(), hd)
+                            .task("rope", Grid.linear(kvRow / 2, LINEAR), k, invFreq, positions, 1, c.kvHeads(), hd);
+                } else {
+                    g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, finalNorm, dim, eps);
+                    matvec(g, lmHead, xb, logits, vocab, dim);
                 }
-                after[l] = plan(h, cudaGraph);
+                steps[l] = plan(g, cudaGraph);
+                g = new TaskGraph("layer" + l + ".mlp.layer" + (l + 1)).source(ModelKernels.class);
             }
             stepSeg = arena.allocate(8, 64);
             qkvSeg = arena.allocate(qkv.bytes(), 64);
@@ -202,8 +206,8 @@ public final class DeviceLlama implements AutoCloseable {
         stepSeg.set(ValueLayout.JAVA_INT, 4, length);
         backend.copyIn(tokens, stepSeg.asSlice(0, 4));
         backend.copyIn(positions, stepSeg.asSlice(4, 4));
+        steps[0].execute();
         for (int l = 0; l < c.layers(); l++) {
-            before[l].execute();
             backend.copyOut(qkvSeg, qkv); // blocking: waits for the layer's tasks
             MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
             MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, kOffset, kh, 0, kh.length);
@@ -211,7 +215,7 @@ public final class DeviceLlama implements AutoCloseable {
             attention.decode(l, qh, kh, vh, outh);
             MemorySegment.copy(outh, 0, attSeg, ValueLayout.JAVA_FLOAT, 0, outh.length);
             backend.copyIn(att, attSeg);
-            after[l].execute();
+            steps[l + 1].execute();
         }
         backend.copyOut(logitsSeg, logits);
         length++;
@@ -223,6 +227,11 @@ public final class DeviceLlama implements AutoCloseable {
         ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF).withCudaGraph(cudaGraph);
         plans.add(p);
         return p;
+    }
+
+    /** {@code out = W · in}: four weights a load where the row length allows ({@link ModelKernels#matvec4}). */
+    private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int rows, int cols) {
+        g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups(rows, ModelKernels.GROUP), w, in, out, rows, cols);
     }
 
     private DeviceBuffer allocate(long bytes) {

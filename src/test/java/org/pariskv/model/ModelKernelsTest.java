@@ -110,7 +110,7 @@ class ModelKernelsTest {
     }
 
     @Test
-    void matvecMatchesMatrixWithinF32RoundingAndIsBitEqualAcrossBackends() {
+    void matvecAndMatvec4MatchMatrixWithinF32RoundingAndAreBitEqualAcrossBackends() {
         Random r = new Random(3);
         int[][] shapes = {{1, 96, 64}, {2, 256, 768}, {1, 37, 4096}};
         for (int[] sh : shapes) {
@@ -119,16 +119,22 @@ class ModelKernelsTest {
             float[] x = gaussian(r, n * cols, 1);
             float[] want = new float[n * rows];
             matrix(w, rows, cols).matmul(x, n, want);
-            float[] first = null;
+            float[] first = null, firstWide = null;
+            long[] wide = new long[rows * cols / 4]; // the same bytes, four weights a long (little-endian)
+            MemorySegment.ofArray(wide).copyFrom(MemorySegment.ofArray(w));
             for (DeviceSpec s : specs()) {
-                float[] out = new float[n * rows];
+                float[] out = new float[n * rows], out4 = new float[n * rows];
                 run(s, "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), new Object[] {out}, w, x, out, rows, cols);
+                run(s, "matvec4", Grid.groups((long) n * rows, ModelKernels.GROUP), new Object[] {out4}, wide, x, out4, rows, cols);
+                if (firstWide == null) firstWide = out4;
+                else assertArrayEquals(firstWide, out4, "matvec4: JVM and device differ");
                 for (int t = 0; t < n; t++) {
                     for (int o = 0; o < rows; o++) {
                         double mag = 0;
                         for (int c = 0; c < cols; c++) mag += Math.abs(ModelKernels.bf16(w[o * cols + c]) * x[t * cols + c]);
                         int i = t * rows + o;
                         assertEquals(want[i], out[i], 1e-5 * mag, "matvec " + n + "x" + rows + "x" + cols + " [" + i + "] on " + s);
+                        assertEquals(want[i], out4[i], 1e-5 * mag, "matvec4 " + n + "x" + rows + "x" + cols + " [" + i + "] on " + s);
                     }
                 }
                 if (first == null) first = out;
