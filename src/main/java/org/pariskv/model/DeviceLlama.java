@@ -32,7 +32,7 @@ import org.pariskv.model.device.ModelKernels;
  * blocking copies a layer): DeviceDecoder takes host arrays. So on CUDA each of those graphs is recorded
  * ({@link ExecutionPlan#withCudaGraph}), not the whole token step. Prefill runs on the CPU model (full causal
  * attention, chunked) and hands each layer's post-RoPE K/V to that layer's decoder, which builds its index.
- * One sequence; not thread-safe.
+ * A fixed batch of sequences that decode together, each at its own length (ragged, as DeviceDecoder); not thread-safe.
  */
 public final class DeviceLlama implements AutoCloseable {
 
@@ -51,13 +51,14 @@ public final class DeviceLlama implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment stepSeg, qkvSeg, attSeg, logitsSeg;
     private final float[] qh, kh, vh, outh;
-    private int length;
-    private float[] last;
+    private final int batch, capacity;
+    private final int[] lengths;
+    private final float[][] last;
     private boolean closed;
 
     /** What a layer's attention does with the post-RoPE rows of one token (the decoder, or the CPU cache). */
     private interface Attention extends AutoCloseable {
-        void prefill(int layer, float[] k, float[] v, int n);
+        void prefill(int layer, int seq, float[] k, float[] v, int n);
 
         void decode(int layer, float[] q, float[] k, float[] v, float[] out);
 
@@ -65,8 +66,15 @@ public final class DeviceLlama implements AutoCloseable {
         void close();
     }
 
-    private DeviceLlama(Backend backend, LlamaModel cpu, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+    private DeviceLlama(Backend backend, LlamaModel cpu, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
+        if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
+        if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive, got " + capacity);
         this.backend = backend;
+        this.batch = batch;
+        this.capacity = capacity;
+        this.lengths = new int[batch];
+        this.last = new float[batch][];
+        int n = batch;
         this.cpu = cpu;
         this.c = cpu.config();
         LlamaWeights w = cpu.weights();
@@ -79,67 +87,68 @@ public final class DeviceLlama implements AutoCloseable {
             DeviceBuffer finalNorm = upload(w.finalNorm);
             DeviceBuffer invFreq = upload(new Rope(c).inverseFrequencies());
             // activations of one token
-            tokens = allocate(4);
-            positions = allocate(4);
-            DeviceBuffer x = allocate(4L * dim), xb = allocate(4L * dim), tmp = allocate(4L * dim);
+            // activations of one token per sequence, [batch][size]
+            tokens = allocate(4L * n);
+            positions = allocate(4L * n);
+            DeviceBuffer x = allocate(4L * n * dim), xb = allocate(4L * n * dim), tmp = allocate(4L * n * dim);
             // q, k, v as slices of one buffer: the host reads them back in one copy per layer
             long align = backend.sliceAlignment();
-            kOffset = roundUp(4L * qRow, align);
-            vOffset = kOffset + roundUp(4L * kvRow, align);
-            qkv = allocate(vOffset + 4L * kvRow);
-            q = slice(qkv, 0, 4L * qRow);
-            k = slice(qkv, kOffset, 4L * kvRow);
-            v = slice(qkv, vOffset, 4L * kvRow);
-            att = allocate(4L * qRow);
-            DeviceBuffer h1 = allocate(4L * ff), h3 = allocate(4L * ff);
-            logits = allocate(4L * vocab);
+            kOffset = roundUp(4L * n * qRow, align);
+            vOffset = kOffset + roundUp(4L * n * kvRow, align);
+            qkv = allocate(vOffset + 4L * n * kvRow);
+            q = slice(qkv, 0, 4L * n * qRow);
+            k = slice(qkv, kOffset, 4L * n * kvRow);
+            v = slice(qkv, vOffset, 4L * n * kvRow);
+            att = allocate(4L * n * qRow);
+            DeviceBuffer h1 = allocate(4L * n * ff), h3 = allocate(4L * n * ff);
+            logits = allocate(4L * n * vocab);
             int layers = c.layers();
             // graph l: the MLP half of layer l-1 (or the embedding), then the attention inputs of layer l; graph
             // `layers` ends with the final norm and LM head. The host attends between graph l and l+1.
             steps = new ExecutionPlan[layers + 1];
             TaskGraph g = new TaskGraph("embedding.layer0").source(ModelKernels.class)
-                    .task("embedding", Grid.linear(dim, LINEAR), embedding, tokens, x, 1, dim);
+                    .task("embedding", Grid.linear((long) n * dim, LINEAR), embedding, tokens, x, n, dim);
             for (int l = 0; l <= layers; l++) {
                 if (l > 0) {
                     LlamaWeights.Layer lw = w.layers[l - 1];
-                    matvec(g, upload(lw.wo()), att, tmp, dim, qRow);
-                    g.task("add", Grid.linear(dim, LINEAR), x, tmp, dim)
-                            .task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps);
-                    matvec(g, upload(lw.gate()), xb, h1, ff, dim);
-                    matvec(g, upload(lw.up()), xb, h3, ff, dim);
-                    g.task("swiglu", Grid.linear(ff, LINEAR), h1, h3, ff);
-                    matvec(g, upload(lw.down()), h1, tmp, dim, ff);
-                    g.task("add", Grid.linear(dim, LINEAR), x, tmp, dim);
+                    matvec(g, upload(lw.wo()), att, tmp, n, dim, qRow);
+                    g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim)
+                            .task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps);
+                    matvec(g, upload(lw.gate()), xb, h1, n, ff, dim);
+                    matvec(g, upload(lw.up()), xb, h3, n, ff, dim);
+                    g.task("swiglu", Grid.linear((long) n * ff, LINEAR), h1, h3, n * ff);
+                    matvec(g, upload(lw.down()), h1, tmp, n, dim, ff);
+                    g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim);
                 }
                 if (l < layers) {
                     LlamaWeights.Layer lw = w.layers[l];
-                    g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps);
-                    matvec(g, upload(lw.wq()), xb, q, qRow, dim);
-                    matvec(g, upload(lw.wk()), xb, k, kvRow, dim);
-                    matvec(g, upload(lw.wv()), xb, v, kvRow, dim);
+                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps);
+                    matvec(g, upload(lw.wq()), xb, q, n, qRow, dim);
+                    matvec(g, upload(lw.wk()), xb, k, n, kvRow, dim);
+                    matvec(g, upload(lw.wv()), xb, v, n, kvRow, dim);
                     if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
-                        g.task("rmsnorm", Grid.groups(c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
-                                .task("rmsnorm", Grid.groups(c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
+                        g.task("rmsnorm", Grid.groups((long) n * c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
+                                .task("rmsnorm", Grid.groups((long) n * c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
                     }
-                    g.task("rope", Grid.linear(qRow / 2, LINEAR), q, invFreq, positions, 1, c.heads(), hd)
-                            .task("rope", Grid.linear(kvRow / 2, LINEAR), k, invFreq, positions, 1, c.kvHeads(), hd);
+                    g.task("rope", Grid.linear((long) n * qRow / 2, LINEAR), q, invFreq, positions, n, c.heads(), hd)
+                            .task("rope", Grid.linear((long) n * kvRow / 2, LINEAR), k, invFreq, positions, n, c.kvHeads(), hd);
                 } else {
-                    g.task("rmsnorm", Grid.groups(1, ModelKernels.GROUP), xb, x, finalNorm, dim, eps);
-                    matvec(g, lmHead, xb, logits, vocab, dim);
+                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, finalNorm, dim, eps);
+                    matvec(g, lmHead, xb, logits, n, vocab, dim);
                 }
                 steps[l] = plan(g, cudaGraph);
                 g = new TaskGraph("layer" + l + ".mlp.layer" + (l + 1)).source(ModelKernels.class);
             }
-            stepSeg = arena.allocate(8, 64);
+            stepSeg = arena.allocate(8L * n, 64);
             qkvSeg = arena.allocate(qkv.bytes(), 64);
-            attSeg = arena.allocate(4L * qRow, 64);
-            logitsSeg = arena.allocate(4L * vocab, 64);
-            qh = new float[qRow];
-            kh = new float[kvRow];
-            vh = new float[kvRow];
-            outh = new float[qRow];
-            attention = backend.device().backend() == BackendKind.JAVA ? cacheAttention(c.attentionShape(), kv, dense)
-                    : deviceAttention(c.attentionShape(), kv, dense, capacity, cudaGraph);
+            attSeg = arena.allocate(4L * n * qRow, 64);
+            logitsSeg = arena.allocate(4L * n * vocab, 64);
+            qh = new float[n * qRow];
+            kh = new float[n * kvRow];
+            vh = new float[n * kvRow];
+            outh = new float[n * qRow];
+            attention = backend.device().backend() == BackendKind.JAVA ? cacheAttention(c.attentionShape(), kv, dense, n)
+                    : deviceAttention(c.attentionShape(), kv, dense, n, capacity, cudaGraph);
         } catch (RuntimeException | Error e) {
             release();
             throw e;
@@ -147,16 +156,21 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     /**
-     * Loads {@code dir} (bf16 matrices) and uploads its weights to {@code backend}.
+     * Loads {@code dir} (bf16 matrices) for one sequence and uploads its weights to {@code backend}.
      *
      * @param dense     exact full attention in every layer, else ParisKV (dense below {@link ParisKvConfig#denseBelow()})
      * @param capacity  tokens the sequence may reach (prompt + generated), for the decoders' buffers
      * @param cudaGraph record each graph as a CUDA graph (CUDA only; elsewhere it says so once)
      */
     public static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+        return load(dir, backend, kv, dense, 1, capacity, cudaGraph);
+    }
+
+    /** {@link #load(Path, Backend, ParisKvConfig, boolean, int, boolean)} for {@code batch} sequences decoded together. */
+    public static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
         LlamaModel cpu = LlamaModel.load(dir, "full", kv); // prefill: full causal attention whatever the method
         try {
-            return new DeviceLlama(backend, cpu, kv, dense, capacity, cudaGraph);
+            return new DeviceLlama(backend, cpu, kv, dense, batch, capacity, cudaGraph);
         } catch (RuntimeException | Error e) {
             cpu.close();
             throw e;
@@ -167,45 +181,83 @@ public final class DeviceLlama implements AutoCloseable {
         return c;
     }
 
-    /** Tokens fed so far. */
+    public int batch() {
+        return batch;
+    }
+
+    /** Tokens sequence 0 holds. */
     public int length() {
-        return length;
+        return length(0);
     }
 
-    /** The next-token logits after the last token fed (null before any). */
+    /** Tokens sequence {@code seq} holds. */
+    public int length(int seq) {
+        checkSeq(seq);
+        return lengths[seq];
+    }
+
+    /** Sequence 0's next-token logits after the last token fed (null before any). */
     public float[] logits() {
-        return last == null ? null : last.clone();
+        return last[0] == null ? null : last[0].clone();
     }
 
-    /** Prefills the (empty) sequence on the CPU model and hands its K/V to the layers; returns the last logits. */
+    /** Prefills sequence 0 (see {@link #prefill(int, int[])}). */
     public float[] prefill(int[] prompt) {
+        return prefill(0, prompt);
+    }
+
+    /** Prefills the empty sequence {@code seq} on the CPU model and hands its K/V to the layers; returns the last logits. */
+    public float[] prefill(int seq, int[] prompt) {
         ensureOpen();
+        checkPrefill(seq, prompt.length);
         try (Session s = cpu.newSession()) {
-            return prefill(s.prefillRecorded(prompt));
+            return prefill(seq, s.prefillRecorded(prompt));
         }
     }
 
-    /** Stores a prefill record of the same checkpoint into the layers' attention (each builds its index). */
+    /** Prefills sequence 0 from a record (see {@link #prefill(int, PrefillRecord)}). */
     public float[] prefill(PrefillRecord r) {
-        ensureOpen();
-        if (length != 0) throw new IllegalStateException("prefill needs an empty sequence; this one holds " + length + " tokens");
-        if (!r.config().equals(c)) throw new IllegalArgumentException("the prefill record comes from another model");
-        for (PrefillRecord.Chunk ch : r.chunks()) {
-            for (int l = 0; l < c.layers(); l++) attention.prefill(l, ch.keys()[l], ch.values()[l], ch.n());
-            length += ch.n();
-        }
-        last = r.logits().clone();
-        return last.clone();
+        return prefill(0, r);
     }
 
-    /** One decode step: feeds {@code token} at the next position and returns the next-token logits. */
-    public float[] decode(int token) {
+    /** Stores a prefill record of the same checkpoint into sequence {@code seq} of every layer (each builds its index). */
+    public float[] prefill(int seq, PrefillRecord r) {
         ensureOpen();
-        if (token < 0 || token >= c.vocabSize()) throw new IllegalArgumentException("token " + token + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-        stepSeg.set(ValueLayout.JAVA_INT, 0, token);
-        stepSeg.set(ValueLayout.JAVA_INT, 4, length);
-        backend.copyIn(tokens, stepSeg.asSlice(0, 4));
-        backend.copyIn(positions, stepSeg.asSlice(4, 4));
+        if (!r.config().equals(c)) throw new IllegalArgumentException("the prefill record comes from another model");
+        checkPrefill(seq, r.tokens().length);
+        for (PrefillRecord.Chunk ch : r.chunks()) {
+            for (int l = 0; l < c.layers(); l++) attention.prefill(l, seq, ch.keys()[l], ch.values()[l], ch.n());
+            lengths[seq] += ch.n();
+        }
+        last[seq] = r.logits().clone();
+        return last[seq].clone();
+    }
+
+    /** One decode step of a one-sequence model: feeds {@code token} and returns the next-token logits. */
+    public float[] decode(int token) {
+        if (batch != 1) throw new IllegalStateException("a batch of " + batch + " sequences decodes with decode(int[])");
+        return decode(new int[] {token})[0];
+    }
+
+    /**
+     * One decode step of every sequence (a ragged batch: each at its own length): feeds {@code tokens[b]} to sequence
+     * {@code b} and returns each one's next-token logits. Checked before anything runs.
+     */
+    public float[][] decode(int[] tokens) {
+        ensureOpen();
+        if (tokens.length != batch) throw new IllegalArgumentException(batch + " sequences but " + tokens.length + " tokens");
+        for (int b = 0; b < batch; b++) {
+            if (tokens[b] < 0 || tokens[b] >= c.vocabSize()) {
+                throw new IllegalArgumentException("token " + b + " = " + tokens[b] + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            }
+            if (lengths[b] + 1 > capacity) throw new IllegalArgumentException("sequence " + b + " is full (capacity " + capacity + " tokens)");
+        }
+        for (int b = 0; b < batch; b++) {
+            stepSeg.setAtIndex(ValueLayout.JAVA_INT, b, tokens[b]);
+            stepSeg.setAtIndex(ValueLayout.JAVA_INT, batch + b, lengths[b]); // the position of the new token
+        }
+        backend.copyIn(this.tokens, stepSeg.asSlice(0, 4L * batch));
+        backend.copyIn(positions, stepSeg.asSlice(4L * batch, 4L * batch));
         steps[0].execute();
         for (int l = 0; l < c.layers(); l++) {
             backend.copyOut(qkvSeg, qkv); // blocking: waits for the layer's tasks
@@ -218,9 +270,25 @@ public final class DeviceLlama implements AutoCloseable {
             steps[l + 1].execute();
         }
         backend.copyOut(logitsSeg, logits);
-        length++;
-        last = logitsSeg.toArray(ValueLayout.JAVA_FLOAT);
-        return last.clone();
+        float[][] out = new float[batch][];
+        int vocab = c.vocabSize();
+        for (int b = 0; b < batch; b++) {
+            lengths[b]++;
+            last[b] = logitsSeg.asSlice(4L * b * vocab, 4L * vocab).toArray(ValueLayout.JAVA_FLOAT);
+            out[b] = last[b].clone();
+        }
+        return out;
+    }
+
+    private void checkSeq(int seq) {
+        if (seq < 0 || seq >= batch) throw new IllegalArgumentException("sequence " + seq + " out of range [0, " + batch + ")");
+    }
+
+    private void checkPrefill(int seq, int tokens) {
+        checkSeq(seq);
+        if (lengths[seq] != 0) throw new IllegalStateException("prefill needs an empty sequence; sequence " + seq + " holds " + lengths[seq] + " tokens");
+        if (tokens == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        if (tokens > capacity) throw new IllegalArgumentException("a prompt of " + tokens + " tokens exceeds the capacity of " + capacity);
     }
 
     private ExecutionPlan plan(TaskGraph g, boolean cudaGraph) {
@@ -230,8 +298,8 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     /** {@code out = W · in}: four weights a load where the row length allows ({@link ModelKernels#matvec4}). */
-    private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int rows, int cols) {
-        g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups(rows, ModelKernels.GROUP), w, in, out, rows, cols);
+    private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int n, int rows, int cols) {
+        g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
     }
 
     private DeviceBuffer allocate(long bytes) {
@@ -263,19 +331,19 @@ public final class DeviceLlama implements AutoCloseable {
         return b;
     }
 
-    private Attention deviceAttention(ModelShape shape, ParisKvConfig kv, boolean dense, int capacity, boolean cudaGraph) {
+    private Attention deviceAttention(ModelShape shape, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
         DeviceDecoder[] layers = new DeviceDecoder[shape.layers()];
         try {
             DeviceDecoder.Options o = DeviceDecoder.Options.defaults().withCudaGraphs(cudaGraph);
-            for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), kv, 1, capacity, o);
+            for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), kv, batch, capacity, o);
         } catch (RuntimeException | Error e) {
             for (DeviceDecoder d : layers) if (d != null) d.close();
             throw e;
         }
         return new Attention() {
             @Override
-            public void prefill(int layer, float[] k, float[] v, int n) {
-                layers[layer].prefill(0, k, v, n);
+            public void prefill(int layer, int seq, float[] k, float[] v, int n) {
+                layers[layer].prefill(seq, k, v, n);
             }
 
             @Override
@@ -291,14 +359,14 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     /** The java backend has no DeviceDecoder: attention reads a CPU {@link KvCache} (full or pariskv). */
-    private static Attention cacheAttention(ModelShape shape, ParisKvConfig kv, boolean dense) {
+    private static Attention cacheAttention(ModelShape shape, ParisKvConfig kv, boolean dense, int batch) {
         KvCache cache = KvCache.create(shape, kv, Methods.byName(dense ? "full" : "pariskv"));
-        int seq = cache.newSequence();
-        int[] seqs = {seq};
+        int[] seqs = new int[batch];
+        for (int b = 0; b < batch; b++) seqs[b] = cache.newSequence();
         return new Attention() {
             @Override
-            public void prefill(int layer, float[] k, float[] v, int n) {
-                cache.layer(layer).prefill(seq, k, v, n);
+            public void prefill(int layer, int seq, float[] k, float[] v, int n) {
+                cache.layer(layer).prefill(seqs[seq], k, v, n);
             }
 
             @Override

@@ -21,7 +21,7 @@ import org.pariskv.compute.OpenClTestSupport;
 
 /**
  * The device forward ({@link DeviceLlama}) against the CPU model ({@link LlamaModel}) on the bundled checkpoint,
- * on OpenCL (PoCL on CI), and on the java backend with tiny random checkpoints (Llama and Qwen3). Both decode
+ * on OpenCL (PoCL on CI), and on the java backend with a tiny random Qwen3 checkpoint. Both decode
  * greedily on their own; the tokens must agree. Logits: the device's matvecs sum in another f32 order than the CPU's
  * SIMD dots, and its attention (DeviceDecoder) has its own softmax arithmetic, so logits differ by rounding that the
  * layers carry forward: full attention within {@link #FULL_TOLERANCE} of the largest |logit|, ParisKV (where the
@@ -120,9 +120,45 @@ class DeviceLlamaTest {
     }
 
     @Test
-    void javaBackendMatchesTheCpuModelOnTinyLlamaAndQwen3() {
+    void aRaggedBatchOnOpenClMatchesTheCpuModelsBatch() throws IOException {
+        Backend b = Backends.open(OpenClTestSupport.openClDevice());
+        ParisKvConfig kv = ParisKvConfig.defaults();
+        Path dir = BundledModel.directory();
+        int[][] prompts = {prompt(300), prompt(120)}; // different lengths: each row at its own position
+        try (LlamaModel cpu = LlamaModel.load(dir, "full", kv); DeviceLlama dev = DeviceLlama.load(dir, b, kv, true, 2, 512, false);
+             Session s0 = cpu.newSession(); Session s1 = cpu.newSession()) {
+            java.util.List<Session> sessions = java.util.List.of(s0, s1);
+            float[][] want = new float[2][], got = new float[2][];
+            for (int i = 0; i < 2; i++) {
+                PrefillRecord r = sessions.get(i).prefillRecorded(prompts[i]);
+                want[i] = r.logits();
+                got[i] = dev.prefill(i, r);
+            }
+            double worst = 0;
+            for (int step = 0; step < 12; step++) {
+                int[] tokens = new int[2];
+                for (int i = 0; i < 2; i++) {
+                    tokens[i] = Sampler.greedy().sample(want[i]);
+                    assertEquals(tokens[i], Sampler.greedy().sample(got[i]), "sequence " + i + ", step " + step);
+                }
+                want = cpu.decode(sessions, tokens);
+                got = dev.decode(tokens);
+                for (int i = 0; i < 2; i++) worst = Math.max(worst, relative(want[i], got[i]));
+            }
+            assertTrue(worst <= FULL_TOLERANCE, "logits differ by " + worst);
+            assertEquals(prompts[0].length + 12, dev.length(0));
+            assertEquals(prompts[1].length + 12, dev.length(1));
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> dev.decode(new int[] {1}));
+            assertTrue(e.getMessage().contains("2 sequences but 1 tokens"), e.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> dev.decode(1), "a batch decodes with decode(int[])");
+        }
+    }
+
+    @Test
+    void javaBackendMatchesTheCpuModelOnATinyQwen3() {
         Backend b = Backends.open(DeviceSpec.JAVA);
-        for (TinyCheckpoint.Spec spec : new TinyCheckpoint.Spec[] {TinyCheckpoint.Spec.small(), TinyCheckpoint.Spec.small().qwen3()}) {
+        // Qwen3: the Llama path plus per-head q/k norms (the JVM executor is too slow for more than one small model)
+        for (TinyCheckpoint.Spec spec : new TinyCheckpoint.Spec[] {TinyCheckpoint.Spec.small().qwen3()}) {
             Path dir = TinyCheckpoint.write(tmp.resolve(spec.architecture()), spec).dir;
             ParisKvConfig kv = ParisKvConfig.defaults();
             int[] prompt = new int[12];
@@ -135,14 +171,19 @@ class DeviceLlamaTest {
     }
 
     @Test
-    void refusesAnUnknownTokenAndUseAfterClose() {
+    void refusesAnUnknownTokenAFullSequenceAndUseAfterClose() {
         Backend b = Backends.open(DeviceSpec.JAVA);
         Path dir = TinyCheckpoint.write(tmp.resolve("t"), TinyCheckpoint.Spec.small()).dir;
-        DeviceLlama dev = DeviceLlama.load(dir, b, ParisKvConfig.defaults(), true, 64, false);
+        DeviceLlama dev = DeviceLlama.load(dir, b, ParisKvConfig.defaults(), true, 4, false);
         dev.prefill(new int[] {1, 2, 3});
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> dev.decode(256));
         assertTrue(e.getMessage().contains("256"), e.getMessage());
         assertEquals(3, dev.length(), "a refused step changes nothing");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> dev.prefill(new int[] {4}), "sequence 0 is not empty");
+        dev.decode(1); // the JVM executor is slow: one step to the capacity of 4
+        var full = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> dev.decode(1));
+        assertTrue(full.getMessage().contains("full (capacity 4"), full.getMessage());
+        assertEquals(4, dev.length());
         dev.close();
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> dev.decode(1));
     }
