@@ -9,7 +9,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.DeviceSpec;
+import org.pariskv.compute.Devices;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.OpenClTestSupport;
 import org.pariskv.compute.graph.DataTransferMode;
@@ -19,7 +21,7 @@ import org.pariskv.encode.Bf16;
 import org.pariskv.model.device.ModelKernels;
 
 /**
- * Each kernel of {@link ModelKernels} on the JVM executor and on OpenCL (PoCL on CI) against the CPU model's own
+ * Each kernel of {@link ModelKernels} on the JVM executor, on OpenCL (PoCL on CI) and on CUDA where present, against the CPU model's own
  * routines ({@link Matrix}, {@link Rope}, {@code LlamaModel.rmsnorm}, {@code LlamaModel.silu}). Tolerances:
  * <ul>
  *   <li>embedding, residual add: bit-equal everywhere (no rounding besides the one the CPU does);</li>
@@ -35,8 +37,12 @@ class ModelKernelsTest {
 
     private static final DataTransferMode EVERY = DataTransferMode.EVERY_EXECUTION;
 
+    /** The JVM, the OpenCL device, and the first CUDA device where there is one (every comparison runs on each). */
     private static List<DeviceSpec> specs() {
-        return List.of(DeviceSpec.JAVA, DeviceSpec.parse(OpenClTestSupport.openClDevice().spec()));
+        List<DeviceSpec> s = new ArrayList<>(List.of(DeviceSpec.JAVA, DeviceSpec.parse(OpenClTestSupport.openClDevice().spec())));
+        var cuda = Devices.list().of(BackendKind.CUDA);
+        if (!cuda.isEmpty()) s.add(DeviceSpec.parse(cuda.getFirst().spec()));
+        return s;
     }
 
     /** Runs one task: every array argument goes up, {@code out} comes back. */
