@@ -76,8 +76,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (device.backend() != BackendKind.JAVA) {
             // said, not silent: the model's own kernels (matrix products, norms, RoPE) are not device tasks yet
-            System.err.println("pariskv: note: the model runs on the Java engine; its device path is not built yet, so "
-                    + device.spec() + " is not used (pariskv bench --device " + device.spec() + " times ParisKV's decode there)");
+            System.err.println("pariskv: note: the demo runs the model on the Java engine, so " + device.spec() + " is not used"
+                    + " (pariskv generate --device " + device.spec() + " runs the model's decode steps there; pariskv bench times ParisKV's)");
         }
         List<Map<String, Object>> rows = new ArrayList<>();
         for (String m : methods) {
