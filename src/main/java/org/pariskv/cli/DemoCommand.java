@@ -11,7 +11,6 @@ import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.DeviceInfo;
-import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
@@ -60,7 +59,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        for (String m : methods) Methods.byName(m); // fail fast on a name
+        for (String m : methods) MethodChoice.parse(m); // fail fast on a name
         ParisKvConfig cfg = decode.config();
         DeviceInfo device = decode.resolveDevice();
         Path dir = model != null ? model : BundledModel.directory();
@@ -83,14 +82,14 @@ final class DemoCommand implements Callable<Integer> {
         for (String m : methods) {
             ModelAnswerer.Answer a;
             try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", 1, text && System.console() != null);
-                 ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, m, cfg), true)) {
+                 ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, MethodChoice.parse(m).registered(), MethodChoice.parse(m).config(cfg)), true)) {
                 // a short prompt first, past the dense threshold, so that neither method's times include the JIT's warm-up
                 answerer.answerTimed(WARM_UP.prompt(), AnswerScore.MAX_ANSWER_BYTES);
                 a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES);
                 p.stepper().accept(1);
             }
             Map<String, Object> row = new LinkedHashMap<>();
-            row.put("method", m);
+            row.put("method", MethodChoice.parse(m).label());
             row.put("answer", a.text());
             row.put("expected", task.expected());
             row.put("correct", AnswerScore.correct(task.expected(), a.text()));

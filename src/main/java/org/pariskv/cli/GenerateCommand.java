@@ -9,7 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
-import org.pariskv.method.Methods;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
 import org.pariskv.model.Sampler;
@@ -41,7 +40,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, pariskv-ref, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
     String method;
 
     @Option(names = "--topk", description = "Tokens retrieved per KV head per step (default: 100).")
@@ -63,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
         if (maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be positive, got " + maxTokens);
-        Methods.byName(method); // fail fast on an unknown name
+        MethodChoice choice = MethodChoice.parse(method); // fail fast on an unknown name
         Sampler sampler = new Sampler(temperature, topP, seed);
         ParisKvConfig kv = topk == null ? ParisKvConfig.defaults() : ParisKvConfig.defaults().withTopk(topk);
         if (!Files.isDirectory(model)) throw new IllegalArgumentException("model directory not found: " + model);
@@ -82,7 +81,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "prompt of %d tokens + %d to generate needs %.2f GiB of K/V cache, more than half of this machine's %.2f GiB",
                     ids.length, maxTokens, kvBytes / 1073741824.0, physical / 1073741824.0));
         }
-        try (LlamaModel m = LlamaModel.load(model, method, kv); Session s = m.newSession()) {
+        try (LlamaModel m = LlamaModel.load(model, choice.registered(), choice.config(kv)); Session s = m.newSession()) {
             int chunk = LlamaModel.PREFILL_CHUNK;
             long t0 = System.nanoTime();
             try (Progress p = new Progress("prefill", (ids.length + chunk - 1) / chunk, format.equals("text"))) {
