@@ -37,8 +37,14 @@ final class EvalCommand implements Callable<Integer> {
         Trace trace = traceOptions.load();
         decode.checkAgainst(trace);
         EvalResult r;
-        try (Progress p = new Progress("eval " + method, trace.steps(), format.equals("text") && System.console() != null)) {
-            r = decode.evaluate(trace, choice.registered(), cfg, p.stepper());
+        int layers = trace.shape().layers();
+        // one unit per layer's prefill, then one per decode step: the bar moves (and says what runs) during a long prefill
+        try (Progress p = new Progress("eval " + method, layers + trace.steps(), format.equals("text") && System.console() != null)) {
+            java.util.function.IntConsumer prefill = l -> {
+                if (l > 0) p.stepper().accept(l);
+                p.extra(l < layers ? "prefill " + trace.promptTokens() + " tokens, layer " + (l + 1) + "/" + layers : "decode");
+            };
+            r = decode.evaluate(trace, choice.registered(), cfg, p.stepper(), org.pariskv.eval.Evaluation.Options.defaults().withPrefillProgress(prefill));
         }
         if (choice.reference()) r = r.withMethod(choice.label());
         if (format.equals("json")) System.out.println(JsonOut.write(toMap(r)));
