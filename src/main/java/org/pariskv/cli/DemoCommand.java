@@ -81,12 +81,17 @@ final class DemoCommand implements Callable<Integer> {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (String m : methods) {
             ModelAnswerer.Answer a;
-            try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", 1, text && System.console() != null);
+            // the bar counts prompt tokens prefilled (chunk by chunk), then the question and answer's decode
+            try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", task.context(), text && System.console() != null);
                  ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, MethodChoice.parse(m).registered(), MethodChoice.parse(m).config(cfg)), true)) {
                 // a short prompt first, past the dense threshold, so that neither method's times include the JIT's warm-up
                 answerer.answerTimed(WARM_UP.prompt(), AnswerScore.MAX_ANSWER_BYTES);
-                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES);
-                p.stepper().accept(1);
+                p.extra("prefill");
+                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES, n -> {
+                    p.stepTo().accept(n);
+                    if (n >= task.context() - ModelAnswerer.QUESTION_BYTES) p.extra("decode");
+                });
+                p.stepTo().accept(task.context());
             }
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("method", MethodChoice.parse(m).label());
