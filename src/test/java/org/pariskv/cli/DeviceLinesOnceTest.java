@@ -3,6 +3,7 @@ package org.pariskv.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.Arrays;
+import org.junit.jupiter.api.Tag;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -10,6 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** A device run over several layers says each thing about the device once, not once per layer or per plan. */
+@Tag("slow") // three device runs (9 s); ./pariskv test --fast leaves it out
 class DeviceLinesOnceTest {
 
     @ParameterizedTest
