@@ -76,6 +76,17 @@ class OptionNamesTest {
     }
 
     @Test
+    void modelCommandsTakeTheReferenceMethod() {
+        CliRun r = CliRun.of("bpb", "--methods", "pariskv-ref,full", "--prefill", "2100", "--steps", "4", "--format", "json");
+        assertEquals(0, r.code(), r.err());
+        java.util.List<?> rows = (java.util.List<?>) ((Map<?, ?>) org.pariskv.trace.Json.parse(r.out().trim())).get("methods");
+        assertEquals("pariskv-ref", ((Map<?, ?>) rows.get(0)).get("method"));
+        double bpb = ((Number) ((Map<?, ?>) rows.get(0)).get("bits_per_byte")).doubleValue();
+        assertTrue(bpb > 0 && bpb < 8, "bits per byte " + bpb);
+        EvalCommandTest.assertBadInput(CliRun.of("demo", "--methods", "pariskv-nope", "--device", "java"), "pariskv-ref");
+    }
+
+    @Test
     void compareTakesContextAndATraceFile() throws Exception {
         Path one = tmp.resolve("one"), file = tmp.resolve("file");
         CliRun r = CliRun.of("compare", "--shape", "small", "--context", "3000", "--budgets", "64", "--steps", "2", "--methods", "pariskv,full",
