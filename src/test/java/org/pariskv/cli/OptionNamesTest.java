@@ -22,6 +22,12 @@ class OptionNamesTest {
     @TempDir
     Path tmp;
 
+    /** Exit 2, one line on stderr naming {@code expected}, nothing on stdout. */
+    private static void refused(CliRun r, String expected) {
+        EvalCommandTest.assertBadInput(r, expected);
+        assertEquals("", r.out(), "stdout stays clean");
+    }
+
     private static Map<String, CommandLine> commands() {
         return new CommandLine(new Main()).getSubcommands();
     }
@@ -59,8 +65,8 @@ class OptionNamesTest {
         assertEquals(shape.out(), old.out());
         assertNotEquals(shape.out(), big.out(), "--shape is read");
         assertEquals("pariskv: warning: --profile NAME is deprecated for the model shape; use --shape small", old.err().strip());
-        EvalCommandTest.assertBadInput(CliRun.of("plan", "--profile", "json", "--context", "4096"), "here the model shape is --shape NAME");
-        EvalCommandTest.assertBadInput(CliRun.of("plan", "--profile", "small", "--shape", "small", "--context", "4096"), "give --shape only");
+        refused(CliRun.of("plan", "--profile", "json", "--context", "4096"), "here the model shape is --shape NAME");
+        refused(CliRun.of("plan", "--profile", "small", "--shape", "small", "--context", "4096"), "give --shape only");
     }
 
     @Test
@@ -72,7 +78,7 @@ class OptionNamesTest {
         assertEquals("mean", m.get("gqa"), "the reference config selects by the group-mean query");
         double recall = ((Number) m.get("recall_at_k")).doubleValue();
         assertTrue(recall > 0 && recall <= 1, "recall " + recall);
-        EvalCommandTest.assertBadInput(CliRun.of(EvalCommandTest.with("--method", "pariskv-nope")), "pariskv-ref");
+        refused(CliRun.of(EvalCommandTest.with("--method", "pariskv-nope")), "pariskv-ref");
     }
 
     @Test
@@ -83,7 +89,7 @@ class OptionNamesTest {
         assertEquals("pariskv-ref", ((Map<?, ?>) rows.get(0)).get("method"));
         double bpb = ((Number) ((Map<?, ?>) rows.get(0)).get("bits_per_byte")).doubleValue();
         assertTrue(bpb > 0 && bpb < 8, "bits per byte " + bpb);
-        EvalCommandTest.assertBadInput(CliRun.of("demo", "--methods", "pariskv-nope", "--device", "java"), "pariskv-ref");
+        refused(CliRun.of("demo", "--methods", "pariskv-nope", "--device", "java"), "pariskv-ref");
     }
 
     @Test
@@ -100,8 +106,8 @@ class OptionNamesTest {
         String md = Files.readString(file.resolve("results.md"));
         for (String m : new String[] {"| pariskv |", "| pariskv-ref |", "| full |"}) assertTrue(md.contains(m), md);
         assertTrue(md.contains("tiny-llama"), md);
-        EvalCommandTest.assertBadInput(CliRun.of("compare", "--trace", TRACE_FILE, "--contexts", "4096", "--out", file.toString()),
+        refused(CliRun.of("compare", "--trace", TRACE_FILE, "--contexts", "4096", "--out", file.toString()),
                 "--contexts cannot be combined with a trace file");
-        EvalCommandTest.assertBadInput(CliRun.of("compare", "--trace", tmp.toString(), "--out", file.toString()), "is a directory, not a trace file");
+        refused(CliRun.of("compare", "--trace", tmp.toString(), "--out", file.toString()), "is a directory, not a trace file");
     }
 }
