@@ -67,6 +67,7 @@ class OptionNamesTest {
         assertEquals("pariskv: warning: --profile NAME is deprecated for the model shape; use --shape small", old.err().strip());
         refused(CliRun.of("plan", "--profile", "json", "--context", "4096"), "here the model shape is --shape NAME");
         refused(CliRun.of("plan", "--profile", "small", "--shape", "small", "--context", "4096"), "give --shape only");
+        refused(CliRun.of("demo", "--profile", "console", "--device", "java"), "per-task times: pariskv eval --profile console");
     }
 
     @Test
