@@ -5,7 +5,7 @@ import org.pariskv.compute.Devices;
 
 /**
  * Lists every backend and device ParisKV can use, and the one auto-selection picks.
- * Run: java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp target/pariskv.jar examples/ListDevices.java
+ * Run: ./pariskv example ListDevices
  */
 public class ListDevices {
     public static void main(String[] args) {

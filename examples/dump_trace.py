@@ -20,7 +20,8 @@ transformers >= 4.48 Llama/Qwen2/Qwen3/Mistral attention (forward(hidden_states,
 attention_mask, ...)); tested shapes only, not every architecture. The attention itself is untouched.
 
 Examples:
-  python examples/dump_trace.py --random-tiny --prompt-tokens 512 --generate 16 --out tiny.safetensors
+  python examples/dump_trace.py --random-tiny --prompt-tokens 4096 --generate 16 --out tiny.safetensors
+  ./pariskv eval --trace tiny.safetensors
   python examples/dump_trace.py --model meta-llama/Llama-3.1-8B-Instruct --prompt-file book.txt \\
       --prompt-tokens 32000 --generate 32 --layers 0,8,16,24,31 --dtype bf16 --out llama8b.safetensors
   ./pariskv eval --trace llama8b.safetensors --method oracle --topk 100
@@ -177,7 +178,9 @@ def main():
     ap.add_argument("--model", help="Hugging Face model name or local path")
     ap.add_argument("--random-tiny", action="store_true",
                     help="tiny random Llama (2 layers, hidden 512, 8 heads, 2 KV heads, head_dim 64, vocab 1000); no download")
-    ap.add_argument("--prompt-tokens", type=int, default=1024, help="prompt length P (default 1024)")
+    # 4096: above ParisKV's dense threshold (2000 tokens) with a retrieval zone (P + N - 4 sink - 512 local) of
+    # thousands of tokens, so `pariskv eval --trace FILE` runs sparse steps at its default top-k of 100
+    ap.add_argument("--prompt-tokens", type=int, default=4096, help="prompt length P (default 4096)")
     ap.add_argument("--generate", type=int, default=16, help="greedy decode steps N (default 16)")
     ap.add_argument("--prompt", help="prompt text (tokenised, truncated to --prompt-tokens)")
     ap.add_argument("--prompt-file", help="file with the prompt text")

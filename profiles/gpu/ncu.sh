@@ -11,7 +11,7 @@ KERNELS='^(appendTokens|encodeKeys|prepareQuery|collisionScores|candidateSelect|
 # skip the warm-up steps' launches (about 10 per step), then record 3 steps' worth
 ncu --clock-control none --target-processes all --kernel-name "regex:$KERNELS" --launch-skip ${SKIP:-400} --launch-count ${COUNT:-30} \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,pcie__read_bytes.sum,pcie__write_bytes.sum \
-    --csv $J -jar .device/pariskv.jar bench --device cuda --profile llama3-8b --steps 5 --warmup 60 $FLAGS --out "$OUT/ncu-tmp" \
+    --csv $J -jar .device/pariskv.jar bench --device cuda --shape llama3-8b --steps 5 --warmup 60 $FLAGS --out "$OUT/ncu-tmp" \
     > "$OUT/ncu-$LABEL.csv" 2>&1
 rm -rf "$OUT/ncu-tmp"
 python3 - "$OUT/ncu-$LABEL.csv" "$LABEL" "$FLAGS" <<'PY' | tee -a "$OUT/run.log"

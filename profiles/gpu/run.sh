@@ -31,7 +31,7 @@ for c in "${configs[@]}"; do
   label=${c%%:*}; flags=${c#*:}
   echo "== bench $label ($flags)" | tee -a "$LOG"
   dev="--device cuda"; [[ "$flags" == *--device* ]] && dev=""   # a config may name its own device (e.g. NVIDIA OpenCL)
-  $J -jar .device/pariskv.jar bench $dev --profile llama3-8b --steps ${STEPS:-50} --warmup ${WARMUP:-200} $flags \
+  $J -jar .device/pariskv.jar bench $dev --shape llama3-8b --steps ${STEPS:-50} --warmup ${WARMUP:-200} $flags \
      --out "$OUT/b-$label" 2>&1 | tail -20 | tee -a "$LOG"
   mv "$OUT/b-$label/bench.json" "$OUT/bench-$label.json" 2>/dev/null; rm -rf "$OUT/b-$label"
 done

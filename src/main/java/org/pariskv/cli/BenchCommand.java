@@ -26,6 +26,7 @@ import org.pariskv.device.KvPlacement;
 import org.pariskv.device.MemoryBudget;
 import org.pariskv.device.MemoryPlan;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code pariskv bench}: one layer's decode step on a device, ParisKV against full attention, by task. */
@@ -33,10 +34,16 @@ import picocli.CommandLine.Option;
         description = "Per-step latency on a device: one layer, ParisKV retrieval + sparse attention vs full attention per task with effective bandwidth; or, with --layers N, a whole model's step with sampled quality.")
 final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--profile", defaultValue = "llama3-8b", description = "Named shape from profiles/ (default: ${DEFAULT-VALUE}); one layer of it is measured.")
-    String profile;
+    @Mixin
+    ShapeOption shapeOption;
 
-    @Option(names = "--context", split = ",", defaultValue = "32768,131072", description = "Context lengths (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--profile", hidden = true, description = "Deprecated: the old name of --shape.")
+    String deprecatedProfile;
+
+    /** The shape's name, resolved from --shape (or the deprecated --profile) when the command runs. */
+    private String profile;
+
+    @Option(names = {"--context", "--contexts"}, split = ",", defaultValue = "32768,131072", description = "Comma-separated context lengths (default: ${DEFAULT-VALUE}).")
     List<Integer> contexts;
 
     @Option(names = "--batch", split = ",", defaultValue = "1", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
@@ -95,6 +102,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        profile = shapeOption.name(deprecatedProfile);
         ModelShape layer = ShapeProfiles.byName(profile).withLayers(1);
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
@@ -225,7 +233,8 @@ final class BenchCommand implements Callable<Integer> {
         json.put("command", "pariskv bench " + String.join(" ", ProcessHandle.current().info().arguments().map(a -> List.of(a)).orElse(List.of())));
         json.put("device", info.describe());
         json.put("date", LocalDate.now().toString());
-        json.put("profile", profile);
+        json.put("shape", profile);
+        json.put("profile", profile); // the shape's name under its old key, for readers of older bench.json files
         json.put("topk", topk);
         json.put("gqa", gqa);
         json.put("offload", placement.onHost());

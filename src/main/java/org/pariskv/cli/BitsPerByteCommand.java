@@ -11,7 +11,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
-import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
 import org.pariskv.model.LlamaModel;
 import org.pariskv.model.tasks.BitsPerByte;
@@ -46,7 +45,7 @@ final class BitsPerByteCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        for (String m : methods) Methods.byName(m);
+        for (String m : methods) MethodChoice.parse(m); // fail fast on a name
         byte[] bytes;
         try {
             bytes = text != null ? Files.readAllBytes(text) : BundledModel.heldOutText();
@@ -60,12 +59,12 @@ final class BitsPerByteCommand implements Callable<Integer> {
         for (String m : methods) {
             BitsPerByte.Result r;
             try (Progress p = new Progress("bpb " + m, 1, format.equals("text") && System.console() != null);
-                 LlamaModel lm = LlamaModel.load(dir, m, ParisKvConfig.defaults())) {
+                 LlamaModel lm = LlamaModel.load(dir, MethodChoice.parse(m).registered(), MethodChoice.parse(m).config(ParisKvConfig.defaults()))) {
                 r = BitsPerByte.measure(lm, bytes, prefill, steps, shared);
                 p.stepper().accept(1);
             }
             Map<String, Object> row = new LinkedHashMap<>();
-            row.put("method", m);
+            row.put("method", MethodChoice.parse(m).label());
             row.put("bits_per_byte", r.bitsPerByte());
             row.put("first_half", r.firstHalf());
             row.put("second_half", r.secondHalf());

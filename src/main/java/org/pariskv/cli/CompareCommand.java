@@ -14,14 +14,15 @@ import org.pariskv.ParisKvConfig;
 import org.pariskv.ShapeProfiles;
 import org.pariskv.eval.EvalResult;
 import org.pariskv.eval.Evaluation;
-import org.pariskv.method.Methods;
-import org.pariskv.method.RetrievalMethod;
 import org.pariskv.profile.StageProfile;
 import org.pariskv.trace.Trace;
 import org.pariskv.trace.TraceGenerator;
 import org.pariskv.trace.TraceGenerators;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pariskv compare}: every (method, context, budget) side by side on the same generated trace (one trace
@@ -54,10 +55,10 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--methods", split = ",", description = "Comma-separated methods (default: " + DEFAULT_METHODS + ").")
     List<String> methods;
 
-    @Option(names = "--trace", description = "Generator: iid, llm, drift or needle (default: llm).")
+    @Option(names = "--trace", description = "Generator (iid, llm, drift or needle; default: llm) or a .safetensors trace file, which fixes context, steps, shape, layers and seed.")
     String trace;
 
-    @Option(names = "--contexts", split = ",", description = "Comma-separated contexts: tokens at the last decode step, prompt + steps (default: 32768).")
+    @Option(names = {"--contexts", "--context"}, split = ",", description = "Comma-separated contexts: tokens at the last decode step, prompt + steps (default: 32768).")
     List<Integer> contexts;
 
     @Option(names = "--budgets", split = ",", description = "Comma-separated budgets: top-k tokens per KV head (default: 100,256,1024).")
@@ -69,8 +70,11 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--sample-every", description = "Score quality at every N-th step only (and the last); every step is still decoded (default: 1).")
     Integer sampleEvery;
 
-    @Option(names = "--shape", defaultValue = "llama3-8b", description = "Head geometry (llama3-8b, qwen3-8b, small; default: ${DEFAULT-VALUE}).")
-    String shape;
+    @Mixin
+    ShapeOption shapeOption;
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--layers", defaultValue = "1", description = "Layers generated and decoded (default: ${DEFAULT-VALUE}).")
     int layers;
@@ -106,33 +110,25 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--progress", negatable = true, description = "Progress bar on stderr (default: on when a console is attached).")
     Boolean progress;
 
-    /** One column of the comparison: a registered method, possibly under the reference ParisKV config. */
-    record MethodSpec(String label, String registered, boolean reference) {
-        static MethodSpec parse(String name) {
-            String n = name.trim().toLowerCase(Locale.ROOT);
-            if (n.equals("pariskv-ref") || n.equals("pariskv-reference")) return new MethodSpec("pariskv-ref", "pariskv", true);
-            if (n.isEmpty()) throw new IllegalArgumentException("empty method name in --methods");
-            if (!Methods.names().contains(n)) {
-                throw new IllegalArgumentException("unknown method '" + name + "' (expected one of " + String.join(", ", new java.util.TreeSet<>(Methods.names()))
-                        + ", pariskv-ref)");
-            }
-            return new MethodSpec(n, n, false);
-        }
-
-        RetrievalMethod create() {
-            return Methods.byName(registered);
-        }
-    }
-
     @Override
     public Integer call() {
         boolean drift = resolvePreset();
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        List<MethodSpec> specs = new ArrayList<>();
-        for (String m : methods) specs.add(MethodSpec.parse(m));
-        if (specs.stream().map(MethodSpec::label).distinct().count() != specs.size()) throw new IllegalArgumentException("a method appears twice in --methods");
-        TraceGenerator generator = TraceGenerators.byName(trace);
-        ModelShape base = ShapeProfiles.byName(shape);
+        List<MethodChoice> specs = new ArrayList<>();
+        for (String m : methods) specs.add(MethodChoice.parse(m));
+        if (specs.stream().map(MethodChoice::label).distinct().count() != specs.size()) throw new IllegalArgumentException("a method appears twice in --methods");
+        Trace file = TraceOptions.isFile(trace) ? TraceOptions.readFile(trace, spec, "--contexts", "--steps", "--shape", "--layers", "--seed") : null;
+        if (file != null) {
+            contexts = List.of(file.tokens());
+            steps = file.steps();
+        }
+        TraceGenerator generator = file != null ? TraceGenerators.byName("llm") : TraceGenerators.byName(trace); // llm: the warm-up's trace
+        String traceName = file != null ? Path.of(trace).getFileName().toString().replaceFirst("\\.safetensors$", "") : trace;
+        String shape = file != null ? "file (" + file.shape().queryHeads() + " query / " + file.shape().kvHeads() + " KV heads, D=" + file.shape().headDim() + ")"
+                : shapeOption.name(null);
+        ModelShape base = file != null ? file.shape() : ShapeProfiles.byName(shape);
+        int layers = file != null ? file.shape().layers() : this.layers;
+        long seed = file != null ? 0 : this.seed;
         if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
         if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
         Evaluation.Options options = new Evaluation.Options(sampleEvery);
@@ -148,7 +144,7 @@ final class CompareCommand implements Callable<Integer> {
                 }
             }
         }
-        Path dir = out != null ? out : Path.of("out", drift ? "drift-experiment" : "compare-" + trace.toLowerCase(Locale.ROOT));
+        Path dir = out != null ? out : Path.of("out", drift ? "drift-experiment" : "compare-" + traceName.toLowerCase(Locale.ROOT));
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -159,13 +155,13 @@ final class CompareCommand implements Callable<Integer> {
         List<EvalResult> results = new ArrayList<>();
         long total = (long) contexts.size() * budgets.size() * specs.size() * steps;
         boolean bar = progress != null ? progress : System.console() != null;
-        if (warmup) warmUp(generator, specs, cfg);
+        if (warmup) warmUp(generator, specs, cfg, seed);
         try (Progress p = new Progress("compare", total, bar)) {
             for (int ctx : contexts) {
-                p.extra("generating " + trace + " trace, context " + ctx);
-                Trace t = generator.generate(base.withLayers(layers), ctx - steps, steps, seed);
+                p.extra(file != null ? traceName : "generating " + trace + " trace, context " + ctx);
+                Trace t = file != null ? file : generator.generate(base.withLayers(layers), ctx - steps, steps, seed);
                 for (int budget : budgets) {
-                    for (MethodSpec spec : specs) {
+                    for (MethodChoice spec : specs) {
                         p.extra(spec.label() + " c" + ctx + " k" + budget);
                         ParisKvConfig c = spec.reference() ? referenceConfig().withTopk(budget) : cfg.withTopk(budget);
                         EvalResult r = Evaluation.run(t, spec.create(), c, "java", p.stepper(), options);
@@ -175,7 +171,7 @@ final class CompareCommand implements Callable<Integer> {
             }
         }
 
-        CompareOutput.Setup setup = new CompareOutput.Setup(trace, shape, layers, seed, steps, sampleEvery, "java");
+        CompareOutput.Setup setup = new CompareOutput.Setup(traceName, shape, layers, seed, steps, sampleEvery, "java");
         boolean stepSeries = CompareOutput.hasStepSeries(results);
         boolean manySteps = drift || countScored(steps, sampleEvery) >= 32;
         String md = CompareOutput.markdown(results, setup, manySteps ? 8 : 0);
@@ -206,10 +202,10 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     /** Each method on a small-shape trace of the same generator (2600 tokens, 16 steps); results dropped. */
-    private void warmUp(TraceGenerator generator, List<MethodSpec> specs, ParisKvConfig cfg) {
+    private void warmUp(TraceGenerator generator, List<MethodChoice> specs, ParisKvConfig cfg, long seed) {
         int wSteps = 16, wContext = Math.max(2600, cfg.sink() + cfg.local() + 2 * 64 + wSteps + 64);
         Trace t = generator.generate(ShapeProfiles.byName("small"), wContext - wSteps, wSteps, seed + 7919);
-        for (MethodSpec spec : specs) {
+        for (MethodChoice spec : specs) {
             ParisKvConfig c = (spec.reference() ? referenceConfig() : cfg).withTopk(64);
             Evaluation.run(t, spec.create(), c, "java", null, new Evaluation.Options(4));
         }

@@ -66,16 +66,22 @@ final class DecodeOptions {
      * other method (and ParisKV on {@code java}) on the Java engine — said on stderr when the device is not used.
      */
     org.pariskv.eval.EvalResult evaluate(org.pariskv.trace.Trace trace, String method, ParisKvConfig cfg, java.util.function.IntConsumer onStep) {
+        return evaluate(trace, method, cfg, onStep, org.pariskv.eval.Evaluation.Options.defaults());
+    }
+
+    /** {@link #evaluate(org.pariskv.trace.Trace, String, ParisKvConfig, java.util.function.IntConsumer)} with run options (prefill progress). */
+    org.pariskv.eval.EvalResult evaluate(org.pariskv.trace.Trace trace, String method, ParisKvConfig cfg, java.util.function.IntConsumer onStep,
+                                         org.pariskv.eval.Evaluation.Options runOptions) {
         org.pariskv.compute.DeviceInfo info = resolveDevice();
         boolean onDevice = info.backend() != org.pariskv.compute.BackendKind.JAVA;
         if (onDevice && method.equals("pariskv")) {
             org.pariskv.device.DeviceDecoder.Options options = org.pariskv.device.DeviceDecoder.Options.defaults()
                     .withPlacement(kv == null ? org.pariskv.device.KvPlacement.DEVICE : org.pariskv.device.KvPlacement.parse(kv));
-            return org.pariskv.eval.Evaluation.runOnDevice(trace, cfg, org.pariskv.compute.Backends.open(info), options, onStep);
+            return org.pariskv.eval.Evaluation.runOnDevice(trace, cfg, org.pariskv.compute.Backends.open(info), options, onStep, runOptions);
         }
         if (onDevice) System.err.println("pariskv: method '" + method + "' runs on the java engine (the device pipeline implements pariskv)");
         if (kv != null && !(onDevice && method.equals("pariskv"))) System.err.println("pariskv: --kv applies to the device pipeline only; ignored here");
-        return org.pariskv.eval.Evaluation.run(trace, org.pariskv.method.Methods.byName(method), cfg, "java", onStep);
+        return org.pariskv.eval.Evaluation.run(trace, org.pariskv.method.Methods.byName(method), cfg, "java", onStep, runOptions);
     }
 
     /**

@@ -11,7 +11,6 @@ import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.DeviceInfo;
-import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
@@ -60,7 +59,11 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        for (String m : methods) Methods.byName(m); // fail fast on a name
+        if (decode.profile != null) { // refused rather than silently ignored: the demo times whole model steps, not tasks
+            throw new IllegalArgumentException("--profile (per-task timing) is not measured by demo, which times whole model steps;"
+                    + " per-task times: pariskv eval --profile " + decode.profile);
+        }
+        for (String m : methods) MethodChoice.parse(m); // fail fast on a name
         ParisKvConfig cfg = decode.config();
         DeviceInfo device = decode.resolveDevice();
         Path dir = model != null ? model : BundledModel.directory();
@@ -82,15 +85,20 @@ final class DemoCommand implements Callable<Integer> {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (String m : methods) {
             ModelAnswerer.Answer a;
-            try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", 1, text && System.console() != null);
-                 ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, m, cfg), true)) {
+            // the bar counts prompt tokens prefilled (chunk by chunk), then the question and answer's decode
+            try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", task.context(), text && System.console() != null);
+                 ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, MethodChoice.parse(m).registered(), MethodChoice.parse(m).config(cfg)), true)) {
                 // a short prompt first, past the dense threshold, so that neither method's times include the JIT's warm-up
                 answerer.answerTimed(WARM_UP.prompt(), AnswerScore.MAX_ANSWER_BYTES);
-                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES);
-                p.stepper().accept(1);
+                p.extra("prefill");
+                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES, n -> {
+                    p.stepTo().accept(n);
+                    if (n >= task.context() - ModelAnswerer.QUESTION_BYTES) p.extra("decode");
+                });
+                p.stepTo().accept(task.context());
             }
             Map<String, Object> row = new LinkedHashMap<>();
-            row.put("method", m);
+            row.put("method", MethodChoice.parse(m).label());
             row.put("answer", a.text());
             row.put("expected", task.expected());
             row.put("correct", AnswerScore.correct(task.expected(), a.text()));

@@ -6,7 +6,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.eval.EvalResult;
-import org.pariskv.method.Methods;
 import org.pariskv.metrics.MetricSummary;
 import org.pariskv.trace.Trace;
 import picocli.CommandLine.Command;
@@ -18,7 +17,7 @@ import picocli.CommandLine.Option;
         description = "Score one retrieval method on a trace: recall@k, attention-mass recall, output error, time per step.")
 final class EvalCommand implements Callable<Integer> {
 
-    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, pariskv-ref (reference config: group-mean GQA, no key centring), full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
     String method;
 
     @Mixin
@@ -33,14 +32,21 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
-        Methods.byName(method); // fail fast on an unknown method name
-        ParisKvConfig cfg = decode.config();
+        MethodChoice choice = MethodChoice.parse(method); // fail fast on an unknown method name
+        ParisKvConfig cfg = choice.config(decode.config());
         Trace trace = traceOptions.load();
         decode.checkAgainst(trace);
         EvalResult r;
-        try (Progress p = new Progress("eval " + method, trace.steps(), format.equals("text") && System.console() != null)) {
-            r = decode.evaluate(trace, method, cfg, p.stepper());
+        int layers = trace.shape().layers();
+        // one unit per layer's prefill, then one per decode step: the bar moves (and says what runs) during a long prefill
+        try (Progress p = new Progress("eval " + method, layers + trace.steps(), format.equals("text") && System.console() != null)) {
+            java.util.function.IntConsumer prefill = l -> {
+                if (l > 0) p.stepper().accept(l);
+                p.extra(l < layers ? "prefill " + trace.promptTokens() + " tokens, layer " + (l + 1) + "/" + layers : "decode");
+            };
+            r = decode.evaluate(trace, choice.registered(), cfg, p.stepper(), org.pariskv.eval.Evaluation.Options.defaults().withPrefillProgress(prefill));
         }
+        if (choice.reference()) r = r.withMethod(choice.label());
         if (format.equals("json")) System.out.println(JsonOut.write(toMap(r)));
         else System.out.print(text(r));
         decode.printProfile(r);

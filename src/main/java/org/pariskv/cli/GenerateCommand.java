@@ -13,7 +13,6 @@ import org.pariskv.compute.Backend;
 import org.pariskv.compute.BackendKind;
 import org.pariskv.compute.Backends;
 import org.pariskv.compute.DeviceSpec;
-import org.pariskv.method.Methods;
 import org.pariskv.model.DeviceLlama;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
@@ -46,7 +45,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "pariskv", description = "pariskv, pariskv-ref, full, oracle, streaming, or a peer (default: ${DEFAULT-VALUE}).")
     String method;
 
     @Option(names = "--topk", description = "Tokens retrieved per KV head per step (default: 100).")
@@ -75,7 +74,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
         if (maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be positive, got " + maxTokens);
-        Methods.byName(method); // fail fast on an unknown name
+        MethodChoice.parse(method); // fail fast on an unknown name
         Sampler sampler = new Sampler(temperature, topP, seed);
         ParisKvConfig kv = topk == null ? ParisKvConfig.defaults() : ParisKvConfig.defaults().withTopk(topk);
         if (!Files.isDirectory(model)) throw new IllegalArgumentException("model directory not found: " + model);
@@ -131,7 +130,8 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     private Run onCpu(int[] ids, ParisKvConfig kv, Sampler sampler, LlamaConfig config) {
-        try (LlamaModel m = LlamaModel.load(model, method, kv); Session s = m.newSession()) {
+        MethodChoice choice = MethodChoice.parse(method);
+        try (LlamaModel m = LlamaModel.load(model, choice.registered(), choice.config(kv)); Session s = m.newSession()) {
             int chunk = LlamaModel.PREFILL_CHUNK;
             long t0 = System.nanoTime();
             try (Progress p = new Progress("prefill", (ids.length + chunk - 1) / chunk, format.equals("text"))) {

@@ -15,6 +15,7 @@ import org.pariskv.device.KvPlacement;
 import org.pariskv.device.MemoryBudget;
 import org.pariskv.device.MemoryPlan;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -26,8 +27,11 @@ import picocli.CommandLine.Option;
         description = "Memory budget of a model's KV cache (device and host bytes per layer and total) and whether it fits. Exit 0 fits, 1 does not fit, 2 bad arguments.")
 final class PlanCommand implements Callable<Integer> {
 
-    @Option(names = "--profile", defaultValue = "llama3-8b", description = "Named shape from profiles/ (default: ${DEFAULT-VALUE}).")
-    String profile;
+    @Mixin
+    ShapeOption shapeOption;
+
+    @Option(names = "--profile", hidden = true, description = "Deprecated: the old name of --shape.")
+    String deprecatedProfile;
 
     @Option(names = "--context", required = true, description = "Tokens per sequence (prompt + generated).")
     int context;
@@ -60,7 +64,7 @@ final class PlanCommand implements Callable<Integer> {
     public Integer call() {
         if (context <= 0) throw new IllegalArgumentException("--context must be positive, got " + context);
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
-        ModelShape shape = ShapeProfiles.byName(profile);
+        ModelShape shape = ShapeProfiles.byName(shapeOption.name(deprecatedProfile));
         if (kv != null) KvPlacement.parse(kv); // fail fast
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);

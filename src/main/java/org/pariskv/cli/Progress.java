@@ -26,6 +26,13 @@ final class Progress implements AutoCloseable {
         };
     }
 
+    /** Moves the bar to {@code n} done (of the total). */
+    IntConsumer stepTo() {
+        return n -> {
+            if (bar != null) bar.stepTo(n);
+        };
+    }
+
     void extra(String message) {
         if (bar != null) bar.setExtraMessage(message);
     }

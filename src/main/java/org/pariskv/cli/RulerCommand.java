@@ -6,12 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.function.BiFunction;
 import org.pariskv.ParisKvConfig;
-import org.pariskv.method.Methods;
 import org.pariskv.model.BundledModel;
 import org.pariskv.model.tasks.ModelAnswerer;
 import org.pariskv.model.tasks.SharedPrefill;
@@ -61,7 +58,7 @@ final class RulerCommand implements Callable<Integer> {
             description = "Comma-separated tasks (default: ${DEFAULT-VALUE}).")
     List<String> tasks;
 
-    @Option(names = "--contexts", split = ",", defaultValue = "2048,4096,8192,16384",
+    @Option(names = {"--contexts", "--context"}, split = ",", defaultValue = "2048,4096,8192,16384",
             description = "Comma-separated target prompt lengths in bytes = tokens, BOS included (default: ${DEFAULT-VALUE}).")
     List<Integer> contexts;
 
@@ -102,7 +99,7 @@ final class RulerCommand implements Callable<Integer> {
 
         SharedPrefill sharedPrefill = new SharedPrefill();
         BiFunction<Path, String, Answerer> hook = answerers != null ? answerers
-                : (dir, method) -> ModelAnswerer.open(dir, method, ParisKvConfig.defaults(), sharedPrefill);
+                : (dir, method) -> ModelAnswerer.open(dir, MethodChoice.parse(method).registered(), MethodChoice.parse(method).config(ParisKvConfig.defaults()), sharedPrefill);
         SuiteResult result;
         boolean bar = progress != null ? progress : System.console() != null;
         try (Progress p = new Progress("ruler", plan.answers(), bar)) {
@@ -138,11 +135,7 @@ final class RulerCommand implements Callable<Integer> {
     }
 
     private static String method(String name) {
-        String n = name.trim().toLowerCase(Locale.ROOT);
-        if (!Methods.names().contains(n)) {
-            throw new IllegalArgumentException("unknown method '" + name + "' (expected one of " + String.join(", ", new TreeSet<>(Methods.names())) + ")");
-        }
-        return n;
+        return MethodChoice.parse(name).label();
     }
 
     private static void write(List<Path> files, Path file, String text) {

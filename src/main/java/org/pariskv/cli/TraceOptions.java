@@ -8,6 +8,7 @@ import org.pariskv.trace.Trace;
 import org.pariskv.trace.TraceFiles;
 import org.pariskv.trace.TraceGenerators;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -23,8 +24,8 @@ final class TraceOptions {
     @Option(names = "--steps", defaultValue = "32", description = "Decode steps scored (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--shape", defaultValue = "llama3-8b", description = "Head geometry from profiles/ (llama3-8b, qwen3-8b, small; default: ${DEFAULT-VALUE}).")
-    String shape;
+    @Mixin
+    ShapeOption shapeOption;
 
     @Option(names = "--layers", defaultValue = "1", description = "Layers generated and decoded (default: ${DEFAULT-VALUE}).")
     int layers;
@@ -39,27 +40,38 @@ final class TraceOptions {
     private static final String[] FIXED_BY_FILE = {"--context", "--steps", "--shape", "--layers", "--seed"};
 
     boolean isFile() {
+        return isFile(trace);
+    }
+
+    /** A trace argument names a file (rather than a generator) when it looks like a path or exists. */
+    static boolean isFile(String trace) {
         return trace.endsWith(".safetensors") || trace.contains("/") || Files.exists(Path.of(trace));
     }
 
-    Trace load() {
-        if (isFile()) {
-            Path p = Path.of(trace);
-            if (Files.isDirectory(p)) throw new IllegalArgumentException("trace " + trace + " is a directory, not a trace file");
-            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("trace file not found: " + trace);
-            Trace t = TraceFiles.read(p);
-            for (String option : FIXED_BY_FILE) {
-                if (command != null && command.commandLine().getParseResult().hasMatchedOption(option)) {
-                    throw new IllegalArgumentException(option + " cannot be combined with a trace file: " + trace + " fixes it ("
-                            + t.promptTokens() + " prompt tokens + " + t.steps() + " steps, " + t.shape().layers() + " layer(s))");
-                }
+    /**
+     * Reads the trace file {@code trace}; any of {@code fixedByFile} given on {@code command}'s line is refused, since
+     * the file fixes it.
+     */
+    static Trace readFile(String trace, CommandSpec command, String... fixedByFile) {
+        Path p = Path.of(trace);
+        if (Files.isDirectory(p)) throw new IllegalArgumentException("trace " + trace + " is a directory, not a trace file");
+        if (!Files.isRegularFile(p)) throw new IllegalArgumentException("trace file not found: " + trace);
+        Trace t = TraceFiles.read(p);
+        for (String option : fixedByFile) {
+            if (command != null && command.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + " cannot be combined with a trace file: " + trace + " fixes it ("
+                        + t.promptTokens() + " prompt tokens + " + t.steps() + " steps, " + t.shape().layers() + " layer(s))");
             }
-            return t;
         }
+        return t;
+    }
+
+    Trace load() {
+        if (isFile()) return readFile(trace, command, FIXED_BY_FILE);
         if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
         if (context <= steps) throw new IllegalArgumentException("--context (" + context + ") must exceed --steps (" + steps + "): the prompt would be empty");
         if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
-        ModelShape s = ShapeProfiles.byName(shape);
+        ModelShape s = ShapeProfiles.byName(shapeOption.name(null));
         return TraceGenerators.byName(trace).generate(s.withLayers(layers), context - steps, steps, seed);
     }
 }

@@ -35,14 +35,24 @@ public final class Evaluation {
      * @param sampleEvery score quality at every N-th decode step only (steps {@code 0, N, 2N, ...} and the last);
      *                    every step is still decoded and timed. 1 scores every step (the exact references dominate
      *                    the cost of a step, so long-generation runs such as drift sample).
+     * @param onPrefill   null, or told {@code l} as layer {@code l}'s prefill starts and {@code layers} when the
+     *                    whole prefill is done, so that a progress bar moves during a long prefill
      */
-    public record Options(int sampleEvery) {
+    public record Options(int sampleEvery, IntConsumer onPrefill) {
         public Options {
             if (sampleEvery < 1) throw new IllegalArgumentException("sample-every must be >= 1, got " + sampleEvery);
         }
 
+        public Options(int sampleEvery) {
+            this(sampleEvery, null);
+        }
+
         public static Options defaults() {
             return new Options(1);
+        }
+
+        public Options withPrefillProgress(IntConsumer onPrefill) {
+            return new Options(sampleEvery, onPrefill);
         }
 
         boolean scores(int step, int steps) {
@@ -70,8 +80,14 @@ public final class Evaluation {
     /** Runs ParisKV on an OpenCL or CUDA device with decoder options (where the K/V rows live). */
     public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, org.pariskv.device.DeviceDecoder.Options decoderOptions,
                                          IntConsumer onStep) {
+        return runOnDevice(trace, cfg, backend, decoderOptions, onStep, Options.defaults());
+    }
+
+    /** ParisKV on a device with run options (step sampling, prefill progress). */
+    public static EvalResult runOnDevice(Trace trace, ParisKvConfig cfg, Backend backend, org.pariskv.device.DeviceDecoder.Options decoderOptions,
+                                         IntConsumer onStep, Options options) {
         try (StepDecoder dec = StepDecoder.device(backend, trace.shape(), cfg, trace.tokens(), decoderOptions)) {
-            return run(trace, "pariskv", true, null, dec, cfg, backend.device().spec(), onStep, Options.defaults());
+            return run(trace, "pariskv", true, null, dec, cfg, backend.device().spec(), onStep, options);
         }
     }
 
@@ -95,6 +111,7 @@ public final class Evaluation {
             int seq = reference.newSequence();
             int prompt = trace.promptTokens();
             for (int l = 0; l < shape.layers(); l++) {
+                if (options.onPrefill() != null) options.onPrefill().accept(l);
                 if (prompt > 0) {
                     float[] k = Arrays.copyOf(trace.layer(l).keys(), prompt * hkv * d);
                     float[] v = Arrays.copyOf(trace.layer(l).values(), prompt * hkv * d);
@@ -105,6 +122,7 @@ public final class Evaluation {
                     StageProfile.enable(profiling);
                 }
             }
+            if (options.onPrefill() != null) options.onPrefill().accept(shape.layers());
             StageProfile.reset(); // time decode steps only, not the prefill encoding
             float[] out = new float[hq * d];
             float[] ref = new float[hq * d];

@@ -97,6 +97,9 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
+    /** How every message about a file that does not look like safetensors at all ends. */
+    public static final String NOT_SAFETENSORS = "not a safetensors file";
+
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -120,7 +123,7 @@ public final class Safetensors implements AutoCloseable {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
-                throw new SafetensorsException(file, "file is " + size + " bytes, shorter than the 8-byte safetensors header length");
+                throw new SafetensorsException(file, "file is " + size + " bytes, shorter than the 8-byte safetensors header length - " + NOT_SAFETENSORS);
             }
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
@@ -128,7 +131,7 @@ public final class Safetensors implements AutoCloseable {
             if (n < 0 || n > size - 8) {
                 throw new SafetensorsException(file, "header length " + Long.toUnsignedString(n)
                         + " is larger than the file allows (" + size + " bytes in all, " + (size - 8) + " after the length)"
-                        + " - not a safetensors file?");
+                        + " - " + NOT_SAFETENSORS + "?"); // a guess: a truncated file ends the same way
             }
             if (n > Integer.MAX_VALUE - 8) throw new SafetensorsException(file, "header length " + n + " is too large");
             ByteBuffer hb = ByteBuffer.allocate((int) n);
@@ -137,9 +140,9 @@ public final class Safetensors implements AutoCloseable {
             try {
                 parsed = Json.parse(new String(hb.array(), StandardCharsets.UTF_8));
             } catch (IllegalArgumentException e) {
-                throw new SafetensorsException(file, "header is not valid JSON: " + e.getMessage(), e);
+                throw new SafetensorsException(file, "header is not valid JSON (" + e.getMessage() + ") - " + NOT_SAFETENSORS, e);
             }
-            if (!(parsed instanceof Map<?, ?> h)) throw new SafetensorsException(file, "header is not a JSON object");
+            if (!(parsed instanceof Map<?, ?> h)) throw new SafetensorsException(file, "header is not a JSON object - " + NOT_SAFETENSORS);
             Map<String, Object> entries = new LinkedHashMap<>();
             for (Map.Entry<?, ?> e : h.entrySet()) {
                 if (!e.getKey().equals("__metadata__")) entries.put((String) e.getKey(), e.getValue());

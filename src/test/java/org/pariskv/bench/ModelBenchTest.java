@@ -3,6 +3,7 @@ package org.pariskv.bench;
 import static org.junit.jupiter.api.Assertions.*;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.pariskv.ModelShape;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.compute.Backends;
@@ -10,6 +11,7 @@ import org.pariskv.compute.OpenClTestSupport;
 import org.pariskv.device.DeviceDecoder;
 
 /** The whole-model bench on OpenCL (PoCL on CI): every layer decodes, offloaded K/V, quality scored against exact attention. */
+@Tag("slow") // 20 s on a fresh machine (PoCL compiles the decoder per shape); ./pariskv test --fast leaves it out
 class ModelBenchTest {
 
     @Test

@@ -26,7 +26,7 @@ class BenchCommandTest {
     @Test
     void stagedBenchReportsBytesPerStepAndSkipsFullAttention(@TempDir Path tmp) throws Exception {
         String device = OpenClTestSupport.openClDevice().spec();
-        String[] common = {"bench", "--device", device, "--profile", "small", "--context", "3000", "--batch", "1", "--steps", "3", "--warmup", "2", "--topk", "50"};
+        String[] common = {"bench", "--device", device, "--shape", "small", "--context", "3000", "--batch", "1", "--steps", "3", "--warmup", "2", "--topk", "50"};
         CliRun staged = run(concat(common, "--kv", "staged", "--out", tmp.resolve("staged").toString()));
         assertEquals(0, staged.code(), staged.err());
         assertTrue(staged.err().contains("full attention skipped"), staged.err());

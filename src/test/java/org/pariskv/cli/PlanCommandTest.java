@@ -13,7 +13,7 @@ class PlanCommandTest {
 
     @Test
     void printsTheBudgetAndFits() {
-        CliRun r = run("plan", "--profile", "llama3-8b", "--context", "1048576", "--offload", "--device-memory", "70G", "--host-memory", "200G");
+        CliRun r = run("plan", "--shape", "llama3-8b", "--context", "1048576", "--offload", "--device-memory", "70G", "--host-memory", "200G");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("| K/V rows (host-mapped) | 0.00 MiB | 4.00 GiB | 0.00 MiB | 128.00 GiB |"), r.out());
         assertTrue(r.out().contains("index: 112 B per key per KV head"), r.out());
@@ -45,7 +45,7 @@ class PlanCommandTest {
                 {"plan"},
                 {"plan", "--context", "100", "--device-memory", "7X"},
                 {"plan", "--context", "-5"},
-                {"plan", "--context", "100", "--profile", "nope"},
+                {"plan", "--context", "100", "--shape", "nope"},
                 {"plan", "--context", "100", "--gqa", "sideways"}}) {
             CliRun r = run(args);
             assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());

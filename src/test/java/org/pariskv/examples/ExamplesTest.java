@@ -13,6 +13,7 @@ import java.util.List;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,6 +68,7 @@ class ExamplesTest {
     }
 
     @Test
+    @Tag("slow") // 33 s on a fresh machine (PoCL compiles the decoder's program); ./pariskv test --fast leaves it out
     void millionTokenDecodeRunsScaledDownOnOpenCl() throws Exception {
         org.pariskv.compute.OpenClTestSupport.openClDevice(); // CI has PoCL; elsewhere skip without OpenCL
         String out = run("MillionTokenDecode", "16384", "opencl", "3");

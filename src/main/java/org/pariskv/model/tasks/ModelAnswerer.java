@@ -71,14 +71,32 @@ public final class ModelAnswerer implements Answerer {
 
     /** {@link #answer} with its cost. */
     public Answer answerTimed(byte[] prompt, int maxAnswerBytes) {
+        return answerTimed(prompt, maxAnswerBytes, null);
+    }
+
+    /**
+     * {@link #answerTimed(byte[], int)} that tells {@code onPrefilled} how many prompt tokens are prefilled, after each
+     * chunk of {@link LlamaModel#PREFILL_CHUNK} (the chunks a prefill runs anyway: the same logits and the same work),
+     * so that a progress bar moves during a long prefill. Null: no reports.
+     */
+    public Answer answerTimed(byte[] prompt, int maxAnswerBytes, java.util.function.IntConsumer onPrefilled) {
         int[] tokens = new int[prompt.length];
         for (int i = 0; i < prompt.length; i++) tokens[i] = prompt[i] & 0xFF;
         int split = Math.max(1, prompt.length - QUESTION_BYTES);
         StringBuilder out = new StringBuilder();
         try (Session s = model.newSession()) {
             long t0 = System.nanoTime();
-            if (shared != null) shared.prefill(s, Arrays.copyOf(tokens, split));
-            else s.prefill(Arrays.copyOf(tokens, split));
+            if (shared != null) {
+                shared.prefill(s, Arrays.copyOf(tokens, split));
+            } else if (onPrefilled == null) {
+                s.prefill(Arrays.copyOf(tokens, split));
+            } else {
+                for (int from = 0; from < split; from += LlamaModel.PREFILL_CHUNK) {
+                    s.prefill(Arrays.copyOfRange(tokens, from, Math.min(split, from + LlamaModel.PREFILL_CHUNK)));
+                    onPrefilled.accept(Math.min(split, from + LlamaModel.PREFILL_CHUNK));
+                }
+            }
+            if (onPrefilled != null && shared != null) onPrefilled.accept(split);
             long t1 = System.nanoTime();
             for (int i = split; i < tokens.length; i++) s.decode(tokens[i]);
             for (int t : s.generate(Sampler.greedy(), maxAnswerBytes, b -> b == '\n')) out.append((char) t);
