@@ -51,6 +51,8 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrt((float) (x))
             #define PKV_FMAF(a, b, c) fma((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabs((float) (x))
+            #define PKV_EXPF(x) exp((float) (x))
+            #define PKV_AWAIT_INPUTS() ((void) 0)
             #define PKV_FMODF(a, b) fmod((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) popcount((juint) (x))
             #define PKV_POPCOUNTL(x) ((int) popcount((julong) (x)))
@@ -99,6 +101,12 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrtf((float) (x))
             #define PKV_FMAF(a, b, c) fmaf((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabsf((float) (x))
+            #define PKV_EXPF(x) expf((float) (x))
+            #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+            #define PKV_AWAIT_INPUTS() asm volatile("griddepcontrol.wait;\\n\\tgriddepcontrol.launch_dependents;" ::: "memory")
+            #else
+            #define PKV_AWAIT_INPUTS() ((void) 0)
+            #endif
             #define PKV_FMODF(a, b) fmodf((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) __popc((juint) (x))
             #define PKV_POPCOUNTL(x) __popcll((julong) (x))

@@ -1041,6 +1041,10 @@ final class MethodTranslator {
                 statement(t + " = " + macro + "(&" + r.name() + "[" + value(i) + "], " + value(v) + ");");
                 push(Expr.name(t, JType.INT));
             }
+            case "awaitInputs" -> { // pkv.h's AWAIT_INPUTS: programmatic dependent launch on sm_90, else nothing
+                pop();
+                statement("PKV_AWAIT_INPUTS();");
+            }
             case "bytePermute", "funnelShiftRight" -> {
                 String c = pop().c(), b2 = pop().c(), a = pop().c();
                 push(Expr.of((name.equals("bytePermute") ? "PKV_BYTE_PERM(" : "PKV_FUNNEL_R(") + a + ", " + b2 + ", " + c + ")", JType.INT));

@@ -5,6 +5,7 @@ import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
 import org.pariskv.compute.kernel.KernelContext;
+import org.pariskv.compute.kernel.KernelMath;
 import org.pariskv.compute.kernel.LongArray;
 import org.pariskv.compute.kernel.ShortArray;
 
@@ -468,5 +469,13 @@ public final class SubsetKernels {
             }
         }
         return -1;
+    }
+
+    /** {@link KernelMath#exp} (pkv.h's EXP) after {@code awaitInputs}, which is a no-op here. */
+    @Kernel
+    public static void floatExp(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        ctx.awaitInputs();
+        int i = ctx.globalId(0);
+        if (i < n) out.set(i, KernelMath.exp(x.get(i)));
     }
 }
