@@ -1,14 +1,19 @@
 package org.pariskv.device;
 
+import static org.pariskv.device.DecodeLayout.*;
+
+import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
 import org.pariskv.compute.kernel.KernelContext;
+import org.pariskv.compute.kernel.KernelMath;
 import org.pariskv.compute.kernel.ShortArray;
 
 /**
  * Kernels of the decode step written in Java: the port of {@code tasks/pariskv.c} starts here. The decoder still
  * runs the hand-written C; {@code DecodeKernelsTest} holds each Java kernel equal to its C original on PoCL. The plan
- * row layout and the window helper come from {@link DecodeTwins}, so they are defined once, in Java.
+ * row layout and tile sizes come from {@link DecodeLayout} and the window helper from {@link DecodeTwins}, so they
+ * are defined once, in Java. pariskv.c's shape defines ({@code HEAD_DIM}, {@code GROUP}) are parameters here.
  */
 public final class DecodeKernels {
     private DecodeKernels() {}
@@ -23,8 +28,9 @@ public final class DecodeKernels {
     public static void appendTokens(KernelContext ctx, ShortArray newKeys, ShortArray newValues, IntArray plan,
                                     ShortArray keys, ShortArray values, ShortArray winKeys, ShortArray winValues,
                                     int capTok, int ringBase, int ring, int headDim) {
+        ctx.awaitInputs();
         int s = ctx.groupId(0);
-        int token = plan.get(s * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_LEN) - 1;
+        int token = plan.get(s * PLAN_STRIDE + P_LEN) - 1;
         long w = ((long) s * (ringBase + ring) + DecodeTwins.windowSlot(token, ringBase, ring)) * headDim;
         for (int d = ctx.localId(0); d < headDim; d += ctx.localSize(0)) {
             short k = newKeys.get(s * headDim + d), v = newValues.get(s * headDim + d);
@@ -38,5 +44,68 @@ public final class DecodeKernels {
                 winValues.set(w + d, v);
             }
         }
+    }
+
+    /**
+     * {@code attentionCombine}: per (stream, head) {@code sg} the log-sum-exp merge of its chunk partials
+     * ({@code pmax}, {@code psum}, {@code pacc}, written by sparseAttention) into {@code out[sg * headDim ..]}. Grid:
+     * {@code S * group} groups of {@link DecodeLayout#COMBINE_THREADS} work-items (at most
+     * {@link DecodeLayout#COMBINE_MAX_THREADS}); {@code headDim <= COMBINE_ROWS * localSize}.
+     */
+    @Kernel
+    public static void attentionCombine(KernelContext ctx, IntArray plan, IntArray selCount, FloatArray pmax,
+                                        FloatArray psum, FloatArray pacc, FloatArray out, int maxChunks, int chunk,
+                                        int headDim, int group) {
+        ctx.awaitInputs();
+        float[] w = ctx.allocateFloatLocalArray(COMBINE_WEIGHTS);
+        float[] red = ctx.allocateFloatLocalArray(COMBINE_MAX_THREADS);
+        int t = ctx.localId(0), l = ctx.localSize(0), sg = ctx.groupId(0);
+        int s = sg / group, p = s * PLAN_STRIDE;
+        int selN = plan.get(p + P_DENSE) != 0 ? 0 : selCount.get(s);
+        int chunks = (attendedCount(plan, p, selN) + chunk - 1) / chunk;
+        long base = (long) sg * maxChunks;
+        float m = Float.NEGATIVE_INFINITY;
+        for (int c = t; c < chunks; c += l) m = Math.max(m, pmax.get(base + c));
+        red[t] = m;
+        ctx.barrier();
+        for (int off = l >> 1; off > 0; off >>= 1) {
+            if (t < off) red[t] = Math.max(red[t], red[t + off]);
+            ctx.barrier();
+        }
+        m = red[0];
+        ctx.barrier();
+        float den = 0f;
+        for (int c = t; c < chunks; c += l) den += KernelMath.exp(pmax.get(base + c) - m) * psum.get(base + c);
+        red[t] = den;
+        ctx.barrier();
+        for (int off = l >> 1; off > 0; off >>= 1) {
+            if (t < off) red[t] += red[t + off];
+            ctx.barrier();
+        }
+        float denom = red[0];
+        float[] acc = new float[COMBINE_ROWS];
+        float[] pv = new float[ATT_BATCH];
+        for (int c0 = 0; c0 < chunks; c0 += COMBINE_WEIGHTS) {
+            int cn = Math.min(COMBINE_WEIGHTS, chunks - c0);
+            ctx.barrier();
+            for (int c = t; c < cn; c += l) w[c] = KernelMath.exp(pmax.get(base + c0 + c) - m);
+            ctx.barrier();
+            for (int r = 0; r * l + t < headDim; r++) {
+                int d = r * l + t;
+                float a = acc[r];
+                for (int cb = 0; cb < cn; cb += ATT_BATCH) { // ATT_BATCH partial loads in flight, summed in order
+                    for (int u = 0; u < ATT_BATCH; u++) pv[u] = cb + u < cn ? pacc.get((base + c0 + cb + u) * headDim + d) : 0f;
+                    for (int u = 0; u < ATT_BATCH && cb + u < cn; u++) a += w[cb + u] * pv[u];
+                }
+                acc[r] = a;
+            }
+        }
+        for (int r = 0; r * l + t < headDim; r++) out.set((long) sg * headDim + r * l + t, denom > 0f ? acc[r] / denom : 0f);
+    }
+
+    /** {@code attended_count}: the tokens stream row {@code p} of {@code plan} attends (every one when dense). */
+    static int attendedCount(IntArray plan, int p, int selN) {
+        if (plan.get(p + P_DENSE) != 0) return plan.get(p + P_LEN);
+        return plan.get(p + P_SINK_END) + selN + (plan.get(p + P_LEN) - plan.get(p + P_ZONE_END));
     }
 }

@@ -1,6 +1,8 @@
 package org.pariskv.device;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.pariskv.device.DecodeLayout.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -29,8 +31,8 @@ class DecodeKernelsTest {
         int streams = 3, d = 64;
         Random r = new Random(capTok * 31 + ring);
         short[] newKeys = shorts(r, streams * d), newValues = shorts(r, streams * d);
-        int[] plan = new int[streams * DecodeTwins.PLAN_STRIDE];
-        for (int s = 0; s < streams; s++) plan[s * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_LEN] = 1 + r.nextInt(capTok > 0 ? capTok : 60); // tokens inside the cache
+        int[] plan = new int[streams * DecodeLayout.PLAN_STRIDE];
+        for (int s = 0; s < streams; s++) plan[s * DecodeLayout.PLAN_STRIDE + DecodeLayout.P_LEN] = 1 + r.nextInt(capTok > 0 ? capTok : 60); // tokens inside the cache
         int capRows = Math.max(capTok, 1), winRows = Math.max(ringBase + ring, 1);
         short[] keys = shorts(r, streams * capRows * d), values = shorts(r, streams * capRows * d);
         short[] winKeys = shorts(r, streams * winRows * d), winValues = shorts(r, streams * winRows * d);
@@ -59,6 +61,64 @@ class DecodeKernelsTest {
             }
             String[] names = {"keys", "values", "winKeys", "winValues"};
             for (int i = 0; i < 4; i++) assertArrayEquals(c[i], j[i], names[i] + " on " + spec);
+        }
+    }
+
+    @ParameterizedTest(name = "D {0}, chunk {1}, maxChunks {2}, dense {3}")
+    @CsvSource({"64, 16, 40, false", "128, 32, 20, true", "64, 1, 1300, false", "256, 4, 64, true"})
+    void attentionCombineEqualsTheHandWrittenKernel(int d, int chunk, int maxChunks, boolean dense) {
+        var device = OpenClTestSupport.openClDevice();
+        Backend b = Backends.open(device);
+        int streams = 3, group = 2, heads = streams * group;
+        Random r = new Random(d * 7 + chunk);
+        int[] plan = new int[streams * PLAN_STRIDE], selCount = new int[streams];
+        int room = chunk * maxChunks; // attended tokens of a stream fill at most maxChunks chunks
+        for (int s = 0; s < streams; s++) {
+            int p = s * PLAN_STRIDE, attended = 1 + r.nextInt(room);
+            plan[p + P_DENSE] = dense ? 1 : 0;
+            int sink = Math.min(4, attended), local = Math.min(attended - sink, r.nextInt(64));
+            selCount[s] = attended - sink - local;
+            plan[p + P_SINK_END] = sink;
+            plan[p + P_ZONE_END] = 10_000;
+            plan[p + P_LEN] = dense ? attended : 10_000 + local;
+        }
+        float[] pmax = new float[heads * maxChunks], psum = new float[heads * maxChunks], pacc = new float[heads * maxChunks * d];
+        for (int i = 0; i < pmax.length; i++) {
+            pmax[i] = (float) (r.nextGaussian() * 4);
+            psum[i] = 1 + 30 * r.nextFloat();
+        }
+        for (int i = 0; i < pacc.length; i++) pacc[i] = (float) r.nextGaussian();
+        Grid grid = Grid.groups(heads, COMBINE_THREADS);
+
+        float[] c;
+        try (KernelRig rig = new KernelRig(b)) {
+            var program = rig.compile(KernelRig.defines(d, 1, 2, 16));
+            DeviceBuffer out = rig.upload(MemorySegment.ofArray(new float[heads * d]));
+            rig.launch(program, "attentionCombine", grid, rig.upload(MemorySegment.ofArray(plan)),
+                    rig.upload(MemorySegment.ofArray(selCount)), rig.upload(MemorySegment.ofArray(pmax)),
+                    rig.upload(MemorySegment.ofArray(psum)), rig.upload(MemorySegment.ofArray(pacc)), out,
+                    new KernelArg.Int(maxChunks), new KernelArg.Int(chunk));
+            c = rig.read(out).toArray(ValueLayout.JAVA_FLOAT);
+        }
+        float[] cOut = c;
+        assertTrue(java.util.stream.IntStream.range(0, c.length).filter(i -> cOut[i] != 0f).count() > c.length / 2, "the C kernel combined something");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            float[] j = new float[heads * d];
+            var g = new TaskGraph("combine").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, plan, selCount, pmax, psum, pacc, j)
+                    .task("attentionCombine", grid, plan, selCount, pmax, psum, pacc, j, maxChunks, chunk, d, group)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, j).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            if (spec != DeviceSpec.JAVA) {
+                assertArrayEquals(c, j, "out on " + spec + ": the same device exp, the same order");
+            } else {
+                // the JVM's exp is correctly rounded, the device's within a few ulp: the weights differ that much
+                for (int i = 0; i < c.length; i++) {
+                    assertTrue(Math.abs(c[i] - j[i]) <= 1e-5f * Math.max(1f, Math.abs(c[i])), "out[" + i + "] on the JVM: " + j[i] + " vs " + c[i]);
+                }
+            }
         }
     }
 
