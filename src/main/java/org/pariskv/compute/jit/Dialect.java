@@ -32,6 +32,8 @@ public enum Dialect {
             #define PKV_GLOBAL __global
             #define PKV_LOCAL_PTR __local
             #define PKV_LOCAL_DECL __local
+            #define PKV_CONSTANT_PTR __constant
+            #define PKV_TABLE __constant
             #define PKV_L(v) v##L
             #define PKV_GLOBAL_ID(d) ((int) get_global_id(d))
             #define PKV_LOCAL_ID(d) ((int) get_local_id(d))
@@ -81,6 +83,8 @@ public enum Dialect {
             #define PKV_GLOBAL
             #define PKV_LOCAL_PTR
             #define PKV_LOCAL_DECL __shared__
+            #define PKV_CONSTANT_PTR
+            #define PKV_TABLE __constant__ const
             #define PKV_L(v) v##LL
             #define PKV_DIM(v, d) ((d) == 0 ? (v).x : ((d) == 1 ? (v).y : (v).z))
             #define PKV_LOCAL_ID(d) ((int) PKV_DIM(threadIdx, d))

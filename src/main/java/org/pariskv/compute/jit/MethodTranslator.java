@@ -44,6 +44,9 @@ final class MethodTranslator {
 
         /** The value of static final primitive field {@code owner.name}. */
         Object constant(String owner, String name, MethodTranslator caller);
+
+        /** Static final array field {@code owner.name} as a program-scope constant table (its values at translation). */
+        ArrayRef table(String owner, String name, MethodTranslator caller);
     }
 
     private final Unit unit;
@@ -480,6 +483,7 @@ final class MethodTranslator {
             case ArrayStoreInstruction a -> {
                 Expr v = pop(), i = pop(), arr = pop();
                 ArrayRef r = array(arr);
+                if (r.space() == Expr.Space.CONSTANT) throw refuse("writing into the table " + r.name() + " (static final arrays are constants on devices)");
                 statement(r.name() + "[" + value(i) + "] = (" + r.elementC() + ") " + value(v) + ";");
             }
             case BranchInstruction br -> {
@@ -937,6 +941,10 @@ final class MethodTranslator {
         if (f.opcode() != Opcode.GETSTATIC) {
             throw refuse(f.opcode() == Opcode.PUTSTATIC ? "writing static fields is not supported"
                     : "instance fields are not supported (kernels are static methods over their parameters)");
+        }
+        if (f.typeSymbol().isArray()) {
+            push(Expr.ref(unit.table(f.owner().asInternalName(), f.name().stringValue(), this)));
+            return;
         }
         Object v = unit.constant(f.owner().asInternalName(), f.name().stringValue(), this);
         push(constantOf(v));

@@ -246,6 +246,12 @@ class SubsetTranslationTest {
         }, 3);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void tables(String backend) {
+        agree(backend, "tables", grid(N), r -> new Object[] {ints(r, N), new float[2 * N], new int[N], N});
+    }
+
     @Test
     void theJvmExecutorComputesWhatJavaComputes() {
         // the oracle of the tests above is the executor itself: hold it against a plain loop once
