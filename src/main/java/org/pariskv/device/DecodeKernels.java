@@ -2,12 +2,15 @@ package org.pariskv.device;
 
 import static org.pariskv.device.DecodeLayout.*;
 
+import org.pariskv.compute.kernel.ByteArray;
 import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
 import org.pariskv.compute.kernel.KernelContext;
 import org.pariskv.compute.kernel.KernelMath;
 import org.pariskv.compute.kernel.ShortArray;
+import org.pariskv.encode.Bf16;
+import org.pariskv.encode.LloydMax;
 
 /**
  * Kernels of the decode step written in Java: the port of {@code tasks/pariskv.c} starts here. The decoder still
@@ -107,5 +110,100 @@ public final class DecodeKernels {
     static int attendedCount(IntArray plan, int p, int selN) {
         if (plan.get(p + P_DENSE) != 0) return plan.get(p + P_LEN);
         return plan.get(p + P_SINK_END) + selN + (plan.get(p + P_LEN) - plan.get(p + P_ZONE_END));
+    }
+
+    /**
+     * {@code encodeKeys}: KeyEncoder.encode (with the stream's key centre) of zone indices
+     * {@code [P_ENC_FROM, P_ENC_FROM + P_ENC_COUNT)} of each stream from its stored bf16 keys (zone index i is token
+     * {@code P_ZONE_START + i}), adding each block code to the centroid counts. Grid: (maxKeys, S) groups of
+     * {@code min(headDim, 256)} work-items; {@code headDim <= MAX_HEAD_DIM}. {@code hadamard} and {@code rotScale}
+     * are pariskv.c's {@code HADAMARD} and {@code ROT_SCALE_BITS}.
+     */
+    @Kernel
+    public static void encodeKeys(KernelContext ctx, ShortArray keys, FloatArray rot, FloatArray center, IntArray plan,
+                                  ByteArray codes, ByteArray nibbles, ShortArray weights, IntArray counts, int cap,
+                                  int capTok, int headDim, boolean hadamard, float rotScale) {
+        ctx.awaitInputs();
+        float[] x = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
+        float[] tmp = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
+        float[] normv = ctx.allocateFloatLocalArray(1);
+        int t = ctx.localId(0), s = ctx.groupId(1), j = ctx.groupId(0), p = s * PLAN_STRIDE;
+        if (j >= plan.get(p + P_ENC_COUNT)) return;
+        int zi = plan.get(p + P_ENC_FROM) + j;
+        int token = plan.get(p + P_ZONE_START) + zi;
+        long row = ((long) s * capTok + token) * headDim;
+        // centred keys (KeyEncoder with a centre); the centre is all zeros when centring is off
+        for (int i = t; i < headDim; i += ctx.localSize(0)) x[i] = Bf16.toFloat(keys.get(row + i)) - center.get((long) s * headDim + i);
+        ctx.barrier();
+        float norm = rotateNormalised(ctx, x, tmp, normv, rot, headDim, hadamard, rotScale);
+        int blocks = headDim / 8;
+        for (int bb = t; bb < blocks; bb += ctx.localSize(0)) {
+            int base = bb * 8, code = 0;
+            float r2 = 0f;
+            for (int k = 0; k < 8; k++) {
+                float v = x[base + k];
+                if (v >= 0f) code |= 1 << k;
+                r2 += v * v;
+            }
+            long key = (long) s * cap + zi;
+            codes.set(key * blocks + bb, (byte) code);
+            float r = (float) Math.sqrt(r2);
+            float invR = 1f / Math.max(r, 1e-8f);
+            float alpha = 0f;
+            for (int k = 0; k < 8; k += 2) {
+                float u0 = x[base + k] * invR, u1 = x[base + k + 1] * invR;
+                int lo = (u0 >= 0f ? 8 : 0) | LloydMax.magnitudeIndex(Math.abs(u0));
+                int hi = (u1 >= 0f ? 8 : 0) | LloydMax.magnitudeIndex(Math.abs(u1));
+                alpha += LloydMax.CENTERS[lo & 7] * Math.abs(u0);
+                alpha += LloydMax.CENTERS[hi & 7] * Math.abs(u1);
+                nibbles.set(key * (headDim / 2) + bb * 4 + (k >> 1), (byte) (lo | (hi << 4)));
+            }
+            alpha = Math.max(alpha, 1e-6f);
+            weights.set(key * blocks + bb, Bf16.fromFloat(r / alpha * norm));
+            ctx.atomicAdd(counts, s * blocks * 256 + bb * 256 + code, 1);
+        }
+    }
+
+    /**
+     * {@code rotate_normalised}: {@code x = R (x / max(||x||, 1e-8))} for the {@code headDim} floats of local
+     * {@code x}, {@code rot} the D signs of a Hadamard rotation (then scaled by {@code scale}) or a dense D x D
+     * matrix. The whole group calls it; returns {@code ||x||} (sequential sum) to every work-item.
+     */
+    static float rotateNormalised(KernelContext ctx, float[] x, float[] tmp, float[] normOut, FloatArray rot,
+                                  int headDim, boolean hadamard, float scale) {
+        int t = ctx.localId(0), nt = ctx.localSize(0);
+        if (t == 0) {
+            float ss = 0f;
+            for (int i = 0; i < headDim; i++) ss += x[i] * x[i];
+            normOut[0] = (float) Math.sqrt(ss);
+        }
+        ctx.barrier();
+        float norm = normOut[0];
+        float inv = 1f / Math.max(norm, 1e-8f);
+        if (hadamard) { // uniform over the group: every work-item meets the same barriers
+            for (int i = t; i < headDim; i += nt) x[i] = (x[i] * inv) * rot.get(i);
+            ctx.barrier();
+            for (int h = 1; h < headDim; h <<= 1) {
+                for (int q = t; q < headDim / 2; q += nt) {
+                    int i = (q / h) * (h << 1) + (q % h);
+                    float u = x[i], v = x[i + h];
+                    x[i] = u + v;
+                    x[i + h] = u - v;
+                }
+                ctx.barrier();
+            }
+            for (int i = t; i < headDim; i += nt) x[i] = x[i] * scale;
+            ctx.barrier();
+        } else {
+            for (int i = t; i < headDim; i += nt) tmp[i] = x[i] * inv;
+            ctx.barrier();
+            for (int i = t; i < headDim; i += nt) {
+                float acc = 0f;
+                for (int k = 0; k < headDim; k++) acc += rot.get(i * headDim + k) * tmp[k];
+                x[i] = acc;
+            }
+            ctx.barrier();
+        }
+        return norm;
     }
 }

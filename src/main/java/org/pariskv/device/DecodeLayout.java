@@ -23,4 +23,6 @@ public final class DecodeLayout {
     public static final int COMBINE_ROWS = 4;
     /** {@code ATT_BATCH}: rows (or partials) each thread loads before using any. */
     public static final int ATT_BATCH = 8;
+    /** The largest {@code HEAD_DIM} the Java ports of encodeKeys and prepareQuery hold in local memory. */
+    public static final int MAX_HEAD_DIM = 256;
 }

@@ -122,6 +122,68 @@ class DecodeKernelsTest {
         }
     }
 
+    @ParameterizedTest(name = "D {0}, hadamard {1}, maxKeys {2}")
+    @CsvSource({"64, true, 5", "128, false, 3", "256, true, 4", "32, false, 6"})
+    void encodeKeysEqualsTheHandWrittenKernel(int d, boolean hadamard, int maxKeys) {
+        var device = OpenClTestSupport.openClDevice();
+        Backend b = Backends.open(device);
+        int streams = 3, cap = 20, capTok = 30, blocks = d / 8, threads = Math.min(d, 256);
+        Random r = new Random(d + (hadamard ? 1 : 0));
+        int[] plan = new int[streams * PLAN_STRIDE];
+        for (int s = 0; s < streams; s++) {
+            int p = s * PLAN_STRIDE;
+            plan[p + P_ENC_COUNT] = s == 1 ? 0 : 1 + r.nextInt(maxKeys); // a stream with nothing to encode
+            plan[p + P_ENC_FROM] = r.nextInt(cap - maxKeys);
+            plan[p + P_ZONE_START] = r.nextInt(capTok - cap);
+        }
+        short[] keys = new short[streams * capTok * d];
+        for (int i = 0; i < keys.length; i++) keys[i] = org.pariskv.encode.Bf16.fromFloat((float) r.nextGaussian());
+        float[] rot = new float[hadamard ? d : d * d], center = new float[streams * d];
+        for (int i = 0; i < rot.length; i++) rot[i] = hadamard ? (r.nextBoolean() ? 1f : -1f) : (float) (r.nextGaussian() / Math.sqrt(d));
+        for (int i = 0; i < center.length; i++) center[i] = (float) (0.3 * r.nextGaussian());
+        byte[] codes = new byte[streams * cap * blocks], nibbles = new byte[streams * cap * d / 2];
+        r.nextBytes(codes);
+        r.nextBytes(nibbles);
+        short[] weights = shorts(r, streams * cap * blocks);
+        int[] counts = new int[streams * blocks * 256];
+        for (int i = 0; i < counts.length; i++) counts[i] = r.nextInt(100);
+        float rotScale = (float) (1 / Math.sqrt(d));
+        Grid grid = new Grid(new long[] {(long) maxKeys * threads, streams}, new long[] {threads, 1});
+
+        Object[] c = {codes.clone(), nibbles.clone(), weights.clone(), counts.clone()};
+        try (KernelRig rig = new KernelRig(b)) {
+            var defines = KernelRig.defines(d, 1, 2, 16);
+            defines.put("HADAMARD", hadamard ? "1" : "0");
+            var program = rig.compile(defines);
+            DeviceBuffer[] out = {rig.upload(MemorySegment.ofArray(codes)), rig.upload(MemorySegment.ofArray(nibbles)),
+                    rig.upload(MemorySegment.ofArray(weights)), rig.upload(MemorySegment.ofArray(counts))};
+            rig.launch(program, "encodeKeys", grid, rig.upload(MemorySegment.ofArray(keys)), rig.upload(MemorySegment.ofArray(rot)),
+                    rig.upload(MemorySegment.ofArray(center)), rig.upload(MemorySegment.ofArray(plan)), out[0], out[1], out[2], out[3],
+                    new KernelArg.Int(cap), new KernelArg.Int(capTok));
+            c[0] = rig.read(out[0]).toArray(ValueLayout.JAVA_BYTE);
+            c[1] = rig.read(out[1]).toArray(ValueLayout.JAVA_BYTE);
+            c[2] = rig.read(out[2]).toArray(ValueLayout.JAVA_SHORT);
+            c[3] = rig.read(out[3]).toArray(ValueLayout.JAVA_INT);
+        }
+        assertTrue(!java.util.Arrays.equals((int[]) c[3], counts), "the C kernel counted codes");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            byte[] jc = codes.clone(), jn = nibbles.clone();
+            short[] jw = weights.clone();
+            int[] jk = counts.clone();
+            var g = new TaskGraph("encode").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, keys, rot, center, plan, jc, jn, jw, jk)
+                    .task("encodeKeys", grid, keys, rot, center, plan, jc, jn, jw, jk, cap, capTok, d, hadamard, rotScale)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, jc, jn, jw, jk).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            assertArrayEquals((byte[]) c[0], jc, "codes on " + spec);
+            assertArrayEquals((byte[]) c[1], jn, "nibbles on " + spec);
+            assertArrayEquals((short[]) c[2], jw, "weights on " + spec);
+            assertArrayEquals((int[]) c[3], jk, "counts on " + spec);
+        }
+    }
+
     private static short[] shorts(Random r, int n) {
         short[] a = new short[n];
         for (int i = 0; i < n; i++) a[i] = (short) r.nextInt();
