@@ -165,6 +165,98 @@ public final class DecodeKernels {
     }
 
     /**
+     * {@code prepareQuery}: RetrievalQuery.of + TierTable.build. Work-group (qi, bb) rotates query {@code qi} (the
+     * GQA mean of its group's heads when {@code nq == 1}; redone per block, it is cheap) and builds the tier table of
+     * block {@code bb}; block 0 also stores q̂, ||q|| and clears the score histogram; the blocks of a query share
+     * clearing its per-tile score histograms and rerank's estimate histogram. Grid: (S * nq, headDim / 8) groups of
+     * 256 work-items; {@code headDim <= MAX_HEAD_DIM}. pariskv.c's {@code GROUP}, {@code HKV}, {@code NQ},
+     * {@code HADAMARD}, {@code ROT_SCALE_BITS} are parameters.
+     */
+    @Kernel
+    public static void prepareQuery(KernelContext ctx, FloatArray queries, FloatArray rot, IntArray plan, IntArray counts,
+                                    FloatArray qhat, FloatArray qnorm, ByteArray tierTable, IntArray hist, IntArray tileHist,
+                                    IntArray estHist, int tiles, int headDim, int group, int hkv, int nq, boolean hadamard,
+                                    float rotScale) {
+        ctx.awaitInputs();
+        float[] x = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
+        float[] tmp = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
+        float[] normv = ctx.allocateFloatLocalArray(1);
+        float[] score = ctx.allocateFloatLocalArray(256);
+        int[] ordered = ctx.allocateIntLocalArray(256);
+        int[] abv = ctx.allocateIntLocalArray(256);
+        int t = ctx.localId(0), l = ctx.localSize(0), qi = ctx.groupId(0), bb = ctx.groupId(1);
+        int s = qi / nq, head = qi % nq, b = s / hkv, h = s % hkv;
+        int blocks = headDim / 8, histBins = 6 * blocks + 1;
+        long q = ((long) b * hkv * group + (long) h * group) * headDim;
+        // what the tail needs from global memory, loaded now: the latencies overlap the rotation's
+        int myCount = t < 256 ? counts.get((long) s * blocks * 256 + bb * 256 + t) : 0;
+        int[] thr = new int[6];
+        for (int i = 0; i < 6; i++) thr[i] = plan.get(s * PLAN_STRIDE + P_T + i);
+        for (int i = t; i < headDim; i += l) {
+            if (nq == 1) {
+                float m = 0f;
+                for (int g = 0; g < group; g++) m += queries.get(q + g * headDim + i);
+                x[i] = m * (1.0f / group);
+            } else {
+                x[i] = queries.get(q + head * headDim + i);
+            }
+        }
+        ctx.barrier();
+        int tilesNow = (plan.get(s * PLAN_STRIDE + P_N) + SEL_TILE - 1) / SEL_TILE;
+        long th = (long) qi * tiles * histBins;
+        for (int i = bb * l + t; i < tilesNow * histBins; i += blocks * l) tileHist.set(th + i, 0);
+        float norm = rotateNormalised(ctx, x, tmp, normv, rot, headDim, hadamard, rotScale);
+        if (bb == 0) {
+            for (int i = t; i < headDim; i += l) qhat.set((long) qi * headDim + i, x[i]);
+            if (t == 0) qnorm.set(qi, norm);
+            for (int i = t; i < histBins; i += l) hist.set(qi * histBins + i, 0);
+        }
+        for (int i = bb * l + t; i < EST_BINS; i += blocks * l) estHist.set((long) qi * EST_BINS + i, 0);
+        // centroid scores, in coordinate order like TierTable.centroidScores
+        int c = t;
+        float sc = 0f;
+        if (c < 256) {
+            for (int j = 0; j < 8; j++) sc += ((c >> j) & 1) != 0 ? x[bb * 8 + j] : -x[bb * 8 + j];
+            score[c] = sc;
+        }
+        ctx.barrier();
+        int rank = 0;
+        if (c < 256) {
+            for (int o = 0; o < 256; o++) {
+                float so = score[o];
+                rank += (so > sc || (so == sc && o < c)) ? 1 : 0;
+            }
+            ordered[rank] = myCount;
+        }
+        ctx.barrier();
+        int aboveAtRank = exclusiveScan256(ctx, ordered, t); // keys in centroids ranked above rank t
+        if (t < 256) abv[t] = aboveAtRank;
+        ctx.barrier();
+        if (c < 256) {
+            int above = abv[rank];
+            int tiers = 0;
+            for (int i = 0; i < 6; i++) tiers += above < thr[i] ? 1 : 0;
+            tierTable.set((long) qi * blocks * 256 + bb * 256 + c, (byte) tiers);
+        }
+    }
+
+    /**
+     * {@code exclusive_scan_256}'s OpenCL path (Hillis-Steele) for local {@code a[256]}, a group of at least 256
+     * work-items: on return {@code a[t]} holds the inclusive sum. The C kernel's CUDA path uses warp shuffles, which
+     * the translator lacks; its integer sums are the same.
+     */
+    static int exclusiveScan256(KernelContext ctx, int[] a, int t) {
+        int v = t < 256 ? a[t] : 0;
+        for (int off = 1; off < 256; off <<= 1) {
+            int add = (t < 256 && t >= off) ? a[t - off] : 0;
+            ctx.barrier();
+            if (t < 256) a[t] += add;
+            ctx.barrier();
+        }
+        return t < 256 ? a[t] - v : 0;
+    }
+
+    /**
      * {@code rotate_normalised}: {@code x = R (x / max(||x||, 1e-8))} for the {@code headDim} floats of local
      * {@code x}, {@code rot} the D signs of a Hadamard rotation (then scaled by {@code scale}) or a dense D x D
      * matrix. The whole group calls it; returns {@code ||x||} (sequential sum) to every work-item.

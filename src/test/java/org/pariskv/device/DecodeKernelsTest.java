@@ -184,6 +184,70 @@ class DecodeKernelsTest {
         }
     }
 
+    @ParameterizedTest(name = "D {0}, nq {1}, hadamard {2}")
+    @CsvSource({"64, 1, true", "128, 2, false", "256, 1, false", "32, 2, true"})
+    void prepareQueryEqualsTheHandWrittenKernel(int d, int nq, boolean hadamard) {
+        var device = OpenClTestSupport.openClDevice();
+        Backend b = Backends.open(device);
+        int batch = 2, hkv = 2, group = 2, streams = batch * hkv, sq = streams * nq, blocks = d / 8, histBins = 6 * blocks + 1, tiles = 3;
+        Random r = new Random(d * 3 + nq);
+        float[] queries = new float[batch * hkv * group * d];
+        for (int i = 0; i < queries.length; i++) queries[i] = (float) r.nextGaussian();
+        float[] rot = new float[hadamard ? d : d * d];
+        for (int i = 0; i < rot.length; i++) rot[i] = hadamard ? (r.nextBoolean() ? 1f : -1f) : (float) (r.nextGaussian() / Math.sqrt(d));
+        int[] plan = new int[streams * PLAN_STRIDE];
+        for (int s = 0; s < streams; s++) {
+            plan[s * PLAN_STRIDE + P_N] = r.nextInt(tiles * SEL_TILE);
+            for (int k = 0, th = 0; k < 6; k++) plan[s * PLAN_STRIDE + P_T + k] = th += 1 + r.nextInt(40);
+        }
+        int[] counts = new int[streams * blocks * 256];
+        for (int i = 0; i < counts.length; i++) counts[i] = r.nextInt(3);
+        float[] qhat = new float[sq * d], qnorm = new float[sq];
+        byte[] tierTable = new byte[sq * blocks * 256];
+        r.nextBytes(tierTable);
+        int[] hist = new int[sq * histBins], tileHist = new int[sq * tiles * histBins], estHist = new int[sq * EST_BINS];
+        for (int[] a : new int[][] {hist, tileHist, estHist}) for (int i = 0; i < a.length; i++) a[i] = 1 + r.nextInt(9);
+        float rotScale = (float) (1 / Math.sqrt(d));
+        Grid grid = new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1});
+
+        Object[] c = new Object[6];
+        try (KernelRig rig = new KernelRig(b)) {
+            var defines = KernelRig.defines(d, hkv, nq, 16);
+            defines.put("HADAMARD", hadamard ? "1" : "0");
+            var program = rig.compile(defines);
+            DeviceBuffer[] out = {rig.upload(MemorySegment.ofArray(qhat)), rig.upload(MemorySegment.ofArray(qnorm)),
+                    rig.upload(MemorySegment.ofArray(tierTable)), rig.upload(MemorySegment.ofArray(hist)),
+                    rig.upload(MemorySegment.ofArray(tileHist)), rig.upload(MemorySegment.ofArray(estHist))};
+            rig.launch(program, "prepareQuery", grid, rig.upload(MemorySegment.ofArray(queries)), rig.upload(MemorySegment.ofArray(rot)),
+                    rig.upload(MemorySegment.ofArray(plan)), rig.upload(MemorySegment.ofArray(counts)), out[0], out[1], out[2], out[3],
+                    out[4], out[5], new KernelArg.Int(tiles));
+            c[0] = rig.read(out[0]).toArray(ValueLayout.JAVA_FLOAT);
+            c[1] = rig.read(out[1]).toArray(ValueLayout.JAVA_FLOAT);
+            c[2] = rig.read(out[2]).toArray(ValueLayout.JAVA_BYTE);
+            for (int k = 3; k < 6; k++) c[k] = rig.read(out[k]).toArray(ValueLayout.JAVA_INT);
+        }
+        byte[] ct = (byte[]) c[2];
+        assertTrue(java.util.stream.IntStream.range(0, ct.length).anyMatch(i -> ct[i] > 0 && ct[i] < 6), "the C kernel built mixed tiers");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            float[] jq = qhat.clone(), jn = qnorm.clone();
+            byte[] jt = tierTable.clone();
+            int[] jh = hist.clone(), jth = tileHist.clone(), je = estHist.clone();
+            var g = new TaskGraph("prepare").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, queries, rot, plan, counts, jq, jn, jt, jh, jth, je)
+                    .task("prepareQuery", grid, queries, rot, plan, counts, jq, jn, jt, jh, jth, je, tiles, d, group, hkv, nq, hadamard, rotScale)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, jq, jn, jt, jh, jth, je).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            assertArrayEquals((float[]) c[0], jq, "qhat on " + spec);
+            assertArrayEquals((float[]) c[1], jn, "qnorm on " + spec);
+            assertArrayEquals((byte[]) c[2], jt, "tierTable on " + spec);
+            assertArrayEquals((int[]) c[3], jh, "hist on " + spec);
+            assertArrayEquals((int[]) c[4], jth, "tileHist on " + spec);
+            assertArrayEquals((int[]) c[5], je, "estHist on " + spec);
+        }
+    }
+
     private static short[] shorts(Random r, int n) {
         short[] a = new short[n];
         for (int i = 0; i < n; i++) a[i] = (short) r.nextInt();
