@@ -257,6 +257,49 @@ public final class DecodeKernels {
     }
 
     /**
+     * {@code rerank}: the int4 estimate {@code <q, k>} of candidate {@code j} of query {@code qi} (Rerank) from its
+     * nibbles and block weights through a per-query LUT of {@code qhat[d] * level} in local memory, into
+     * {@code est[qi * cap + j]}, counted in the estimate histogram ({@link DecodeTwins#estBin}). {@code nibbleWords}
+     * is the nibbles buffer read as ints (4 bytes, 8 nibbles a word, little-endian), one word per block. Grid:
+     * (roundUp(maxCand, 256), S * nq) over groups of 256 (a multiple of 16); {@code headDim <= MAX_HEAD_DIM}.
+     */
+    @Kernel
+    public static void rerank(KernelContext ctx, IntArray nibbleWords, ShortArray weights, FloatArray qhat, FloatArray qnorm,
+                              IntArray cand, IntArray candCount, FloatArray est, IntArray estHist, int cap, int headDim, int nq) {
+        ctx.awaitInputs();
+        float[] lut = ctx.allocateFloatLocalArray(MAX_HEAD_DIM * 16);
+        int t = ctx.localId(0), l = ctx.localSize(0), qi = ctx.groupId(1);
+        int s = qi / nq, j = ctx.groupId(0) * l + t, blocks = headDim / 8;
+        // the count and this work-item's candidate in one round trip (a slot past the count holds a stale index)
+        int key = j < cap ? cand.get((long) qi * cap + j) : 0;
+        int m = candCount.get(qi);
+        if (ctx.groupId(0) * l >= m) return;
+        boolean live = j < m;
+        // a work-item fills entries of one level (i & 15 stays t & 15 when l is a multiple of 16, as launched)
+        float level = LloydMax.SIGNED_LEVELS[t & 15];
+        for (int i = t; i < headDim * 16; i += l) {
+            lut[i] = qhat.get((long) qi * headDim + i / 16) * ((l & 15) == 0 ? level : LloydMax.SIGNED_LEVELS[i & 15]);
+        }
+        ctx.barrier();
+        if (!live) return;
+        long row = (long) s * cap + key;
+        float acc = 0f;
+        for (int bb = 0; bb < blocks; bb++) {
+            int word = nibbleWords.get(row * blocks + bb);
+            int base = bb * 128; // 8 dimensions x 16 levels
+            float sum = 0f;
+            for (int k = 0; k < 4; k++) { // byte k: dimension 2k in its low nibble, 2k + 1 in its high one
+                int by = word >>> (8 * k);
+                sum += lut[base + 32 * k + (by & 15)] + lut[base + 32 * k + 16 + ((by >>> 4) & 15)];
+            }
+            acc += Bf16.toFloat(weights.get(row * blocks + bb)) * sum;
+        }
+        float e = acc * qnorm.get(qi);
+        est.set((long) qi * cap + j, e);
+        ctx.atomicAdd(estHist, qi * EST_BINS + DecodeTwins.estBin(e), 1);
+    }
+
+    /**
      * {@code rotate_normalised}: {@code x = R (x / max(||x||, 1e-8))} for the {@code headDim} floats of local
      * {@code x}, {@code rot} the D signs of a Hadamard rotation (then scaled by {@code scale}) or a dense D x D
      * matrix. The whole group calls it; returns {@code ||x||} (sequential sum) to every work-item.

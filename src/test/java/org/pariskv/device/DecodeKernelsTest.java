@@ -248,6 +248,57 @@ class DecodeKernelsTest {
         }
     }
 
+    @ParameterizedTest(name = "D {0}, nq {1}")
+    @CsvSource({"128, 1", "64, 2", "256, 1"}) // 128: the C kernel's 16-byte-load path
+    void rerankEqualsTheHandWrittenKernel(int d, int nq) {
+        var device = OpenClTestSupport.openClDevice();
+        Backend b = Backends.open(device);
+        int streams = 3, sq = streams * nq, cap = 700, blocks = d / 8;
+        Random r = new Random(d + nq);
+        byte[] nibbles = new byte[streams * cap * d / 2];
+        r.nextBytes(nibbles);
+        short[] weights = new short[streams * cap * blocks];
+        for (int i = 0; i < weights.length; i++) weights[i] = org.pariskv.encode.Bf16.fromFloat(0.1f + r.nextFloat());
+        float[] qhat = new float[sq * d], qnorm = new float[sq];
+        for (int i = 0; i < qhat.length; i++) qhat[i] = (float) (r.nextGaussian() / Math.sqrt(d));
+        for (int i = 0; i < sq; i++) qnorm[i] = 1 + 5 * r.nextFloat();
+        int[] cand = new int[sq * cap], candCount = new int[sq];
+        for (int i = 0; i < cand.length; i++) cand[i] = r.nextInt(cap);
+        for (int i = 0; i < sq; i++) candCount[i] = i == 1 ? 0 : 1 + r.nextInt(cap); // a query without candidates
+        float[] est = new float[sq * cap];
+        for (int i = 0; i < est.length; i++) est[i] = r.nextFloat();
+        int[] estHist = new int[sq * EST_BINS];
+        for (int i = 0; i < estHist.length; i++) estHist[i] = r.nextInt(5);
+        Grid grid = new Grid(new long[] {(cap + 255) / 256 * 256, sq}, new long[] {256, 1});
+
+        float[] cEst;
+        int[] cHist;
+        try (KernelRig rig = new KernelRig(b)) {
+            var program = rig.compile(KernelRig.defines(d, 1, nq, 16));
+            DeviceBuffer e = rig.upload(MemorySegment.ofArray(est)), h = rig.upload(MemorySegment.ofArray(estHist));
+            rig.launch(program, "rerank", grid, rig.upload(MemorySegment.ofArray(nibbles)), rig.upload(MemorySegment.ofArray(weights)),
+                    rig.upload(MemorySegment.ofArray(qhat)), rig.upload(MemorySegment.ofArray(qnorm)), rig.upload(MemorySegment.ofArray(cand)),
+                    rig.upload(MemorySegment.ofArray(candCount)), e, h, new KernelArg.Int(cap));
+            cEst = rig.read(e).toArray(ValueLayout.JAVA_FLOAT);
+            cHist = rig.read(h).toArray(ValueLayout.JAVA_INT);
+        }
+        assertTrue(!java.util.Arrays.equals(cHist, estHist), "the C kernel counted estimates");
+        int[] words = MemorySegment.ofArray(nibbles).toArray(ValueLayout.JAVA_INT_UNALIGNED); // native order, as the device reads them
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            float[] je = est.clone();
+            int[] jh = estHist.clone();
+            var g = new TaskGraph("rerank").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, words, weights, qhat, qnorm, cand, candCount, je, jh)
+                    .task("rerank", grid, words, weights, qhat, qnorm, cand, candCount, je, jh, cap, d, nq)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, je, jh).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            assertArrayEquals(cEst, je, "est on " + spec);
+            assertArrayEquals(cHist, jh, "estHist on " + spec);
+        }
+    }
+
     private static short[] shorts(Random r, int n) {
         short[] a = new short[n];
         for (int i = 0; i < n; i++) a[i] = (short) r.nextInt();
