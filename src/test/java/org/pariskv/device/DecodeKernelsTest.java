@@ -20,13 +20,16 @@ import org.pariskv.compute.graph.DataTransferMode;
 import org.pariskv.compute.graph.ExecutionPlan;
 import org.pariskv.compute.graph.TaskGraph;
 
-/** The Java kernels of {@link DecodeKernels} against their hand-written originals in pariskv.c, on PoCL and the JVM. */
+/**
+ * The Java kernels of {@link DecodeKernels} against their hand-written originals in pariskv.c on the same device
+ * (PoCL; CUDA where there is a GPU), and against a JVM run.
+ */
 class DecodeKernelsTest {
 
-    @ParameterizedTest(name = "capTok {0}, ringBase {1}, ring {2}")
-    @CsvSource({"50, 8, 16", "50, 0, 0", "0, 4, 8", "33, 1, 32"})
-    void appendTokensEqualsTheHandWrittenKernel(int capTok, int ringBase, int ring) {
-        var device = OpenClTestSupport.openClDevice();
+    @ParameterizedTest(name = "{0}: capTok {1}, ringBase {2}, ring {3}")
+    @CsvSource({"opencl, 50, 8, 16", "opencl, 50, 0, 0", "opencl, 0, 4, 8", "opencl, 33, 1, 32", "cuda, 50, 8, 16", "cuda, 50, 0, 0", "cuda, 0, 4, 8", "cuda, 33, 1, 32"})
+    void appendTokensEqualsTheHandWrittenKernel(String backend, int capTok, int ringBase, int ring) {
+        var device = device(backend);
         Backend b = Backends.open(device);
         int streams = 3, d = 64;
         Random r = new Random(capTok * 31 + ring);
@@ -64,10 +67,10 @@ class DecodeKernelsTest {
         }
     }
 
-    @ParameterizedTest(name = "D {0}, chunk {1}, maxChunks {2}, dense {3}")
-    @CsvSource({"64, 16, 40, false", "128, 32, 20, true", "64, 1, 1300, false", "256, 4, 64, true"})
-    void attentionCombineEqualsTheHandWrittenKernel(int d, int chunk, int maxChunks, boolean dense) {
-        var device = OpenClTestSupport.openClDevice();
+    @ParameterizedTest(name = "{0}: D {1}, chunk {2}, maxChunks {3}, dense {4}")
+    @CsvSource({"opencl, 64, 16, 40, false", "opencl, 128, 32, 20, true", "opencl, 64, 1, 1300, false", "opencl, 256, 4, 64, true", "cuda, 64, 16, 40, false", "cuda, 128, 32, 20, true", "cuda, 64, 1, 1300, false", "cuda, 256, 4, 64, true"})
+    void attentionCombineEqualsTheHandWrittenKernel(String backend, int d, int chunk, int maxChunks, boolean dense) {
+        var device = device(backend);
         Backend b = Backends.open(device);
         int streams = 3, group = 2, heads = streams * group;
         Random r = new Random(d * 7 + chunk);
@@ -122,10 +125,10 @@ class DecodeKernelsTest {
         }
     }
 
-    @ParameterizedTest(name = "D {0}, hadamard {1}, maxKeys {2}")
-    @CsvSource({"64, true, 5", "128, false, 3", "256, true, 4", "32, false, 6"})
-    void encodeKeysEqualsTheHandWrittenKernel(int d, boolean hadamard, int maxKeys) {
-        var device = OpenClTestSupport.openClDevice();
+    @ParameterizedTest(name = "{0}: D {1}, hadamard {2}, maxKeys {3}")
+    @CsvSource({"opencl, 64, true, 5", "opencl, 128, false, 3", "opencl, 256, true, 4", "opencl, 32, false, 6", "cuda, 64, true, 5", "cuda, 128, false, 3", "cuda, 256, true, 4", "cuda, 32, false, 6"})
+    void encodeKeysEqualsTheHandWrittenKernel(String backend, int d, boolean hadamard, int maxKeys) {
+        var device = device(backend);
         Backend b = Backends.open(device);
         int streams = 3, cap = 20, capTok = 30, blocks = d / 8, threads = Math.min(d, 256);
         Random r = new Random(d + (hadamard ? 1 : 0));
@@ -184,10 +187,10 @@ class DecodeKernelsTest {
         }
     }
 
-    @ParameterizedTest(name = "D {0}, nq {1}, hadamard {2}")
-    @CsvSource({"64, 1, true", "128, 2, false", "256, 1, false", "32, 2, true"})
-    void prepareQueryEqualsTheHandWrittenKernel(int d, int nq, boolean hadamard) {
-        var device = OpenClTestSupport.openClDevice();
+    @ParameterizedTest(name = "{0}: D {1}, nq {2}, hadamard {3}")
+    @CsvSource({"opencl, 64, 1, true", "opencl, 128, 2, false", "opencl, 256, 1, false", "opencl, 32, 2, true", "cuda, 64, 1, true", "cuda, 128, 2, false", "cuda, 256, 1, false", "cuda, 32, 2, true"})
+    void prepareQueryEqualsTheHandWrittenKernel(String backend, int d, int nq, boolean hadamard) {
+        var device = device(backend);
         Backend b = Backends.open(device);
         int batch = 2, hkv = 2, group = 2, streams = batch * hkv, sq = streams * nq, blocks = d / 8, histBins = 6 * blocks + 1, tiles = 3;
         Random r = new Random(d * 3 + nq);
@@ -248,10 +251,10 @@ class DecodeKernelsTest {
         }
     }
 
-    @ParameterizedTest(name = "D {0}, nq {1}")
-    @CsvSource({"128, 1", "64, 2", "256, 1"}) // 128: the C kernel's 16-byte-load path
-    void rerankEqualsTheHandWrittenKernel(int d, int nq) {
-        var device = OpenClTestSupport.openClDevice();
+    @ParameterizedTest(name = "{0}: D {1}, nq {2}")
+    @CsvSource({"opencl, 128, 1", "opencl, 64, 2", "opencl, 256, 1", "cuda, 128, 1", "cuda, 64, 2", "cuda, 256, 1"}) // 128: the C kernel's 16-byte-load path
+    void rerankEqualsTheHandWrittenKernel(String backend, int d, int nq) {
+        var device = device(backend);
         Backend b = Backends.open(device);
         int streams = 3, sq = streams * nq, cap = 700, blocks = d / 8;
         Random r = new Random(d + nq);
@@ -297,6 +300,11 @@ class DecodeKernelsTest {
             assertArrayEquals(cEst, je, "est on " + spec);
             assertArrayEquals(cHist, jh, "estHist on " + spec);
         }
+    }
+
+    /** PoCL (or an OpenCL GPU); CUDA where there is a GPU, else the case is skipped. Each compares C and Java there. */
+    private static org.pariskv.compute.DeviceInfo device(String backend) {
+        return backend.equals("cuda") ? OpenClTestSupport.cudaDevice() : OpenClTestSupport.openClDevice();
     }
 
     private static short[] shorts(Random r, int n) {
