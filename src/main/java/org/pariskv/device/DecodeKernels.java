@@ -300,6 +300,117 @@ public final class DecodeKernels {
     }
 
     /**
+     * {@code mergeSelection}: GroupMerge.roundRobin ({@code nq > 1}) or a plain sort ({@code nq == 1}) of the
+     * streams' ranked lists. Items in (rank, head) order; one is kept when no earlier item has its token and it is
+     * among the first {@code P_K} kept. Writes ascending zone indices to {@code selected[s * kmax ..]}, their count to
+     * {@code selCount[s]}. Grid: S groups of at most 256; {@code kmax <= MERGE_MAX_KMAX},
+     * {@code nq * kmax <= MERGE_MAX_ITEMS}.
+     */
+    @Kernel
+    public static void mergeSelection(KernelContext ctx, IntArray ranked, IntArray rankedCount, IntArray plan,
+                                      IntArray selected, IntArray selCount, int kmax, int nq) {
+        ctx.awaitInputs();
+        int[] out = ctx.allocateIntLocalArray(MERGE_MAX_KMAX);
+        int[] taken = ctx.allocateIntLocalArray(1);
+        int[] flag = ctx.allocateIntLocalArray(256);
+        int[] items = ctx.allocateIntLocalArray(MERGE_MAX_ITEMS);
+        int t = ctx.localId(0), l = ctx.localSize(0), s = ctx.groupId(0);
+        int k = plan.get(s * PLAN_STRIDE + P_K);
+        int depth = 0;
+        for (int h = 0; h < nq; h++) depth = Math.max(depth, rankedCount.get(s * nq + h));
+        int total = depth * nq;
+        // the lists in (rank, head) order, -1 where a head's list is shorter
+        for (int i = t; i < total; i += l) {
+            int r = i / nq, h = i % nq;
+            items[i] = r < rankedCount.get(s * nq + h) ? ranked.get(((long) s * nq + h) * kmax + r) : -1;
+        }
+        if (t == 0) taken[0] = 0;
+        ctx.barrier();
+        // chunks of l items in order; each chunk decides first occurrences, then appends in order
+        for (int base = 0; base < total; base += l) {
+            if (taken[0] >= k) break;
+            int i = base + t;
+            int tok = i < total ? items[i] : -1;
+            boolean first = tok >= 0;
+            for (int j = 0; j < i && first; j++) first = items[j] != tok;
+            // ordered append: inclusive scan of the first-occurrence flags
+            flag[t] = first ? 1 : 0;
+            ctx.barrier();
+            for (int off = 1; off < l; off <<= 1) {
+                int a = t >= off ? flag[t - off] : 0;
+                ctx.barrier();
+                flag[t] += a;
+                ctx.barrier();
+            }
+            int pos = taken[0] + flag[t] - (first ? 1 : 0);
+            if (first && pos < k) out[pos] = tok;
+            ctx.barrier();
+            if (t == l - 1) taken[0] = Math.min(k, taken[0] + flag[t]);
+            ctx.barrier();
+        }
+        int n = taken[0];
+        orderInts(ctx, out, n, items, nq * kmax); // the items are done with: their room holds the counts
+        for (int i = t; i < n; i += l) selected.set((long) s * kmax + ascendingIndex(ctx, items, n, nq * kmax, i), out[i]);
+        if (t == 0) selCount.set(s, n);
+    }
+
+    /** {@code split_of}: work-items sharing each of {@code n} items when ranking them (a power of two, at most 32). */
+    static int splitOf(KernelContext ctx, int n, int room) {
+        int lim = Math.min(ctx.localSize(0), room);
+        int split = 1;
+        while (split < 32 && 2 * split * n <= lim) split <<= 1;
+        return split;
+    }
+
+    /**
+     * {@code order_ints}: orders the {@code n} distinct ints of {@code a} for {@link #ascendingIndex}. Few
+     * ({@code n^2 <= 64 L}): by counting into {@code part}; many: a bitonic network sorts {@code a} in place ({@code a}
+     * has room for the next power of two). The whole group calls it.
+     */
+    static void orderInts(KernelContext ctx, int[] a, int n, int[] part, int room) {
+        int t = ctx.localId(0), l = ctx.localSize(0);
+        if (n * n <= 64 * l) {
+            int split = splitOf(ctx, n, room);
+            for (int w = t; w < n * split; w += l) {
+                int i = w / split, p = w % split;
+                int v = a[i], c = 0;
+                for (int j = p; j < n; j += split) c += a[j] < v ? 1 : 0;
+                part[p * n + i] = c;
+            }
+            ctx.barrier();
+            return;
+        }
+        int size = 1;
+        while (size < n) size <<= 1;
+        for (int i = n + t; i < size; i += l) a[i] = Integer.MAX_VALUE;
+        ctx.barrier();
+        for (int width = 2; width <= size; width <<= 1) {
+            for (int stride = width >> 1; stride > 0; stride >>= 1) {
+                for (int i = t; i < size; i += l) {
+                    int j = i ^ stride;
+                    if (j > i) {
+                        boolean up = (i & width) == 0;
+                        int x = a[i], y = a[j];
+                        if ((x > y) == up) {
+                            a[i] = y;
+                            a[j] = x;
+                        }
+                    }
+                }
+                ctx.barrier();
+            }
+        }
+    }
+
+    /** {@code ascending_index}: where {@code a[i]} belongs in ascending order, once {@link #orderInts} has run. */
+    static int ascendingIndex(KernelContext ctx, int[] part, int n, int room, int i) {
+        if (n * n > 64 * ctx.localSize(0)) return i;
+        int split = splitOf(ctx, n, room), r = 0;
+        for (int p = 0; p < split; p++) r += part[p * n + i];
+        return r;
+    }
+
+    /**
      * {@code rotate_normalised}: {@code x = R (x / max(||x||, 1e-8))} for the {@code headDim} floats of local
      * {@code x}, {@code rot} the D signs of a Hadamard rotation (then scaled by {@code scale}) or a dense D x D
      * matrix. The whole group calls it; returns {@code ||x||} (sequential sum) to every work-item.

@@ -25,4 +25,9 @@ public final class DecodeLayout {
     public static final int ATT_BATCH = 8;
     /** The largest {@code HEAD_DIM} the Java ports of encodeKeys and prepareQuery hold in local memory. */
     public static final int MAX_HEAD_DIM = 256;
+    /**
+     * The Java port of {@code mergeSelection} holds {@code KMAX} kept items and {@code NQ * KMAX} ranked ones in local
+     * memory, sized here (pariskv.c sizes them by its defines): {@code KMAX <= 2048}, {@code NQ * KMAX <= 8192}.
+     */
+    public static final int MERGE_MAX_KMAX = 2048, MERGE_MAX_ITEMS = 8192;
 }

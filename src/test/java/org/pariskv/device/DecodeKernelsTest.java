@@ -302,6 +302,53 @@ class DecodeKernelsTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}: kmax {1}, nq {2}, topk {3}")
+    @CsvSource({"opencl, 64, 2, 50", "opencl, 16, 1, 16", "opencl, 256, 4, 200", "opencl, 512, 1, 300",
+            "cuda, 64, 2, 50", "cuda, 16, 1, 16", "cuda, 256, 4, 200", "cuda, 512, 1, 300"}) // 200, 300: the bitonic path
+    void mergeSelectionEqualsTheHandWrittenKernel(String backend, int kmax, int nq, int topk) {
+        var device = device(backend);
+        Backend b = Backends.open(device);
+        int streams = 3, zone = 3 * kmax;
+        Random r = new Random(kmax * 5 + nq);
+        int[] plan = new int[streams * PLAN_STRIDE], rankedCount = new int[streams * nq], ranked = new int[streams * nq * kmax];
+        for (int s = 0; s < streams; s++) {
+            plan[s * PLAN_STRIDE + P_K] = s == 2 ? topk / 3 : topk;
+            for (int h = 0; h < nq; h++) {
+                int c = s == 1 && h == 0 ? 0 : r.nextInt(kmax + 1); // an empty list too
+                rankedCount[s * nq + h] = c;
+                // distinct zone indices per list, lists overlapping each other (the merge drops repeats)
+                int[] perm = r.ints(0, zone).distinct().limit(c).toArray();
+                System.arraycopy(perm, 0, ranked, (s * nq + h) * kmax, c);
+            }
+        }
+        int[] selected = new int[streams * kmax], selCount = new int[streams];
+        java.util.Arrays.fill(selected, -7);
+        Grid grid = Grid.groups(streams, 256);
+
+        int[] cSel, cCount;
+        try (KernelRig rig = new KernelRig(b)) {
+            var program = rig.compile(KernelRig.defines(64, 1, nq, kmax));
+            DeviceBuffer sel = rig.upload(MemorySegment.ofArray(selected)), cnt = rig.upload(MemorySegment.ofArray(selCount));
+            rig.launch(program, "mergeSelection", grid, rig.upload(MemorySegment.ofArray(ranked)),
+                    rig.upload(MemorySegment.ofArray(rankedCount)), rig.upload(MemorySegment.ofArray(plan)), sel, cnt);
+            cSel = rig.read(sel).toArray(ValueLayout.JAVA_INT);
+            cCount = rig.read(cnt).toArray(ValueLayout.JAVA_INT);
+        }
+        assertTrue(cCount[0] > 0, "the C kernel kept items");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            int[] js = selected.clone(), jc = selCount.clone();
+            var g = new TaskGraph("merge").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, ranked, rankedCount, plan, js, jc)
+                    .task("mergeSelection", grid, ranked, rankedCount, plan, js, jc, kmax, nq)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, js, jc).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            assertArrayEquals(cCount, jc, "selCount on " + spec);
+            assertArrayEquals(cSel, js, "selected on " + spec);
+        }
+    }
+
     /** PoCL (or an OpenCL GPU); CUDA where there is a GPU, else the case is skipped. Each compares C and Java there. */
     private static org.pariskv.compute.DeviceInfo device(String backend) {
         return backend.equals("cuda") ? OpenClTestSupport.cudaDevice() : OpenClTestSupport.openClDevice();
