@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-7";
+    static final String VERSION = "jit-9";
     static final String KERNEL_ANNOTATION = "Lorg/pariskv/compute/kernel/Kernel;";
 
     private static final Map<String, Translation> MEMORY = new ConcurrentHashMap<>();

@@ -465,12 +465,13 @@ final class MethodTranslator {
                     refSlots.put(s.slot(), v.ref());
                 } else {
                     JType t = jtype(s.typeKind());
-                    statement(local(s.slot(), t, currentIndex) + " = " + value(v) + ";");
+                    String n = local(s.slot(), t, currentIndex);
+                    assign(n, n + " = " + value(v) + ";");
                 }
             }
             case IncrementInstruction inc -> {
                 String n = local(inc.slot(), JType.INT, currentIndex);
-                statement(n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
+                assign(n, n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
             }
             case OperatorInstruction o -> operator(o);
             case ConvertInstruction c -> convert(c);
@@ -570,6 +571,24 @@ final class MethodTranslator {
 
     private void statement(String s) {
         flush();
+        out.add(s);
+    }
+
+    /**
+     * A statement that assigns local {@code name}: the stack values that are that local are copied first, since they
+     * hold its old value ({@code a[i++]}, {@code x += h[c--]}: javac loads the local, then increments it).
+     */
+    private void assign(String name, String s) {
+        flush();
+        for (int i = 0; i < stack.size(); i++) {
+            Expr e = stack.get(i);
+            if (e.type() != JType.REF && e.constant() == null && name.equals(e.c())) {
+                String t = "pkv_t" + temps++;
+                decls.put(t, e.type().c);
+                out.add(t + " = " + name + ";");
+                stack.set(i, Expr.name(t, e.type()));
+            }
+        }
         out.add(s);
     }
 

@@ -498,4 +498,18 @@ public final class SubsetKernels {
         for (int k = 0; k < table.length; k++) s += ((v >>> k) & 1) != 0 ? table[k] : -table[k];
         return s;
     }
+
+    /** Post-increments whose old value is still on the stack: {@code a[i++]}, {@code x += h[c--]}, {@code y = i++ + i}. */
+    @Kernel
+    public static void postIncrements(KernelContext ctx, IntArray in, IntArray out, int n) {
+        int g = ctx.globalId(0);
+        if (g >= n) return;
+        int base = 4 * g, k = base, c = base + 3, above = 0;
+        out.set(k++, in.get(base) + 1);
+        out.set(k++, k);
+        while (c > base && above + in.get(c) < 1000) above += in.get(c--);
+        out.set(k++, above);
+        int y = c++ + c;
+        out.set(k, y * 31 + c);
+    }
 }

@@ -252,6 +252,17 @@ class SubsetTranslationTest {
         agree(backend, "tables", grid(N), r -> new Object[] {ints(r, N), new float[2 * N], new int[N], N});
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void postIncrements(String backend) {
+        // the old value of a local incremented while it is still on the operand stack (it was read after the increment)
+        agree(backend, "postIncrements", grid(N), r -> {
+            int[] in = new int[4 * N];
+            for (int i = 0; i < in.length; i++) in[i] = r.nextInt(600);
+            return new Object[] {in, new int[4 * N], N};
+        });
+    }
+
     @Test
     void theJvmExecutorComputesWhatJavaComputes() {
         // the oracle of the tests above is the executor itself: hold it against a plain loop once
