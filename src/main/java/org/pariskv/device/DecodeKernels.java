@@ -257,6 +257,125 @@ public final class DecodeKernels {
     }
 
     /**
+     * {@code candidateSelect}: CandidateSelect.select. Keys above the cut score are kept, keys at the cut in token
+     * order until {@code P_CAND} is met; each tile of {@link DecodeLayout#SEL_TILE} keys finds its output offset from
+     * the per-tile histograms collisionScores left for the tiles before it. Writes ascending zone indices to
+     * {@code cand[qi * cap ..]}. Grid: (ceil(cap / SEL_TILE) * 256, S * nq) over groups of 256, 16 keys a work-item.
+     * Both dialects scan through local memory (pariskv.c's CUDA path uses warp shuffles).
+     */
+    @Kernel
+    public static void candidateSelect(KernelContext ctx, ByteArray scores, IntArray hist, IntArray plan, IntArray tileHist,
+                                       IntArray cand, IntArray candCount, int cap, int tiles, int headDim, int nq) {
+        ctx.awaitInputs();
+        int[] cutv = ctx.allocateIntLocalArray(2);
+        int[] gt = ctx.allocateIntLocalArray(256);
+        int[] eq = ctx.allocateIntLocalArray(256);
+        int[] before = ctx.allocateIntLocalArray(2);
+        int[] cutWork = ctx.allocateIntLocalArray(256);
+        int t = ctx.localId(0), l = ctx.localSize(0), qi = ctx.groupId(1), s = qi / nq, tile = ctx.groupId(0);
+        int maxScore = 6 * (headDim / 8), histBins = maxScore + 1;
+        // this work-item's 16 scores, loaded first: their latency overlaps the plan's, the cut's and the offsets'
+        long sc = (long) qi * cap;
+        int from = tile * SEL_TILE + t * 16;
+        int[] v16 = new int[16];
+        for (int u = 0; u < 16; u++) v16[u] = from + u < cap ? scores.get(sc + from + u) & 0xff : -1;
+        int n = plan.get(s * PLAN_STRIDE + P_N);
+        int count = plan.get(s * PLAN_STRIDE + P_CAND);
+        if (tile == 0 && t == 0) candCount.set(qi, count);
+        if (tile * SEL_TILE >= n) return;
+        for (int u = 0; u < 16; u++) v16[u] = from + u < n ? v16[u] : -1;
+        // pariskv.c picks one of the two at compile time (#if HIST_BINS <= 256). Here every group runs the parallel
+        // one, and its barriers stay out of a branch: PoCL 3.1 lost the cut when the barriers sat in one arm of the
+        // (uniform) if. Past 256 bins the serial walk's result is kept instead.
+        candidateCutParallel(ctx, hist, qi * histBins, maxScore, count, cutv, cutWork, histBins <= 256);
+        if (histBins > 256 && t == 0) candidateCut(hist, qi * histBins, maxScore, count, cutv);
+        ctx.barrier();
+        int cut = cutv[0], ties = cutv[1];
+        // keys above / at the cut in the tiles before this one: their histograms' bins from the cut up
+        int pg = 0, pe = 0;
+        int width = maxScore + 1 - cut;
+        long th = (long) qi * tiles * histBins;
+        for (int i = t; i < tile * width; i += l) {
+            int c = i / width, bin = cut + i % width;
+            int v = tileHist.get(th + c * histBins + bin);
+            if (bin == cut) pe += v;
+            else pg += v;
+        }
+        int g = 0, e = 0;
+        for (int u = 0; u < 16; u++) {
+            g += v16[u] > cut ? 1 : 0;
+            e += v16[u] == cut ? 1 : 0;
+        }
+        gt[t] = pg;
+        eq[t] = pe;
+        ctx.barrier();
+        for (int off = 128; off > 0; off >>= 1) {
+            if (t < off) {
+                gt[t] += gt[t + off];
+                eq[t] += eq[t + off];
+            }
+            ctx.barrier();
+        }
+        if (t == 0) {
+            before[0] = gt[0];
+            before[1] = eq[0];
+        }
+        ctx.barrier();
+        gt[t] = g;
+        eq[t] = e;
+        ctx.barrier();
+        for (int off = 1; off < 256; off <<= 1) { // inclusive scans
+            int ag = t >= off ? gt[t - off] : 0;
+            int ae = t >= off ? eq[t - off] : 0;
+            ctx.barrier();
+            gt[t] += ag;
+            eq[t] += ae;
+            ctx.barrier();
+        }
+        int gBefore = before[0] + gt[t] - g, eBefore = before[1] + eq[t] - e;
+        long out = (long) qi * cap;
+        for (int u = 0; u < 16; u++) {
+            int v = v16[u], i = from + u;
+            if (v > cut) {
+                cand.set(out + gBefore + Math.min(eBefore, ties), i);
+                gBefore++;
+            } else if (v == cut) {
+                if (eBefore < ties) cand.set(out + gBefore + eBefore, i);
+                eBefore++;
+            }
+        }
+    }
+
+    /** {@code candidate_cut}: the cut score and how many keys at it to keep, from a query's histogram (one work-item). */
+    static void candidateCut(IntArray hist, int hh, int maxScore, int count, int[] cutv) {
+        int cut = maxScore, above = 0;
+        while (cut > 0 && above + hist.get(hh + cut) < count) above += hist.get(hh + cut--);
+        cutv[0] = cut;
+        cutv[1] = count - above;
+    }
+
+    /**
+     * {@code candidate_cut_parallel}: the same cut by the whole group (at least 256 work-items, at most 256 bins): the
+     * bins suffix-summed by a scan, and the one work-item whose bin the serial walk stops at writes it (if
+     * {@code writes}).
+     */
+    static void candidateCutParallel(KernelContext ctx, IntArray hist, int hh, int maxScore, int count, int[] cutv, int[] work,
+                                     boolean writes) {
+        int t = ctx.localId(0);
+        int b = maxScore - t;
+        if (t < 256) work[t] = b >= 0 ? hist.get(hh + b) : 0;
+        ctx.barrier();
+        int excl = exclusiveScan256(ctx, work, t);
+        int incl = t < 256 ? work[t] : 0;
+        boolean stop = b == 0 ? excl < count // the walk ends at bin 0 whatever it holds
+                : b > 0 && incl >= count && (t == 0 || excl < count);
+        if (stop && writes) {
+            cutv[0] = b;
+            cutv[1] = count - excl;
+        }
+    }
+
+    /**
      * {@code rerank}: the int4 estimate {@code <q, k>} of candidate {@code j} of query {@code qi} (Rerank) from its
      * nibbles and block weights through a per-query LUT of {@code qhat[d] * level} in local memory, into
      * {@code est[qi * cap + j]}, counted in the estimate histogram ({@link DecodeTwins#estBin}). {@code nibbleWords}

@@ -349,6 +349,63 @@ class DecodeKernelsTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}: D {1}, nq {2}")
+    @CsvSource({"opencl, 64, 1", "opencl, 128, 2", "opencl, 384, 1", "cuda, 64, 1", "cuda, 128, 2", "cuda, 384, 1"}) // 384: the serial cut
+    void candidateSelectEqualsTheHandWrittenKernel(String backend, int d, int nq) {
+        var device = device(backend);
+        Backend b = Backends.open(device);
+        int streams = 3, sq = streams * nq, cap = 3 * SEL_TILE + 100, tiles = (cap + SEL_TILE - 1) / SEL_TILE;
+        int maxScore = 6 * (d / 8), histBins = maxScore + 1;
+        Random r = new Random(d + nq);
+        int[] plan = new int[streams * PLAN_STRIDE];
+        byte[] scores = new byte[sq * cap];
+        int[] hist = new int[sq * histBins], tileHist = new int[sq * tiles * histBins];
+        for (int s = 0; s < streams; s++) {
+            int n = s == 0 ? cap : s == 1 ? 1 + r.nextInt(SEL_TILE) : SEL_TILE + r.nextInt(2 * SEL_TILE);
+            plan[s * PLAN_STRIDE + P_N] = n;
+            plan[s * PLAN_STRIDE + P_CAND] = Math.min(n, 1 + r.nextInt(2000));
+            for (int h = 0; h < nq; h++) {
+                int qi = s * nq + h;
+                for (int key = 0; key < cap; key++) {
+                    // scores peaked in the middle, as collision counts are; the histograms count the zone [0, n) only
+                    int v = Math.min(maxScore, Math.max(0, (int) (maxScore / 2 + r.nextGaussian() * maxScore / 6)));
+                    scores[qi * cap + key] = (byte) v;
+                    if (key < n) {
+                        hist[qi * histBins + v]++;
+                        tileHist[(qi * tiles + key / SEL_TILE) * histBins + v]++;
+                    }
+                }
+            }
+        }
+        int[] cand = new int[sq * cap], candCount = new int[sq];
+        java.util.Arrays.fill(cand, -3);
+        Grid grid = new Grid(new long[] {(long) tiles * 256, sq}, new long[] {256, 1});
+
+        int[] cCand, cCount;
+        try (KernelRig rig = new KernelRig(b)) {
+            var program = rig.compile(KernelRig.defines(d, 1, nq, 16));
+            DeviceBuffer cb = rig.upload(MemorySegment.ofArray(cand)), cc = rig.upload(MemorySegment.ofArray(candCount));
+            rig.launch(program, "candidateSelect", grid, rig.upload(MemorySegment.ofArray(scores)), rig.upload(MemorySegment.ofArray(hist)),
+                    rig.upload(MemorySegment.ofArray(plan)), rig.upload(MemorySegment.ofArray(tileHist)), cb, cc,
+                    new KernelArg.Int(cap), new KernelArg.Int(tiles));
+            cCand = rig.read(cb).toArray(ValueLayout.JAVA_INT);
+            cCount = rig.read(cc).toArray(ValueLayout.JAVA_INT);
+        }
+        assertTrue(cCand[0] >= 0 && cCand[(sq - 1) * cap] >= 0, "the C kernel selected candidates");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            int[] jc = cand.clone(), jn = candCount.clone();
+            var g = new TaskGraph("select").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, scores, hist, plan, tileHist, jc, jn)
+                    .task("candidateSelect", grid, scores, hist, plan, tileHist, jc, jn, cap, tiles, d, nq)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, jc, jn).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            assertArrayEquals(cCount, jn, "candCount on " + spec);
+            assertArrayEquals(cCand, jc, "cand on " + spec);
+        }
+    }
+
     /** PoCL (or an OpenCL GPU); CUDA where there is a GPU, else the case is skipped. Each compares C and Java there. */
     private static org.pariskv.compute.DeviceInfo device(String backend) {
         return backend.equals("cuda") ? OpenClTestSupport.cudaDevice() : OpenClTestSupport.openClDevice();
