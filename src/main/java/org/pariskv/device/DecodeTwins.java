@@ -1,5 +1,7 @@
 package org.pariskv.device;
 
+import static org.pariskv.device.DecodeLayout.*;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -60,14 +62,6 @@ public final class DecodeTwins {
             if (nq != 1 && nq != group) throw new IllegalArgumentException("nq must be 1 or group (" + group + "), got " + nq);
         }
     }
-
-    /** Plan row layout (top of {@code pariskv.c}). */
-    static final int PLAN_STRIDE = 16, P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
-            P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    /** {@code SEL_TILE}, {@code TOPK_SLICE}, {@code EST_BINS} of {@code pariskv.c}. */
-    static final int SEL_TILE = 4096, TOPK_SLICE = 2048, EST_BINS = 4096;
-    /** Threads per work-group of {@code attentionCombine}'s launch: the shape of its denominator's reduction tree. */
-    static final int COMBINE_THREADS = 128;
 
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;

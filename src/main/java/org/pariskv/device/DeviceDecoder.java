@@ -65,11 +65,13 @@ public final class DeviceDecoder implements AutoCloseable {
     public static final List<String> TASKS = List.of("appendTokens", "encodeKeys", "prepareQuery", "collisionScores",
             "candidateSelect", "rerank", "topKSlice", "topK", "mergeSelection", "sparseAttention", "sparseAttentionStaged", "attentionCombine");
 
-    private static final int PLAN = 16;
-    private static final int P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
-            P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
-    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, CS_THREADS = 256, SEL_TILE = 4096, TOPK_SLICE = 2048,
-            EST_BINS = DecodeTwins.EST_BINS;
+    private static final int PLAN = DecodeLayout.PLAN_STRIDE; // the plan row layout is DecodeLayout's
+    private static final int P_N = DecodeLayout.P_N, P_T = DecodeLayout.P_T, P_CAND = DecodeLayout.P_CAND, P_K = DecodeLayout.P_K,
+            P_SINK_END = DecodeLayout.P_SINK_END, P_ZONE_START = DecodeLayout.P_ZONE_START, P_ZONE_END = DecodeLayout.P_ZONE_END,
+            P_LEN = DecodeLayout.P_LEN, P_DENSE = DecodeLayout.P_DENSE, P_ENC_FROM = DecodeLayout.P_ENC_FROM,
+            P_ENC_COUNT = DecodeLayout.P_ENC_COUNT;
+    private static final int ATT_CHUNK = 256, SPARSE_CHUNK = 32, ATT_THREADS = 128, CS_TILE = 4096, CS_THREADS = 256, SEL_TILE = DecodeLayout.SEL_TILE, TOPK_SLICE = DecodeLayout.TOPK_SLICE,
+            EST_BINS = DecodeLayout.EST_BINS;
     /** {@code -Dpariskv.debugLaunches=true}: wait for and log every launch (to find a failing kernel). */
     private static final boolean DEBUG = Boolean.getBoolean("pariskv.debugLaunches");
 
@@ -1037,7 +1039,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private void combine(TaskGraph t) {
         t.task("attentionCombine", a -> twins.attentionCombine(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
-                () -> Grid.groups((long) streams * g, 128), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam);
+                () -> Grid.groups((long) streams * g, DecodeLayout.COMBINE_THREADS), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam);
     }
 
     /** encodeKeys alone after a plan upload (prefill; staged slices from the scratch rows), waiting at the end. */

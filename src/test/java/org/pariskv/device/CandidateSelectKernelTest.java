@@ -68,7 +68,7 @@ class CandidateSelectKernelTest {
         SplittableRandom rnd = new SplittableRandom(scores.name().hashCode());
         int[] n = {scores.n(), scores.n() / 2 + 1}, count = {scores.count(), Math.max(1, n[1] / 7)};
         byte[] sc = new byte[2 * cap];
-        int[] hist = new int[2 * bins], tileHist = new int[2 * tiles * bins], plan = new int[2 * DecodeTwins.PLAN_STRIDE];
+        int[] hist = new int[2 * bins], tileHist = new int[2 * tiles * bins], plan = new int[2 * DecodeLayout.PLAN_STRIDE];
         for (int qi = 0; qi < 2; qi++) {
             for (int i = 0; i < cap; i++) {
                 // past the zone: stale top scores from a longer zone, which the selection must not see
@@ -79,8 +79,8 @@ class CandidateSelectKernelTest {
                     tileHist[(qi * tiles + i / SEL_TILE) * bins + v]++;
                 }
             }
-            plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_N] = n[qi];
-            plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_CAND] = count[qi];
+            plan[qi * DecodeLayout.PLAN_STRIDE + DecodeLayout.P_N] = n[qi];
+            plan[qi * DecodeLayout.PLAN_STRIDE + DecodeLayout.P_CAND] = count[qi];
         }
         Program program = rig.compile(KernelRig.defines(headDim, 2, 1, 128));
         DeviceBuffer dCand = rig.fill(new int[2 * cap], -7), dCount = rig.fill(new int[2], -7);

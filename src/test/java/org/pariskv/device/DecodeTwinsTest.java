@@ -285,11 +285,11 @@ class DecodeTwinsTest {
             MemorySegment selCount = seg(in, spec, "selCount");
             int maxChunks = (Integer) in.get(spec.params().indexOf("maxChunks")), chunk = (Integer) in.get(spec.params().indexOf("chunk"));
             int width = name.equals("pacc") ? dim : 1;
-            for (int s = 0; s < plan.length / DecodeTwins.PLAN_STRIDE; s++) {
-                int o = s * DecodeTwins.PLAN_STRIDE;
-                boolean dense = plan[o + DecodeTwins.P_DENSE] != 0;
-                int attended = dense ? plan[o + DecodeTwins.P_LEN]
-                        : plan[o + DecodeTwins.P_SINK_END] + selCount.getAtIndex(ValueLayout.JAVA_INT, s) + plan[o + DecodeTwins.P_LEN] - plan[o + DecodeTwins.P_ZONE_END];
+            for (int s = 0; s < plan.length / DecodeLayout.PLAN_STRIDE; s++) {
+                int o = s * DecodeLayout.PLAN_STRIDE;
+                boolean dense = plan[o + DecodeLayout.P_DENSE] != 0;
+                int attended = dense ? plan[o + DecodeLayout.P_LEN]
+                        : plan[o + DecodeLayout.P_SINK_END] + selCount.getAtIndex(ValueLayout.JAVA_INT, s) + plan[o + DecodeLayout.P_LEN] - plan[o + DecodeLayout.P_ZONE_END];
                 for (int h = 0; h < g; h++) {
                     for (int c = 0; c < (attended + chunk - 1) / chunk; c++) {
                         long part = ((long) s * g + h) * maxChunks + c;

@@ -105,7 +105,7 @@ class TopKKernelTest {
         Query[] q = queries(estimates, topk);
         q[1] = new Query(q[1].est(), q[1].cand(), topk);
         int cap = Math.max(q[0].est.length, q[1].est.length);
-        int slices = (cap + DecodeTwins.TOPK_SLICE - 1) / DecodeTwins.TOPK_SLICE, kFull = Math.min(topk, DecodeTwins.TOPK_SLICE);
+        int slices = (cap + DecodeLayout.TOPK_SLICE - 1) / DecodeLayout.TOPK_SLICE, kFull = Math.min(topk, DecodeLayout.TOPK_SLICE);
         Setup u = setup(q, cap, topk);
         int parts = 2 * slices * kFull;
         DeviceBuffer partEst = rig.fill(new float[parts], -9f), partTok = rig.fill(new int[parts], -9), partCount = rig.fill(new int[2 * slices], -9);
@@ -128,7 +128,7 @@ class TopKKernelTest {
     void bucketsAreMonotoneAndFoldZero() {
         assertEquals(DecodeTwins.estBin(0f), DecodeTwins.estBin(-0f), "-0 and +0 are one estimate");
         assertEquals(0, DecodeTwins.estBin(Float.POSITIVE_INFINITY));
-        assertEquals(DecodeTwins.EST_BINS - 1, DecodeTwins.estBin(Float.NEGATIVE_INFINITY));
+        assertEquals(DecodeLayout.EST_BINS - 1, DecodeTwins.estBin(Float.NEGATIVE_INFINITY));
         assertEquals(DecodeTwins.estBin(1f) + 1, DecodeTwins.estBin(Math.nextDown(1f)), "16 buckets per octave: 1 starts one");
         SplittableRandom rnd = new SplittableRandom(3);
         for (int i = 0; i < 200000; i++) {
@@ -169,14 +169,14 @@ class TopKKernelTest {
         Program program = rig.compile(KernelRig.defines(64, 2, 1, kmax));
         DecodeTwins twins = new DecodeTwins(new DecodeTwins.Shape(64, 8, 2, 2, 1, kmax, true));
         float[] est = new float[2 * cap];
-        int[] cand = new int[2 * cap], count = new int[2], hist = new int[2 * DecodeTwins.EST_BINS], plan = new int[2 * DecodeTwins.PLAN_STRIDE];
+        int[] cand = new int[2 * cap], count = new int[2], hist = new int[2 * DecodeLayout.EST_BINS], plan = new int[2 * DecodeLayout.PLAN_STRIDE];
         for (int qi = 0; qi < 2; qi++) {
             int m = q[qi].est.length;
             System.arraycopy(q[qi].est, 0, est, qi * cap, m);
             System.arraycopy(q[qi].cand, 0, cand, qi * cap, m);
             count[qi] = m;
-            for (float v : q[qi].est) hist[qi * DecodeTwins.EST_BINS + DecodeTwins.estBin(v)]++; // rerank's twin
-            plan[qi * DecodeTwins.PLAN_STRIDE + DecodeTwins.P_K] = q[qi].k;
+            for (float v : q[qi].est) hist[qi * DecodeLayout.EST_BINS + DecodeTwins.estBin(v)]++; // rerank's twin
+            plan[qi * DecodeLayout.PLAN_STRIDE + DecodeLayout.P_K] = q[qi].k;
         }
         DeviceBuffer ranked = rig.fill(new int[2 * kmax], -7), rankedCount = rig.fill(new int[2], -7), selected = rig.fill(new int[2 * kmax], -7),
                 selCount = rig.fill(new int[2], -7);

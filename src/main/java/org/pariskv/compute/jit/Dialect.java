@@ -32,6 +32,8 @@ public enum Dialect {
             #define PKV_GLOBAL __global
             #define PKV_LOCAL_PTR __local
             #define PKV_LOCAL_DECL __local
+            #define PKV_CONSTANT_PTR __constant
+            #define PKV_TABLE __constant
             #define PKV_L(v) v##L
             #define PKV_GLOBAL_ID(d) ((int) get_global_id(d))
             #define PKV_LOCAL_ID(d) ((int) get_local_id(d))
@@ -51,6 +53,8 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrt((float) (x))
             #define PKV_FMAF(a, b, c) fma((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabs((float) (x))
+            #define PKV_EXPF(x) exp((float) (x))
+            #define PKV_AWAIT_INPUTS() ((void) 0)
             #define PKV_FMODF(a, b) fmod((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) popcount((juint) (x))
             #define PKV_POPCOUNTL(x) ((int) popcount((julong) (x)))
@@ -79,6 +83,8 @@ public enum Dialect {
             #define PKV_GLOBAL
             #define PKV_LOCAL_PTR
             #define PKV_LOCAL_DECL __shared__
+            #define PKV_CONSTANT_PTR
+            #define PKV_TABLE __constant__ const
             #define PKV_L(v) v##LL
             #define PKV_DIM(v, d) ((d) == 0 ? (v).x : ((d) == 1 ? (v).y : (v).z))
             #define PKV_LOCAL_ID(d) ((int) PKV_DIM(threadIdx, d))
@@ -99,6 +105,12 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrtf((float) (x))
             #define PKV_FMAF(a, b, c) fmaf((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabsf((float) (x))
+            #define PKV_EXPF(x) expf((float) (x))
+            #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+            #define PKV_AWAIT_INPUTS() asm volatile("griddepcontrol.wait;\\n\\tgriddepcontrol.launch_dependents;" ::: "memory")
+            #else
+            #define PKV_AWAIT_INPUTS() ((void) 0)
+            #endif
             #define PKV_FMODF(a, b) fmodf((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) __popc((juint) (x))
             #define PKV_POPCOUNTL(x) __popcll((julong) (x))

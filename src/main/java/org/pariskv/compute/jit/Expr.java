@@ -26,12 +26,12 @@ record Expr(String c, JType type, Object constant, Ref ref, Compare compare, boo
     /** What a reference value is. */
     sealed interface Ref {}
 
-    /** An array: a kernel parameter, a local array or a private one; its C element type, address space and length (-1: unknown). */
+    /** An array: a kernel parameter, a local array, a private one or a table (a static final array); its C element type, address space and length (-1: unknown). */
     record ArrayRef(String name, String elementC, JType loads, Space space, int length) implements Ref {}
 
     /** Where an array lives, and the qualifier a pointer to it carries in a parameter list. */
     enum Space {
-        GLOBAL("PKV_GLOBAL "), LOCAL("PKV_LOCAL_PTR "), PRIVATE("");
+        GLOBAL("PKV_GLOBAL "), LOCAL("PKV_LOCAL_PTR "), PRIVATE(""), CONSTANT("PKV_CONSTANT_PTR ");
 
         final String qualifier;
 

@@ -36,6 +36,7 @@ final class Intrinsics {
             Map.entry("java/lang/Math.cos(D)D", "cos($0)"),
             Map.entry("java/lang/Math.tanh(D)D", "tanh($0)"),
             Map.entry("java/lang/Math.pow(DD)D", "pow($0, $1)"),
+            Map.entry("org/pariskv/compute/kernel/KernelMath.exp(F)F", "PKV_EXPF($0)"),
             Map.entry("java/lang/Float.floatToRawIntBits(F)I", "PKV_AS_INT($0)"),
             Map.entry("java/lang/Float.floatToIntBits(F)I", "pkv_float_to_int_bits($0)"),
             Map.entry("java/lang/Float.intBitsToFloat(I)F", "PKV_AS_FLOAT($0)"),

@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-5";
+    static final String VERSION = "jit-9";
     static final String KERNEL_ANNOTATION = "Lorg/pariskv/compute/kernel/Kernel;";
 
     private static final Map<String, Translation> MEMORY = new ConcurrentHashMap<>();
@@ -115,6 +115,8 @@ public final class KernelTranslator {
         private final java.util.Set<String> inProgress = new java.util.HashSet<>(); // device functions being translated
         private final List<String> prototypes = new ArrayList<>();
         private final List<String> functions = new ArrayList<>();
+        private final List<String> tables = new ArrayList<>();
+        private final Map<String, Expr.ArrayRef> tableRefs = new HashMap<>();
         private final List<String> kernels = new ArrayList<>();
         final List<String> kernelNames = new ArrayList<>();
         private boolean doubles;
@@ -150,6 +152,7 @@ public final class KernelTranslator {
             }
             StringBuilder sb = new StringBuilder(dialect.prelude(doubles));
             sb.append("\n/* ---- ").append(mainClass.replace('/', '.')).append(" ---- */\n");
+            for (String t : tables) sb.append(t).append('\n');
             for (String p : prototypes) sb.append(p).append(";\n");
             if (!prototypes.isEmpty()) sb.append('\n');
             for (String f : functions) sb.append(f).append('\n');
@@ -201,14 +204,47 @@ public final class KernelTranslator {
         }
 
         @Override
+        public Expr.ArrayRef table(String owner, String name, MethodTranslator caller) {
+            String key = owner + "." + name;
+            Expr.ArrayRef known = tableRefs.get(key);
+            if (known != null) return known;
+            Object v = staticFinal(owner, name, caller, true);
+            String elem = v instanceof float[] ? "float" : v instanceof int[] ? "int" : null;
+            int n = java.lang.reflect.Array.getLength(v);
+            if (elem == null || n == 0 || n > 65536) {
+                throw caller.refuse("the table " + owner.replace('/', '.') + "." + name + " must be a non-empty float[] or int[] (at most 65536)");
+            }
+            StringBuilder values = new StringBuilder();
+            for (int i = 0; i < n; i++) {
+                if (i > 0) values.append(", ");
+                if (v instanceof float[] f) {
+                    if (!Float.isFinite(f[i])) throw caller.refuse("the table " + owner.replace('/', '.') + "." + name + " holds a non-finite value");
+                    values.append(Float.toHexString(f[i])).append('f'); // exact
+                } else {
+                    int x = ((int[]) v)[i];
+                    values.append(x == Integer.MIN_VALUE ? "(int) 0x80000000u" : String.valueOf(x));
+                }
+            }
+            String cName = "pkv_table_" + owner.substring(owner.lastIndexOf('/') + 1).replace('$', '_') + "_" + name;
+            tables.add("PKV_TABLE " + elem + " " + cName + "[" + n + "] = {" + values + "};");
+            Expr.ArrayRef r = new Expr.ArrayRef(cName, elem, elem.equals("float") ? Expr.JType.FLOAT : Expr.JType.INT, Expr.Space.CONSTANT, n);
+            tableRefs.put(key, r);
+            return r;
+        }
+
+        @Override
         public Object constant(String owner, String name, MethodTranslator caller) {
+            return staticFinal(owner, name, caller, false);
+        }
+
+        private Object staticFinal(String owner, String name, MethodTranslator caller, boolean array) {
             try {
                 Class<?> c = Class.forName(owner.replace('/', '.'), true, loader);
                 Field f = c.getDeclaredField(name);
                 int mod = f.getModifiers();
-                if (!Modifier.isStatic(mod) || !Modifier.isFinal(mod) || !f.getType().isPrimitive()) {
+                if (!Modifier.isStatic(mod) || !Modifier.isFinal(mod) || (array ? !f.getType().isArray() : !f.getType().isPrimitive())) {
                     throw caller.refuse("the field " + owner.replace('/', '.') + "." + name
-                            + " is not a static final primitive (only those are constants on devices)");
+                            + " is not a static final primitive or array (only those are constants on devices)");
                 }
                 f.setAccessible(true);
                 model(owner); // its bytes decide whether a cached translation is still valid

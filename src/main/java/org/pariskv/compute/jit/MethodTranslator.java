@@ -44,6 +44,9 @@ final class MethodTranslator {
 
         /** The value of static final primitive field {@code owner.name}. */
         Object constant(String owner, String name, MethodTranslator caller);
+
+        /** Static final array field {@code owner.name} as a program-scope constant table (its values at translation). */
+        ArrayRef table(String owner, String name, MethodTranslator caller);
     }
 
     private final Unit unit;
@@ -462,12 +465,13 @@ final class MethodTranslator {
                     refSlots.put(s.slot(), v.ref());
                 } else {
                     JType t = jtype(s.typeKind());
-                    statement(local(s.slot(), t, currentIndex) + " = " + value(v) + ";");
+                    String n = local(s.slot(), t, currentIndex);
+                    assign(n, n + " = " + value(v) + ";");
                 }
             }
             case IncrementInstruction inc -> {
                 String n = local(inc.slot(), JType.INT, currentIndex);
-                statement(n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
+                assign(n, n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
             }
             case OperatorInstruction o -> operator(o);
             case ConvertInstruction c -> convert(c);
@@ -480,6 +484,7 @@ final class MethodTranslator {
             case ArrayStoreInstruction a -> {
                 Expr v = pop(), i = pop(), arr = pop();
                 ArrayRef r = array(arr);
+                if (r.space() == Expr.Space.CONSTANT) throw refuse("writing into the table " + r.name() + " (static final arrays are constants on devices)");
                 statement(r.name() + "[" + value(i) + "] = (" + r.elementC() + ") " + value(v) + ";");
             }
             case BranchInstruction br -> {
@@ -566,6 +571,24 @@ final class MethodTranslator {
 
     private void statement(String s) {
         flush();
+        out.add(s);
+    }
+
+    /**
+     * A statement that assigns local {@code name}: the stack values that are that local are copied first, since they
+     * hold its old value ({@code a[i++]}, {@code x += h[c--]}: javac loads the local, then increments it).
+     */
+    private void assign(String name, String s) {
+        flush();
+        for (int i = 0; i < stack.size(); i++) {
+            Expr e = stack.get(i);
+            if (e.type() != JType.REF && e.constant() == null && name.equals(e.c())) {
+                String t = "pkv_t" + temps++;
+                decls.put(t, e.type().c);
+                out.add(t + " = " + name + ";");
+                stack.set(i, Expr.name(t, e.type()));
+            }
+        }
         out.add(s);
     }
 
@@ -938,6 +961,10 @@ final class MethodTranslator {
             throw refuse(f.opcode() == Opcode.PUTSTATIC ? "writing static fields is not supported"
                     : "instance fields are not supported (kernels are static methods over their parameters)");
         }
+        if (f.typeSymbol().isArray()) {
+            push(Expr.ref(unit.table(f.owner().asInternalName(), f.name().stringValue(), this)));
+            return;
+        }
         Object v = unit.constant(f.owner().asInternalName(), f.name().stringValue(), this);
         push(constantOf(v));
     }
@@ -1040,6 +1067,10 @@ final class MethodTranslator {
                 decls.put(t, "int");
                 statement(t + " = " + macro + "(&" + r.name() + "[" + value(i) + "], " + value(v) + ");");
                 push(Expr.name(t, JType.INT));
+            }
+            case "awaitInputs" -> { // pkv.h's AWAIT_INPUTS: programmatic dependent launch on sm_90, else nothing
+                pop();
+                statement("PKV_AWAIT_INPUTS();");
             }
             case "bytePermute", "funnelShiftRight" -> {
                 String c = pop().c(), b2 = pop().c(), a = pop().c();

@@ -146,6 +146,15 @@ public final class KernelContext {
     }
 
     /**
+     * pkv.h's {@code AWAIT_INPUTS()}: under programmatic dependent launch (CUDA sm_90,
+     * {@code ExecutionPlan.withDependentLaunch}) waits until the kernel before has finished and its writes are
+     * visible, then lets the next kernel be scheduled ({@code griddepcontrol.wait; griddepcontrol.launch_dependents}).
+     * Call it before reading what an earlier kernel wrote or writing anything. A no-op on OpenCL, on a plain launch
+     * and on the JVM, where tasks run one after the other.
+     */
+    public void awaitInputs() {}
+
+    /**
      * CUDA's {@code __byte_perm(x, y, s)}: byte k of the result is byte {@code (s >> 4k) & 7} of the 8 bytes
      * {@code y:x} (x the low word). The sign-replicating mode (selector bit 3) is not supported.
      */

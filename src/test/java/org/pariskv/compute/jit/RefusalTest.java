@@ -31,7 +31,8 @@ class RefusalTest {
             "DynamicDimension|must be a constant",
             "LocalArrayInLoop|local array allocated inside a loop",
             "Shuffle|subgroupShuffleXor",
-            "Recursion|recursion"})
+            "Recursion|recursion",
+            "TableWrite|writing into the table"})
     void refusedWithMethodLineAndReason(String kernel, String reason) throws Exception {
         Class<?> c = Class.forName(RefusedKernels.class.getName() + "$" + kernel);
         for (Dialect d : Dialect.values()) {

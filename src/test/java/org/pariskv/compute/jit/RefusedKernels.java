@@ -20,6 +20,16 @@ final class RefusedKernels {
         }
     }
 
+    static final class TableWrite {
+        static final int[] TABLE = {1, 2, 3};
+
+        @Kernel
+        public static void k(KernelContext ctx, IntArray out, int n) {
+            TABLE[n & 1] = n; // refused: TableWrite
+            out.set(0, TABLE[0]);
+        }
+    }
+
     static final class ObjectAllocation {
         @Kernel
         public static void k(KernelContext ctx, IntArray out) {

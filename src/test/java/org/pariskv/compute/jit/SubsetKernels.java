@@ -5,6 +5,7 @@ import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
 import org.pariskv.compute.kernel.KernelContext;
+import org.pariskv.compute.kernel.KernelMath;
 import org.pariskv.compute.kernel.LongArray;
 import org.pariskv.compute.kernel.ShortArray;
 
@@ -16,6 +17,9 @@ public final class SubsetKernels {
     static final int SCALE = Integer.parseInt("3");
     static final long BIG = Long.parseLong("-81985529216486895");
     static final float HALF = Float.parseFloat("0.5");
+    /** Tables: static final arrays become program-scope constants (their values at translation). */
+    static final float[] LEVELS = {0.0420f, -0.1266f, 0.2130f, 1e-30f, -3.3e38f, 0.5001f, 0.6169f, 0.7633f};
+    static final int[] STEPS = {Integer.MIN_VALUE, -1, 0, 7, Integer.MAX_VALUE};
 
     /** int arithmetic with Java's wrapping, masking and division semantics. */
     @Kernel
@@ -468,5 +472,44 @@ public final class SubsetKernels {
             }
         }
         return -1;
+    }
+
+    /** {@link KernelMath#exp} (pkv.h's EXP) after {@code awaitInputs}, which is a no-op here. */
+    @Kernel
+    public static void floatExp(KernelContext ctx, FloatArray x, FloatArray out, int n) {
+        ctx.awaitInputs();
+        int i = ctx.globalId(0);
+        if (i < n) out.set(i, KernelMath.exp(x.get(i)));
+    }
+
+    /** Tables read directly, with a computed index, and through a device function. */
+    @Kernel
+    public static void tables(KernelContext ctx, IntArray in, FloatArray f, IntArray out, int n) {
+        int i = ctx.globalId(0);
+        if (i >= n) return;
+        int v = in.get(i);
+        f.set(2 * i, LEVELS[v & 7] * LEVELS[(v >>> 3) & 7]);
+        f.set(2 * i + 1, weighted(LEVELS, v));
+        out.set(i, STEPS[(v & 0x7fffffff) % STEPS.length] + STEPS.length);
+    }
+
+    private static float weighted(float[] table, int v) {
+        float s = 0f;
+        for (int k = 0; k < table.length; k++) s += ((v >>> k) & 1) != 0 ? table[k] : -table[k];
+        return s;
+    }
+
+    /** Post-increments whose old value is still on the stack: {@code a[i++]}, {@code x += h[c--]}, {@code y = i++ + i}. */
+    @Kernel
+    public static void postIncrements(KernelContext ctx, IntArray in, IntArray out, int n) {
+        int g = ctx.globalId(0);
+        if (g >= n) return;
+        int base = 4 * g, k = base, c = base + 3, above = 0;
+        out.set(k++, in.get(base) + 1);
+        out.set(k++, k);
+        while (c > base && above + in.get(c) < 1000) above += in.get(c--);
+        out.set(k++, above);
+        int y = c++ + c;
+        out.set(k, y * 31 + c);
     }
 }

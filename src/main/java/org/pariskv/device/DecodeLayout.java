@@ -1,0 +1,33 @@
+package org.pariskv.device;
+
+/**
+ * The decode kernels' fixed contracts, defined once in Java: the plan row layout and the tile sizes that
+ * {@code tasks/pariskv.c} #defines. They are compile-time constants, so javac inlines them into the Java kernels'
+ * bytecode and the translator emits literals: as fast as the C's #defines. Shapes that vary per model
+ * ({@code HEAD_DIM}, {@code GROUP}, {@code HKV}, ...) are kernel parameters instead (see docs/kernels.md).
+ * pariskv.c still repeats these values until it is retired; the tests hold both sides to the same outputs.
+ */
+public final class DecodeLayout {
+    private DecodeLayout() {}
+
+    /** Plan row layout (top of {@code pariskv.c}): {@code PLAN_STRIDE} ints per stream. */
+    public static final int PLAN_STRIDE = 16, P_N = 0, P_T = 1, P_CAND = 7, P_K = 8, P_SINK_END = 9, P_ZONE_START = 10,
+            P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
+    /** {@code SEL_TILE}, {@code TOPK_SLICE}, {@code EST_BINS} of {@code pariskv.c}. */
+    public static final int SEL_TILE = 4096, TOPK_SLICE = 2048, EST_BINS = 4096;
+    /** Threads per work-group of {@code attentionCombine}'s launch: the shape of its denominator's reduction tree. */
+    public static final int COMBINE_THREADS = 128;
+    /** {@code attentionCombine}: chunk weights held in local memory at a time, and the most threads per group. */
+    public static final int COMBINE_WEIGHTS = 1024, COMBINE_MAX_THREADS = 256;
+    /** {@code attentionCombine}: output elements per thread, so {@code HEAD_DIM <= COMBINE_ROWS * COMBINE_THREADS}. */
+    public static final int COMBINE_ROWS = 4;
+    /** {@code ATT_BATCH}: rows (or partials) each thread loads before using any. */
+    public static final int ATT_BATCH = 8;
+    /** The largest {@code HEAD_DIM} the Java ports of encodeKeys and prepareQuery hold in local memory. */
+    public static final int MAX_HEAD_DIM = 256;
+    /**
+     * The Java port of {@code mergeSelection} holds {@code KMAX} kept items and {@code NQ * KMAX} ranked ones in local
+     * memory, sized here (pariskv.c sizes them by its defines): {@code KMAX <= 2048}, {@code NQ * KMAX <= 8192}.
+     */
+    public static final int MERGE_MAX_KMAX = 2048, MERGE_MAX_ITEMS = 8192;
+}
