@@ -34,6 +34,13 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
     static final String VERSION = "jit-9";
+
+    /**
+     * A hash of the translator's own class files (this package), part of every disk-cache key: a translator changed
+     * without a {@link #VERSION} bump must not reuse programs an older one wrote. {@link #VERSION} alone where the
+     * class files cannot be read.
+     */
+    static final String FINGERPRINT = translatorFingerprint();
     static final String KERNEL_ANNOTATION = "Lorg/pariskv/compute/kernel/Kernel;";
 
     private static final Map<String, Translation> MEMORY = new ConcurrentHashMap<>();
@@ -45,7 +52,7 @@ public final class KernelTranslator {
         String key = kernels.getName() + "@" + System.identityHashCode(kernels.getClassLoader()) + ":" + dialect;
         return MEMORY.computeIfAbsent(key, k -> {
             byte[] bytes = classBytes(kernels.getClassLoader(), kernels.getName().replace('.', '/'));
-            String hash = sha256(VERSION, dialect.name(), kernels.getName(), HexFormat.of().formatHex(sha(bytes)));
+            String hash = sha256(VERSION, FINGERPRINT, dialect.name(), kernels.getName(), HexFormat.of().formatHex(sha(bytes)));
             Translation cached = TranslationCache.shared().load(hash, kernels.getClassLoader(), kernels.getName(), dialect);
             if (cached != null) return cached;
             Program p = new Program(kernels.getClassLoader(), dialect);
@@ -80,6 +87,36 @@ public final class KernelTranslator {
             return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the class file of " + internalName, e);
+        }
+    }
+
+    private static String translatorFingerprint() {
+        String prefix = KernelTranslator.class.getPackageName().replace('.', '/') + "/";
+        try {
+            java.nio.file.Path src = java.nio.file.Path.of(KernelTranslator.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            if (java.nio.file.Files.isDirectory(src)) { // classes on disk (a build tree)
+                try (var files = java.nio.file.Files.list(src.resolve(prefix))) {
+                    for (java.nio.file.Path f : files.filter(f -> f.toString().endsWith(".class")).sorted().toList()) {
+                        md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));
+                        md.update(java.nio.file.Files.readAllBytes(f));
+                    }
+                }
+            } else {
+                try (var jar = new java.util.zip.ZipFile(src.toFile())) {
+                    var entries = jar.stream().filter(e -> e.getName().startsWith(prefix) && e.getName().endsWith(".class")
+                            && e.getName().indexOf('/', prefix.length()) < 0).sorted(java.util.Comparator.comparing(java.util.zip.ZipEntry::getName)).toList();
+                    for (var e : entries) {
+                        md.update(e.getName().getBytes(StandardCharsets.UTF_8));
+                        try (var in = jar.getInputStream(e)) {
+                            md.update(in.readAllBytes());
+                        }
+                    }
+                }
+            }
+            return HexFormat.of().formatHex(md.digest()).substring(0, 16);
+        } catch (Exception e) { // no readable code source (custom class loaders): the version string alone
+            return VERSION;
         }
     }
 

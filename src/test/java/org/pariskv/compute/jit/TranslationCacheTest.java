@@ -1,6 +1,7 @@
 package org.pariskv.compute.jit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,6 +34,24 @@ class TranslationCacheTest {
         cache.store("k2", t, Map.of(SMOKE, "0".repeat(64)));
         assertNull(cache.load("k2", SmokeTasks.class.getClassLoader(), t.className(), Dialect.OPENCL),
                 "an entry whose classes changed is not used");
+    }
+
+    /** The cache key covers the translator's own code, so a changed translator never reuses an older program. */
+    @Test
+    void theKeyHoldsAFingerprintOfTheTranslatorsClassFiles() throws Exception {
+        assertNotEquals(KernelTranslator.VERSION, KernelTranslator.FINGERPRINT, "the class files were read");
+        assertTrue(KernelTranslator.FINGERPRINT.matches("[0-9a-f]{16}"), KernelTranslator.FINGERPRINT);
+        // the same bytes as this package's class files in the build tree, in name order
+        Path dir = Path.of(KernelTranslator.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                .resolve(KernelTranslator.class.getPackageName().replace('.', '/'));
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        try (var files = Files.list(dir)) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".class")).sorted().toList()) {
+                md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update(Files.readAllBytes(f));
+            }
+        }
+        assertEquals(HexFormat.of().formatHex(md.digest()).substring(0, 16), KernelTranslator.FINGERPRINT);
     }
 
     @Test
