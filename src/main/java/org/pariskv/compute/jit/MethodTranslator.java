@@ -240,7 +240,14 @@ final class MethodTranslator {
             "true", "false", "operator", "typename", "virtual", "public", "protected", "friend", "mutable", "explicit",
             "export", "asm", "dim3", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "min", "max", "abs",
             "sqrt", "exp", "log", "fma", "dot", "select", "clamp", "mix", "sign", "step", "cross", "length", "distance",
-            "normalize", "barrier", "rotate", "popcount", "clz", "main", "jbyte", "jchar", "juint", "jlong", "julong");
+            "normalize", "barrier", "rotate", "popcount", "clz", "main", "jbyte", "jchar", "juint", "jlong", "julong",
+            // math functions and builtins of both dialects: a local of the same name would shadow them in the C
+            "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "pow", "floor", "ceil", "trunc",
+            "round", "rint", "fabs", "fmin", "fmax", "fmod", "exp2", "exp10", "expm1", "log2", "log10", "log1p", "cbrt",
+            "hypot", "rsqrt", "isnan", "isinf", "isfinite", "signbit", "copysign", "nan", "sinf", "cosf", "tanf", "tanhf",
+            "powf", "floorf", "ceilf", "truncf", "roundf", "fabsf", "fminf", "fmaxf", "expf", "logf", "sqrtf", "fmaf",
+            "exp2f", "log2f", "rsqrtf", "native_exp", "native_log", "printf", "atomic_add", "atomic_max", "atomic_min",
+            "atomicAdd", "atomicMax", "atomicMin", "mad", "mul24", "mad24", "as_int", "as_uint", "as_float");
 
     private String unique(String name, int slot) {
         String n = name;

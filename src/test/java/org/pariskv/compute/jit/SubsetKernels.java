@@ -51,6 +51,16 @@ public final class SubsetKernels {
     }
 
     /** long arithmetic, shifts by int counts, lcmp. */
+    /** Locals named like C math functions (cos, sin, pow, floor) must not shadow them in the generated program. */
+    @Kernel
+    public static void localsNamedLikeCFunctions(KernelContext ctx, FloatArray a, FloatArray out, int n) {
+        int i = ctx.globalId(0);
+        if (i >= n) return;
+        float cos = a.get(i) * 0.5f, sin = a.get(i) + 1f, pow = 2f;
+        float floor = (float) Math.floor(cos);
+        out.set(i, cos * sin + floor * pow + (float) Math.sqrt(Math.abs(sin)));
+    }
+
     @Kernel
     public static void longArithmetic(KernelContext ctx, LongArray a, LongArray b, LongArray out, int n) {
         int i = ctx.globalId(0);

@@ -112,6 +112,12 @@ class SubsetTranslationTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
+    void localsNamedLikeCFunctionsDoNotShadowThem(String backend) {
+        agree(backend, "localsNamedLikeCFunctions", grid(N), r -> new Object[] {floats(r, N), new float[N], N});
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
     void longArithmetic(String backend) {
         agree(backend, "longArithmetic", grid(N), r -> new Object[] {longs(r, N), longs(r, N), new long[12 * N], N});
     }
