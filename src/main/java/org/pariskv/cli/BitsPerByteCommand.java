@@ -44,7 +44,7 @@ final class BitsPerByteCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         for (String m : methods) MethodChoice.parse(m); // fail fast on a name
         byte[] bytes;
         try {

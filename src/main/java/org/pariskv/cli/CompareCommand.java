@@ -113,7 +113,7 @@ final class CompareCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         boolean drift = resolvePreset();
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         List<MethodChoice> specs = new ArrayList<>();
         for (String m : methods) specs.add(MethodChoice.parse(m));
         if (specs.stream().map(MethodChoice::label).distinct().count() != specs.size()) throw new IllegalArgumentException("a method appears twice in --methods");

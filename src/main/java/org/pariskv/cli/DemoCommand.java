@@ -58,7 +58,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         if (decode.profile != null) { // refused rather than silently ignored: the demo times whole model steps, not tasks
             throw new IllegalArgumentException("--profile (per-task timing) is not measured by demo, which times whole model steps;"
                     + " per-task times: pariskv eval --profile " + decode.profile);

@@ -31,7 +31,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         MethodChoice choice = MethodChoice.parse(method); // fail fast on an unknown method name
         ParisKvConfig cfg = choice.config(decode.config());
         Trace trace = traceOptions.load();

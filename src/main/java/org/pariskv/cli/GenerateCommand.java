@@ -72,7 +72,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         if (maxTokens <= 0) throw new IllegalArgumentException("--max-tokens must be positive, got " + maxTokens);
         MethodChoice.parse(method); // fail fast on an unknown name
         Sampler sampler = new Sampler(temperature, topP, seed);

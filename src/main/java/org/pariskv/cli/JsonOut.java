@@ -6,6 +6,11 @@ import java.util.Map;
 final class JsonOut {
     private JsonOut() {}
 
+    /** Every command's {@code --format}: text or json, else a one-line refusal (exit 2). */
+    static void checkFormat(String format) {
+        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+    }
+
     static String write(Object v) {
         StringBuilder sb = new StringBuilder();
         append(sb, v);

@@ -83,7 +83,7 @@ final class RulerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!format.equals("text") && !format.equals("json")) throw new IllegalArgumentException("unknown --format '" + format + "' (expected text or json)");
+        JsonOut.checkFormat(format);
         if (model == null) model = BundledModel.directory();
         if (!Files.isDirectory(model)) throw new IllegalArgumentException("model folder " + model + " does not exist");
         List<LongContextTask> taskList = new ArrayList<>();
