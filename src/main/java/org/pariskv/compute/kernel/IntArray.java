@@ -59,6 +59,38 @@ public final class IntArray implements KernelArray {
         segment.setAtIndex(LAYOUT, i, v);
     }
 
+    /**
+     * Element {@code i} through the read-only data path (CUDA {@code __ldg}): for data no kernel writes while this
+     * one runs, where the compiler cannot tell that by itself. A plain load on OpenCL and on the JVM.
+     */
+    public int getReadOnly(long i) {
+        return get(i);
+    }
+
+    /**
+     * Elements {@code [2i, 2i + 2)} into {@code dst[at..at + 2)} in one 8-byte load (CUDA {@code uint2}, OpenCL
+     * {@code vload2}); the array's device buffer is 8-byte aligned, so {@code i} counts pairs.
+     */
+    public void load2(long i, int[] dst, int at) {
+        dst[at] = get(2 * i);
+        dst[at + 1] = get(2 * i + 1);
+    }
+
+    /** {@link #load2} through the read-only data path (CUDA {@code __ldg}). */
+    public void load2ReadOnly(long i, int[] dst, int at) {
+        load2(i, dst, at);
+    }
+
+    /** Elements {@code [4i, 4i + 4)} into {@code dst[at..at + 4)} in one 16-byte load (CUDA {@code uint4}, OpenCL {@code vload4}). */
+    public void load4(long i, int[] dst, int at) {
+        for (int u = 0; u < 4; u++) dst[at + u] = get(4 * i + u);
+    }
+
+    /** {@link #load4} through the read-only data path (CUDA {@code __ldg}). */
+    public void load4ReadOnly(long i, int[] dst, int at) {
+        load4(i, dst, at);
+    }
+
     @Override
     public int size() {
         return size;

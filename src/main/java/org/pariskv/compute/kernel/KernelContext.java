@@ -24,8 +24,8 @@ import java.lang.foreign.ValueLayout;
  * itself (not in a loop or a called method): one array per work-group, uninitialised on devices.
  *
  * <p>Intrinsics: {@link #bytePermute}, {@link #funnelShiftRight} translate to one instruction on CUDA
- * ({@code __byte_perm}, {@code __funnelshift_r}) and to shifts elsewhere. Subgroup shuffles are declared but not
- * supported yet: the translator refuses them and the JVM throws.
+ * ({@code __byte_perm}, {@code __funnelshift_r}) and to shifts elsewhere. Warp shuffles run on CUDA, behind
+ * {@link #hasWarpShuffle()}.
  */
 public final class KernelContext {
     private static final VarHandle LOCAL_INTS = MethodHandles.arrayElementVarHandle(int[].class);
@@ -171,13 +171,61 @@ public final class KernelContext {
         return (int) (v >>> (n & 31));
     }
 
-    /** Not supported yet (needs subgroup shuffles: CUDA {@code __shfl_xor_sync}, OpenCL cl_khr_subgroup_shuffle). */
-    public int subgroupShuffleXor(int v, int mask) {
-        throw new UnsupportedOperationException("subgroup shuffles are not supported yet");
+    /**
+     * Whether this device runs work-items in warps of 32 with register shuffles ({@link #shuffleXor} and the others):
+     * true on CUDA, false on OpenCL and on the JVM. A constant where the kernel is translated, so
+     * {@code if (ctx.hasWarpShuffle()) {...} else {...}} keeps one path in each program, as {@code #if
+     * PKV_HAS_WARP_SHUFFLE} does in C. Shuffles outside such a branch fail on the JVM and are wrong on OpenCL.
+     */
+    public boolean hasWarpShuffle() {
+        return false;
     }
 
-    /** Not supported yet (see {@link #subgroupShuffleXor}). */
-    public int subgroupShuffle(int v, int lane) {
-        throw new UnsupportedOperationException("subgroup shuffles are not supported yet");
+    /** CUDA {@code __shfl_xor_sync(~0, v, mask)}: {@code v} of lane {@code lane ^ mask} of this warp (all lanes call). */
+    public int shuffleXor(int v, int mask) {
+        throw noShuffle();
+    }
+
+    /** The float form of {@link #shuffleXor(int, int)}. */
+    public float shuffleXor(float v, int mask) {
+        throw noShuffle();
+    }
+
+    /** CUDA {@code __shfl_down_sync(~0, v, delta)}: {@code v} of lane {@code lane + delta} (own value past the warp). */
+    public int shuffleDown(int v, int delta) {
+        throw noShuffle();
+    }
+
+    /** The float form of {@link #shuffleDown(int, int)}. */
+    public float shuffleDown(float v, int delta) {
+        throw noShuffle();
+    }
+
+    /** CUDA {@code __shfl_up_sync(~0, v, delta)}: {@code v} of lane {@code lane - delta} (own value below lane 0). */
+    public int shuffleUp(int v, int delta) {
+        throw noShuffle();
+    }
+
+    /** CUDA {@code __shfl_sync(~0, v, lane)}: {@code v} of lane {@code lane} of this warp. */
+    public int shuffle(int v, int lane) {
+        throw noShuffle();
+    }
+
+    /** The float form of {@link #shuffle(int, int)}. */
+    public float shuffle(float v, int lane) {
+        throw noShuffle();
+    }
+
+    private static UnsupportedOperationException noShuffle() {
+        return new UnsupportedOperationException("warp shuffles run on CUDA only: guard them with ctx.hasWarpShuffle()");
+    }
+
+    /**
+     * {@code bins[bin] += 1} in a local array, atomically: pkv.h's {@code LOCAL_HIST_INC}. On CUDA (sm_70 and later)
+     * the lanes of a warp that hit the same bin add once together ({@code __match_any_sync}): histograms with one
+     * dominant bin do not serialise on it. An {@code atomic_add} on OpenCL, an atomic add on the JVM.
+     */
+    public void histogramIncrement(int[] bins, int bin) {
+        LOCAL_INTS.getAndAdd(bins, bin, 1);
     }
 }

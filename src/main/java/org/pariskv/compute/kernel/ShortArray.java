@@ -59,6 +59,14 @@ public final class ShortArray implements KernelArray {
         segment.setAtIndex(LAYOUT, i, v);
     }
 
+    /**
+     * Element {@code i} through the read-only data path (CUDA {@code __ldg}): for data no kernel writes while this
+     * one runs, where the compiler cannot tell that by itself. A plain load on OpenCL and on the JVM.
+     */
+    public short getReadOnly(long i) {
+        return get(i);
+    }
+
     @Override
     public int size() {
         return size;
