@@ -30,7 +30,6 @@ class RefusalTest {
             "LabelledBreak|labelled break",
             "DynamicDimension|must be a constant",
             "LocalArrayInLoop|local array allocated inside a loop",
-            "Shuffle|subgroupShuffleXor",
             "Recursion|recursion",
             "TableWrite|writing into the table"})
     void refusedWithMethodLineAndReason(String kernel, String reason) throws Exception {

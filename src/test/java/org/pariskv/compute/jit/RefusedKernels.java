@@ -141,13 +141,6 @@ final class RefusedKernels {
         }
     }
 
-    static final class Shuffle {
-        @Kernel
-        public static void k(KernelContext ctx, IntArray out) {
-            out.set(0, ctx.subgroupShuffleXor(1, 1)); // refused: Shuffle
-        }
-    }
-
     static final class Recursion {
         @Kernel
         public static void k(KernelContext ctx, IntArray out, int n) {
