@@ -241,19 +241,38 @@ public final class DecodeKernels {
     }
 
     /**
-     * {@code exclusive_scan_256}'s OpenCL path (Hillis-Steele) for local {@code a[256]}, a group of at least 256
-     * work-items: on return {@code a[t]} holds the inclusive sum. The C kernel's CUDA path uses warp shuffles, which
-     * the translator lacks; its integer sums are the same.
+     * {@code exclusive_scan_256} for local {@code a[256]}, a group of at least 256 work-items: returns the sum of
+     * {@code a[0..t)} to work-item {@code t < 256} (0 past it); on return {@code a[t]} holds the inclusive sum.
+     * OpenCL and the JVM: Hillis-Steele through local memory. CUDA ({@link KernelContext#hasWarpShuffle}): pariskv.c's
+     * {@code inclusive_scan_256_warps}, shuffles inside each warp, then the 8 warp totals, 3 barriers instead of 16;
+     * the totals are read from {@code a} itself (each warp's last inclusive sum, stored before the first barrier)
+     * instead of an 8-int {@code __shared__} array, which a Java helper cannot allocate. The sums are the same.
      */
     static int exclusiveScan256(KernelContext ctx, int[] a, int t) {
         int v = t < 256 ? a[t] : 0;
-        for (int off = 1; off < 256; off <<= 1) {
-            int add = (t < 256 && t >= off) ? a[t - off] : 0;
+        if (ctx.hasWarpShuffle()) {
+            int lane = t & 31, w = t >> 5;
+            int x = v; // 0 past 256
+            for (int off = 1; off < 32; off <<= 1) {
+                int y = ctx.shuffleUp(x, off);
+                if (lane >= off) x += y;
+            }
+            if (t < 256) a[t] = x; // warp w's total at a[32 w + 31]; each work-item writes only the word it read
             ctx.barrier();
-            if (t < 256) a[t] += add;
+            for (int i = 0; i < w && i < 8; i++) x += a[i * 32 + 31];
+            ctx.barrier(); // every total read before a is overwritten
+            if (t < 256) a[t] = x;
             ctx.barrier();
+            return t < 256 ? x - v : 0;
+        } else {
+            for (int off = 1; off < 256; off <<= 1) {
+                int add = (t < 256 && t >= off) ? a[t - off] : 0;
+                ctx.barrier();
+                if (t < 256) a[t] += add;
+                ctx.barrier();
+            }
+            return t < 256 ? a[t] - v : 0;
         }
-        return t < 256 ? a[t] - v : 0;
     }
 
     /**

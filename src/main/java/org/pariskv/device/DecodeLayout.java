@@ -30,4 +30,12 @@ public final class DecodeLayout {
      * memory, sized here (pariskv.c sizes them by its defines): {@code KMAX <= 2048}, {@code NQ * KMAX <= 8192}.
      */
     public static final int MERGE_MAX_KMAX = 2048, MERGE_MAX_ITEMS = 8192;
+    // top-k
+    /**
+     * The top-k kernels ({@code topKSlice}, {@code topK}): {@code SB_BATCH} estimates each thread loads before using any,
+     * {@code TOPK_CAP} items ranked in local memory (the buckets down to the k-th's, else radix select;
+     * {@code >= TOPK_SLICE}), {@code TOPK_BUCKET} the most items of one bucket ranked by counting, and
+     * {@code TOPK_PREFETCH} estimates per thread loaded before the boundary bucket is known.
+     */
+    public static final int SB_BATCH = 8, TOPK_CAP = 2560, TOPK_BUCKET = 512, TOPK_PREFETCH = 16;
 }
