@@ -132,7 +132,10 @@ public final class TopKKernels {
     static void selectTop(KernelContext ctx, FloatArray est, long e, int m, int k, int[] hp, int[] itemKey, int[] itemPos,
                           int[] part, int[] sel, int[] ctl, float[] pre) {
         int n = estBoundary(ctx, hp, k, part, ctl);
-        if (n <= TOPK_CAP && ctl[2] <= TOPK_BUCKET) {
+        // one value, then one branch: an `if (a && b) {...} else {...}` has its else arm reached from two places, and the
+        // translator writes that arm (the whole radix select, inlined) once for each
+        boolean bucketed = n <= TOPK_CAP && ctl[2] <= TOPK_BUCKET;
+        if (bucketed) {
             int beta = ctl[0];
             gatherBuckets(ctx, est, e, m, beta, hp, itemKey, itemPos, pre);
             rankItems(ctx, itemKey, itemPos, Math.min(hp[beta], TOPK_CAP), k, hp, false, part);
