@@ -1,6 +1,7 @@
 package org.pariskv.device;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.pariskv.device.DecodeLayout.*;
 
@@ -50,6 +51,7 @@ class TopKKernelsTest {
                 {1, 1024, 1000, "heavy tail", 20000, 256, true},
                 {1, 128, 100, "six levels (radix)", 5000, 256, true},
                 {4, 128, 128, "negative, dense top (radix)", 9000, 256, false},
+                {1, 128, 100, "specials", 720, 1024, false},
         };
         List<Arguments> a = new ArrayList<>();
         for (String backend : new String[] {"opencl", "cuda"}) {
@@ -82,6 +84,9 @@ class TopKKernelsTest {
             candCount[qi] = q[qi].length;
             for (float v : q[qi]) estHist[qi * EST_BINS + DecodeTwins.estBin(v)]++; // rerank's counts
         }
+        // the radix rows take select_best in topK (query 0), the others the buckets down to the k-th's
+        int k0 = Math.min(topk, m);
+        assertEquals(kind.contains("(radix)"), radixPath(estHist, k0), kind + ": select_top's path for k = " + k0);
         // two stages need every query's k to be the configured top-k (contiguous lists), one stage tries a smaller one
         for (int s = 0; s < streams; s++) plan[s * PLAN_STRIDE + P_K] = !sliced && s == 1 ? Math.max(1, topk / 3) : topk;
         int slices = sliced ? (cap + TOPK_SLICE - 1) / TOPK_SLICE : 0, kFull = Math.min(topk, TOPK_SLICE);
@@ -150,6 +155,10 @@ class TopKKernelsTest {
         }
     }
 
+    /** Infinities, extremes, subnormals, ±0 and the buckets' clamping edges. */
+    private static final float[] SPECIALS = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MAX_VALUE, -Float.MAX_VALUE,
+            1e30f, -1e30f, 1e-30f, -1e-30f, Float.MIN_VALUE, -Float.MIN_VALUE, 0f, -0f, 0x1p-63f, 0x1p65f, 0x1.fffffep-64f, 1f, -1f, 1.0625f};
+
     /** m estimates of a kind: Gaussian, heavy-tailed, or crowded ones that force select_best's radix path. */
     private static float[] estimates(String kind, int m, SplittableRandom rnd) {
         double[] levels = {-2, -1, 0, 0.5, 1, 3};
@@ -164,10 +173,23 @@ class TopKKernelsTest {
                 case "six levels", "six levels (radix)" -> levels[rnd.nextInt(6)];
                 case "one bucket, distinct (radix)" -> 1 + (i * 7919L % m) * 0x1p-23;
                 case "negative, dense top (radix)" -> -Math.abs(g) - 5;
+                case "specials" -> SPECIALS[i % SPECIALS.length];
                 default -> throw new IllegalArgumentException(kind);
             };
         }
         return e;
+    }
+
+    /** Whether select_top takes select_best for the k best of query 0, from its bucket counts (as est_boundary reads them). */
+    private static boolean radixPath(int[] estHist, int k) {
+        int before = 0, widest = 0;
+        for (int b = 0; b < EST_BINS; b++) {
+            int h = estHist[b];
+            if (before < k) widest = Math.max(widest, h);
+            if (before < k && before + h >= k) return before + h > TOPK_CAP || widest > TOPK_BUCKET;
+            before += h;
+        }
+        return true; // fewer than k counted
     }
 
     private static int[] filled(int[] a, int v) {
