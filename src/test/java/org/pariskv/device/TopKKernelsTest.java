@@ -38,19 +38,19 @@ class TopKKernelsTest {
     /** One shape: the estimates of a query (kind, m), the top-k, the work-group size and whether it runs in slices. */
     static Stream<Arguments> shapes() {
         Object[][] rows = {
-                // nq, kmax, topk, kind, m, threads, sliced
+                // nq, kmax, topk, kind, m, threads, sliced (three (nq, kmax) pairs: each is a C and a Java program to build)
                 {1, 128, 100, "gaussian", 13000, 256, false},
                 {1, 128, 100, "gaussian", 13000, 1024, true},
-                {4, 128, 100, "equal (radix)", 6000, 256, false},
-                {4, 1024, 1000, "equal (radix)", 4200, 1024, true},
+                {4, 1024, 100, "equal (radix)", 6000, 256, false},
+                {4, 1024, 1000, "equal (radix)", 4200, 256, true},
                 {1, 1024, 1000, "six levels", 2400, 256, false},
                 {1, 1024, 1024, "one bucket, distinct (radix)", 4000, 1024, false},
                 {4, 1024, 700, "gaussian", 9000, 1024, false},
                 {1, 128, 128, "gaussian", 37, 256, false}, // fewer than k
-                {4, 128, 100, "+0 and -0 (radix)", 3000, 1024, true},
+                {4, 1024, 100, "+0 and -0 (radix)", 3000, 256, true},
                 {1, 1024, 1000, "heavy tail", 20000, 256, true},
                 {1, 128, 100, "six levels (radix)", 5000, 256, true},
-                {4, 128, 128, "negative, dense top (radix)", 9000, 256, false},
+                {4, 1024, 128, "negative, dense top (radix)", 9000, 256, false},
                 {1, 128, 100, "specials", 720, 1024, false},
         };
         List<Arguments> a = new ArrayList<>();
