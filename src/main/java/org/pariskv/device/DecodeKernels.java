@@ -56,7 +56,7 @@ public final class DecodeKernels {
      * {@code S * group} groups of {@link DecodeLayout#COMBINE_THREADS} work-items (at most
      * {@link DecodeLayout#COMBINE_MAX_THREADS}); {@code headDim <= COMBINE_ROWS * localSize}.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void attentionCombine(KernelContext ctx, IntArray plan, IntArray selCount, FloatArray pmax,
                                         FloatArray psum, FloatArray pacc, FloatArray out, int maxChunks, int chunk,
                                         @Constant int headDim, @Constant int group) {
@@ -357,7 +357,7 @@ public final class DecodeKernels {
      * (ceil(n / CS_TILE) * CS_THREADS, S) over groups of {@code CS_THREADS}. {@code codeWords}/{@code codeBytes} and
      * {@code tierWords} are int and byte views of the codes and tier-table buffers.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void collisionScores(KernelContext ctx, IntArray codeWords, ByteArray codeBytes, IntArray tierWords, IntArray plan,
                                        ByteArray scores, IntArray hist, IntArray tileHist, int cap, int tiles,
                                        @Constant int blocks, @Constant int nq) {
@@ -517,12 +517,15 @@ public final class DecodeKernels {
         for (int bb = 0; bb < blocks; bb++) {
             int word = blocks == 16 ? words[bb] : nibbleWords.get(row * blocks + bb);
             short wbits = blocks == 16 ? (short) (wpair[bb >> 1] >>> (16 * (bb & 1))) : weights.get(row * blocks + bb);
+            // byte k: dimension 2k in its low nibble, 2k + 1 in its high one; both nibbles of the 4 bytes prepared at
+            // once, each entry then one byte permute (pariskv.c's BYTE_OF) and a local load
+            int lo = word & 0x0f0f0f0f, hi = (word >>> 4) & 0x0f0f0f0f;
             int base = bb * 128; // 8 dimensions x 16 levels
             float sum = 0f;
-            for (int k = 0; k < 4; k++) { // byte k: dimension 2k in its low nibble, 2k + 1 in its high one
-                int by = word >>> (8 * k);
-                sum += lut[base + 32 * k + (by & 15)] + lut[base + 32 * k + 16 + ((by >>> 4) & 15)];
-            }
+            sum += lut[base + KernelContext.bytePermute(lo, 0, 0x4440)] + lut[base + 16 + KernelContext.bytePermute(hi, 0, 0x4440)];
+            sum += lut[base + 32 + KernelContext.bytePermute(lo, 0, 0x4441)] + lut[base + 48 + KernelContext.bytePermute(hi, 0, 0x4441)];
+            sum += lut[base + 64 + KernelContext.bytePermute(lo, 0, 0x4442)] + lut[base + 80 + KernelContext.bytePermute(hi, 0, 0x4442)];
+            sum += lut[base + 96 + (lo >>> 24)] + lut[base + 112 + (hi >>> 24)];
             acc += Bf16.toFloat(wbits) * sum;
         }
         float e = acc * qnorm.get(qi);

@@ -146,6 +146,9 @@ class SpecialisationTest {
             assertTrue(src.contains("int pkv_unused_group"), src);
             assertTrue(src.contains("#if !defined(PKV_ONLY) || defined(PKV_ONLY_groupDots)"), src);
             assertEquals(d == Dialect.CUDA, src.contains("__shfl_xor_sync"), "shuffle macros on " + d);
+            // arrays a kernel never writes are const; out is written in a device function, so it is not
+            assertTrue(src.contains("PKV_GLOBAL const float* x, PKV_GLOBAL const float* w, PKV_GLOBAL float* out"), src);
+            assertTrue(src.contains("vectorLoads(PKV_GLOBAL const int* PKV_RESTRICT in, PKV_GLOBAL int* PKV_RESTRICT out"), src);
         }
     }
 }
