@@ -3,6 +3,7 @@ package org.pariskv.device;
 import static org.pariskv.device.DecodeLayout.*;
 
 import org.pariskv.compute.kernel.ByteArray;
+import org.pariskv.compute.kernel.Constant;
 import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
@@ -342,6 +343,108 @@ public final class DecodeKernels {
             } else if (v == cut) {
                 if (eBefore < ties) cand.set(out + gBefore + eBefore, i);
                 eBefore++;
+            }
+        }
+    }
+
+    /**
+     * {@code collisionScores}: CollisionCounting.scores and the score histograms. A work-group scores a tile of
+     * {@link DecodeLayout#CS_TILE} keys of stream {@code s = groupId(1)} in chunks of {@code CS_CHUNK}, loading the next
+     * chunk while it looks the current one up. The {@code nq} tier tables are staged in local memory packed 8 tiers a
+     * word (a block's 256 tiers are 32 words, one per bank: the lanes of a warp never conflict on a lookup). Scores
+     * land in {@code scores[(s * nq + qi) * cap + key]}, the histogram in {@code hist[(s * nq + qi) * histBins ..]} and
+     * per tile in {@code tileHist[((s * nq + qi) * tiles + tile) * histBins ..]} (candidateSelect's offsets). Grid:
+     * (ceil(n / CS_TILE) * CS_THREADS, S) over groups of {@code CS_THREADS}. {@code codeWords}/{@code codeBytes} and
+     * {@code tierWords} are int and byte views of the codes and tier-table buffers.
+     */
+    @Kernel
+    public static void collisionScores(KernelContext ctx, IntArray codeWords, ByteArray codeBytes, IntArray tierWords, IntArray plan,
+                                       ByteArray scores, IntArray hist, IntArray tileHist, int cap, int tiles,
+                                       @Constant int blocks, @Constant int nq) {
+        int[] table = ctx.allocateIntLocalArray(nq * blocks * 32);
+        int[] lh = ctx.allocateIntLocalArray(CS_COPIES * nq * (6 * blocks + 1));
+        int histBins = 6 * blocks + 1;
+        int t = ctx.localId(0), s = ctx.groupId(1), tile = ctx.groupId(0) * CS_TILE;
+        // D = 128: a key's codes are one 16-byte word. The first chunk's loads go out before anything else (up to the
+        // capacity: the zone's length is a load too), the tier tables are staged while they are in flight.
+        int[] cur = new int[4 * CS_KPT], nxt = new int[4 * CS_KPT];
+        if (blocks == 16) {
+            for (int r = 0; r < CS_KPT; r++) {
+                int key = tile + t + r * CS_THREADS;
+                if (key < cap) codeWords.load4((long) s * cap + key, cur, 4 * r);
+            }
+        }
+        ctx.awaitInputs(); // the codes are older than the kernel before: only the tier tables wait
+        int n = plan.get(s * PLAN_STRIDE + P_N);
+        if (tile >= n) return; // the whole group is past this stream's zone
+        int end = Math.min(n, tile + CS_TILE);
+        long tt = (long) s * nq * blocks * 32; // 8-byte pairs of the stream's tier tables
+        int[] b8 = new int[2];
+        for (int i = t; i < nq * blocks * 32; i += ctx.localSize(0)) {
+            tierWords.load2(tt + i, b8, 0); // 8 tiers, one load
+            int w = 0;
+            for (int j = 0; j < 4; j++) w |= ((b8[0] >>> (8 * j)) & 15) << (4 * j);
+            for (int j = 0; j < 4; j++) w |= ((b8[1] >>> (8 * j)) & 15) << (4 * (j + 4));
+            table[i] = w;
+        }
+        for (int i = t; i < CS_COPIES * nq * histBins; i += ctx.localSize(0)) lh[i] = 0;
+        ctx.barrier();
+        int mine = ((t >> 5) % CS_COPIES) * nq * histBins;
+        if (blocks == 16) {
+            // Each lookup is a byte permute, a local load and a rotate: per 4-code word, every code's table word
+            // (c >> 3) and nibble shift (c & 7) * 4 are prepared at once, and two tiers (<= 6 each) are masked together.
+            for (int base = tile; base < end; base += CS_CHUNK) {
+                for (int r = 0; r < CS_KPT; r++) {
+                    int key = base + CS_CHUNK + t + r * CS_THREADS;
+                    if (key < end) codeWords.load4((long) s * cap + key, nxt, 4 * r);
+                    else for (int u = 0; u < 4; u++) nxt[4 * r + u] = 0;
+                }
+                for (int r = 0; r < CS_KPT; r++) {
+                    int key = base + t + r * CS_THREADS;
+                    if (key >= end) break;
+                    for (int qi = 0; qi < nq; qi++) {
+                        int sc = 0;
+                        for (int q = 0; q < 4; q++) {
+                            int w4 = cur[4 * r + q];
+                            int off = (w4 >>> 3) & 0x1f1f1f1f; // c >> 3 per byte: the table word
+                            int sh = (w4 & 0x07070707) << 2;   // (c & 7) * 4 per byte: its nibble (the rotate reads 5 bits)
+                            int tb = (qi * blocks + 4 * q) * 32;
+                            int x0 = table[tb + KernelContext.bytePermute(off, 0, 0x4440)];
+                            int x1 = table[tb + 32 + KernelContext.bytePermute(off, 0, 0x4441)];
+                            int x2 = table[tb + 64 + KernelContext.bytePermute(off, 0, 0x4442)];
+                            int x3 = table[tb + 96 + (off >>> 24)];
+                            int a = KernelContext.funnelShiftRight(x0, x0, sh) + KernelContext.funnelShiftRight(x1, x1, sh >>> 8);
+                            int b = KernelContext.funnelShiftRight(x2, x2, sh >>> 16) + KernelContext.funnelShiftRight(x3, x3, sh >>> 24);
+                            sc += (a & 15) + (b & 15);
+                        }
+                        scores.set(((long) s * nq + qi) * cap + key, (byte) sc);
+                        ctx.atomicAdd(lh, mine + qi * histBins + sc, 1);
+                    }
+                }
+                for (int u = 0; u < 4 * CS_KPT; u++) cur[u] = nxt[u];
+            }
+        } else {
+            for (int key = tile + t; key < end; key += ctx.localSize(0)) {
+                long src = ((long) s * cap + key) * blocks;
+                for (int qi = 0; qi < nq; qi++) {
+                    int sc = 0;
+                    for (int bb = 0; bb < blocks; bb++) {
+                        int c = codeBytes.get(src + bb) & 0xff;
+                        sc += (table[(qi * blocks + bb) * 32 + (c >>> 3)] >>> (4 * (c & 7))) & 15;
+                    }
+                    scores.set(((long) s * nq + qi) * cap + key, (byte) sc);
+                    ctx.atomicAdd(lh, mine + qi * histBins + sc, 1);
+                }
+            }
+        }
+        ctx.barrier();
+        for (int i = t; i < nq * histBins; i += ctx.localSize(0)) {
+            int sum = 0;
+            for (int c = 0; c < CS_COPIES; c++) sum += lh[c * nq * histBins + i];
+            if (sum != 0) {
+                ctx.atomicAdd(hist, s * nq * histBins + i, sum);
+                int qi = s * nq + i / histBins, bin = i % histBins;
+                ctx.atomicAdd(tileHist, (int) (((long) qi * tiles + tile / SEL_TILE) * histBins + bin), sum);
             }
         }
     }

@@ -15,6 +15,11 @@ public final class DecodeLayout {
             P_ZONE_END = 11, P_LEN = 12, P_DENSE = 13, P_ENC_FROM = 14, P_ENC_COUNT = 15;
     /** {@code SEL_TILE}, {@code TOPK_SLICE}, {@code EST_BINS} of {@code pariskv.c}. */
     public static final int SEL_TILE = 4096, TOPK_SLICE = 2048, EST_BINS = 4096;
+    /**
+     * {@code collisionScores}: keys a work-group scores ({@code CS_TILE = SEL_TILE}, so candidateSelect's tiles are its
+     * tiles), work-items a group, keys a work-item holds per chunk, private histogram copies a group (one per warp).
+     */
+    public static final int CS_TILE = SEL_TILE, CS_THREADS = 256, CS_KPT = 4, CS_CHUNK = CS_THREADS * CS_KPT, CS_COPIES = CS_THREADS / 32;
     /** Threads per work-group of {@code attentionCombine}'s launch: the shape of its denominator's reduction tree. */
     public static final int COMBINE_THREADS = 128;
     /** {@code attentionCombine}: chunk weights held in local memory at a time, and the most threads per group. */

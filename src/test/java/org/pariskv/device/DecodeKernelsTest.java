@@ -1,6 +1,7 @@
 package org.pariskv.device;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.pariskv.device.DecodeLayout.*;
 
@@ -404,6 +405,67 @@ class DecodeKernelsTest {
             assertArrayEquals(cCount, jn, "candCount on " + spec);
             assertArrayEquals(cCand, jc, "cand on " + spec);
         }
+    }
+
+    @ParameterizedTest(name = "{0}: D {1}, nq {2}")
+    @CsvSource({"opencl, 64, 1", "opencl, 128, 1", "opencl, 128, 4", "opencl, 72, 2", "cuda, 64, 1", "cuda, 128, 1", "cuda, 128, 4", "cuda, 72, 2"})
+    void collisionScoresEqualsTheHandWrittenKernel(String backend, int d, int nq) {
+        var device = device(backend);
+        Backend b = Backends.open(device);
+        int streams = 3, sq = streams * nq, blocks = d / 8, cap = 2 * CS_TILE + 300, tiles = (cap + SEL_TILE - 1) / SEL_TILE;
+        int histBins = 6 * blocks + 1;
+        Random r = new Random(d * 3 + nq);
+        int[] plan = new int[streams * PLAN_STRIDE];
+        int[] zone = {cap, 1 + r.nextInt(CS_TILE), CS_TILE + r.nextInt(CS_TILE)}; // a full zone, a short one, one ending mid-tile
+        for (int s = 0; s < streams; s++) plan[s * PLAN_STRIDE + P_N] = zone[s];
+        MemorySegment codes = java.lang.foreign.Arena.ofAuto().allocate(roundUp16((long) streams * cap * blocks), 16);
+        for (long i = 0; i < codes.byteSize(); i++) codes.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt());
+        MemorySegment tiers = java.lang.foreign.Arena.ofAuto().allocate((long) sq * blocks * 256, 16);
+        for (long i = 0; i < tiers.byteSize(); i++) tiers.set(ValueLayout.JAVA_BYTE, i, (byte) (r.nextInt(4) == 0 ? 0 : r.nextInt(7)));
+        byte[] scores = new byte[sq * cap];
+        int[] hist = new int[sq * histBins], tileHist = new int[sq * tiles * histBins];
+        Grid grid = new Grid(new long[] {(long) tiles * CS_THREADS, streams}, new long[] {CS_THREADS, 1});
+
+        byte[] cScores;
+        int[] cHist, cTile;
+        try (KernelRig rig = new KernelRig(b)) {
+            var program = rig.compile(KernelRig.defines(d, 1, nq, 16));
+            DeviceBuffer sb = rig.upload(MemorySegment.ofArray(scores)), hb = rig.upload(MemorySegment.ofArray(hist)),
+                    tb = rig.upload(MemorySegment.ofArray(tileHist));
+            rig.launch(program, "collisionScores", grid, rig.upload(codes), rig.upload(tiers), rig.upload(MemorySegment.ofArray(plan)),
+                    sb, hb, tb, new KernelArg.Int(cap), new KernelArg.Int(tiles));
+            cScores = rig.read(sb).toArray(ValueLayout.JAVA_BYTE);
+            cHist = rig.read(hb).toArray(ValueLayout.JAVA_INT);
+            cTile = rig.read(tb).toArray(ValueLayout.JAVA_INT);
+        }
+        // the scores are sums of tier lookups: check one against the definition
+        int key = 7, sc = 0;
+        for (int bb = 0; bb < blocks; bb++) sc += tiers.get(ValueLayout.JAVA_BYTE, (long) bb * 256 + (codes.get(ValueLayout.JAVA_BYTE, (long) key * blocks + bb) & 0xff));
+        assertEquals(sc, cScores[key], "the C kernel's score of key 7");
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
+            byte[] js = scores.clone();
+            int[] jh = hist.clone(), jt = tileHist.clone();
+            var g = new TaskGraph("scores").source(DecodeKernels.class)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, codes, tiers, plan, js, jh, jt)
+                    .task("collisionScores", grid, codes, codes, tiers, plan, js, jh, jt, cap, tiles, blocks, nq)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, js, jh, jt).snapshot();
+            try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
+                p.execute();
+            }
+            for (int s = 0; s < streams; s++) {
+                for (int h = 0; h < nq; h++) {
+                    int qi = s * nq + h;
+                    byte[] want = java.util.Arrays.copyOfRange(cScores, qi * cap, qi * cap + zone[s]);
+                    assertArrayEquals(want, java.util.Arrays.copyOfRange(js, qi * cap, qi * cap + zone[s]), "scores of query " + qi + " on " + spec);
+                }
+            }
+            assertArrayEquals(cHist, jh, "hist on " + spec);
+            assertArrayEquals(cTile, jt, "tileHist on " + spec);
+        }
+    }
+
+    private static long roundUp16(long n) {
+        return (n + 15) / 16 * 16;
     }
 
     /** PoCL (or an OpenCL GPU); CUDA where there is a GPU, else the case is skipped. Each compares C and Java there. */

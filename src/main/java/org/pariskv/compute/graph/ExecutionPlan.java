@@ -448,6 +448,7 @@ public final class ExecutionPlan implements AutoCloseable {
                 Translation t = KernelTranslator.translate(task.source().kernelClass(), Dialect.of(b.device().backend()));
                 Map<String, String> defines = new java.util.HashMap<>(task.defines());
                 defines.put(Backend.STRICT_FP, "1"); // Java's float semantics
+                defines.putAll(JavaKernelTask.constantDefines(task.source().kernelClass(), task.name(), task.args()));
                 p = b.compile(t.sourceName(), t.source(), defines);
             } else {
                 p = b.compile(task.source().name(), task.source().compilable(), task.defines());

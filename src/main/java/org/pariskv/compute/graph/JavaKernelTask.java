@@ -9,6 +9,7 @@ import org.pariskv.compute.DeviceBuffer;
 import org.pariskv.compute.Grid;
 import org.pariskv.compute.jit.BarrierScan;
 import org.pariskv.compute.kernel.ByteArray;
+import org.pariskv.compute.kernel.Constant;
 import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
@@ -33,6 +34,44 @@ final class JavaKernelTask {
     }
 
     static JavaKernelTask of(Class<?> kernels, String name, Object[] args) {
+        Method m = method(kernels, name);
+        return checked(m, name, m.getParameterTypes(), args);
+    }
+
+    /**
+     * The {@code -D} values of kernel {@code name}'s {@link Constant} parameters for these task arguments: each is
+     * compiled into the program as a literal ({@code PKV_CONST_name_i}), and the program holds that kernel only.
+     */
+    static java.util.Map<String, String> constantDefines(Class<?> kernels, String name, List<Object> args) {
+        Method m = method(kernels, name);
+        java.util.Map<String, String> defines = new java.util.LinkedHashMap<>();
+        defines.put("PKV_ONLY", "1");
+        defines.put("PKV_ONLY_" + name, "1");
+        var annotations = m.getParameterAnnotations();
+        int first = m.getParameterCount() > 0 && m.getParameterTypes()[0] == KernelContext.class ? 1 : 0;
+        for (int p = first; p < m.getParameterCount(); p++) {
+            if (Arrays.stream(annotations[p]).noneMatch(a -> a instanceof Constant)) continue;
+            int i = p - first;
+            Object v = args.get(i);
+            String literal = switch (v) {
+                case Integer x -> x == Integer.MIN_VALUE ? "(-2147483647 - 1)" : "(" + x + ")";
+                case Long x -> "((jlong) " + (x == Long.MIN_VALUE ? "(-9223372036854775807LL - 1)" : x + "LL") + ")";
+                case Float x when Float.isFinite(x) -> "(" + Float.toHexString(x) + "f)";
+                case Float x -> "PKV_AS_FLOAT(" + Float.floatToRawIntBits(x) + ")";
+                case Boolean x -> x ? "1" : "0";
+                default -> throw constantNeeded(m, name, i, v);
+            };
+            defines.put(org.pariskv.compute.jit.KernelTranslator.constantMacro(name, i), literal);
+        }
+        return defines;
+    }
+
+    private static IllegalArgumentException constantNeeded(Method m, String name, int i, Object v) {
+        return new IllegalArgumentException("task '" + name + "' argument #" + i + ": the parameter is @Constant (compiled into the "
+                + "program), so it takes a plain value, not " + (v == null ? "null" : "a " + v.getClass().getSimpleName()));
+    }
+
+    private static Method method(Class<?> kernels, String name) {
         List<Method> found = Arrays.stream(kernels.getDeclaredMethods())
                 .filter(m -> m.getName().equals(name) && m.isAnnotationPresent(Kernel.class)).toList();
         if (found.size() != 1) {
@@ -44,7 +83,22 @@ final class JavaKernelTask {
         if (!Modifier.isStatic(m.getModifiers()) || m.getReturnType() != void.class) {
             throw new IllegalArgumentException(m + ": a kernel is a static void method");
         }
-        Class<?>[] all = m.getParameterTypes();
+        return m;
+    }
+
+    private static void checkConstants(Method m, String name, Object[] args) {
+        var annotations = m.getParameterAnnotations();
+        int first = m.getParameterCount() > 0 && m.getParameterTypes()[0] == KernelContext.class ? 1 : 0;
+        for (int p = first; p < m.getParameterCount(); p++) {
+            boolean constant = Arrays.stream(annotations[p]).anyMatch(a -> a instanceof Constant);
+            Object v = args[p - first];
+            if (constant && !(v instanceof Integer || v instanceof Long || v instanceof Float || v instanceof Boolean)) {
+                throw constantNeeded(m, name, p - first, v);
+            }
+        }
+    }
+
+    private static JavaKernelTask checked(Method m, String name, Class<?>[] all, Object[] args) {
         Class<?>[] params = all.length > 0 && all[0] == KernelContext.class ? Arrays.copyOfRange(all, 1, all.length) : all;
         for (Class<?> p : params) {
             if (p == KernelContext.class) throw new IllegalArgumentException(m + ": the KernelContext must be the first parameter");
@@ -60,6 +114,7 @@ final class JavaKernelTask {
                         + params[i].getSimpleName());
             }
         }
+        checkConstants(m, name, args);
         return new JavaKernelTask(new KernelExecutor(m, BarrierScan.usesBarrier(m)), params);
     }
 

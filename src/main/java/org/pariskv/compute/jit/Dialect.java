@@ -55,6 +55,17 @@ public enum Dialect {
             #define PKV_FABSF(x) fabs((float) (x))
             #define PKV_EXPF(x) exp((float) (x))
             #define PKV_AWAIT_INPUTS() ((void) 0)
+            /* no warp shuffles: kernels take them behind ctx.hasWarpShuffle(), a literal 0 here */
+            #define PKV_SHFL_XOR(v, m) (v)
+            #define PKV_SHFL_DOWN(v, d) (v)
+            #define PKV_SHFL_UP(v, d) (v)
+            #define PKV_SHFL(v, l) (v)
+            #define PKV_HIST_INC(bins, bin) ((void) atomic_add(&(bins)[(bin)], 1))
+            #define PKV_LDG(p) (*(p))
+            #define PKV_LOAD2(dst, at, a, i) do { int2 pkv_v_ = ((__global const int2*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)
+            #define PKV_LOAD4(dst, at, a, i) do { int4 pkv_v_ = ((__global const int4*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; (dst)[(at) + 2] = pkv_v_.z; (dst)[(at) + 3] = pkv_v_.w; } while (0)
+            #define PKV_LOAD2_RO(dst, at, a, i) PKV_LOAD2(dst, at, a, i)
+            #define PKV_LOAD4_RO(dst, at, a, i) PKV_LOAD4(dst, at, a, i)
             #define PKV_FMODF(a, b) fmod((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) popcount((juint) (x))
             #define PKV_POPCOUNTL(x) ((int) popcount((julong) (x)))
@@ -111,6 +122,25 @@ public enum Dialect {
             #else
             #define PKV_AWAIT_INPUTS() ((void) 0)
             #endif
+            #define PKV_SHFL_XOR(v, m) __shfl_xor_sync(0xffffffffu, (v), (m))
+            #define PKV_SHFL_DOWN(v, d) __shfl_down_sync(0xffffffffu, (v), (d))
+            #define PKV_SHFL_UP(v, d) __shfl_up_sync(0xffffffffu, (v), (d))
+            #define PKV_SHFL(v, l) __shfl_sync(0xffffffffu, (v), (l))
+            /* bins[bin] += 1, one atomic per distinct bin of the warp (histograms with a dominant bin) */
+            #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 700
+            #define PKV_HIST_INC(bins, bin) ((void) atomicAdd(&(bins)[(bin)], 1))
+            #else
+            #define PKV_HIST_INC(bins, bin) do { \\
+                    int pkv_bin_ = (bin); \\
+                    unsigned pkv_peers_ = __match_any_sync(__activemask(), pkv_bin_); \\
+                    if ((int) (threadIdx.x & 31) == __ffs(pkv_peers_) - 1) atomicAdd(&(bins)[pkv_bin_], __popc(pkv_peers_)); \\
+                } while (0)
+            #endif
+            #define PKV_LDG(p) __ldg(p)
+            #define PKV_LOAD2(dst, at, a, i) do { int2 pkv_v_ = ((const int2*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)
+            #define PKV_LOAD4(dst, at, a, i) do { int4 pkv_v_ = ((const int4*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; (dst)[(at) + 2] = pkv_v_.z; (dst)[(at) + 3] = pkv_v_.w; } while (0)
+            #define PKV_LOAD2_RO(dst, at, a, i) do { int2 pkv_v_ = __ldg(((const int2*) (a)) + (i)); (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)
+            #define PKV_LOAD4_RO(dst, at, a, i) do { int4 pkv_v_ = __ldg(((const int4*) (a)) + (i)); (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; (dst)[(at) + 2] = pkv_v_.z; (dst)[(at) + 3] = pkv_v_.w; } while (0)
             #define PKV_FMODF(a, b) fmodf((float) (a), (float) (b))
             #define PKV_POPCOUNT(x) __popc((juint) (x))
             #define PKV_POPCOUNTL(x) __popcll((julong) (x))

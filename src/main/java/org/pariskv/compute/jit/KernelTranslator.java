@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-10";
+    static final String VERSION = "jit-11";
 
     /**
      * A hash of the translator's own class files (this package), part of every disk-cache key: a translator changed
@@ -60,6 +60,11 @@ public final class KernelTranslator {
             TranslationCache.shared().store(hash, t, p.classHashes);
             return t;
         });
+    }
+
+    /** The macro a {@code @Constant} parameter is compiled as: argument {@code index} (KernelContext not counted) of {@code kernel}. */
+    public static String constantMacro(String kernel, int index) {
+        return "PKV_CONST_" + kernel + "_" + index;
     }
 
     /** Translates without any cache (tests, timing). */
@@ -181,7 +186,8 @@ public final class KernelTranslator {
                 kernelNames.add(name);
                 nameUses.merge(name, 1, Integer::sum);
                 MethodTranslator t = new MethodTranslator(this, cm, m, true, name, List.of());
-                kernels.add(t.translate());
+                // a task's program holds its own kernel only (PKV_ONLY_name): the others' @Constant macros are not set
+                kernels.add("#if !defined(PKV_ONLY) || defined(PKV_ONLY_" + name + ")\n" + t.translate() + "#endif\n");
                 doubles |= t.usesDoubles;
             }
             if (kernelNames.isEmpty()) {
@@ -267,6 +273,11 @@ public final class KernelTranslator {
             Expr.ArrayRef r = new Expr.ArrayRef(cName, elem, elem.equals("float") ? Expr.JType.FLOAT : Expr.JType.INT, Expr.Space.CONSTANT, n);
             tableRefs.put(key, r);
             return r;
+        }
+
+        @Override
+        public Dialect dialect() {
+            return dialect;
         }
 
         @Override

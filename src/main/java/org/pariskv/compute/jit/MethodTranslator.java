@@ -47,7 +47,12 @@ final class MethodTranslator {
 
         /** Static final array field {@code owner.name} as a program-scope constant table (its values at translation). */
         ArrayRef table(String owner, String name, MethodTranslator caller);
+
+        /** The dialect being written ({@code ctx.hasWarpShuffle()} is a constant of it). */
+        Dialect dialect();
     }
+
+    static final String CONSTANT_ANNOTATION = "L" + "org/pariskv/compute/kernel/Constant;";
 
     private final Unit unit;
     private final ClassModel cls;
@@ -73,6 +78,8 @@ final class MethodTranslator {
     private final Set<String> usedNames = new HashSet<>();
     private final Map<Integer, Expr.Ref> refSlots = new HashMap<>();
     private final List<String> params = new ArrayList<>();
+    private final Map<Integer, Expr> constantSlots = new HashMap<>(); // @Constant parameters: slot -> their macro
+    private final Map<String, String> constantDefaults = new LinkedHashMap<>();
     private int paramSlots;
     private int temps;
     boolean usesDoubles;
@@ -132,6 +139,9 @@ final class MethodTranslator {
             return refuse(reason);
         }, 1).write();
         StringBuilder sb = new StringBuilder();
+        for (var e : constantDefaults.entrySet()) { // unspecialised (a whole program printed or compiled): the argument
+            sb.append("#ifndef ").append(e.getKey()).append("\n#define ").append(e.getKey()).append(' ').append(e.getValue()).append("\n#endif\n");
+        }
         sb.append(signature).append(" {\n");
         for (String a : localArrays) sb.append("    ").append(a).append('\n');
         for (var d : decls.entrySet()) sb.append("    ").append(d.getValue()).append(' ').append(d.getKey()).append(";\n");
@@ -152,7 +162,10 @@ final class MethodTranslator {
         MethodTypeDesc type = method.methodTypeSymbol();
         if (kernel && !type.returnType().descriptorString().equals("V")) throw refuse("a kernel returns void");
         returnType = type.returnType().descriptorString().equals("V") ? null : scalar(type.returnType(), "return type");
-        int slot = 0, arrayIndex = 0;
+        int slot = 0, arrayIndex = 0, argIndex = 0;
+        List<List<java.lang.classfile.Annotation>> paramAnnotations = method.findAttribute(
+                        java.lang.classfile.Attributes.runtimeVisibleParameterAnnotations())
+                .map(java.lang.classfile.attribute.RuntimeVisibleParameterAnnotationsAttribute::parameterAnnotations).orElse(List.of());
         for (int p = 0; p < type.parameterCount(); p++) {
             ClassDesc d = type.parameterType(p);
             String desc = d.descriptorString();
@@ -160,6 +173,19 @@ final class MethodTranslator {
             if (desc.equals("L" + CONTEXT + ";")) {
                 refSlots.put(slot, new ContextRef());
                 slot++;
+                continue;
+            }
+            int arg = argIndex++;
+            boolean constant = p < paramAnnotations.size()
+                    && paramAnnotations.get(p).stream().anyMatch(a -> a.className().stringValue().equals(CONSTANT_ANNOTATION));
+            if (constant) {
+                if (!kernel) throw refuse("@Constant marks parameters of @Kernel methods only (parameter " + name + ")");
+                JType t = scalar(d, "parameter " + name);
+                if (t == JType.DOUBLE) throw refuse("a @Constant parameter is an int, long, float or boolean (" + name + ")");
+                constantSlots.put(slot, Expr.specialised(KernelTranslator.constantMacro(cName, arg), t));
+                constantDefaults.put(KernelTranslator.constantMacro(cName, arg), "pkv_unused_" + name);
+                params.add(t.c + " pkv_unused_" + name); // bound by position like any argument; the body reads the macro
+                slot += t.wide() ? 2 : 1;
                 continue;
             }
             ArrayRef array = arrayParam(desc, name, arrayIndex < arrayArgs.size() ? arrayArgs.get(arrayIndex) : null);
@@ -458,6 +484,8 @@ final class MethodTranslator {
                     Expr.Ref r = refSlots.get(l.slot());
                     if (r == null) throw refuse("a reference local that is not a kernel array, local array or KernelContext");
                     push(Expr.ref(r));
+                } else if (constantSlots.containsKey(l.slot())) {
+                    push(constantSlots.get(l.slot()));
                 } else {
                     JType t = jtype(l.typeKind());
                     push(Expr.name(local(l.slot(), t, currentIndex), t));
@@ -471,12 +499,14 @@ final class MethodTranslator {
                     if (old != null && !old.equals(v.ref())) throw refuse("a reference local assigned two different arrays");
                     refSlots.put(s.slot(), v.ref());
                 } else {
+                    if (constantSlots.containsKey(s.slot())) throw refuse("a @Constant parameter is assigned (it is a literal on devices)");
                     JType t = jtype(s.typeKind());
                     String n = local(s.slot(), t, currentIndex);
                     assign(n, n + " = " + value(v) + ";");
                 }
             }
             case IncrementInstruction inc -> {
+                if (constantSlots.containsKey(inc.slot())) throw refuse("a @Constant parameter is assigned (it is a literal on devices)");
                 String n = local(inc.slot(), JType.INT, currentIndex);
                 assign(n, n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
             }
@@ -710,7 +740,8 @@ final class MethodTranslator {
                     case LUSHR -> "((jlong) ((julong) (" + x + ") >> " + shift(b, 63) + "))";
                     default -> throw refuse("the operator " + op.name().toLowerCase() + " is not supported");
                 };
-                push(Expr.of(c, t));
+                boolean integral = t == JType.INT || t == JType.LONG;
+                push(Expr.of(c, t, integral && a.cConstant() && b.cConstant() && !c.startsWith("pkv_")));
             }
         }
     }
@@ -1059,10 +1090,18 @@ final class MethodTranslator {
                 pop();
                 if (!kernel) throw refuse("local arrays are allocated in the kernel method itself, not in " + name + "'s callers");
                 if (cfg.loopOf[blockOf[currentIndex()]] != null) throw refuse("a local array allocated inside a loop");
-                if (!(n.constant() instanceof Integer size) || size < 1) throw refuse("the size of a local array must be a positive constant");
+                int size;
+                if (n.constant() instanceof Integer k) {
+                    if (k < 1) throw refuse("the size of a local array must be a positive constant");
+                    size = k;
+                } else if (n.cConstant() && n.type() == JType.INT) {
+                    size = -1; // known when the program is compiled (@Constant parameters)
+                } else {
+                    throw refuse("the size of a local array must be a positive constant (literals, static finals and @Constant parameters)");
+                }
                 String elem = name.contains("Int") ? "int" : name.contains("Float") ? "float" : "short";
                 String arr = "pkv_local" + localArrays.size();
-                localArrays.add("PKV_LOCAL_DECL " + elem + " " + arr + "[" + size + "];");
+                localArrays.add("PKV_LOCAL_DECL " + elem + " " + arr + "[" + (size > 0 ? String.valueOf(size) : n.c()) + "];");
                 push(Expr.ref(new ArrayRef(arr, elem, loads(elem), Expr.Space.LOCAL, size)));
             }
             case "atomicAdd", "atomicMax", "atomicMin" -> {
@@ -1082,6 +1121,32 @@ final class MethodTranslator {
             case "bytePermute", "funnelShiftRight" -> {
                 String c = pop().c(), b2 = pop().c(), a = pop().c();
                 push(Expr.of((name.equals("bytePermute") ? "PKV_BYTE_PERM(" : "PKV_FUNNEL_R(") + a + ", " + b2 + ", " + c + ")", JType.INT));
+            }
+            case "hasWarpShuffle" -> {
+                pop();
+                boolean cuda = unit.dialect() == Dialect.CUDA;
+                push(Expr.constant(cuda ? "1" : "0", JType.INT, cuda ? 1 : 0));
+            }
+            case "shuffleXor", "shuffleDown", "shuffleUp", "shuffle" -> {
+                Expr lane = pop(), v = pop();
+                pop();
+                String macro = switch (name) {
+                    case "shuffleXor" -> "PKV_SHFL_XOR";
+                    case "shuffleDown" -> "PKV_SHFL_DOWN";
+                    case "shuffleUp" -> "PKV_SHFL_UP";
+                    default -> "PKV_SHFL";
+                };
+                String t = "pkv_t" + temps++; // every lane of the warp runs it here, in Java's order
+                decls.put(t, v.type().c);
+                statement(t + " = " + macro + "(" + value(v) + ", " + value(lane) + ");");
+                push(Expr.name(t, v.type()));
+            }
+            case "histogramIncrement" -> {
+                Expr bin = pop(), arr = pop();
+                pop();
+                ArrayRef r = array(arr);
+                if (r.space() != Expr.Space.LOCAL) throw refuse("ctx.histogramIncrement takes a local array (ctx.allocateIntLocalArray)");
+                statement("PKV_HIST_INC(" + r.name() + ", " + value(bin) + ");");
             }
             default -> throw refuse("KernelContext." + name + " is not supported on devices yet");
         }
@@ -1134,6 +1199,22 @@ final class MethodTranslator {
                 Expr v = pop(), i = pop(), arr = pop();
                 ArrayRef r = array(arr);
                 statement(r.name() + "[" + value(i) + "] = (" + r.elementC() + ") " + value(v) + ";");
+            }
+            case "getReadOnly" -> {
+                Expr i = pop(), arr = pop();
+                ArrayRef r = array(arr);
+                if (r.space() != Expr.Space.GLOBAL) throw refuse("getReadOnly reads kernel array parameters (global memory)");
+                push(Expr.of("PKV_LDG(&" + r.name() + "[" + value(i) + "])", r.loads()));
+            }
+            case "load2", "load2ReadOnly", "load4", "load4ReadOnly" -> {
+                Expr at = pop(), dst = pop(), i = pop(), arr = pop();
+                ArrayRef src = array(arr), to = array(dst);
+                if (src.space() != Expr.Space.GLOBAL || !src.elementC().equals("int")) throw refuse(name + " reads an IntArray parameter");
+                if (to.space() == Expr.Space.GLOBAL || to.space() == Expr.Space.CONSTANT || !to.elementC().equals("int")) {
+                    throw refuse(name + " writes into a private or local int[]");
+                }
+                String macro = "PKV_LOAD" + name.charAt(4) + (name.endsWith("ReadOnly") ? "_RO" : "");
+                statement(macro + "(" + to.name() + ", " + value(at) + ", " + src.name() + ", " + value(i) + ");");
             }
             default -> throw refuse("the array method " + name + " is not available on devices (get and set are; pass sizes as ints)");
         }
