@@ -140,10 +140,12 @@ public final class AttentionKernels {
                     : attendedRow(plan, p, selected, sel, selN, first + i, ringBase, ring);
         }
         ctx.barrier();
+        // pariskv.c's #if PKV_HAS_WARP_SHUFFLE && HEAD_DIM == 128 && ATT_THREADS == HEAD_DIM: constants where translated
+        boolean d128 = ctx.hasWarpShuffle() && headDim == 128 && ATT_THREADS == headDim;
         boolean prefetch = chunk <= ATT_PREFETCH;
         float[] vpre = new float[ATT_PREFETCH];
         float[] dots = new float[ATT_MAX_GROUP];
-        if (ctx.hasWarpShuffle() && headDim == 128 && ATT_THREADS == headDim) {
+        if (d128) {
             // CUDA, D = 128: a sparse chunk's rows are fetched all at once. Thread t prefetches dim t of every value
             // row (chunks of at most ATT_PREFETCH tokens), then each warp takes tokens ATT_BATCH at a time, a lane
             // reading 4 dims of a key row in one 8-byte load; the logits' latency then overlaps the values'.
@@ -235,7 +237,7 @@ public final class AttentionKernels {
         ctx.barrier();
         // values: work-item d accumulates dim d for every head
         float[] accv = new float[ATT_MAX_GROUP];
-        if (ctx.hasWarpShuffle() && headDim == 128 && ATT_THREADS == headDim && prefetch) {
+        if (d128 && prefetch) {
             // the rows are in registers: the same sums in the same order
             for (int g = 0; g < group; g++) accv[g] = 0f;
             for (int i = 0; i < ATT_PREFETCH && i < nTok; i++) {

@@ -118,7 +118,7 @@ class AttentionKernelsTest {
         assertTrue(written > parts / 3, "the C kernel attended something: " + written + " of " + parts);
 
         // the Java kernel, on the same device and on the JVM
-        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.JAVA, DeviceSpec.parse(device.spec())}) {
+        for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
             float[] jm = pmax.clone(), js = psum.clone(), ja = pacc.clone();
             var g = new TaskGraph("attention").source(AttentionKernels.class);
             if (staged) {
