@@ -36,7 +36,7 @@ public final class AttentionKernels {
      * winKeys/winValues: the device window [S][ringBase + ring][D] when ring > 0 ({@link DecodeTwins#windowSlot}).
      * keyWords, winKeyWords: keys and winKeys read as ints. Dense streams attend every token.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void sparseAttention(KernelContext ctx, FloatArray queries, ShortArray keys, ShortArray values,
                                        ShortArray winKeys, ShortArray winValues, IntArray plan, IntArray selected,
                                        IntArray selCount, FloatArray pmax, FloatArray psum, FloatArray pacc, int capTok,
@@ -75,7 +75,7 @@ public final class AttentionKernels {
      * bf16, per stream in stream order its packed rows' keys [n_s][D] then values [n_s][D] ({@link #stagedCount});
      * stagedWords, winKeyWords: staged and winKeys read as ints. Same grid, same partials, same arithmetic.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void sparseAttentionStaged(KernelContext ctx, FloatArray queries, ShortArray staged, ShortArray winKeys,
                                              ShortArray winValues, IntArray plan, IntArray selected, IntArray selCount,
                                              FloatArray pmax, FloatArray psum, FloatArray pacc, int maxChunks, int chunk,

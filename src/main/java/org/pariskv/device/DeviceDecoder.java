@@ -1003,12 +1003,18 @@ public final class DeviceDecoder implements AutoCloseable {
         TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok); // inputs in one copy
         encodeTask(t, keys, capTok).onlyIf(() -> stepEncodeRows > 0);
         retrievalTasks(t);
-        t.source("pariskv.c").task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
-                        a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
-                () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
-                ringBase, ring);
+        java.util.function.Supplier<Grid> attGrid = () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1});
+        if (javaKernels) {
+            t.source(AttentionKernels.class).task("sparseAttention", attGrid, queries, keys, values, winKeys, winValues, plan, selected,
+                    selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam, ringBase, ring, keys, winKeys, d, g, hkv, kmax,
+                    placement.onHost(), rotScale);
+        } else {
+            t.source("pariskv.c").task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                            a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
+                            a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
+                    attGrid, queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
+                    ringBase, ring);
+        }
         combine(t);
         return executionPlan(t, false);
     }
@@ -1115,13 +1121,19 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** STAGED: attention over the staged rows (uploaded just before), combine, read-back. */
     private ExecutionPlan attendStagedGraph() {
-        TaskGraph t = graph("attendStaged")
-                .task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
-                                a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10),
-                                a.intValue(11), a.intValue(12), a.intValue(13)),
-                        () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                        queries, stagedRows, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam,
-                        ringBase, ring);
+        TaskGraph t = graph("attendStaged");
+        java.util.function.Supplier<Grid> attGrid = () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1});
+        if (javaKernels) {
+            t.source(AttentionKernels.class).task("sparseAttentionStaged", attGrid, queries, stagedRows, winKeys, winValues, plan, selected,
+                    selCount, pmax, psum, pacc, maxChunks, chunkParam, ringBase, ring, stagedRows, winKeys, d, g, hkv, kmax,
+                    placement.onHost(), rotScale);
+        } else {
+            t.task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
+                            a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10),
+                            a.intValue(11), a.intValue(12), a.intValue(13)),
+                    attGrid, queries, stagedRows, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam,
+                    ringBase, ring);
+        }
         combine(t);
         return executionPlan(t, false);
     }
@@ -1286,7 +1298,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** The Java kernel classes the decoder runs under {@code -Dpariskv.kernels=java}. */
     public static List<Class<?>> kernelClasses() {
-        return List.of(DecodeKernels.class);
+        return List.of(DecodeKernels.class, AttentionKernels.class);
     }
 
     /** The compiled program of pariskv.c (for {@code --print-kernel}); null under {@code -Dpariskv.kernels=java}. */
