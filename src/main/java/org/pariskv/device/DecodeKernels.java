@@ -530,7 +530,7 @@ public final class DecodeKernels {
         }
         float e = acc * qnorm.get(qi);
         est.set((long) qi * cap + j, e);
-        ctx.atomicAdd(estHist, qi * EST_BINS + DecodeTwins.estBin(e), 1);
+        ctx.histogramIncrement(estHist, qi * EST_BINS + DecodeTwins.estBin(e)); // one atomic per distinct bucket of a warp
     }
 
     /**

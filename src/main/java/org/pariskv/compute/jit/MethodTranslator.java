@@ -1193,7 +1193,10 @@ final class MethodTranslator {
                 Expr bin = pop(), arr = pop();
                 pop();
                 ArrayRef r = array(arr);
-                if (r.space() != Expr.Space.LOCAL) throw refuse("ctx.histogramIncrement takes a local array (ctx.allocateIntLocalArray)");
+                if (r.space() != Expr.Space.LOCAL && r.space() != Expr.Space.GLOBAL) {
+                    throw refuse("ctx.histogramIncrement takes a local array or an IntArray parameter");
+                }
+                written.add(r.name());
                 statement("PKV_HIST_INC(" + r.name() + ", " + value(bin) + ");");
             }
             default -> throw refuse("KernelContext." + name + " is not supported on devices yet");

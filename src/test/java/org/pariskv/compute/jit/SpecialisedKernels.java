@@ -52,6 +52,7 @@ public final class SpecialisedKernels {
         for (int i = ctx.globalId(0); i < n; i += ctx.globalSize(0)) ctx.histogramIncrement(h, keys.get(i));
         ctx.barrier();
         for (int b = t; b < bins; b += l) ctx.atomicAdd(hist, b, h[b]);
+        if (ctx.globalId(0) < n) ctx.histogramIncrement(hist, bins + keys.get(ctx.globalId(0))); // global form: the first 1024 keys
         if (ctx.globalId(0) == 0) flags.set(0, ctx.hasWarpShuffle() ? 1 : 0);
     }
 
