@@ -178,6 +178,12 @@ final class BenchCommand implements Callable<Integer> {
     /** {@code --print-kernel}: the exact source the device compiled (pkv.h + tasks/pariskv.c, defines applied) and, on CUDA, its PTX. */
     private static void printKernel(Backend backend, ModelShape layer, ParisKvConfig cfg, DeviceDecoder.Options options) {
         try (DeviceDecoder d = new DeviceDecoder(backend, layer, cfg, 1, 4096, options)) {
+            if (d.program() == null) { // -Dpariskv.kernels=java: the translated programs
+                for (Class<?> c : DeviceDecoder.kernelClasses()) {
+                    System.out.println(org.pariskv.compute.jit.KernelTranslator.translate(c, org.pariskv.compute.jit.Dialect.of(backend.device().backend())).source());
+                }
+                return;
+            }
             System.out.println("// ---- source compiled for " + backend.device().spec() + " ----");
             System.out.println(d.program().source());
             String asm = d.program().assembly();

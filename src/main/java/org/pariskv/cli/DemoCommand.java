@@ -15,6 +15,7 @@ import org.pariskv.model.BundledModel;
 import org.pariskv.model.LlamaConfig;
 import org.pariskv.model.LlamaModel;
 import org.pariskv.model.tasks.AnswerScore;
+import org.pariskv.model.tasks.DeviceAnswerer;
 import org.pariskv.model.tasks.LongContextTask;
 import org.pariskv.model.tasks.ModelAnswerer;
 import org.pariskv.model.tasks.TaskInstance;
@@ -77,14 +78,34 @@ final class DemoCommand implements Callable<Integer> {
                     model != null ? dir : "the bundled byte-level Llama", mc.layers(), mc.hiddenSize(), mc.heads(), mc.kvHeads(), mc.headDim(),
                     task.context(), 100 * depth, ModelAnswerer.QUESTION_BYTES);
         }
-        if (device.backend() != BackendKind.JAVA) {
-            // said, not silent: the model's own kernels (matrix products, norms, RoPE) are not device tasks yet
-            System.err.println("pariskv: note: the demo runs the model on the Java engine, so " + device.spec() + " is not used"
-                    + " (pariskv generate --device " + device.spec() + " runs the model's decode steps there; pariskv bench times ParisKV's)");
+        // a GPU runs the model's decode steps (DeviceLlama); a CPU OpenCL device would only be slower than the Java engine
+        boolean onGpu = device.backend() != BackendKind.JAVA && device.type() == org.pariskv.compute.DeviceType.GPU;
+        if (device.backend() != BackendKind.JAVA && !onGpu) {
+            System.err.println("pariskv: note: " + device.spec() + " is a CPU device; the demo runs the model on the Java engine instead"
+                    + " (pariskv generate --device " + device.spec() + " runs the model's decode steps there)");
         }
+        if (onGpu) {
+            for (String m : methods) {
+                String label = MethodChoice.parse(m).label();
+                if (!label.equals("pariskv") && !label.equals("full")) {
+                    throw new IllegalArgumentException("on " + device.spec() + " the demo runs pariskv and full (the model's device path);"
+                            + " --method " + m + " runs with --device java");
+                }
+            }
+        }
+        org.pariskv.compute.Backend gpuBackend = onGpu ? org.pariskv.compute.Backends.open(device) : null;
         List<Map<String, Object>> rows = new ArrayList<>();
         for (String m : methods) {
             ModelAnswerer.Answer a;
+            if (onGpu) {
+                boolean dense = MethodChoice.parse(m).label().equals("full");
+                DeviceAnswerer answerer = new DeviceAnswerer(dir, gpuBackend, MethodChoice.parse(m).config(cfg), dense);
+                answerer.answerTimed(WARM_UP.prompt(), AnswerScore.MAX_ANSWER_BYTES); // kernels compiled, graphs recorded
+                if (text) System.err.println("pariskv: " + m + " on " + device.spec() + ": prefill " + task.context() + " tokens (CPU), then decode on the GPU");
+                a = answerer.answerTimed(task.prompt(), AnswerScore.MAX_ANSWER_BYTES);
+                rows.add(row(m, task, a));
+                continue;
+            }
             // the bar counts prompt tokens prefilled (chunk by chunk), then the question and answer's decode
             try (Progress p = new Progress(m + " (prefill " + task.context() + " tokens, then decode)", task.context(), text && System.console() != null);
                  ModelAnswerer answerer = new ModelAnswerer(LlamaModel.load(dir, MethodChoice.parse(m).registered(), MethodChoice.parse(m).config(cfg)), true)) {
@@ -97,6 +118,14 @@ final class DemoCommand implements Callable<Integer> {
                 });
                 p.stepTo().accept(task.context());
             }
+            rows.add(row(m, task, a));
+        }
+        printResults(rows, dir, mc, cfg, onGpu ? device.spec() + " " + device.name() : null);
+        return 0;
+    }
+
+    private static Map<String, Object> row(String m, TaskInstance task, ModelAnswerer.Answer a) {
+        {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("method", MethodChoice.parse(m).label());
             row.put("answer", a.text());
@@ -108,9 +137,13 @@ final class DemoCommand implements Callable<Integer> {
             row.put("ms_per_token", a.msPerDecodeStep());
             row.put("tokens_per_s", 1000 / a.msPerDecodeStep());
             row.put("attended_share", a.offered() == 0 ? Double.NaN : a.attended() / (double) a.offered());
-            row.put("kv_mib", a.kvBytes() / (double) (1 << 20));
-            rows.add(row);
+            row.put("kv_mib", a.kvBytes() < 0 ? Double.NaN : a.kvBytes() / (double) (1 << 20));
+            return row;
         }
+    }
+
+    private void printResults(List<Map<String, Object>> rows, Path dir, LlamaConfig mc, ParisKvConfig cfg, String gpu) {
+        boolean text = format.equals("text");
         double weightsMib;
         try {
             weightsMib = Files.size(dir.resolve("model.safetensors")) / (double) (1 << 20);
@@ -120,14 +153,14 @@ final class DemoCommand implements Callable<Integer> {
         if (!text) {
             Map<String, Object> top = new LinkedHashMap<>();
             top.put("model", dir.toString());
-            top.put("device", "java");
-            top.put("context", task.context());
+            top.put("device", gpu == null ? "java" : gpu);
+            top.put("context", context);
             top.put("depth", depth);
             top.put("question_bytes_decoded", ModelAnswerer.QUESTION_BYTES);
             top.put("weights_mib", weightsMib);
             top.put("methods", rows);
             System.out.println(JsonOut.write(top));
-            return 0;
+            return;
         }
         System.out.println();
         System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14s %12s %9s %10s %8s%n", "method", "answer", "expected", "correct",
@@ -137,12 +170,18 @@ final class DemoCommand implements Callable<Integer> {
                     r.get("expected"), (Boolean) r.get("correct") ? "yes" : "NO", r.get("prefill_tokens_per_s"), r.get("ms_per_token"),
                     r.get("tokens_per_s"), 100 * (Double) r.get("attended_share"), r.get("kv_mib"));
         }
+        if (gpu != null) {
+            System.out.printf(Locale.ROOT, "%nWhole model on %s: weights %.1f MiB uploaded once, every layer's attention a device decoder"
+                            + " (ParisKV: sink %d + top-%d + local %d per KV head); ms/token: one decode step through all %d layers,%n"
+                            + "host round trips included (the query, key and value of each layer go through host memory today). Prefill ran on the CPU.%n",
+                    gpu, weightsMib, cfg.sink(), cfg.topk(), cfg.local(), mc.layers());
+            return;
+        }
         System.out.printf(Locale.ROOT, "%nWhole model on the Java engine (%d threads), weights %.1f MiB (bf16, memory-mapped). ms/token: one decode step"
                         + " through all %d layers;%nattended: the share of the context the last step read (sink %d + top-%d + local %d per KV head for ParisKV).%n",
                 Runtime.getRuntime().availableProcessors(), weightsMib, mc.layers(), cfg.sink(), cfg.topk(), cfg.local());
         System.out.println("On a CPU with this 4 M-parameter model, full attention's step reads little (2 KV heads x 128 dims x the context, per layer),"
                 + " so ParisKV's collision counting, rerank and top-k can cost more than they save; its gain is at long contexts on a GPU"
                 + " (one llama3-8b layer at 128K: 6.2x faster than full attention on an H100, README and pariskv bench).");
-        return 0;
     }
 }

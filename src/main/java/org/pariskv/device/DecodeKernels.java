@@ -31,7 +31,7 @@ public final class DecodeKernels {
     @Kernel
     public static void appendTokens(KernelContext ctx, ShortArray newKeys, ShortArray newValues, IntArray plan,
                                     ShortArray keys, ShortArray values, ShortArray winKeys, ShortArray winValues,
-                                    int capTok, int ringBase, int ring, int headDim) {
+                                    int capTok, int ringBase, int ring, @Constant int headDim) {
         ctx.awaitInputs();
         int s = ctx.groupId(0);
         int token = plan.get(s * PLAN_STRIDE + P_LEN) - 1;
@@ -56,10 +56,10 @@ public final class DecodeKernels {
      * {@code S * group} groups of {@link DecodeLayout#COMBINE_THREADS} work-items (at most
      * {@link DecodeLayout#COMBINE_MAX_THREADS}); {@code headDim <= COMBINE_ROWS * localSize}.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void attentionCombine(KernelContext ctx, IntArray plan, IntArray selCount, FloatArray pmax,
                                         FloatArray psum, FloatArray pacc, FloatArray out, int maxChunks, int chunk,
-                                        int headDim, int group) {
+                                        @Constant int headDim, @Constant int group) {
         ctx.awaitInputs();
         float[] w = ctx.allocateFloatLocalArray(COMBINE_WEIGHTS);
         float[] red = ctx.allocateFloatLocalArray(COMBINE_MAX_THREADS);
@@ -123,7 +123,7 @@ public final class DecodeKernels {
     @Kernel
     public static void encodeKeys(KernelContext ctx, ShortArray keys, FloatArray rot, FloatArray center, IntArray plan,
                                   ByteArray codes, ByteArray nibbles, ShortArray weights, IntArray counts, int cap,
-                                  int capTok, int headDim, boolean hadamard, float rotScale) {
+                                  int capTok, @Constant int headDim, @Constant boolean hadamard, @Constant float rotScale) {
         ctx.awaitInputs();
         float[] x = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
         float[] tmp = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
@@ -176,8 +176,8 @@ public final class DecodeKernels {
     @Kernel
     public static void prepareQuery(KernelContext ctx, FloatArray queries, FloatArray rot, IntArray plan, IntArray counts,
                                     FloatArray qhat, FloatArray qnorm, ByteArray tierTable, IntArray hist, IntArray tileHist,
-                                    IntArray estHist, int tiles, int headDim, int group, int hkv, int nq, boolean hadamard,
-                                    float rotScale) {
+                                    IntArray estHist, int tiles, @Constant int headDim, @Constant int group, @Constant int hkv,
+                                    @Constant int nq, @Constant boolean hadamard, @Constant float rotScale) {
         ctx.awaitInputs();
         float[] x = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
         float[] tmp = ctx.allocateFloatLocalArray(MAX_HEAD_DIM);
@@ -285,7 +285,7 @@ public final class DecodeKernels {
      */
     @Kernel
     public static void candidateSelect(KernelContext ctx, ByteArray scores, IntArray hist, IntArray plan, IntArray tileHist,
-                                       IntArray cand, IntArray candCount, int cap, int tiles, int headDim, int nq) {
+                                       IntArray cand, IntArray candCount, int cap, int tiles, @Constant int headDim, @Constant int nq) {
         ctx.awaitInputs();
         int[] cutv = ctx.allocateIntLocalArray(2);
         int[] gt = ctx.allocateIntLocalArray(256);
@@ -376,7 +376,7 @@ public final class DecodeKernels {
      * (ceil(n / CS_TILE) * CS_THREADS, S) over groups of {@code CS_THREADS}. {@code codeWords}/{@code codeBytes} and
      * {@code tierWords} are int and byte views of the codes and tier-table buffers.
      */
-    @Kernel
+    @Kernel(restrict = true)
     public static void collisionScores(KernelContext ctx, IntArray codeWords, ByteArray codeBytes, IntArray tierWords, IntArray plan,
                                        ByteArray scores, IntArray hist, IntArray tileHist, int cap, int tiles,
                                        @Constant int blocks, @Constant int nq) {
@@ -501,14 +501,16 @@ public final class DecodeKernels {
      * {@code rerank}: the int4 estimate {@code <q, k>} of candidate {@code j} of query {@code qi} (Rerank) from its
      * nibbles and block weights through a per-query LUT of {@code qhat[d] * level} in local memory, into
      * {@code est[qi * cap + j]}, counted in the estimate histogram ({@link DecodeTwins#estBin}). {@code nibbleWords}
-     * is the nibbles buffer read as ints (4 bytes, 8 nibbles a word, little-endian), one word per block. Grid:
-     * (roundUp(maxCand, 256), S * nq) over groups of 256 (a multiple of 16); {@code headDim <= MAX_HEAD_DIM}.
+     * is the nibbles buffer read as ints (4 bytes, 8 nibbles a word, little-endian), one word per block;
+     * {@code weightWords} the weights buffer read as ints (D = 128 loads them 16 bytes at a time). Grid:
+     * (roundUp(maxCand, 256), S * nq) over groups of 256 (a multiple of 16).
      */
     @Kernel
-    public static void rerank(KernelContext ctx, IntArray nibbleWords, ShortArray weights, FloatArray qhat, FloatArray qnorm,
-                              IntArray cand, IntArray candCount, FloatArray est, IntArray estHist, int cap, int headDim, int nq) {
+    public static void rerank(KernelContext ctx, IntArray nibbleWords, ShortArray weights, IntArray weightWords, FloatArray qhat,
+                              FloatArray qnorm, IntArray cand, IntArray candCount, FloatArray est, IntArray estHist, int cap,
+                              @Constant int headDim, @Constant int nq) {
         ctx.awaitInputs();
-        float[] lut = ctx.allocateFloatLocalArray(MAX_HEAD_DIM * 16);
+        float[] lut = ctx.allocateFloatLocalArray(headDim * 16);
         int t = ctx.localId(0), l = ctx.localSize(0), qi = ctx.groupId(1);
         int s = qi / nq, j = ctx.groupId(0) * l + t, blocks = headDim / 8;
         // the count and this work-item's candidate in one round trip (a slot past the count holds a stale index)
@@ -516,6 +518,13 @@ public final class DecodeKernels {
         int m = candCount.get(qi);
         if (ctx.groupId(0) * l >= m) return;
         boolean live = j < m;
+        long row = (long) s * cap + key;
+        // D = 128: the row's nibbles in four 16-byte loads and its 16 bf16 weights in two, issued before the LUT
+        int[] words = new int[16], wpair = new int[8];
+        if (blocks == 16 && live) {
+            for (int v4 = 0; v4 < 4; v4++) nibbleWords.load4(row * 4 + v4, words, 4 * v4);
+            for (int v4 = 0; v4 < 2; v4++) weightWords.load4(row * 2 + v4, wpair, 4 * v4);
+        }
         // a work-item fills entries of one level (i & 15 stays t & 15 when l is a multiple of 16, as launched)
         float level = LloydMax.SIGNED_LEVELS[t & 15];
         for (int i = t; i < headDim * 16; i += l) {
@@ -523,21 +532,24 @@ public final class DecodeKernels {
         }
         ctx.barrier();
         if (!live) return;
-        long row = (long) s * cap + key;
         float acc = 0f;
         for (int bb = 0; bb < blocks; bb++) {
-            int word = nibbleWords.get(row * blocks + bb);
+            int word = blocks == 16 ? words[bb] : nibbleWords.get(row * blocks + bb);
+            short wbits = blocks == 16 ? (short) (wpair[bb >> 1] >>> (16 * (bb & 1))) : weights.get(row * blocks + bb);
+            // byte k: dimension 2k in its low nibble, 2k + 1 in its high one; both nibbles of the 4 bytes prepared at
+            // once, each entry then one byte permute (pariskv.c's BYTE_OF) and a local load
+            int lo = word & 0x0f0f0f0f, hi = (word >>> 4) & 0x0f0f0f0f;
             int base = bb * 128; // 8 dimensions x 16 levels
             float sum = 0f;
-            for (int k = 0; k < 4; k++) { // byte k: dimension 2k in its low nibble, 2k + 1 in its high one
-                int by = word >>> (8 * k);
-                sum += lut[base + 32 * k + (by & 15)] + lut[base + 32 * k + 16 + ((by >>> 4) & 15)];
-            }
-            acc += Bf16.toFloat(weights.get(row * blocks + bb)) * sum;
+            sum += lut[base + KernelContext.bytePermute(lo, 0, 0x4440)] + lut[base + 16 + KernelContext.bytePermute(hi, 0, 0x4440)];
+            sum += lut[base + 32 + KernelContext.bytePermute(lo, 0, 0x4441)] + lut[base + 48 + KernelContext.bytePermute(hi, 0, 0x4441)];
+            sum += lut[base + 64 + KernelContext.bytePermute(lo, 0, 0x4442)] + lut[base + 80 + KernelContext.bytePermute(hi, 0, 0x4442)];
+            sum += lut[base + 96 + (lo >>> 24)] + lut[base + 112 + (hi >>> 24)];
+            acc += Bf16.toFloat(wbits) * sum;
         }
         float e = acc * qnorm.get(qi);
         est.set((long) qi * cap + j, e);
-        ctx.atomicAdd(estHist, qi * EST_BINS + DecodeTwins.estBin(e), 1);
+        ctx.histogramIncrement(estHist, qi * EST_BINS + DecodeTwins.estBin(e)); // one atomic per distinct bucket of a warp
     }
 
     /**
@@ -549,7 +561,7 @@ public final class DecodeKernels {
      */
     @Kernel
     public static void mergeSelection(KernelContext ctx, IntArray ranked, IntArray rankedCount, IntArray plan,
-                                      IntArray selected, IntArray selCount, int kmax, int nq) {
+                                      IntArray selected, IntArray selCount, @Constant int kmax, @Constant int nq) {
         ctx.awaitInputs();
         int[] out = ctx.allocateIntLocalArray(MERGE_MAX_KMAX);
         int[] taken = ctx.allocateIntLocalArray(1);

@@ -28,6 +28,19 @@ public final class DecodeLayout {
     public static final int COMBINE_ROWS = 4;
     /** {@code ATT_BATCH}: rows (or partials) each thread loads before using any. */
     public static final int ATT_BATCH = 8;
+    // attention
+    /** {@code ATT_CHUNK}: the largest chunk of attended tokens per work-group (local arrays); the launch passes its chunk. */
+    public static final int ATT_CHUNK = 256;
+    /** {@code ATT_THREADS}: work-items per work-group of sparseAttention and sparseAttentionStaged. */
+    public static final int ATT_THREADS = 128;
+    /** {@code ATT_PREFETCH}: chunks up to this many tokens keep their value rows in registers (CUDA, D = 128). */
+    public static final int ATT_PREFETCH = 32;
+    /**
+     * The largest {@code GROUP} (query heads per KV head) the Java attention kernels hold in private arrays (pariskv.c
+     * sizes them {@code GROUP}; loops run to the {@code @Constant group}, so the device compiler keeps them in
+     * registers).
+     */
+    public static final int ATT_MAX_GROUP = 16;
     /** The largest {@code HEAD_DIM} the Java ports of encodeKeys and prepareQuery hold in local memory. */
     public static final int MAX_HEAD_DIM = 256;
     /**

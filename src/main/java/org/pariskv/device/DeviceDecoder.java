@@ -80,6 +80,24 @@ public final class DeviceDecoder implements AutoCloseable {
     private final ParisKvConfig cfg;
     private final int batch, streams, nq, kmax, capTok, maxChunks, d, g, hkv, blocks, tiles;
     private final boolean gpu, offload; // offload: K/V in host-mapped buffers (KvPlacement.MAPPED)
+    /** The step's tasks are the Java kernels (translated at run time) instead of pariskv.c: {@link #KERNELS}. */
+    private final boolean javaKernels, hadamard;
+    private final float rotScale;
+
+    /**
+     * {@code -Dpariskv.kernels=java|c}: which kernels a device decoder runs. {@code java}: {@link DecodeKernels} and the
+     * other Java kernel classes, translated to OpenCL C / CUDA C at run time; {@code c} (the default until the Java
+     * kernels' speed is measured on a GPU): the hand-written {@code tasks/pariskv.c}. The java backend runs the
+     * {@link DecodeTwins} either way.
+     */
+    public static final String KERNELS = System.getProperty("pariskv.kernels", "c");
+
+    private static boolean javaKernels(Backend backend) {
+        if (!KERNELS.equals("java") && !KERNELS.equals("c")) {
+            throw new IllegalArgumentException("-Dpariskv.kernels=" + KERNELS + ": expected java or c");
+        }
+        return KERNELS.equals("java") && !(backend instanceof org.pariskv.compute.JavaBackend);
+    }
     private final int topKSliceAbove;
     private final Program program;
     private final Map<String, String> defines = new LinkedHashMap<>();
@@ -267,7 +285,10 @@ public final class DeviceDecoder implements AutoCloseable {
         defines.put("ROT_SCALE_BITS", "0x" + Integer.toHexString(Float.floatToRawIntBits((float) (1.0 / Math.sqrt(d)))) + "u");
         defines.put(Backend.STRICT_FP, "1");
         defines.put("ATT_WINDOW", placement.onHost() ? "1" : "0"); // K/V on the device: the attention has no window code
-        this.program = backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
+        this.javaKernels = javaKernels(backend);
+        this.hadamard = rotation instanceof HadamardRotation;
+        this.rotScale = (float) (1.0 / Math.sqrt(d));
+        this.program = javaKernels ? null : backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         this.twins = new DecodeTwins(twinShape());
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
         this.dependentLaunch = options.dependentLaunch() && backend.canLaunchDependent();
@@ -967,7 +988,11 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** appendTokens: the step's new rows into the K/V rows ({@code rowsTok} tokens a stream; 0: none) and the window. */
     private TaskGraph appendTask(TaskGraph t, DeviceBuffer keyRows, DeviceBuffer valueRows, int rowsTok) {
-        return t.task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+        if (javaKernels) {
+            return t.source(DecodeKernels.class).task("appendTokens", () -> Grid.groups(streams, Math.min(d, 256)), newKeys, newValues, plan,
+                    keyRows, valueRows, winKeys, winValues, rowsTok, ringBase, ring, d);
+        }
+        return t.source("pariskv.c").task("appendTokens", a -> twins.appendTokens(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
                 () -> Grid.groups(streams, Math.min(d, 256)), newKeys, newValues, plan, keyRows, valueRows, winKeys, winValues, rowsTok,
                 ringBase, ring);
@@ -975,21 +1000,36 @@ public final class DeviceDecoder implements AutoCloseable {
 
     private ExecutionPlan decodeGraph() {
         int threads = Math.min(d, 256);
-        TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok) // inputs in one copy
-                .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                                a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
-                        () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
-                        keys, rot, center, plan, codes, nibbles, weights, counts, capTok, capTok)
-                .onlyIf(() -> stepEncodeRows > 0);
+        TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok); // inputs in one copy
+        encodeTask(t, keys, capTok).onlyIf(() -> stepEncodeRows > 0);
         retrievalTasks(t);
-        t.task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                        a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
-                        a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
-                () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
-                ringBase, ring);
+        java.util.function.Supplier<Grid> attGrid = () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1});
+        if (javaKernels) {
+            t.source(AttentionKernels.class).task("sparseAttention", attGrid, queries, keys, values, winKeys, winValues, plan, selected,
+                    selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam, ringBase, ring, keys, winKeys, d, g, hkv, kmax,
+                    placement.onHost(), rotScale);
+        } else {
+            t.source("pariskv.c").task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                            a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
+                            a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
+                    attGrid, queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
+                    ringBase, ring);
+        }
         combine(t);
         return executionPlan(t, false);
+    }
+
+    /** encodeKeys of the step's rows ({@code stepEncodeRows} a stream) from {@code rows} ({@code rowStride} tokens a stream). */
+    private TaskGraph encodeTask(TaskGraph t, DeviceBuffer rows, int rowStride) {
+        int threads = Math.min(d, 256);
+        java.util.function.Supplier<Grid> grid = () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1});
+        if (javaKernels) {
+            return t.source(DecodeKernels.class).task("encodeKeys", grid, rows, rot, center, plan, codes, nibbles, weights, counts,
+                    capTok, rowStride, d, hadamard, rotScale);
+        }
+        return t.source("pariskv.c").task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+                        a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
+                grid, rows, rot, center, plan, codes, nibbles, weights, counts, capTok, rowStride);
     }
 
     /** The retrieval tasks, from the rotated query to the selection; none runs in an all-dense step. */
@@ -998,22 +1038,34 @@ public final class DeviceDecoder implements AutoCloseable {
         int topThreads = gpu ? 1024 : 256; // a power of two in 32..1024 (est_boundary's bucket rows)
         int kFull = Math.min(cfg.topk(), TOPK_SLICE);
         java.util.function.BooleanSupplier sparse = () -> stepSparse;
-        t.task("prepareQuery", a -> twins.prepareQuery(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+        java.util.function.Supplier<Grid> prepareGrid = () -> new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1});
+        java.util.function.Supplier<Grid> scoreGrid = () -> new Grid(new long[] {(long) ((stepMaxN + CS_TILE - 1) / CS_TILE) * CS_THREADS, streams},
+                new long[] {CS_THREADS, 1});
+        java.util.function.Supplier<Grid> selectGrid = () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq},
+                new long[] {256, 1});
+        java.util.function.Supplier<Grid> rerankGrid = () -> new Grid(new long[] {roundUp(stepMaxCand, 256), sq}, new long[] {256, 1});
+        if (javaKernels) {
+            t.source(DecodeKernels.class)
+             .task("prepareQuery", prepareGrid, queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, estHist, tiles, d, g, hkv,
+                     nq, hadamard, rotScale).onlyIf(sparse)
+             .task("collisionScores", scoreGrid, codes, codes, tierTable, plan, scores, hist, tileHist, capTok, tiles, blocks, nq).onlyIf(sparse)
+             .task("candidateSelect", selectGrid, scores, hist, plan, tileHist, cand, candCount, capTok, tiles, d, nq).onlyIf(sparse)
+             .task("rerank", rerankGrid, nibbles, weights, weights, qhat, qnorm, cand, candCount, est, estHist, capTok, d, nq).onlyIf(sparse);
+        } else {
+        t.source("pariskv.c").task("prepareQuery", a -> twins.prepareQuery(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10)),
-                () -> new Grid(new long[] {(long) sq * 256, blocks}, new long[] {256, 1}),
-                queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, estHist, tiles).onlyIf(sparse)
+                prepareGrid, queries, rot, plan, counts, qhat, qnorm, tierTable, hist, tileHist, estHist, tiles).onlyIf(sparse)
          .task("collisionScores", a -> twins.collisionScores(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
-                () -> new Grid(new long[] {(long) ((stepMaxN + CS_TILE - 1) / CS_TILE) * CS_THREADS, streams}, new long[] {CS_THREADS, 1}),
-                codes, tierTable, plan, scores, hist, tileHist, capTok, tiles).onlyIf(sparse)
+                scoreGrid, codes, tierTable, plan, scores, hist, tileHist, capTok, tiles).onlyIf(sparse)
          .task("candidateSelect", a -> twins.candidateSelect(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
-                () -> new Grid(new long[] {(long) ((stepMaxN + SEL_TILE - 1) / SEL_TILE) * 256, sq}, new long[] {256, 1}),
-                scores, hist, plan, tileHist, cand, candCount, capTok, tiles).onlyIf(sparse)
+                selectGrid, scores, hist, plan, tileHist, cand, candCount, capTok, tiles).onlyIf(sparse)
          .task("rerank", a -> twins.rerank(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
                         a.segment(6), a.segment(7), a.intValue(8)),
-                () -> new Grid(new long[] {roundUp(stepMaxCand, 256), sq}, new long[] {256, 1}),
-                nibbles, weights, qhat, qnorm, cand, candCount, est, estHist, capTok).onlyIf(sparse)
+                rerankGrid, nibbles, weights, qhat, qnorm, cand, candCount, est, estHist, capTok).onlyIf(sparse);
+        }
+        t.source("pariskv.c")
          .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
                         a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
                 () -> Grid.groups(sq, topThreads),
@@ -1029,15 +1081,23 @@ public final class DeviceDecoder implements AutoCloseable {
                 partEst, partTok, partCount, estHist, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
                 .onlyIf(() -> stepSparse && stepSliced);
         // GQA mean: topK already wrote the selection (one list per stream)
-        if (nq > 1) {
-            t.task("mergeSelection", a -> twins.mergeSelection(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4)),
+        if (nq > 1 && javaKernels) {
+            t.source(DecodeKernels.class).task("mergeSelection", () -> Grid.groups(streams, 256), ranked, rankedCount, plan, selected, selCount,
+                    kmax, nq).onlyIf(sparse);
+        } else if (nq > 1) {
+            t.source("pariskv.c").task("mergeSelection", a -> twins.mergeSelection(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4)),
                     () -> Grid.groups(streams, 256), ranked, rankedCount, plan, selected, selCount).onlyIf(sparse);
         }
     }
 
     /** attentionCombine: the partials of every chunk into the output rows. */
     private void combine(TaskGraph t) {
-        t.task("attentionCombine", a -> twins.attentionCombine(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
+        if (javaKernels) {
+            t.source(DecodeKernels.class).task("attentionCombine", () -> Grid.groups((long) streams * g, DecodeLayout.COMBINE_THREADS), plan,
+                    selCount, pmax, psum, pacc, out, maxChunks, chunkParam, d, g);
+            return;
+        }
+        t.source("pariskv.c").task("attentionCombine", a -> twins.attentionCombine(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                         a.segment(5), a.intValue(6), a.intValue(7)),
                 () -> Grid.groups((long) streams * g, DecodeLayout.COMBINE_THREADS), plan, selCount, pmax, psum, pacc, out, maxChunks, chunkParam);
     }
@@ -1045,12 +1105,7 @@ public final class DeviceDecoder implements AutoCloseable {
     /** encodeKeys alone after a plan upload (prefill; staged slices from the scratch rows), waiting at the end. */
     private ExecutionPlan encodeGraph(DeviceBuffer rows, int rowStride) {
         int threads = Math.min(d, 256);
-        TaskGraph t = graph(rows == keys ? "encode" : "encodeStaged")
-                .upload(planSeg, plan)
-                .task("encodeKeys", a -> twins.encodeKeys(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
-                                a.segment(5), a.segment(6), a.segment(7), a.intValue(8), a.intValue(9)),
-                        () -> new Grid(new long[] {(long) stepEncodeRows * threads, streams}, new long[] {threads, 1}),
-                        rows, rot, center, plan, codes, nibbles, weights, counts, capTok, rowStride);
+        TaskGraph t = encodeTask(graph(rows == keys ? "encode" : "encodeStaged").upload(planSeg, plan), rows, rowStride);
         return executionPlan(t, true); // the next use of the plan staging rewrites it
     }
 
@@ -1066,13 +1121,19 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** STAGED: attention over the staged rows (uploaded just before), combine, read-back. */
     private ExecutionPlan attendStagedGraph() {
-        TaskGraph t = graph("attendStaged")
-                .task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
-                                a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10),
-                                a.intValue(11), a.intValue(12), a.intValue(13)),
-                        () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1}),
-                        queries, stagedRows, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam,
-                        ringBase, ring);
+        TaskGraph t = graph("attendStaged");
+        java.util.function.Supplier<Grid> attGrid = () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1});
+        if (javaKernels) {
+            t.source(AttentionKernels.class).task("sparseAttentionStaged", attGrid, queries, stagedRows, winKeys, winValues, plan, selected,
+                    selCount, pmax, psum, pacc, maxChunks, chunkParam, ringBase, ring, stagedRows, winKeys, d, g, hkv, kmax,
+                    placement.onHost(), rotScale);
+        } else {
+            t.task("sparseAttentionStaged", a -> twins.sparseAttentionStaged(a.segment(0), a.segment(1), a.segment(2), a.segment(3),
+                            a.segment(4), a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.intValue(10),
+                            a.intValue(11), a.intValue(12), a.intValue(13)),
+                    attGrid, queries, stagedRows, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, maxChunks, chunkParam,
+                    ringBase, ring);
+        }
         combine(t);
         return executionPlan(t, false);
     }
@@ -1235,7 +1296,12 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
-    /** The compiled program (for {@code --print-kernel}). */
+    /** The Java kernel classes the decoder runs under {@code -Dpariskv.kernels=java}. */
+    public static List<Class<?>> kernelClasses() {
+        return List.of(DecodeKernels.class, AttentionKernels.class);
+    }
+
+    /** The compiled program of pariskv.c (for {@code --print-kernel}); null under {@code -Dpariskv.kernels=java}. */
     public Program program() {
         return program;
     }

@@ -291,9 +291,10 @@ class DecodeKernelsTest {
         for (DeviceSpec spec : new DeviceSpec[] {DeviceSpec.parse(device.spec()), DeviceSpec.JAVA}) {
             float[] je = est.clone();
             int[] jh = estHist.clone();
+            MemorySegment ws = MemorySegment.ofArray(weights); // read as shorts and, 16 bytes at a time, as ints
             var g = new TaskGraph("rerank").source(DecodeKernels.class)
-                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, words, weights, qhat, qnorm, cand, candCount, je, jh)
-                    .task("rerank", grid, words, weights, qhat, qnorm, cand, candCount, je, jh, cap, d, nq)
+                    .transferToDevice(DataTransferMode.EVERY_EXECUTION, words, ws, qhat, qnorm, cand, candCount, je, jh)
+                    .task("rerank", grid, words, ws, ws, qhat, qnorm, cand, candCount, je, jh, cap, d, nq)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, je, jh).snapshot();
             try (ExecutionPlan p = new ExecutionPlan(g).withDevice(spec)) {
                 p.execute();

@@ -62,6 +62,7 @@ public enum Dialect {
             #define PKV_SHFL(v, l) (v)
             #define PKV_HIST_INC(bins, bin) ((void) atomic_add(&(bins)[(bin)], 1))
             #define PKV_LDG(p) (*(p))
+            #define PKV_RESTRICT restrict
             #define PKV_LOAD2(dst, at, a, i) do { int2 pkv_v_ = ((__global const int2*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)
             #define PKV_LOAD4(dst, at, a, i) do { int4 pkv_v_ = ((__global const int4*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; (dst)[(at) + 2] = pkv_v_.z; (dst)[(at) + 3] = pkv_v_.w; } while (0)
             #define PKV_LOAD2_RO(dst, at, a, i) PKV_LOAD2(dst, at, a, i)
@@ -137,6 +138,7 @@ public enum Dialect {
                 } while (0)
             #endif
             #define PKV_LDG(p) __ldg(p)
+            #define PKV_RESTRICT __restrict__
             #define PKV_LOAD2(dst, at, a, i) do { int2 pkv_v_ = ((const int2*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)
             #define PKV_LOAD4(dst, at, a, i) do { int4 pkv_v_ = ((const int4*) (a))[(i)]; (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; (dst)[(at) + 2] = pkv_v_.z; (dst)[(at) + 3] = pkv_v_.w; } while (0)
             #define PKV_LOAD2_RO(dst, at, a, i) do { int2 pkv_v_ = __ldg(((const int2*) (a)) + (i)); (dst)[(at)] = pkv_v_.x; (dst)[(at) + 1] = pkv_v_.y; } while (0)

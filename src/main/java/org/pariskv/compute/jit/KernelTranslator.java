@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-11";
+    static final String VERSION = "jit-12";
 
     /**
      * A hash of the translator's own class files (this package), part of every disk-cache key: a translator changed
@@ -242,6 +242,7 @@ public final class KernelTranslator {
             }
             prototypes.add(t.prototype());
             functions.add(text);
+            writes.put(cName, t.writtenArrayParams());
             doubles |= t.usesDoubles;
             return cName;
         }
@@ -278,6 +279,13 @@ public final class KernelTranslator {
         @Override
         public Dialect dialect() {
             return dialect;
+        }
+
+        private final Map<String, boolean[]> writes = new HashMap<>();
+
+        @Override
+        public boolean[] writes(String cName) {
+            return writes.getOrDefault(cName, new boolean[0]);
         }
 
         @Override

@@ -50,6 +50,9 @@ final class MethodTranslator {
 
         /** The dialect being written ({@code ctx.hasWarpShuffle()} is a constant of it). */
         Dialect dialect();
+
+        /** Which array parameters (in order) device function {@code cName} writes, directly or through its callees. */
+        boolean[] writes(String cName);
     }
 
     static final String CONSTANT_ANNOTATION = "L" + "org/pariskv/compute/kernel/Constant;";
@@ -80,6 +83,9 @@ final class MethodTranslator {
     private final List<String> params = new ArrayList<>();
     private final Map<Integer, Expr> constantSlots = new HashMap<>(); // @Constant parameters: slot -> their macro
     private final Map<String, String> constantDefaults = new LinkedHashMap<>();
+    private final List<ArrayRef> paramArrays = new ArrayList<>(); // per entry of params: its array, null for scalars
+    private final Set<String> written = new HashSet<>(); // arrays this method writes (stores, atomics, callees' writes)
+    private boolean restrict;
     private int paramSlots;
     private int temps;
     boolean usesDoubles;
@@ -138,6 +144,7 @@ final class MethodTranslator {
             line = lines.get(blockStart[block + 1] - 1); // the jump that cannot be written
             return refuse(reason);
         }, 1).write();
+        signature = qualifiedSignature();
         StringBuilder sb = new StringBuilder();
         for (var e : constantDefaults.entrySet()) { // unspecialised (a whole program printed or compiled): the argument
             sb.append("#ifndef ").append(e.getKey()).append("\n#define ").append(e.getKey()).append(' ').append(e.getValue()).append("\n#endif\n");
@@ -161,6 +168,11 @@ final class MethodTranslator {
     private String signature() {
         MethodTypeDesc type = method.methodTypeSymbol();
         if (kernel && !type.returnType().descriptorString().equals("V")) throw refuse("a kernel returns void");
+        restrict = kernel && method.findAttribute(java.lang.classfile.Attributes.runtimeVisibleAnnotations())
+                .map(java.lang.classfile.attribute.RuntimeVisibleAnnotationsAttribute::annotations).orElse(List.of()).stream()
+                .filter(a -> a.className().stringValue().equals("Lorg/pariskv/compute/kernel/Kernel;"))
+                .flatMap(a -> a.elements().stream())
+                .anyMatch(e -> e.name().stringValue().equals("restrict") && e.value() instanceof java.lang.classfile.AnnotationValue.OfBoolean b && b.booleanValue());
         returnType = type.returnType().descriptorString().equals("V") ? null : scalar(type.returnType(), "return type");
         int slot = 0, arrayIndex = 0, argIndex = 0;
         List<List<java.lang.classfile.Annotation>> paramAnnotations = method.findAttribute(
@@ -185,6 +197,7 @@ final class MethodTranslator {
                 constantSlots.put(slot, Expr.specialised(KernelTranslator.constantMacro(cName, arg), t));
                 constantDefaults.put(KernelTranslator.constantMacro(cName, arg), "pkv_unused_" + name);
                 params.add(t.c + " pkv_unused_" + name); // bound by position like any argument; the body reads the macro
+                paramArrays.add(null);
                 slot += t.wide() ? 2 : 1;
                 continue;
             }
@@ -193,6 +206,7 @@ final class MethodTranslator {
                 arrayIndex++;
                 refSlots.put(slot, array);
                 params.add(array.space().qualifier + array.elementC() + "* " + name);
+                paramArrays.add(array);
                 slot++;
                 continue;
             }
@@ -200,12 +214,42 @@ final class MethodTranslator {
             if (kernel && t == JType.DOUBLE) throw refuse("double kernel parameters are not supported (pass a float, or the bits as a long)");
             localNames.put(slot + ":" + t, name);
             params.add(t.c + " " + name);
+            paramArrays.add(null);
             slot += t.wide() ? 2 : 1;
         }
         paramSlots = slot;
         String ret = returnType == null ? "void" : returnType.c;
         prototype = (kernel ? "PKV_KERNEL void " : "PKV_FUNC " + ret + " ") + cName + "(" + String.join(", ", params) + ")";
         return prototype;
+    }
+
+    /**
+     * The signature once the body is known: global arrays the method never writes (nor its callees) are {@code const},
+     * and in a {@code @Kernel(restrict = true)} every global array is {@code restrict}, as the hand-written kernels
+     * declare them: together they let CUDA read through the read-only cache and reorder loads around stores.
+     */
+    private String qualifiedSignature() {
+        List<String> q = new ArrayList<>();
+        for (int i = 0; i < params.size(); i++) {
+            ArrayRef a = paramArrays.get(i);
+            if (a == null || a.space() != Expr.Space.GLOBAL) {
+                q.add(params.get(i));
+                continue;
+            }
+            q.add(a.space().qualifier + (written.contains(a.name()) ? "" : "const ") + a.elementC() + "* "
+                    + (restrict ? "PKV_RESTRICT " : "") + a.name());
+        }
+        String ret = returnType == null ? "void" : returnType.c;
+        prototype = (kernel ? "PKV_KERNEL void " : "PKV_FUNC " + ret + " ") + cName + "(" + String.join(", ", q) + ")";
+        return prototype;
+    }
+
+    /** Which array parameters, in order, this method writes (after {@link #translate}). */
+    boolean[] writtenArrayParams() {
+        List<ArrayRef> arrays = paramArrays.stream().filter(java.util.Objects::nonNull).toList();
+        boolean[] w = new boolean[arrays.size()];
+        for (int i = 0; i < w.length; i++) w[i] = written.contains(arrays.get(i).name());
+        return w;
     }
 
     private String paramName(int slot, int index) {
@@ -522,6 +566,7 @@ final class MethodTranslator {
                 Expr v = pop(), i = pop(), arr = pop();
                 ArrayRef r = array(arr);
                 if (r.space() == Expr.Space.CONSTANT) throw refuse("writing into the table " + r.name() + " (static final arrays are constants on devices)");
+                written.add(r.name());
                 statement(r.name() + "[" + value(i) + "] = (" + r.elementC() + ") " + value(v) + ";");
             }
             case BranchInstruction br -> {
@@ -1046,6 +1091,8 @@ final class MethodTranslator {
             cargs.add(value(a));
         }
         String fn = unit.function(ownerName, name, type, arrays, this);
+        boolean[] w = unit.writes(fn);
+        for (int j = 0; j < arrays.size() && j < w.length; j++) if (w[j]) written.add(arrays.get(j).name());
         String call = fn + "(" + String.join(", ", cargs) + ")";
         if (type.returnType().descriptorString().equals("V")) {
             statement(call + ";");
@@ -1108,6 +1155,7 @@ final class MethodTranslator {
                 Expr v = pop(), i = pop(), arr = pop();
                 pop();
                 ArrayRef r = array(arr);
+                written.add(r.name());
                 String macro = "PKV_ATOMIC_" + name.substring(6).toUpperCase();
                 String t = "pkv_t" + temps++;
                 decls.put(t, "int");
@@ -1145,7 +1193,10 @@ final class MethodTranslator {
                 Expr bin = pop(), arr = pop();
                 pop();
                 ArrayRef r = array(arr);
-                if (r.space() != Expr.Space.LOCAL) throw refuse("ctx.histogramIncrement takes a local array (ctx.allocateIntLocalArray)");
+                if (r.space() != Expr.Space.LOCAL && r.space() != Expr.Space.GLOBAL) {
+                    throw refuse("ctx.histogramIncrement takes a local array or an IntArray parameter");
+                }
+                written.add(r.name());
                 statement("PKV_HIST_INC(" + r.name() + ", " + value(bin) + ");");
             }
             default -> throw refuse("KernelContext." + name + " is not supported on devices yet");
@@ -1198,6 +1249,7 @@ final class MethodTranslator {
             case "set" -> {
                 Expr v = pop(), i = pop(), arr = pop();
                 ArrayRef r = array(arr);
+                written.add(r.name());
                 statement(r.name() + "[" + value(i) + "] = (" + r.elementC() + ") " + value(v) + ";");
             }
             case "getReadOnly" -> {

@@ -15,4 +15,12 @@ import java.lang.annotation.Target;
 @Documented
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.METHOD)
-public @interface Kernel {}
+public @interface Kernel {
+    /**
+     * A promise that no array this kernel writes shares memory with another of its array arguments: on devices every
+     * array parameter is then {@code restrict} (C99; {@code __restrict__} on CUDA), so reads may go through the
+     * read-only cache and be reordered around stores, as the hand-written kernels declare theirs. Breaking the
+     * promise gives undefined results on devices; the JVM ignores it.
+     */
+    boolean restrict() default false;
+}

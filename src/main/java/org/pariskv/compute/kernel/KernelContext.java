@@ -228,4 +228,9 @@ public final class KernelContext {
     public void histogramIncrement(int[] bins, int bin) {
         LOCAL_INTS.getAndAdd(bins, bin, 1);
     }
+
+    /** {@link #histogramIncrement(int[], int)} on a global array (pkv.h's {@code HIST_INC}). */
+    public void histogramIncrement(IntArray bins, int bin) {
+        GLOBAL_INTS.getAndAdd(bins.segment(), 4L * bin, 1);
+    }
 }

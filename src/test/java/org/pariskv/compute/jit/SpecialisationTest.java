@@ -70,9 +70,10 @@ class SpecialisationTest {
         Random r = new Random(7);
         int[] keys = new int[n];
         for (int i = 0; i < n; i++) keys[i] = r.nextInt(4) == 0 ? r.nextInt(bins) : 5; // three quarters in bin 5
-        int[] expect = new int[bins];
+        int[] expect = new int[2 * bins];
         for (int k : keys) expect[k]++;
-        int[] jvmHist = new int[bins], devHist = new int[bins], jvmFlags = {-1}, devFlags = {-1};
+        for (int i = 0; i < 1024; i++) expect[bins + keys[i]]++; // the global histogram of the first 1024
+        int[] jvmHist = new int[2 * bins], devHist = new int[2 * bins], jvmFlags = {-1}, devFlags = {-1};
         run(DeviceSpec.JAVA, "histogram", Grid.linear(1024, 128), new Object[] {keys, jvmHist, jvmFlags}, keys, jvmHist, jvmFlags, n, bins);
         run(device, "histogram", Grid.linear(1024, 128), new Object[] {keys, devHist, devFlags}, keys, devHist, devFlags, n, bins);
         assertArrayEquals(expect, jvmHist);
@@ -146,6 +147,9 @@ class SpecialisationTest {
             assertTrue(src.contains("int pkv_unused_group"), src);
             assertTrue(src.contains("#if !defined(PKV_ONLY) || defined(PKV_ONLY_groupDots)"), src);
             assertEquals(d == Dialect.CUDA, src.contains("__shfl_xor_sync"), "shuffle macros on " + d);
+            // arrays a kernel never writes are const; out is written in a device function, so it is not
+            assertTrue(src.contains("PKV_GLOBAL const float* x, PKV_GLOBAL const float* w, PKV_GLOBAL float* out"), src);
+            assertTrue(src.contains("vectorLoads(PKV_GLOBAL const int* PKV_RESTRICT in, PKV_GLOBAL int* PKV_RESTRICT out"), src);
         }
     }
 }

@@ -30,7 +30,12 @@ public final class SpecialisedKernels {
             float xv = x.get((long) i * dim + d);
             for (int g = 0; g < group; g++) acc[g] += xv * ws[g * dim + d];
         }
-        for (int g = 0; g < group; g++) out.set(i * group + g, (twice ? 2f : 1f) * scale * dot(acc, g));
+        for (int g = 0; g < group; g++) store(out, i * group + g, (twice ? 2f : 1f) * scale * dot(acc, g));
+    }
+
+    /** Writes through a device function: the caller's out is then not const either. */
+    static void store(FloatArray out, int i, float v) {
+        out.set(i, v);
     }
 
     static float dot(float[] acc, int g) {
@@ -47,11 +52,12 @@ public final class SpecialisedKernels {
         for (int i = ctx.globalId(0); i < n; i += ctx.globalSize(0)) ctx.histogramIncrement(h, keys.get(i));
         ctx.barrier();
         for (int b = t; b < bins; b += l) ctx.atomicAdd(hist, b, h[b]);
+        if (ctx.globalId(0) < n) ctx.histogramIncrement(hist, bins + keys.get(ctx.globalId(0))); // global form: the first 1024 keys
         if (ctx.globalId(0) == 0) flags.set(0, ctx.hasWarpShuffle() ? 1 : 0);
     }
 
     /** out[i] = the sum of the 4 ints of in's i-th 16 bytes plus the 2 ints of its i-th 8 bytes, through every load form. */
-    @Kernel
+    @Kernel(restrict = true)
     public static void vectorLoads(KernelContext ctx, IntArray in, IntArray out, int n) {
         int i = ctx.globalId(0);
         if (i >= n) return;
