@@ -1065,21 +1065,32 @@ public final class DeviceDecoder implements AutoCloseable {
                         a.segment(6), a.segment(7), a.intValue(8)),
                 rerankGrid, nibbles, weights, qhat, qnorm, cand, candCount, est, estHist, capTok).onlyIf(sparse);
         }
+        if (javaKernels) {
+            t.source(TopKKernels.class)
+             .task("topK", () -> Grid.groups(sq, topThreads), est, cand, candCount, estHist, plan, ranked, rankedCount, selected, selCount,
+                     capTok, 0, nq, kmax).onlyIf(() -> stepSparse && !stepSliced)
+             // long lists: per-slice bests in parallel, then the best of those
+             .task("topKSlice", () -> new Grid(new long[] {(long) slicesParam.get() * topThreads, sq}, new long[] {topThreads, 1}),
+                     est, cand, candCount, plan, partEst, partTok, partCount, capTok, slicesParam, kFull, nq).onlyIf(() -> stepSparse && stepSliced)
+             .task("topK", () -> Grid.groups(sq, topThreads), partEst, partTok, partCount, estHist, plan, ranked, rankedCount, selected,
+                     selCount, slicedCandidates, slicesParam, nq, kmax).onlyIf(() -> stepSparse && stepSliced);
+        } else {
         t.source("pariskv.c")
-         .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
-                () -> Grid.groups(sq, topThreads),
-                est, cand, candCount, estHist, plan, ranked, rankedCount, selected, selCount, capTok, 0).onlyIf(() -> stepSparse && !stepSliced)
-         // long lists: per-slice bests in parallel, then the best of those
-         .task("topKSlice", a -> twins.topKSlice(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
-                () -> new Grid(new long[] {(long) slicesParam.get() * topThreads, sq}, new long[] {topThreads, 1}),
-                est, cand, candCount, plan, partEst, partTok, partCount, capTok, slicesParam, kFull).onlyIf(() -> stepSparse && stepSliced)
-         .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
-                        a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
-                () -> Grid.groups(sq, topThreads),
-                partEst, partTok, partCount, estHist, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
-                .onlyIf(() -> stepSparse && stepSliced);
+             .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                            a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
+                    () -> Grid.groups(sq, topThreads),
+                    est, cand, candCount, estHist, plan, ranked, rankedCount, selected, selCount, capTok, 0).onlyIf(() -> stepSparse && !stepSliced)
+             // long lists: per-slice bests in parallel, then the best of those
+             .task("topKSlice", a -> twins.topKSlice(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                            a.segment(6), a.intValue(7), a.intValue(8), a.intValue(9)),
+                    () -> new Grid(new long[] {(long) slicesParam.get() * topThreads, sq}, new long[] {topThreads, 1}),
+                    est, cand, candCount, plan, partEst, partTok, partCount, capTok, slicesParam, kFull).onlyIf(() -> stepSparse && stepSliced)
+             .task("topK", a -> twins.topK(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4), a.segment(5),
+                            a.segment(6), a.segment(7), a.segment(8), a.intValue(9), a.intValue(10)),
+                    () -> Grid.groups(sq, topThreads),
+                    partEst, partTok, partCount, estHist, plan, ranked, rankedCount, selected, selCount, slicedCandidates, slicesParam)
+                    .onlyIf(() -> stepSparse && stepSliced);
+        }
         // GQA mean: topK already wrote the selection (one list per stream)
         if (nq > 1 && javaKernels) {
             t.source(DecodeKernels.class).task("mergeSelection", () -> Grid.groups(streams, 256), ranked, rankedCount, plan, selected, selCount,
@@ -1298,7 +1309,7 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** The Java kernel classes the decoder runs under {@code -Dpariskv.kernels=java}. */
     public static List<Class<?>> kernelClasses() {
-        return List.of(DecodeKernels.class, AttentionKernels.class);
+        return List.of(DecodeKernels.class, TopKKernels.class, AttentionKernels.class);
     }
 
     /** The compiled program of pariskv.c (for {@code --print-kernel}); null under {@code -Dpariskv.kernels=java}. */
