@@ -54,7 +54,8 @@ public final class DecodeKernels {
      * {@code attentionCombine}: per (stream, head) {@code sg} the log-sum-exp merge of its chunk partials
      * ({@code pmax}, {@code psum}, {@code pacc}, written by sparseAttention) into {@code out[sg * headDim ..]}. Grid:
      * {@code S * group} groups of {@link DecodeLayout#COMBINE_THREADS} work-items (at most
-     * {@link DecodeLayout#COMBINE_MAX_THREADS}); {@code headDim <= COMBINE_ROWS * localSize}.
+     * {@link DecodeLayout#COMBINE_MAX_THREADS}), at least {@code COMBINE_THREADS} (each work-item holds
+     * {@code ceil(headDim / COMBINE_THREADS)} outputs, as pariskv.c's {@code acc[(HEAD_DIM + 127) / 128]}).
      */
     @Kernel(restrict = true)
     public static void attentionCombine(KernelContext ctx, IntArray plan, IntArray selCount, FloatArray pmax,
@@ -87,7 +88,7 @@ public final class DecodeKernels {
             ctx.barrier();
         }
         float denom = red[0];
-        float[] acc = new float[COMBINE_ROWS];
+        float[] acc = new float[(headDim + COMBINE_THREADS - 1) / COMBINE_THREADS]; // registers: its size is a compiled-in constant
         float[] pv = new float[ATT_BATCH];
         for (int c0 = 0; c0 < chunks; c0 += COMBINE_WEIGHTS) {
             int cn = Math.min(COMBINE_WEIGHTS, chunks - c0);
@@ -242,6 +243,25 @@ public final class DecodeKernels {
     }
 
     /**
+     * pariskv.c's {@code inclusive_scan_256_warps} (CUDA only: {@link KernelContext#hasWarpShuffle}): the inclusive
+     * prefix sum of {@code x} over the group's first 256 work-items, shuffles inside each warp, then the 8 warp
+     * totals through {@code warpSums} (a local int[8]); 2 barriers. Work-items past 256 get the sums of 0s.
+     */
+    static int inclusiveScan256Warps(KernelContext ctx, int x, int t, int[] warpSums) {
+        int lane = t & 31, w = t >> 5;
+        if (t >= 256) x = 0;
+        for (int off = 1; off < 32; off <<= 1) {
+            int y = ctx.shuffleUp(x, off);
+            if (lane >= off) x += y;
+        }
+        if (lane == 31 && w < 8) warpSums[w] = x;
+        ctx.barrier();
+        for (int i = 0; i < w && i < 8; i++) x += warpSums[i];
+        ctx.barrier(); // the totals may be reused by the next call
+        return x;
+    }
+
+    /**
      * {@code exclusive_scan_256} for local {@code a[256]}, a group of at least 256 work-items: returns the sum of
      * {@code a[0..t)} to work-item {@code t < 256} (0 past it); on return {@code a[t]} holds the inclusive sum.
      * OpenCL and the JVM: Hillis-Steele through local memory. CUDA ({@link KernelContext#hasWarpShuffle}): pariskv.c's
@@ -292,6 +312,7 @@ public final class DecodeKernels {
         int[] eq = ctx.allocateIntLocalArray(256);
         int[] before = ctx.allocateIntLocalArray(2);
         int[] cutWork = ctx.allocateIntLocalArray(256);
+        int[] warpSums = ctx.allocateIntLocalArray(8);
         int t = ctx.localId(0), l = ctx.localSize(0), qi = ctx.groupId(1), s = qi / nq, tile = ctx.groupId(0);
         int maxScore = 6 * (headDim / 8), histBins = maxScore + 1;
         // this work-item's 16 scores, loaded first: their latency overlaps the plan's, the cut's and the offsets'
@@ -326,33 +347,47 @@ public final class DecodeKernels {
             g += v16[u] > cut ? 1 : 0;
             e += v16[u] == cut ? 1 : 0;
         }
-        gt[t] = pg;
-        eq[t] = pe;
-        ctx.barrier();
-        for (int off = 128; off > 0; off >>= 1) {
-            if (t < off) {
-                gt[t] += gt[t + off];
-                eq[t] += eq[t + off];
+        int gBefore, eBefore;
+        if (ctx.hasWarpShuffle()) {
+            // the tiles before (their total is the last inclusive sum) and this tile's offsets: shuffle scans
+            int pgAll = inclusiveScan256Warps(ctx, pg, t, warpSums), peAll = inclusiveScan256Warps(ctx, pe, t, warpSums);
+            if (t == 255) {
+                before[0] = pgAll;
+                before[1] = peAll;
+            }
+            int gIncl = inclusiveScan256Warps(ctx, g, t, warpSums), eIncl = inclusiveScan256Warps(ctx, e, t, warpSums); // their barriers publish before[]
+            gBefore = before[0] + gIncl - g;
+            eBefore = before[1] + eIncl - e;
+        } else {
+            gt[t] = pg;
+            eq[t] = pe;
+            ctx.barrier();
+            for (int off = 128; off > 0; off >>= 1) {
+                if (t < off) {
+                    gt[t] += gt[t + off];
+                    eq[t] += eq[t + off];
+                }
+                ctx.barrier();
+            }
+            if (t == 0) {
+                before[0] = gt[0];
+                before[1] = eq[0];
             }
             ctx.barrier();
-        }
-        if (t == 0) {
-            before[0] = gt[0];
-            before[1] = eq[0];
-        }
-        ctx.barrier();
-        gt[t] = g;
-        eq[t] = e;
-        ctx.barrier();
-        for (int off = 1; off < 256; off <<= 1) { // inclusive scans
-            int ag = t >= off ? gt[t - off] : 0;
-            int ae = t >= off ? eq[t - off] : 0;
+            gt[t] = g;
+            eq[t] = e;
             ctx.barrier();
-            gt[t] += ag;
-            eq[t] += ae;
-            ctx.barrier();
+            for (int off = 1; off < 256; off <<= 1) { // inclusive scans
+                int ag = t >= off ? gt[t - off] : 0;
+                int ae = t >= off ? eq[t - off] : 0;
+                ctx.barrier();
+                gt[t] += ag;
+                eq[t] += ae;
+                ctx.barrier();
+            }
+            gBefore = before[0] + gt[t] - g;
+            eBefore = before[1] + eq[t] - e;
         }
-        int gBefore = before[0] + gt[t] - g, eBefore = before[1] + eq[t] - e;
         long out = (long) qi * cap;
         for (int u = 0; u < 16; u++) {
             int v = v16[u], i = from + u;

@@ -24,8 +24,6 @@ public final class DecodeLayout {
     public static final int COMBINE_THREADS = 128;
     /** {@code attentionCombine}: chunk weights held in local memory at a time, and the most threads per group. */
     public static final int COMBINE_WEIGHTS = 1024, COMBINE_MAX_THREADS = 256;
-    /** {@code attentionCombine}: output elements per thread, so {@code HEAD_DIM <= COMBINE_ROWS * COMBINE_THREADS}. */
-    public static final int COMBINE_ROWS = 4;
     /** {@code ATT_BATCH}: rows (or partials) each thread loads before using any. */
     public static final int ATT_BATCH = 8;
     // attention

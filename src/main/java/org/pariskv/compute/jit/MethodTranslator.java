@@ -1211,8 +1211,17 @@ final class MethodTranslator {
      */
     private void privateArray(TypeKind kind) {
         Expr n = pop();
-        if (!(n.constant() instanceof Integer size) || size < 1 || size > 4096) {
-            throw refuse("array allocation needs a constant size of 1 to 4096 (a private array; use ctx.allocate...LocalArray for local memory)");
+        int size;
+        String sizeC;
+        if (n.constant() instanceof Integer k && k >= 1 && k <= 4096) {
+            size = k;
+            sizeC = String.valueOf(k);
+        } else if (n.constant() == null && n.cConstant() && n.type() == JType.INT) {
+            size = -1; // a @Constant expression: known when the program is compiled, as pariskv.c's float acc[(HEAD_DIM + 127) / 128]
+            sizeC = n.c();
+        } else {
+            throw refuse("array allocation needs a constant size of 1 to 4096, or one computed from @Constant parameters"
+                    + " (a private array; use ctx.allocate...LocalArray for local memory)");
         }
         String elem = switch (kind) {
             case FLOAT -> "float";
@@ -1228,8 +1237,8 @@ final class MethodTranslator {
             default -> throw refuse("arrays of " + kind + " are not supported");
         };
         String arr = "pkv_private" + privateArrays++;
-        localArrays.add(elem + " " + arr + "[" + size + "];");
-        statement("for (int " + arr + "_i = 0; " + arr + "_i < " + size + "; " + arr + "_i++) " + arr + "[" + arr + "_i] = 0;");
+        localArrays.add(elem + " " + arr + "[" + sizeC + "];");
+        statement("for (int " + arr + "_i = 0; " + arr + "_i < " + sizeC + "; " + arr + "_i++) " + arr + "[" + arr + "_i] = 0;");
         push(Expr.ref(new ArrayRef(arr, elem, loads(elem), Expr.Space.PRIVATE, size)));
     }
 
