@@ -14,15 +14,19 @@ export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PAT
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 } | tee -a "$LOG"
 IFS=';' read -ra configs <<< "${CONFIGS:-b1:--gqa mean --context 32768,131072 --batch 1;b8:--gqa mean --context 32768,131072 --batch 8}"
+mkdir -p "$OUT/json"
 for c in "${configs[@]}"; do
   label=${c%%:*}; flags=${c#*:}
-  for k in c java; do
-    echo "== bench $label kernels=$k ($flags)" | tee -a "$LOG"
-    $J -Dpariskv.kernels=$k -jar .device/pariskv.jar bench --device cuda --shape llama3-8b --steps ${STEPS:-100} --warmup ${WARMUP:-500} $flags \
-       --out "$OUT/b-$label-$k" 2>&1 | tail -12 | tee -a "$LOG"
-    mv "$OUT/b-$label-$k/bench.json" "$OUT/bench-$label-$k.json" 2>/dev/null; rm -rf "$OUT/b-$label-$k"
+  for rep in $(seq 1 ${REPS:-1}); do   # c, java, c, java, ...: drift of the machine falls on both
+    for k in c java; do
+      echo "== bench $label kernels=$k rep $rep ($flags)" | tee -a "$LOG"
+      $J -Dpariskv.kernels=$k -jar .device/pariskv.jar bench --device cuda --shape llama3-8b --steps ${STEPS:-100} --warmup ${WARMUP:-500} $flags \
+         --out "$OUT/b-$label-$k" 2>&1 | tail -12 | tee -a "$LOG"
+      mv "$OUT/b-$label-$k/bench.json" "$OUT/json/bench-$label-$k-$rep.json" 2>/dev/null; rm -rf "$OUT/b-$label-$k"
+    done
   done
 done
+tar -C "$OUT" -czf "$OUT/bench-json.tgz" json && rm -rf "$OUT/json"
 if [ "${TESTS:-1}" != 0 ]; then
   for k in java; do
     echo "== device tests, kernels=$k" | tee -a "$LOG"
