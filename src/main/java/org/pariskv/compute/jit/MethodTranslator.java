@@ -771,9 +771,10 @@ final class MethodTranslator {
                     case FREM -> "PKV_FMODF(" + x + ", " + y + ")";
                     case DREM -> "fmod(" + x + ", " + y + ")";
                     case IDIV -> safeDivisor(b) ? "(" + x + " / " + y + ")" : "pkv_idiv(" + x + ", " + y + ")";
-                    case IREM -> safeDivisor(b) ? "(" + x + " % " + y + ")" : "pkv_irem(" + x + ", " + y + ")";
+                    // a - (a / b) * b, Java's definition: next to a / b of the same operands it is one division (CSE)
+                    case IREM -> safeDivisor(b) ? "(" + x + " % " + y + ")" : wrap("-", x, wrap("*", "pkv_idiv(" + x + ", " + y + ")", y, t), t);
                     case LDIV -> safeDivisor(b) ? "(" + x + " / " + y + ")" : "pkv_ldiv(" + x + ", " + y + ")";
-                    case LREM -> safeDivisor(b) ? "(" + x + " % " + y + ")" : "pkv_lrem(" + x + ", " + y + ")";
+                    case LREM -> safeDivisor(b) ? "(" + x + " % " + y + ")" : wrap("-", x, wrap("*", "pkv_ldiv(" + x + ", " + y + ")", y, t), t);
                     case IAND, LAND -> "(" + x + " & " + y + ")";
                     case IOR, LOR -> "(" + x + " | " + y + ")";
                     case IXOR, LXOR -> "(" + x + " ^ " + y + ")";
