@@ -12,7 +12,7 @@ MODEL=src/main/resources/model/pariskv-byte
 { echo "date: $(date -u +%FT%TZ)"; echo "commit: $(cat .device/COMMIT 2>/dev/null)"; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; } | tee -a "$LOG"
 if [ "${TESTS:-1}" != 0 ]; then
   echo "== device tests, -Dpariskv.kernels=java" | tee -a "$LOG"
-  timeout 300 $J -Dpariskv.kernels=java -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar:src/main/resources \
+  timeout 300 $J -Dpariskv.kernels=java -jar .device/junit.jar execute -cp .device/test-classes:.device/pariskv.jar:src/main/resources:src/test/resources \
      --select-class org.pariskv.compute.jit.SpecialisationTest --select-class org.pariskv.compute.jit.SubsetTranslationTest \
      --select-class org.pariskv.device.DecodeKernelsTest --select-class org.pariskv.device.TopKKernelsTest \
      --select-class org.pariskv.device.AttentionKernelsTest --select-class org.pariskv.device.DeviceDecoderTest \
