@@ -88,7 +88,7 @@ final class GenerateCommand implements Callable<Integer> {
                     + config.maxPositionEmbeddings() + " of " + model.resolve("config.json"));
         }
         long kvBytes = config.kvBytesReserved((long) ids.length + maxTokens);
-        long physical = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        long physical = org.pariskv.device.MemoryBudget.hostTotal();
         if (kvBytes > physical / 2) { // K/V off-heap next to the mapped weights and the heap: refuse before allocating
             throw new IllegalArgumentException(String.format(Locale.ROOT, "prompt of %d tokens + %d to generate needs %.2f GiB of K/V cache, more than half of this machine's %.2f GiB",
                     ids.length, maxTokens, kvBytes / 1073741824.0, physical / 1073741824.0));

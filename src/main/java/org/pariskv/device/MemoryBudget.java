@@ -73,10 +73,23 @@ public record MemoryBudget(long deviceFree, String deviceSource, long hostFree, 
 
     /** MemAvailable of /proc/meminfo in bytes, or -1. */
     static long hostAvailable() {
+        return meminfo("MemAvailable:");
+    }
+
+    /**
+     * The machine's physical memory: MemTotal of /proc/meminfo, else (not Linux) what the JVM may use at most. Read
+     * from the file, not {@code com.sun.management}, which a trimmed runtime (jlink without jdk.management) lacks.
+     */
+    public static long hostTotal() {
+        long total = meminfo("MemTotal:");
+        return total > 0 ? total : Runtime.getRuntime().maxMemory();
+    }
+
+    private static long meminfo(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    String[] f = line.substring("MemAvailable:".length()).trim().split("\\s+");
+                if (line.startsWith(key)) {
+                    String[] f = line.substring(key.length()).trim().split("\\s+");
                     return Long.parseLong(f[0]) * 1024; // kB
                 }
             }
