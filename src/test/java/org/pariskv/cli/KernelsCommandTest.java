@@ -22,7 +22,7 @@ class KernelsCommandTest {
         CliRun cuda = CliRun.of("kernels", "--print", "histogram256", "--dialect", "cuda");
         assertEquals(0, cuda.code(), cuda.err());
         assertTrue(cuda.out().contains("#define PKV_KERNEL extern \"C\" __global__"), cuda.out());
-        assertTrue(cuda.out().contains("PKV_KERNEL void histogram256(PKV_GLOBAL jbyte* codes, PKV_GLOBAL int* counts, int n)"), cuda.out());
+        assertTrue(cuda.out().contains("PKV_KERNEL void histogram256(PKV_GLOBAL const jbyte* codes, PKV_GLOBAL int* counts, int n)"), cuda.out());
         CliRun cl = CliRun.of("kernels", "--print", "saxpy");
         assertTrue(cl.out().contains("#define PKV_KERNEL __kernel") && cl.out().contains("PKV_KERNEL void saxpy("), cl.out());
         CliRun missing = CliRun.of("kernels", "--print", "noSuchKernel");
