@@ -55,7 +55,7 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--methods", split = ",", description = "Comma-separated methods (default: " + DEFAULT_METHODS + ").")
     List<String> methods;
 
-    @Option(names = "--trace", description = "Generator (iid, llm, drift or needle; default: llm) or a .safetensors trace file, which fixes context, steps, shape, layers and seed.")
+    @Option(names = "--trace", description = "Generator (iid, llm, drift or needle; model: the bundled model's own attention over held-out text; default: llm) or a .safetensors trace file, which fixes context, steps, shape, layers and seed.")
     String trace;
 
     @Option(names = {"--contexts", "--context"}, split = ",", description = "Comma-separated contexts: tokens at the last decode step, prompt + steps (default: 32768).")
@@ -122,11 +122,12 @@ final class CompareCommand implements Callable<Integer> {
             contexts = List.of(file.tokens());
             steps = file.steps();
         }
-        TraceGenerator generator = file != null ? TraceGenerators.byName("llm") : TraceGenerators.byName(trace); // llm: the warm-up's trace
+        TraceGenerator generator = file != null ? TraceGenerators.byName("llm") : TraceOptions.generator(trace); // llm: the warm-up's trace
         String traceName = file != null ? Path.of(trace).getFileName().toString().replaceFirst("\\.safetensors$", "") : trace;
+        ModelShape base = file != null ? file.shape() : TraceOptions.baseShape(trace, shapeOption, spec);
         String shape = file != null ? "file (" + file.shape().queryHeads() + " query / " + file.shape().kvHeads() + " KV heads, D=" + file.shape().headDim() + ")"
+                : TraceOptions.isModel(trace) ? "bundled model (" + base.queryHeads() + " query / " + base.kvHeads() + " KV heads, D=" + base.headDim() + ")"
                 : shapeOption.name(null);
-        ModelShape base = file != null ? file.shape() : ShapeProfiles.byName(shape);
         int layers = file != null ? file.shape().layers() : this.layers;
         long seed = file != null ? 0 : this.seed;
         if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
@@ -155,7 +156,7 @@ final class CompareCommand implements Callable<Integer> {
         List<EvalResult> results = new ArrayList<>();
         long total = (long) contexts.size() * budgets.size() * specs.size() * steps;
         boolean bar = progress != null ? progress : System.console() != null;
-        if (warmup) warmUp(generator, specs, cfg, seed);
+        if (warmup) warmUp(generator instanceof org.pariskv.model.ModelTraceGenerator ? TraceGenerators.byName("llm") : generator, specs, cfg, seed); // JIT warm-up only
         try (Progress p = new Progress("compare", total, bar)) {
             for (int ctx : contexts) {
                 p.extra(file != null ? traceName : "generating " + trace + " trace, context " + ctx);

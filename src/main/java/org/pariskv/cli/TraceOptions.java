@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
 /** Where a command's trace comes from: a seeded generator or a safetensors trace file. */
 final class TraceOptions {
 
-    @Option(names = "--trace", defaultValue = "llm", description = "Generator (iid, llm, drift, needle) or a .safetensors trace file (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--trace", defaultValue = "llm", description = "Generator (iid, llm, drift, needle; model: the bundled model's own attention over held-out text) or a .safetensors trace file (default: ${DEFAULT-VALUE}).")
     String trace;
 
     @Option(names = "--context", defaultValue = "32768", description = "Tokens at the last decode step: prompt + steps (default: ${DEFAULT-VALUE}).")
@@ -71,7 +71,25 @@ final class TraceOptions {
         if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
         if (context <= steps) throw new IllegalArgumentException("--context (" + context + ") must exceed --steps (" + steps + "): the prompt would be empty");
         if (layers <= 0) throw new IllegalArgumentException("--layers must be positive, got " + layers);
-        ModelShape s = ShapeProfiles.byName(shapeOption.name(null));
-        return TraceGenerators.byName(trace).generate(s.withLayers(layers), context - steps, steps, seed);
+        ModelShape s = baseShape(trace, shapeOption, command);
+        return generator(trace).generate(s.withLayers(layers), context - steps, steps, seed);
+    }
+
+    /** The generator {@code trace} names: a synthetic one, or {@code model}, the bundled model's recorded attention. */
+    static org.pariskv.trace.TraceGenerator generator(String trace) {
+        return isModel(trace) ? new org.pariskv.model.ModelTraceGenerator() : TraceGenerators.byName(trace);
+    }
+
+    static boolean isModel(String trace) {
+        return trace.trim().equalsIgnoreCase("model");
+    }
+
+    /** The head geometry a generated trace gets: --shape's, or the model's own for {@code model} (--shape then refused). */
+    static ModelShape baseShape(String trace, ShapeOption shapeOption, CommandSpec command) {
+        if (!isModel(trace)) return ShapeProfiles.byName(shapeOption.name(null));
+        if (command != null && command.commandLine().getParseResult().hasMatchedOption("--shape")) {
+            throw new IllegalArgumentException("--shape cannot be combined with --trace model: the trace has the bundled model's own heads");
+        }
+        return new org.pariskv.model.ModelTraceGenerator().shape();
     }
 }

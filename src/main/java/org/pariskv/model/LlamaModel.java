@@ -116,6 +116,22 @@ public final class LlamaModel implements AutoCloseable {
      * {@code sessions.get(i)} and returns each one's next-token logits (also kept as its {@link Session#logits()}).
      */
     public synchronized float[][] decode(List<Session> sessions, int[] tokens) {
+        return decode(sessions, tokens, null);
+    }
+
+    /** Sees each layer's post-RoPE rows of a decode step: q [b][Hq][D], k and v [b][Hkv][D] (to be copied, not kept). */
+    @FunctionalInterface
+    public interface LayerObserver {
+        void rows(int layer, float[] q, float[] k, float[] v);
+    }
+
+    /** {@link #decode(List, int[])} of one session that also hands {@code observer} every layer's q, k and v (traces). */
+    public synchronized float[] decodeObserved(Session session, int token, LayerObserver observer) {
+        java.util.Objects.requireNonNull(observer, "observer");
+        return decode(List.of(session), new int[] {token}, observer)[0];
+    }
+
+    private float[][] decode(List<Session> sessions, int[] tokens, LayerObserver observer) {
         ensureOpen();
         int b = sessions.size();
         if (b == 0) throw new IllegalArgumentException("a decode batch needs at least one session");
@@ -134,6 +150,7 @@ public final class LlamaModel implements AutoCloseable {
         float[] logits;
         try {
             logits = forward(tokens, b, positions, (l, q, k, v, out) -> {
+                if (observer != null) observer.rows(l, q, k, v);
                 Attended[] a = cache.layer(l).decode(seqs, q, k, v, out);
                 for (int i = 0; i < b; i++) sessions.get(i).attended()[l] = a[i];
             }, true);

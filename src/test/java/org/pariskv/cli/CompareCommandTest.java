@@ -144,6 +144,20 @@ class CompareCommandTest {
     }
 
     @Test
+    void theModelTraceComparesOnTheBundledModelsAttentionAndRefusesAShape() throws IOException {
+        Path d = tmp.resolve("model");
+        assertEquals(0, Main.execute("compare", "--trace", "model", "--layers", "2", "--contexts", "2600", "--budgets", "64",
+                "--steps", "2", "--methods", "pariskv,oracle", "--no-warmup", "--out", d.toString()));
+        String md = Files.readString(d.resolve("results.md"));
+        assertTrue(md.contains("bundled model (4 query / 2 KV heads, D=128)") && md.contains("| oracle | 2600 | 64 |"), md);
+        String[] err = new String[1];
+        int rc = capture(System.err, s -> System.setErr(s), () -> Main.execute("compare", "--trace", "model", "--shape", "llama3-8b",
+                "--contexts", "2600", "--budgets", "64", "--steps", "2", "--out", tmp.resolve("bad3").toString()), err);
+        assertEquals(2, rc);
+        assertTrue(err[0].contains("--shape cannot be combined with --trace model"), err[0]);
+    }
+
+    @Test
     void budgetLargerThanTheZoneExitsTwo() {
         String[] err = new String[1];
         int rc = capture(System.err, s -> System.setErr(s), () -> Main.execute("compare", "--shape", "small", "--contexts", "3000",
