@@ -6,6 +6,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 ulimit -c unlimited 2>/dev/null
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
+export LD_PRELOAD=$PWD/.device/jre/lib/libjsig.so  # signal chaining (README: the JVM and LLVM's signal handlers)
 J=".device/jre/bin/java -XX:ErrorFile=$OUT/hs_err_%p.log -Xlog:os+thread=off --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 M=src/main/resources/model/pariskv-byte
 head -c 2048 $M/heldout.txt > /tmp/p2k.txt; head -c 8192 $M/heldout.txt > /tmp/p8k.txt

@@ -5,6 +5,7 @@
 # Writes $OUT/ncu-$LABEL.csv (raw) and appends a table to $OUT/run.log. Expects .device/ from prepare.sh.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; LABEL=${LABEL:-ncu}; mkdir -p "$OUT"
+export LD_PRELOAD=$PWD/.device/jre/lib/libjsig.so  # signal chaining (README: the JVM and LLVM's signal handlers)
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 KERNELS='^(appendTokens|encodeKeys|prepareQuery|collisionScores|candidateSelect|rerank|topKSlice|topK|mergeSelection|sparseAttention|attentionCombine)$'

@@ -3,6 +3,7 @@
 # with the Java trace reader, ParisKV quality on the device at 128K, and the million-token example.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+export LD_PRELOAD=$PWD/.device/jre/lib/libjsig.so  # signal chaining (README: the JVM and LLVM's signal handlers)
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 python3 examples/dump_trace.py --random-tiny --prompt-tokens 3000 --generate 16 --dtype bf16 --seed 0 \

@@ -3,6 +3,7 @@
 # (offload on opencl vs cuda at 128K: in-place reads show up as a slow full-attention pass over host memory).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; LOG="$OUT/run-final.log"
+export LD_PRELOAD=$PWD/.device/jre/lib/libjsig.so  # signal chaining (README: the JVM and LLVM's signal handlers)
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 { echo "date: $(date -u +%FT%TZ)"; echo "commit: $(cat .device/COMMIT)"; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; } | tee -a "$LOG"

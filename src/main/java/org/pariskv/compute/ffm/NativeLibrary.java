@@ -28,11 +28,13 @@ public final class NativeLibrary {
 
     /** Opens a library by soname (dlopen search path), e.g. {@code libOpenCL.so.1}. */
     public static NativeLibrary open(String soname) {
+        SignalChaining.warnIfMissing(soname);
         return new NativeLibrary(soname, SymbolLookup.libraryLookup(soname, Arena.global()));
     }
 
     /** Opens a library by absolute path. */
     public static NativeLibrary open(Path path) {
+        SignalChaining.warnIfMissing(path.getFileName().toString());
         return new NativeLibrary(path.toString(), SymbolLookup.libraryLookup(path, Arena.global()));
     }
 
