@@ -166,9 +166,11 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14s %12s %9s %10s %8s%n", "method", "answer", "expected", "correct",
                 "prefill tok/s", "ms/token", "tokens/s", "attended", "K/V MiB");
         for (Map<String, Object> r : rows) {
-            System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14.0f %12.2f %9.1f %9.1f%% %8.1f%n", r.get("method"), r.get("answer"),
+            double share = (Double) r.get("attended_share"), kv = (Double) r.get("kv_mib"); // not measured on the device path
+            System.out.printf(Locale.ROOT, "%-9s %-8s %-8s %-7s %14.0f %12.2f %9.1f %10s %8s%n", r.get("method"), r.get("answer"),
                     r.get("expected"), (Boolean) r.get("correct") ? "yes" : "NO", r.get("prefill_tokens_per_s"), r.get("ms_per_token"),
-                    r.get("tokens_per_s"), 100 * (Double) r.get("attended_share"), r.get("kv_mib"));
+                    r.get("tokens_per_s"), Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * share),
+                    Double.isNaN(kv) ? "-" : String.format(Locale.ROOT, "%.1f", kv));
         }
         if (gpu != null) {
             System.out.printf(Locale.ROOT, "%nWhole model on %s: weights %.1f MiB uploaded once, every layer's attention a device decoder"
