@@ -125,21 +125,19 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static Map<String, Object> row(String m, TaskInstance task, ModelAnswerer.Answer a) {
-        {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("method", MethodChoice.parse(m).label());
-            row.put("answer", a.text());
-            row.put("expected", task.expected());
-            row.put("correct", AnswerScore.correct(task.expected(), a.text()));
-            row.put("prefill_tokens", a.prefillTokens());
-            row.put("prefill_tokens_per_s", a.prefillTokensPerSecond());
-            row.put("decode_steps", a.decodeSteps());
-            row.put("ms_per_token", a.msPerDecodeStep());
-            row.put("tokens_per_s", 1000 / a.msPerDecodeStep());
-            row.put("attended_share", a.offered() == 0 ? Double.NaN : a.attended() / (double) a.offered());
-            row.put("kv_mib", a.kvBytes() < 0 ? Double.NaN : a.kvBytes() / (double) (1 << 20));
-            return row;
-        }
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("method", MethodChoice.parse(m).label());
+        row.put("answer", a.text());
+        row.put("expected", task.expected());
+        row.put("correct", AnswerScore.correct(task.expected(), a.text()));
+        row.put("prefill_tokens", a.prefillTokens());
+        row.put("prefill_tokens_per_s", a.prefillTokensPerSecond());
+        row.put("decode_steps", a.decodeSteps());
+        row.put("ms_per_token", a.msPerDecodeStep());
+        row.put("tokens_per_s", 1000 / a.msPerDecodeStep());
+        row.put("attended_share", a.offered() == 0 ? Double.NaN : a.attended() / (double) a.offered());
+        row.put("kv_mib", a.kvBytes() < 0 ? Double.NaN : a.kvBytes() / (double) (1 << 20));
+        return row;
     }
 
     private void printResults(List<Map<String, Object>> rows, Path dir, LlamaConfig mc, ParisKvConfig cfg, String gpu) {

@@ -19,8 +19,9 @@ import picocli.CommandLine.Option;
         description = "Show the device code generated from Java @Kernel classes (default: the built-in ones).")
 final class KernelsCommand implements Callable<Integer> {
     /** Kernel classes of the library, shown when no --class is given. */
-    static final List<String> BUILT_IN = List.of("org.pariskv.device.DecodeKernels", "org.pariskv.device.TopKKernels", "org.pariskv.device.AttentionKernels",
-            "org.pariskv.compute.smoke.SmokeTasks", "org.pariskv.model.device.ModelKernels");
+    static final List<String> BUILT_IN = java.util.stream.Stream.concat(
+            org.pariskv.device.DeviceDecoder.kernelClasses().stream().map(Class::getName),
+            java.util.stream.Stream.of("org.pariskv.compute.smoke.SmokeTasks", "org.pariskv.model.device.ModelKernels")).toList();
 
     @Option(names = "--class", description = "Kernel class (repeatable; on the class path). Default: the built-in kernel classes.")
     List<String> classes = new ArrayList<>();

@@ -999,7 +999,6 @@ public final class DeviceDecoder implements AutoCloseable {
     }
 
     private ExecutionPlan decodeGraph() {
-        int threads = Math.min(d, 256);
         TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok); // inputs in one copy
         encodeTask(t, keys, capTok).onlyIf(() -> stepEncodeRows > 0);
         retrievalTasks(t);
@@ -1115,7 +1114,6 @@ public final class DeviceDecoder implements AutoCloseable {
 
     /** encodeKeys alone after a plan upload (prefill; staged slices from the scratch rows), waiting at the end. */
     private ExecutionPlan encodeGraph(DeviceBuffer rows, int rowStride) {
-        int threads = Math.min(d, 256);
         TaskGraph t = encodeTask(graph(rows == keys ? "encode" : "encodeStaged").upload(planSeg, plan), rows, rowStride);
         return executionPlan(t, true); // the next use of the plan staging rewrites it
     }

@@ -86,18 +86,6 @@ final class JavaKernelTask {
         return m;
     }
 
-    private static void checkConstants(Method m, String name, Object[] args) {
-        var annotations = m.getParameterAnnotations();
-        int first = m.getParameterCount() > 0 && m.getParameterTypes()[0] == KernelContext.class ? 1 : 0;
-        for (int p = first; p < m.getParameterCount(); p++) {
-            boolean constant = Arrays.stream(annotations[p]).anyMatch(a -> a instanceof Constant);
-            Object v = args[p - first];
-            if (constant && !(v instanceof Integer || v instanceof Long || v instanceof Float || v instanceof Boolean)) {
-                throw constantNeeded(m, name, p - first, v);
-            }
-        }
-    }
-
     private static JavaKernelTask checked(Method m, String name, Class<?>[] all, Object[] args) {
         Class<?>[] params = all.length > 0 && all[0] == KernelContext.class ? Arrays.copyOfRange(all, 1, all.length) : all;
         for (Class<?> p : params) {
@@ -114,7 +102,7 @@ final class JavaKernelTask {
                         + params[i].getSimpleName());
             }
         }
-        checkConstants(m, name, args);
+        constantDefines(m.getDeclaringClass(), name, Arrays.asList(args)); // a @Constant given a runtime parameter is refused now
         return new JavaKernelTask(new KernelExecutor(m, BarrierScan.usesBarrier(m)), params);
     }
 

@@ -170,7 +170,7 @@ final class MethodTranslator {
         if (kernel && !type.returnType().descriptorString().equals("V")) throw refuse("a kernel returns void");
         restrict = kernel && method.findAttribute(java.lang.classfile.Attributes.runtimeVisibleAnnotations())
                 .map(java.lang.classfile.attribute.RuntimeVisibleAnnotationsAttribute::annotations).orElse(List.of()).stream()
-                .filter(a -> a.className().stringValue().equals("Lorg/pariskv/compute/kernel/Kernel;"))
+                .filter(a -> a.className().stringValue().equals(KernelTranslator.KERNEL_ANNOTATION))
                 .flatMap(a -> a.elements().stream())
                 .anyMatch(e -> e.name().stringValue().equals("restrict") && e.value() instanceof java.lang.classfile.AnnotationValue.OfBoolean b && b.booleanValue());
         returnType = type.returnType().descriptorString().equals("V") ? null : scalar(type.returnType(), "return type");
@@ -787,7 +787,7 @@ final class MethodTranslator {
                     default -> throw refuse("the operator " + op.name().toLowerCase() + " is not supported");
                 };
                 boolean integral = t == JType.INT || t == JType.LONG;
-                push(Expr.of(c, t, integral && a.cConstant() && b.cConstant() && !c.startsWith("pkv_")));
+                push(Expr.of(c, t, integral && a.cConstant() && b.cConstant() && !c.contains("pkv_")));
             }
         }
     }
