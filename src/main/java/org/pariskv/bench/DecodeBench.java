@@ -184,6 +184,16 @@ public final class DecodeBench {
         for (int i = 0; i < a.length; i++) a[i] = (float) r.nextDouble(-scale, scale);
     }
 
+    /** The median of nanosecond timings, in ms. */
+    static double medianMs(long[] nanos) {
+        return median(nanos) / 1e6;
+    }
+
+    /** The fastest of nanosecond timings, in ms. */
+    static double bestMs(long[] nanos) {
+        return Arrays.stream(nanos).min().orElse(0) / 1e6;
+    }
+
     private static double median(long[] a) {
         long[] s = a.clone();
         Arrays.sort(s);

@@ -100,9 +100,19 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--print-kernel", description = "Print the compiled kernel source (and PTX on CUDA) after the run.")
     boolean printKernel;
 
+    @Option(names = "--model", description = "A whole model's decode speed: llama3-8b (Llama-3.1-8B) or qwen3-8b, with random bf16 weights generated on the device; "
+            + "ms/token and tokens/s with ParisKV and with full attention (alternating over the same caches), and the split between weights and attention. "
+            + "Uses --context, --batch, --steps, --warmup (at most 20 here), --topk, --gqa, --device-memory, --out.")
+    String model;
+
+    @Option(names = "--baseline", description = "With --model: a JSON of another implementation's ms/token at the same points (profiles/gpu/hf_baseline.py), put beside ours in the table and the plot.")
+    Path baseline;
+
     @Override
     public Integer call() throws IOException {
         profile = shapeOption.name(deprecatedProfile);
+        if (model != null) return wholeModel();
+        if (baseline != null) throw new IllegalArgumentException("--baseline goes with --model");
         ModelShape layer = ShapeProfiles.byName(profile).withLayers(1);
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
@@ -229,6 +239,46 @@ final class BenchCommand implements Callable<Integer> {
             json.put("points", rows);
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md.toString());
+        }
+        return 0;
+    }
+
+    /** {@code --model}: whole-model decode at a real shape, ParisKV against full attention, every (context, batch). */
+    private Integer wholeModel() throws IOException {
+        org.pariskv.model.LlamaConfig c = org.pariskv.model.LlamaConfig.named(model);
+        if (c == null) throw new IllegalArgumentException("--model " + model + ": unknown; llama3-8b or qwen3-8b");
+        if (layers != 1 || kv != null || offload) throw new IllegalArgumentException("--model runs with K/V on the device; --layers, --kv and --offload do not apply");
+        WholeModelOutput.Baseline base = baseline == null ? null : WholeModelOutput.readBaseline(baseline);
+        ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
+        DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
+        if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
+            throw new IllegalArgumentException("bench --model measures a device: no OpenCL or CUDA device was selected (" + device + "); see 'pariskv devices'");
+        }
+        long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
+        Backend backend = Backends.open(info);
+        int warm = Math.min(warmup, 20);
+        for (int n : contexts) { // refuse before allocating anything
+            for (int b : batches) org.pariskv.bench.WholeModelBench.requireFits(model, c, cfg, n, b, backend, devCap);
+        }
+        System.err.println("bench --model " + model + " on " + info.describe());
+        List<org.pariskv.bench.WholeModelBench.Point> points = new ArrayList<>();
+        for (int n : contexts) {
+            for (int b : batches) {
+                try (Progress p = new Progress("prefill " + n + " x " + b, c.layers(), true)) {
+                    points.add(org.pariskv.bench.WholeModelBench.run(model, c, backend, cfg, n, b, warm, steps, cudaGraphs, devCap, p.stepper()));
+                }
+            }
+        }
+        String md = WholeModelOutput.markdown(info.describe(), points, base);
+        System.out.print(md);
+        if (out != null) {
+            Files.createDirectories(out);
+            Map<String, Object> json = jsonHeader(info, backend, KvPlacement.DEVICE);
+            json.put("model", model);
+            json.put("points", points.stream().map(org.pariskv.bench.WholeModelBench::toMap).toList());
+            Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
+            Files.writeString(out.resolve("bench.md"), md);
+            WholeModelOutput.plot(points, base, out);
         }
         return 0;
     }

@@ -106,6 +106,7 @@ public final class DeviceDecoder implements AutoCloseable {
     private final boolean dependentLaunch;
     private final List<ExecutionPlan> plans = new ArrayList<>();
     private ExecutionPlan decodeStep, encodeStep, encodeStagedStep, retrieveStaged, attendStagedStep;
+    private ExecutionPlan boundStep; // decodeBound's: the step reading bound device inputs (bindInputs)
     // the step's shape: what the graphs' grid suppliers, parameters and task conditions read at each execution
     private int stepEncodeRows, stepMaxN = 1, stepMaxCand = 1, stepChunks = 1;
     private boolean stepSparse, stepSliced;
@@ -849,11 +850,7 @@ public final class DeviceDecoder implements AutoCloseable {
             InputCheck.finite("queries", -1, q, b * hq * d, 1, length[b], hq, d, "query head");
         }
         beginStep(dense);
-        int longest = 0;
-        for (int b = 0; b < batch; b++) {
-            if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
-            longest = Math.max(longest, length[b] + 1);
-        }
+        int longest = checkCapacity();
         if (kvStore != null) kvStore.ensure(longest); // refuses before anything changes
         for (int s = 0; s < streams; s++) {
             int b = s / hkv, h = s % hkv;
@@ -863,6 +860,78 @@ public final class DeviceDecoder implements AutoCloseable {
                 newValueSeg.setAtIndex(ValueLayout.JAVA_SHORT, (long) s * d + i, Bf16.fromFloat(v[src + i]));
             }
         }
+        MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
+        Backend.Mark start = timeSteps ? backend.mark() : null;
+        enqueueStep(dense, false);
+        Backend.Mark end = timeSteps ? backend.mark() : null;
+        backend.copyOut(outSeg, this.out); // the step's one wait
+        if (start != null) {
+            try (start; end) {
+                lastStepDeviceNanos = start.nanosTo(end);
+            }
+        }
+        MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
+    }
+
+    /**
+     * Binds device-resident step inputs for {@link #decodeBound}: {@code q} ({@code [batch][Hq][D]} f32), {@code k}
+     * and {@code v} ({@code [batch][Hkv][D]} f32), on this decoder's backend, e.g. a model's projections. They are
+     * bound by address: what they hold when a bound step runs is what it reads. {@code flags[flag]} (an int) receives
+     * the step's non-finite-input record ({@link StepInputKernels#importStep}); the caller zeroes it. Not with staged
+     * K/V (there the host appends each new row itself, so it needs them on the host: use {@link #decode}).
+     */
+    public void bindInputs(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer flags, int flag) {
+        ensureOpen();
+        if (staged) throw new IllegalStateException("device-resident step inputs need K/V rows on the device or host-mapped (--kv device|mapped); staged K/V rows are appended by the host, so use decode(float[]...)");
+        if (boundStep != null) throw new IllegalStateException("this decoder's step inputs are bound already");
+        int nq = batch * shape.queryHeads() * d, nkv = batch * hkv * d;
+        requireBytes("q", q, 4L * nq);
+        requireBytes("k", k, 4L * nkv);
+        requireBytes("v", v, 4L * nkv);
+        requireBytes("flags", flags, 4L * (flag + 1L));
+        if (flag < 0) throw new IllegalArgumentException("flag index " + flag + " is negative");
+        TaskGraph t = graph("decodeBound").upload(planSeg, plan); // the plan rows are all the host sends
+        t.source(StepInputKernels.class).task("importStep", Grid.linear(Math.max(nq, nkv), 128), q, k, v, queries, newKeys, newValues,
+                flags, flag, nq, nkv);
+        boundStep = executionPlan(stepTasks(t), false);
+    }
+
+    /**
+     * One decode step of every sequence from the bound inputs ({@link #bindInputs}): enqueued, not waited for. The
+     * attention output ({@code [batch][Hq][D]} f32) is in {@link #output()} once the queue reaches it. Inputs are
+     * checked on the device only (non-finite values land in the bound flag; the step has then stored them).
+     */
+    public void decodeBound(boolean dense) {
+        ensureOpen();
+        if (boundStep == null) throw new IllegalStateException("decodeBound needs bindInputs first");
+        beginStep(dense);
+        int longest = checkCapacity();
+        if (kvStore != null) kvStore.ensure(longest);
+        enqueueStep(dense, true);
+    }
+
+    /** The device buffer of a step's attention output, {@code [batch][Hq][D]} f32. */
+    public DeviceBuffer output() {
+        return out;
+    }
+
+    private static void requireBytes(String name, DeviceBuffer b, long bytes) {
+        if (b == null) throw new IllegalArgumentException(name + " is null");
+        if (b.bytes() < bytes) throw new IllegalArgumentException(name + " holds " + b.bytes() + " bytes; the step reads " + bytes);
+    }
+
+    /** Refuses a step that would overfill a sequence (before anything changes); the longest length after it. */
+    private int checkCapacity() {
+        int longest = 0;
+        for (int b = 0; b < batch; b++) {
+            if (length[b] + 1 > capTok) throw new IllegalArgumentException("sequence " + b + " is full (" + capTok + " tokens)");
+            longest = Math.max(longest, length[b] + 1);
+        }
+        return longest;
+    }
+
+    /** The step after its inputs are staged (host rows in the staging, or bound device buffers): lengths, plan, launches. */
+    private void enqueueStep(boolean dense, boolean bound) {
         for (int b = 0; b < batch; b++) length[b]++;
         if (staged) appendHost(); // K/V rows live only in host memory: no upload, no kernel
         // slide the window: whole intervals move into the retrieval zone (encoded this step)
@@ -878,8 +947,6 @@ public final class DeviceDecoder implements AutoCloseable {
                 maxEncode = Math.max(maxEncode, move);
             }
         }
-        MemorySegment.copy(q, 0, querySeg, ValueLayout.JAVA_FLOAT, 0, batch * shape.queryHeads() * d);
-        Backend.Mark start = timeSteps ? backend.mark() : null;
         if (staged) {
             if (maxEncode > 0) encodeStaged(from, count);
             fillPlan(dense);
@@ -897,21 +964,15 @@ public final class DeviceDecoder implements AutoCloseable {
             planEncode(from, count);
             MemorySegment.copy(planHost, 0, planSeg, ValueLayout.JAVA_INT, 0, planHost.length);
             shapeStep(maxEncode);
-            countUpload(H_NEW, newKeySeg.byteSize() + newValueSeg.byteSize());
             countUpload(H_PLAN, planSeg.byteSize());
-            countUpload(H_QUERIES, querySeg.byteSize());
-            countUpload(H_PADDING, stepInSeg.byteSize() - newKeySeg.byteSize() - newValueSeg.byteSize() - planSeg.byteSize() - querySeg.byteSize());
-            endStepUploads();
-            run(decodeStep); // uploads, append, encode, retrieval, attention: enqueued
-        }
-        Backend.Mark end = timeSteps ? backend.mark() : null;
-        backend.copyOut(outSeg, this.out); // the step's one wait
-        if (start != null) {
-            try (start; end) {
-                lastStepDeviceNanos = start.nanosTo(end);
+            if (!bound) {
+                countUpload(H_NEW, newKeySeg.byteSize() + newValueSeg.byteSize());
+                countUpload(H_QUERIES, querySeg.byteSize());
+                countUpload(H_PADDING, stepInSeg.byteSize() - newKeySeg.byteSize() - newValueSeg.byteSize() - planSeg.byteSize() - querySeg.byteSize());
             }
+            endStepUploads();
+            run(bound ? boundStep : decodeStep); // uploads, append, encode, retrieval, attention: enqueued
         }
-        MemorySegment.copy(outSeg, ValueLayout.JAVA_FLOAT, 0, out, 0, batch * shape.queryHeads() * d);
     }
 
     /**
@@ -999,7 +1060,12 @@ public final class DeviceDecoder implements AutoCloseable {
     }
 
     private ExecutionPlan decodeGraph() {
-        TaskGraph t = appendTask(graph("decode").upload(stepInSeg, stepIn), keys, values, capTok); // inputs in one copy
+        return executionPlan(stepTasks(graph("decode").upload(stepInSeg, stepIn)), false); // inputs in one copy
+    }
+
+    /** A device-K/V step after its inputs are in place: append, encode, retrieval, attention, combine. */
+    private TaskGraph stepTasks(TaskGraph t) {
+        appendTask(t, keys, values, capTok);
         encodeTask(t, keys, capTok).onlyIf(() -> stepEncodeRows > 0);
         retrievalTasks(t);
         java.util.function.Supplier<Grid> attGrid = () -> new Grid(new long[] {(long) stepChunks * ATT_THREADS, streams}, new long[] {ATT_THREADS, 1});
@@ -1015,7 +1081,7 @@ public final class DeviceDecoder implements AutoCloseable {
                     ringBase, ring);
         }
         combine(t);
-        return executionPlan(t, false);
+        return t;
     }
 
     /** encodeKeys of the step's rows ({@code stepEncodeRows} a stream) from {@code rows} ({@code rowStride} tokens a stream). */
@@ -1305,9 +1371,9 @@ public final class DeviceDecoder implements AutoCloseable {
         }
     }
 
-    /** The Java kernel classes the decoder runs under {@code -Dpariskv.kernels=java}. */
+    /** The Java kernel classes the decoder runs under {@code -Dpariskv.kernels=java} (StepInputKernels always). */
     public static List<Class<?>> kernelClasses() {
-        return List.of(DecodeKernels.class, TopKKernels.class, AttentionKernels.class);
+        return List.of(DecodeKernels.class, TopKKernels.class, AttentionKernels.class, StepInputKernels.class);
     }
 
     /** The compiled program of pariskv.c (for {@code --print-kernel}); null under {@code -Dpariskv.kernels=java}. */

@@ -28,30 +28,39 @@ import org.pariskv.model.device.ModelKernels;
  * LM head ({@code layers + 1} graphs a step). Attention in between is one {@link DeviceDecoder} per layer on
  * OpenCL/CUDA (on the java backend, a {@link KvCache} layer): {@code dense} picks exact full attention, else ParisKV.
  *
- * <p>This first version copies each layer's q, k, v to the host for the decoder and its output back (2 small
- * blocking copies a layer): DeviceDecoder takes host arrays. So on CUDA each of those graphs is recorded
- * ({@link ExecutionPlan#withCudaGraph}), not the whole token step. Prefill runs on the CPU model (full causal
- * attention, chunked) and hands each layer's post-RoPE K/V to that layer's decoder, which builds its index.
- * A fixed batch of sequences that decode together, each at its own length (ragged, as DeviceDecoder); not thread-safe.
+ * <p>On OpenCL and CUDA a token step never waits between layers: each layer's decoder reads q, k, v from the
+ * model's buffers ({@link DeviceDecoder#bindInputs}) and the next graph reads the decoder's output buffer, so the host
+ * only uploads each decoder's plan rows (a few hundred bytes, asynchronously) and waits once, for the logits. On
+ * CUDA each graph is recorded ({@link ExecutionPlan#withCudaGraph}): 2 graph launches a layer, not one for the token.
+ * Prefill runs on the CPU model (full causal attention, chunked) and hands each layer's post-RoPE K/V to that layer's
+ * decoder, which builds its index; a {@link #random} model (a real shape, weights generated on the device, for speed
+ * runs) takes K/V rows from the caller instead ({@link #prefillKv}). A fixed batch of sequences that decode together,
+ * each at its own length (ragged, as DeviceDecoder); not thread-safe.
  */
 public final class DeviceLlama implements AutoCloseable {
 
     private static final int LINEAR = 64;
 
     private final Backend backend;
-    private final LlamaModel cpu;
+    private final LlamaModel cpu; // null for random weights
     private final LlamaConfig c;
     private final Attention attention;
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final List<DeviceBuffer> slices = new ArrayList<>(); // views of owned buffers, closed first
     private final List<ExecutionPlan> plans = new ArrayList<>();
     private final ExecutionPlan[] steps;
-    private final DeviceBuffer tokens, positions, qkv, q, k, v, att, logits;
+    private final DeviceBuffer tokens, positions, qkv, q, k, v, att, logits, flags;
+    private final DeviceDecoder[] decoders; // bound to q, k, v (OpenCL/CUDA); null on the java backend
+    private final int[] flagsHost;
+    private String failure; // a non-finite attention input seen: later steps are refused
     private final long kOffset, vOffset;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment stepSeg, qkvSeg, attSeg, logitsSeg;
     private final float[] qh, kh, vh, outh;
     private final int batch, capacity;
+    private final long seed;
+    private final boolean dense;
+    private int randomWeights; // random matrices generated so far (each its own seed)
     private final int[] lengths;
     private final float[][] last;
     private boolean closed;
@@ -66,7 +75,8 @@ public final class DeviceLlama implements AutoCloseable {
         void close();
     }
 
-    private DeviceLlama(Backend backend, LlamaModel cpu, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
+    private DeviceLlama(Backend backend, LlamaModel cpu, LlamaConfig config, long seed, ParisKvConfig kv, boolean dense, int batch, int capacity,
+                        boolean cudaGraph) {
         if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive, got " + capacity);
         this.backend = backend;
@@ -75,16 +85,19 @@ public final class DeviceLlama implements AutoCloseable {
         this.lengths = new int[batch];
         this.last = new float[batch][];
         int n = batch;
+        this.dense = dense;
         this.cpu = cpu;
-        this.c = cpu.config();
-        LlamaWeights w = cpu.weights();
+        this.c = cpu != null ? cpu.config() : config;
+        this.seed = seed;
+        LlamaWeights w = cpu != null ? cpu.weights() : null;
         int dim = c.hiddenSize(), hd = c.headDim(), qRow = c.heads() * hd, kvRow = c.kvHeads() * hd, ff = c.intermediateSize(), vocab = c.vocabSize();
         float eps = (float) c.rmsNormEps();
         try {
             // weights, once
-            DeviceBuffer embedding = upload(w.embedding);
-            DeviceBuffer lmHead = w.lmHead == w.embedding ? embedding : upload(w.lmHead);
-            DeviceBuffer finalNorm = upload(w.finalNorm);
+            DeviceBuffer embedding = w != null ? upload(w.embedding) : random(vocab, dim, 1f);
+            DeviceBuffer lmHead = w == null ? random(vocab, dim, (float) Math.sqrt(3.0 / dim))
+                    : w.lmHead == w.embedding ? embedding : upload(w.lmHead);
+            DeviceBuffer finalNorm = w != null ? upload(w.finalNorm) : ones(dim);
             DeviceBuffer invFreq = upload(new Rope(c).inverseFrequencies());
             // activations of one token
             // activations of one token per sequence, [batch][size]
@@ -99,10 +112,14 @@ public final class DeviceLlama implements AutoCloseable {
             q = slice(qkv, 0, 4L * n * qRow);
             k = slice(qkv, kOffset, 4L * n * kvRow);
             v = slice(qkv, vOffset, 4L * n * kvRow);
-            att = allocate(4L * n * qRow);
+            int layers = c.layers();
+            boolean device = backend.device().backend() != BackendKind.JAVA;
+            flags = allocate(4L * layers);
+            flagsHost = new int[layers];
+            decoders = device ? decoders(c.attentionShape(), kv, n, capacity, cudaGraph) : null;
+            att = device ? null : allocate(4L * n * qRow); // on a device each layer reads its decoder's output
             DeviceBuffer h1 = allocate(4L * n * ff), h3 = allocate(4L * n * ff);
             logits = allocate(4L * n * vocab);
-            int layers = c.layers();
             // graph l: the MLP half of layer l-1 (or the embedding), then the attention inputs of layer l; graph
             // `layers` ends with the final norm and LM head. The host attends between graph l and l+1.
             steps = new ExecutionPlan[layers + 1];
@@ -110,25 +127,25 @@ public final class DeviceLlama implements AutoCloseable {
                     .task("embedding", Grid.linear((long) n * dim, LINEAR), embedding, tokens, x, n, dim);
             for (int l = 0; l <= layers; l++) {
                 if (l > 0) {
-                    LlamaWeights.Layer lw = w.layers[l - 1];
-                    matvec(g, upload(lw.wo()), att, tmp, n, dim, qRow);
+                    LlamaWeights.Layer lw = w == null ? null : w.layers[l - 1];
+                    matvec(g, weight(lw == null ? null : lw.wo(), dim, qRow), decoders != null ? decoders[l - 1].output() : att, tmp, n, dim, qRow);
                     g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim)
-                            .task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, upload(lw.ffnNorm()), dim, eps);
-                    matvec(g, upload(lw.gate()), xb, h1, n, ff, dim);
-                    matvec(g, upload(lw.up()), xb, h3, n, ff, dim);
+                            .task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, vector(lw == null ? null : lw.ffnNorm(), dim), dim, eps);
+                    matvec(g, weight(lw == null ? null : lw.gate(), ff, dim), xb, h1, n, ff, dim);
+                    matvec(g, weight(lw == null ? null : lw.up(), ff, dim), xb, h3, n, ff, dim);
                     g.task("swiglu", Grid.linear((long) n * ff, LINEAR), h1, h3, n * ff);
-                    matvec(g, upload(lw.down()), h1, tmp, n, dim, ff);
+                    matvec(g, weight(lw == null ? null : lw.down(), dim, ff), h1, tmp, n, dim, ff);
                     g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim);
                 }
                 if (l < layers) {
-                    LlamaWeights.Layer lw = w.layers[l];
-                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, upload(lw.attnNorm()), dim, eps);
-                    matvec(g, upload(lw.wq()), xb, q, n, qRow, dim);
-                    matvec(g, upload(lw.wk()), xb, k, n, kvRow, dim);
-                    matvec(g, upload(lw.wv()), xb, v, n, kvRow, dim);
+                    LlamaWeights.Layer lw = w == null ? null : w.layers[l];
+                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, vector(lw == null ? null : lw.attnNorm(), dim), dim, eps);
+                    matvec(g, weight(lw == null ? null : lw.wq(), qRow, dim), xb, q, n, qRow, dim);
+                    matvec(g, weight(lw == null ? null : lw.wk(), kvRow, dim), xb, k, n, kvRow, dim);
+                    matvec(g, weight(lw == null ? null : lw.wv(), kvRow, dim), xb, v, n, kvRow, dim);
                     if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
-                        g.task("rmsnorm", Grid.groups((long) n * c.heads(), ModelKernels.GROUP), q, q, upload(lw.qNorm()), hd, eps)
-                                .task("rmsnorm", Grid.groups((long) n * c.kvHeads(), ModelKernels.GROUP), k, k, upload(lw.kNorm()), hd, eps);
+                        g.task("rmsnorm", Grid.groups((long) n * c.heads(), ModelKernels.GROUP), q, q, vector(lw == null ? null : lw.qNorm(), hd), hd, eps)
+                                .task("rmsnorm", Grid.groups((long) n * c.kvHeads(), ModelKernels.GROUP), k, k, vector(lw == null ? null : lw.kNorm(), hd), hd, eps);
                     }
                     g.task("rope", Grid.linear((long) n * qRow / 2, LINEAR), q, invFreq, positions, n, c.heads(), hd)
                             .task("rope", Grid.linear((long) n * kvRow / 2, LINEAR), k, invFreq, positions, n, c.kvHeads(), hd);
@@ -147,8 +164,7 @@ public final class DeviceLlama implements AutoCloseable {
             kh = new float[n * kvRow];
             vh = new float[n * kvRow];
             outh = new float[n * qRow];
-            attention = backend.device().backend() == BackendKind.JAVA ? cacheAttention(c.attentionShape(), kv, dense, n)
-                    : deviceAttention(c.attentionShape(), kv, dense, n, capacity, cudaGraph);
+            attention = device ? deviceAttention(decoders) : cacheAttention(c.attentionShape(), kv, dense, n);
         } catch (RuntimeException | Error e) {
             release();
             throw e;
@@ -170,11 +186,54 @@ public final class DeviceLlama implements AutoCloseable {
     public static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
         LlamaModel cpu = LlamaModel.load(dir, "full", kv); // prefill: full causal attention whatever the method
         try {
-            return new DeviceLlama(backend, cpu, kv, dense, batch, capacity, cudaGraph);
+            return new DeviceLlama(backend, cpu, null, 0, kv, dense, batch, capacity, cudaGraph);
         } catch (RuntimeException | Error e) {
             cpu.close();
             throw e;
         }
+    }
+
+    /**
+     * A model of {@code config}'s shape whose weights are generated on the device from {@code seed} (uniform, scaled
+     * so activations keep their size; norms are ones): a real model's speed without its checkpoint. Its tokens mean
+     * nothing; it has no CPU twin, so it is prefilled with K/V rows ({@link #prefillKv}).
+     */
+    public static DeviceLlama random(LlamaConfig config, long seed, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity,
+                                     boolean cudaGraph) {
+        return new DeviceLlama(backend, null, config, seed, kv, dense, batch, capacity, cudaGraph);
+    }
+
+    /** Post-RoPE K/V rows of one layer for a prefill: {@code [tokens][Hkv][D]} keys and values, f32. */
+    @FunctionalInterface
+    public interface LayerRows {
+        /** Rows {@code from .. from + n} of layer {@code layer}: {@code {keys, values}}. */
+        float[][] rows(int layer, int from, int n);
+    }
+
+    /**
+     * Stores {@code tokens} K/V rows into the empty sequence {@code seq} of every layer (each decoder builds its
+     * index), {@code chunk} tokens at a time; the sequence then decodes from position {@code tokens}. The logits stay
+     * unknown until the first decode step. {@code progress} (may be null) hears each finished layer.
+     */
+    public void prefillKv(int seq, LayerRows rows, int tokens, int chunk, java.util.function.IntConsumer progress) {
+        ensureOpen();
+        checkPrefill(seq, tokens);
+        if (chunk <= 0) throw new IllegalArgumentException("chunk must be positive, got " + chunk);
+        int row = c.kvHeads() * c.headDim();
+        for (int l = 0; l < c.layers(); l++) {
+            for (int done = 0; done < tokens; done += chunk) {
+                int n = Math.min(chunk, tokens - done);
+                float[][] kv = rows.rows(l, done, n);
+                if (kv == null || kv.length != 2 || kv[0].length != n * row || kv[1].length != n * row) {
+                    throw new IllegalArgumentException("layer " + l + " rows " + done + ".." + (done + n) + ": expected {keys, values} of "
+                            + n + " x " + c.kvHeads() + " x " + c.headDim() + " floats each");
+                }
+                attention.prefill(l, seq, kv[0], kv[1], n);
+            }
+            if (progress != null) progress.accept(l);
+        }
+        lengths[seq] = tokens;
+        last[seq] = null;
     }
 
     public LlamaConfig config() {
@@ -209,6 +268,7 @@ public final class DeviceLlama implements AutoCloseable {
     /** Prefills the empty sequence {@code seq} on the CPU model and hands its K/V to the layers; returns the last logits. */
     public float[] prefill(int seq, int[] prompt) {
         ensureOpen();
+        if (cpu == null) throw new IllegalStateException("a model with random weights has no CPU twin to prefill a prompt: use prefillKv");
         checkPrefill(seq, prompt.length);
         try (Session s = cpu.newSession()) {
             return prefill(seq, s.prefillRecorded(prompt));
@@ -223,6 +283,7 @@ public final class DeviceLlama implements AutoCloseable {
     /** Stores a prefill record of the same checkpoint into sequence {@code seq} of every layer (each builds its index). */
     public float[] prefill(int seq, PrefillRecord r) {
         ensureOpen();
+        if (cpu == null) throw new IllegalStateException("a prefill record comes from a checkpoint; this model has random weights");
         if (!r.config().equals(c)) throw new IllegalArgumentException("the prefill record comes from another model");
         checkPrefill(seq, r.tokens().length);
         for (PrefillRecord.Chunk ch : r.chunks()) {
@@ -244,7 +305,18 @@ public final class DeviceLlama implements AutoCloseable {
      * {@code b} and returns each one's next-token logits. Checked before anything runs.
      */
     public float[][] decode(int[] tokens) {
+        return decode(tokens, dense);
+    }
+
+    /**
+     * {@link #decode(int[])} with this step's attention chosen: {@code dense} exact full attention, else ParisKV (a
+     * bench alternates them over the same caches). On the java backend the attention is fixed when the model loads.
+     */
+    public float[][] decode(int[] tokens, boolean dense) {
         ensureOpen();
+        if (decoders == null && dense != this.dense) {
+            throw new IllegalArgumentException("on the java backend the attention method is fixed at load (" + (this.dense ? "full" : "pariskv") + ")");
+        }
         if (tokens.length != batch) throw new IllegalArgumentException(batch + " sequences but " + tokens.length + " tokens");
         for (int b = 0; b < batch; b++) {
             if (tokens[b] < 0 || tokens[b] >= c.vocabSize()) {
@@ -258,26 +330,68 @@ public final class DeviceLlama implements AutoCloseable {
         }
         backend.copyIn(this.tokens, stepSeg.asSlice(0, 4L * batch));
         backend.copyIn(positions, stepSeg.asSlice(4L * batch, 4L * batch));
-        steps[0].execute();
-        for (int l = 0; l < c.layers(); l++) {
-            backend.copyOut(qkvSeg, qkv); // blocking: waits for the layer's tasks
-            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
-            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, kOffset, kh, 0, kh.length);
-            MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, vOffset, vh, 0, vh.length);
-            attention.decode(l, qh, kh, vh, outh);
-            MemorySegment.copy(outh, 0, attSeg, ValueLayout.JAVA_FLOAT, 0, outh.length);
-            backend.copyIn(att, attSeg);
-            steps[l + 1].execute();
+        if (decoders != null) {
+            backend.zero(flags, 0, flags.bytes());
+            steps[0].execute();
+            for (int l = 0; l < c.layers(); l++) { // enqueued: the host never waits inside the token
+                decoders[l].decodeBound(dense);
+                steps[l + 1].execute();
+            }
+        } else {
+            steps[0].execute();
+            for (int l = 0; l < c.layers(); l++) {
+                backend.copyOut(qkvSeg, qkv); // blocking: waits for the layer's tasks
+                MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, 0, qh, 0, qh.length);
+                MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, kOffset, kh, 0, kh.length);
+                MemorySegment.copy(qkvSeg, ValueLayout.JAVA_FLOAT, vOffset, vh, 0, vh.length);
+                attention.decode(l, qh, kh, vh, outh);
+                MemorySegment.copy(outh, 0, attSeg, ValueLayout.JAVA_FLOAT, 0, outh.length);
+                backend.copyIn(att, attSeg);
+                steps[l + 1].execute();
+            }
         }
         backend.copyOut(logitsSeg, logits);
+        for (int b = 0; b < batch; b++) lengths[b]++;
+        if (decoders != null) checkFlags();
         float[][] out = new float[batch][];
         int vocab = c.vocabSize();
         for (int b = 0; b < batch; b++) {
-            lengths[b]++;
             last[b] = logitsSeg.asSlice(4L * b * vocab, 4L * vocab).toArray(ValueLayout.JAVA_FLOAT);
             out[b] = last[b].clone();
         }
         return out;
+    }
+
+    /**
+     * The device time of one token step without attention: the same graphs, back to back, no decoder between them,
+     * waited for (what {@code bench --model} reports as the weights' and the rest's share). Changes no state the next
+     * step reads; the activations it leaves are overwritten by the next step.
+     */
+    public double nonAttentionMillis(int repeats) {
+        ensureOpen();
+        if (repeats <= 0) throw new IllegalArgumentException("repeats must be positive");
+        backend.finish();
+        long t0 = System.nanoTime();
+        for (int r = 0; r < repeats; r++) for (ExecutionPlan p : steps) p.execute();
+        backend.finish();
+        return (System.nanoTime() - t0) / 1e6 / repeats;
+    }
+
+    /** A non-finite attention input of this step (recorded by each decoder's first kernel) fails the model from now on. */
+    private void checkFlags() {
+        MemorySegment f = arena.allocate(flags.bytes(), 4);
+        backend.copyOut(f, flags);
+        for (int l = 0; l < c.layers(); l++) {
+            int code = f.getAtIndex(ValueLayout.JAVA_INT, l);
+            if (code == 0) continue;
+            int kind = code >>> 28, element = (code & 0x0fffffff) - 1;
+            int heads = kind == 0 ? c.heads() : c.kvHeads(), hd = c.headDim();
+            int seq = element / (heads * hd), head = element / hd % heads;
+            failure = "non-finite " + (kind == 0 ? "query" : kind == 1 ? "key" : "value") + " at layer " + l + ", sequence " + seq
+                    + ", " + (kind == 0 ? "query" : "kv") + " head " + head + ", position " + (lengths[seq] - 1)
+                    + " (the weights or the activations overflowed); this model refuses further steps";
+            throw new IllegalStateException(failure);
+        }
     }
 
     private void checkSeq(int seq) {
@@ -297,9 +411,18 @@ public final class DeviceLlama implements AutoCloseable {
         return p;
     }
 
-    /** {@code out = W · in}: four weights a load where the row length allows ({@link ModelKernels#matvec4}). */
+    /**
+     * {@code out = W · in}: {@link ModelKernels#gemv} (a warp a row, 16-byte loads, each weight read once for the
+     * batch) where the row length allows, else {@link ModelKernels#matvec4} or {@link ModelKernels#matvec}.
+     */
     private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int n, int rows, int cols) {
-        g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
+        if (cols % 8 == 0) {
+            Grid grid = new Grid(new long[] {(long) ((rows + ModelKernels.GEMV_WARPS - 1) / ModelKernels.GEMV_WARPS) * ModelKernels.GEMV_THREADS,
+                    (n + ModelKernels.GEMV_BATCH - 1) / ModelKernels.GEMV_BATCH}, new long[] {ModelKernels.GEMV_THREADS, 1});
+            g.task("gemv", grid, w, in, out, n, rows, cols);
+        } else {
+            g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
+        }
     }
 
     private DeviceBuffer allocate(long bytes) {
@@ -318,6 +441,34 @@ public final class DeviceLlama implements AutoCloseable {
         return (n + to - 1) / to * to;
     }
 
+    /** The checkpoint's matrix, or (random weights) a {@code rows x cols} one generated on the device. */
+    private DeviceBuffer weight(Matrix m, int rows, int cols) {
+        return m != null ? upload(m) : random(rows, cols, (float) Math.sqrt(3.0 / cols));
+    }
+
+    /** The checkpoint's vector, or (random weights) ones. */
+    private DeviceBuffer vector(float[] v, int n) {
+        return v != null ? upload(v) : ones(n);
+    }
+
+    /** {@code rows x cols} bf16 uniform in [-scale, scale) from this model's seed and the matrix's ordinal. */
+    private DeviceBuffer random(int rows, int cols, float scale) {
+        long n = (long) rows * cols;
+        DeviceBuffer b = allocate(2 * n);
+        int s = (int) (seed * 0x9E3779B97F4A7C15L >>> 32) + 7919 * randomWeights++;
+        TaskGraph g = new TaskGraph("random").source(ModelKernels.class).task("randomBf16", Grid.linear(Math.min(n, 1L << 22), 256), b, n, s, scale);
+        try (ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF)) {
+            p.execute();
+        }
+        return b;
+    }
+
+    private DeviceBuffer ones(int n) {
+        float[] one = new float[n];
+        java.util.Arrays.fill(one, 1f);
+        return upload(one);
+    }
+
     private DeviceBuffer upload(Matrix m) {
         if (!m.bf16()) throw new IllegalArgumentException("the device forward reads bf16 matrices; " + m.name() + " is stored as f32 (or f16)");
         DeviceBuffer b = allocate(m.data().byteSize());
@@ -331,15 +482,23 @@ public final class DeviceLlama implements AutoCloseable {
         return b;
     }
 
-    private Attention deviceAttention(ModelShape shape, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
+    /** One decoder a layer, each reading the model's q, k, v buffers and recording into its own flag. */
+    private DeviceDecoder[] decoders(ModelShape shape, ParisKvConfig kv, int batch, int capacity, boolean cudaGraph) {
         DeviceDecoder[] layers = new DeviceDecoder[shape.layers()];
         try {
             DeviceDecoder.Options o = DeviceDecoder.Options.defaults().withCudaGraphs(cudaGraph);
-            for (int l = 0; l < layers.length; l++) layers[l] = new DeviceDecoder(backend, shape.withLayers(1), kv, batch, capacity, o);
+            for (int l = 0; l < layers.length; l++) {
+                layers[l] = new DeviceDecoder(backend, shape.withLayers(1), kv, batch, capacity, o);
+                layers[l].bindInputs(q, k, v, flags, l);
+            }
         } catch (RuntimeException | Error e) {
             for (DeviceDecoder d : layers) if (d != null) d.close();
             throw e;
         }
+        return layers;
+    }
+
+    private static Attention deviceAttention(DeviceDecoder[] layers) {
         return new Attention() {
             @Override
             public void prefill(int layer, int seq, float[] k, float[] v, int n) {
@@ -348,7 +507,7 @@ public final class DeviceLlama implements AutoCloseable {
 
             @Override
             public void decode(int layer, float[] q, float[] k, float[] v, float[] out) {
-                layers[layer].decode(q, k, v, out, dense);
+                throw new IllegalStateException("device decoders read their inputs from the model's buffers");
             }
 
             @Override
@@ -383,11 +542,13 @@ public final class DeviceLlama implements AutoCloseable {
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("DeviceLlama is closed");
+        if (failure != null) throw new IllegalStateException(failure);
     }
 
     private void release() {
         for (ExecutionPlan p : plans) p.close();
         if (attention != null) attention.close();
+        else if (decoders != null) for (DeviceDecoder d : decoders) d.close();
         for (DeviceBuffer b : slices) b.close();
         for (DeviceBuffer b : owned) b.close();
         arena.close();
@@ -399,6 +560,6 @@ public final class DeviceLlama implements AutoCloseable {
         closed = true;
         backend.finish();
         release();
-        cpu.close();
+        if (cpu != null) cpu.close();
     }
 }

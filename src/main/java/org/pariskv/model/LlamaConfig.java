@@ -76,6 +76,27 @@ public record LlamaConfig(String architecture, boolean qkNorm, int hiddenSize, i
         if (!(ropeTheta > 0)) throw new IllegalArgumentException("rope_theta must be positive, got " + ropeTheta);
     }
 
+    /** Llama-3.1-8B's {@code config.json} (the shape of the paper's 1M-token runs), for speed runs with random weights. */
+    public static LlamaConfig llama31_8b() {
+        return new LlamaConfig(LLAMA, false, 4096, 14336, 32, 32, 8, 128, 1e-5, 500000, new RopeScaling(8, 1, 4, 8192), 128256,
+                false, 131072, 128000, List.of(128001, 128008, 128009), "bfloat16");
+    }
+
+    /** Qwen3-8B's {@code config.json} (per-head q/k RMSNorm, 36 layers), for speed runs with random weights. */
+    public static LlamaConfig qwen3_8b() {
+        return new LlamaConfig(QWEN3, true, 4096, 12288, 36, 32, 8, 128, 1e-6, 1000000, null, 151936, false, 40960, -1,
+                List.of(151645), "bfloat16");
+    }
+
+    /** A real model's configuration by name ({@code llama3-8b} for Llama-3.1-8B, {@code qwen3-8b}); null if unknown. */
+    public static LlamaConfig named(String name) {
+        return switch (name) {
+            case "llama3-8b", "llama3.1-8b" -> llama31_8b();
+            case "qwen3-8b" -> qwen3_8b();
+            default -> null;
+        };
+    }
+
     /** Reads {@code config.json}; every problem names the file and the key. */
     public static LlamaConfig read(Path configJson) {
         if (!Files.isRegularFile(configJson)) throw new ModelFormatException(configJson, "file not found (" + configJson + ")");

@@ -187,4 +187,68 @@ class DeviceLlamaTest {
         dev.close();
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> dev.decode(1));
     }
+
+    /** A tiny Llama shape for random-weight runs (every matrix's row length a multiple of 8: gemv everywhere). */
+    static LlamaConfig tinyRandomShape() {
+        return new LlamaConfig(LlamaConfig.LLAMA, false, 128, 256, 2, 4, 2, 64, 1e-5, 10000, null, 304, false, 4096, -1, java.util.List.of(), "bfloat16");
+    }
+
+    @Test
+    void aRandomModelIsTheSameOnTheJvmAndOnOpenClAndRefusesAPromptPrefill() {
+        LlamaConfig c = tinyRandomShape();
+        ParisKvConfig kv = ParisKvConfig.defaults();
+        int tokens = 40, row = c.kvHeads() * c.headDim();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
+        float[] k = new float[tokens * row], v = new float[tokens * row];
+        for (int i = 0; i < k.length; i++) {
+            k[i] = (float) rnd.nextDouble(-1, 1);
+            v[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        DeviceLlama.LayerRows rows = (layer, from, n) -> new float[][] {java.util.Arrays.copyOfRange(k, from * row, (from + n) * row),
+                java.util.Arrays.copyOfRange(v, from * row, (from + n) * row)};
+        float[][] logits = new float[2][];
+        Backend[] backends = {Backends.open(DeviceSpec.JAVA), Backends.open(OpenClTestSupport.openClDevice())};
+        for (int i = 0; i < 2; i++) {
+            try (DeviceLlama m = DeviceLlama.random(c, 5, backends[i], kv, true, 1, 64, false)) {
+                var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> m.prefill(new int[] {1, 2}));
+                assertTrue(e.getMessage().contains("prefillKv"), e.getMessage());
+                int[] seen = {0};
+                m.prefillKv(0, rows, tokens, 16, l -> seen[0]++);
+                assertEquals(c.layers(), seen[0], "progress hears every layer");
+                assertEquals(tokens, m.length());
+                logits[i] = m.decode(new int[] {7}, true)[0];
+                assertEquals(tokens + 1, m.length());
+            }
+        }
+        for (float x : logits[1]) assertTrue(Float.isFinite(x), "a finite logit");
+        // the same device-generated weights on both: only attention's and the matvecs' rounding differ
+        assertTrue(relative(logits[0], logits[1]) <= FULL_TOLERANCE, "JVM and OpenCL differ by " + relative(logits[0], logits[1]));
+        double spread = 0;
+        for (float x : logits[1]) spread = Math.max(spread, Math.abs(x - logits[1][0]));
+        assertTrue(spread > 1e-3, "the logits are not all equal: random weights reach the output");
+    }
+
+    @Test
+    void theWholeModelBenchTimesBothMethodsOverTheSameCachesOnOpenCl() {
+        LlamaConfig c = tinyRandomShape();
+        ParisKvConfig kv = new ParisKvConfig(4, 64, 16, 32, 42L, GqaMode.PER_HEAD, Double.NaN, Double.NaN, 0, true);
+        Backend b = Backends.open(OpenClTestSupport.openClDevice());
+        int[] layersDone = {0};
+        var p = org.pariskv.bench.WholeModelBench.run("tiny", c, b, kv, 600, 2, 1, 3, false, 0, l -> layersDone[0]++);
+        assertEquals(c.layers(), layersDone[0]);
+        assertEquals(600, p.context());
+        assertEquals(2, p.batch());
+        assertTrue(p.parisMs() > 0 && p.fullMs() > 0 && p.nonAttentionMs() > 0, p.toString());
+        assertTrue(p.parisBestMs() <= p.parisMs() && p.fullBestMs() <= p.fullMs(), p.toString());
+        assertEquals(2L * (c.parameters() - (long) c.vocabSize() * c.hiddenSize()), p.weightBytes(), "every matrix but the embedding");
+        assertEquals(2 * 1000.0 / p.parisMs(), p.parisTokensPerSec(), 1e-9);
+        var map = org.pariskv.bench.WholeModelBench.toMap(p);
+        assertEquals(p.parisMs() - p.nonAttentionMs(), (double) map.get("pariskv_attention_ms"), 1e-12);
+        var small = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> org.pariskv.bench.WholeModelBench.run("tiny", c, b, kv, 70, 1, 1, 3, false, 0, null)); // 70 - 8 steps <= sink + local
+        assertTrue(small.getMessage().contains("too small"), small.getMessage());
+        var big = org.junit.jupiter.api.Assertions.assertThrows(org.pariskv.device.InsufficientMemoryException.class,
+                () -> org.pariskv.bench.WholeModelBench.run("tiny", c, b, kv, 600, 1, 1, 3, false, 1 << 20, null));
+        assertTrue(big.getMessage().contains("needs") && big.getMessage().contains("free"), big.getMessage());
+    }
 }

@@ -77,6 +77,66 @@ class ModelKernelsTest {
     }
 
     @Test
+    void gemvMatchesMatrixWithinF32RoundingAndIsBitEqualAcrossBackends() {
+        Random r = new Random(9);
+        int[][] shapes = {{1, 96, 64}, {3, 37, 768}, {9, 130, 256}, {1, 5, 4096}}; // 9 rows: two batch blocks; rows % 4 != 0
+        for (int[] sh : shapes) {
+            int n = sh[0], rows = sh[1], cols = sh[2];
+            short[] w = bf16(r, rows * cols, 1 / Math.sqrt(cols));
+            float[] x = gaussian(r, n * cols, 1);
+            float[] want = new float[n * rows];
+            matrix(w, rows, cols).matmul(x, n, want);
+            int[] wInts = new int[rows * cols / 2], xInts = new int[n * cols]; // the same bytes, as the kernel reads them
+            MemorySegment.ofArray(wInts).copyFrom(MemorySegment.ofArray(w));
+            for (int i = 0; i < x.length; i++) xInts[i] = Float.floatToRawIntBits(x[i]);
+            Grid grid = new Grid(new long[] {(long) ((rows + ModelKernels.GEMV_WARPS - 1) / ModelKernels.GEMV_WARPS) * ModelKernels.GEMV_THREADS,
+                    (n + ModelKernels.GEMV_BATCH - 1) / ModelKernels.GEMV_BATCH}, new long[] {ModelKernels.GEMV_THREADS, 1});
+            float[] first = null;
+            for (DeviceSpec s : specs()) {
+                float[] out = new float[n * rows];
+                java.util.Arrays.fill(out, Float.NaN); // every element must be written
+                run(s, "gemv", grid, new Object[] {out}, wInts, xInts, out, n, rows, cols);
+                for (int t = 0; t < n; t++) {
+                    for (int o = 0; o < rows; o++) {
+                        double mag = 0;
+                        for (int c = 0; c < cols; c++) mag += Math.abs(ModelKernels.bf16(w[o * cols + c]) * x[t * cols + c]);
+                        int i = t * rows + o;
+                        assertEquals(want[i], out[i], 1e-5 * mag, "gemv " + n + "x" + rows + "x" + cols + " [" + i + "] on " + s);
+                    }
+                }
+                if (first == null) first = out;
+                else assertArrayEquals(first, out, "gemv " + n + "x" + rows + "x" + cols + ": JVM and " + s + " differ");
+            }
+        }
+    }
+
+    @Test
+    void randomBf16IsUniformAndTheSameOnEveryBackend() {
+        int n = 100_003;
+        short[] first = null;
+        for (DeviceSpec s : specs()) {
+            short[] w = new short[n];
+            run(s, "randomBf16", Grid.linear(4096, 256), new Object[] {w}, w, (long) n, 42, 0.5f);
+            if (first == null) first = w;
+            else assertArrayEquals(first, w, "randomBf16 on " + s);
+        }
+        double sum = 0, sq = 0;
+        for (short b : first) {
+            float v = Bf16.toFloat(b);
+            assertTrue(v >= -0.5f && v < 0.5f, "value " + v + " outside [-0.5, 0.5)");
+            sum += v;
+            sq += v * v;
+        }
+        assertEquals(0, sum / n, 0.005, "mean");
+        assertEquals(0.25 / 3, sq / n, 0.003, "variance of U(-0.5, 0.5)");
+        short[] other = new short[n];
+        run(DeviceSpec.JAVA, "randomBf16", Grid.linear(4096, 256), new Object[] {other}, other, (long) n, 43, 0.5f);
+        int same = 0;
+        for (int i = 0; i < n; i++) if (other[i] == first[i]) same++;
+        assertTrue(same < n / 50, "another seed, other values: " + same + " of " + n + " equal");
+    }
+
+    @Test
     void embeddingGathersBf16RowsAsTheCpuModel() {
         Random r = new Random(1);
         int vocab = 300, dim = 96, n = 5;

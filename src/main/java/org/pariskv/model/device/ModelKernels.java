@@ -1,5 +1,6 @@
 package org.pariskv.model.device;
 
+import org.pariskv.compute.kernel.Constant;
 import org.pariskv.compute.kernel.FloatArray;
 import org.pariskv.compute.kernel.IntArray;
 import org.pariskv.compute.kernel.Kernel;
@@ -109,6 +110,93 @@ public final class ModelKernels {
             ctx.barrier();
         }
         if (lid == 0) out.set(g, scratch[0]);
+    }
+
+    /** Rows of a {@link #gemv} work-group: one warp of 32 work-items each. */
+    public static final int GEMV_WARPS = 4;
+    /** Input rows one {@link #gemv} work-group multiplies with each weight it loads (a grid row per this many). */
+    public static final int GEMV_BATCH = 8;
+    /** Work-items of a {@link #gemv} work-group. */
+    public static final int GEMV_THREADS = 32 * GEMV_WARPS;
+
+    /**
+     * {@code out[t][r] = W[r] · x[t]} for {@code n} input rows, as {@link #matvec} but shaped for a GPU's memory
+     * system: one warp per output row, each work-item loading 8 bf16 weights in one 16-byte load ({@code w} as ints:
+     * weight {@code 2i} is the low half of int {@code i}), and each loaded weight used for up to {@link #GEMV_BATCH}
+     * input rows (grid dimension 1 walks blocks of them), so a batch reads the weights once. {@code x} is the f32
+     * input seen as ints (16-byte loads too). {@code cols % 8 == 0}; {@code cols} is compiled in so the row loop
+     * unrolls and keeps several loads in flight. Sums: each work-item's strided partial in f32, then a butterfly over
+     * the warp (shuffles on CUDA; elsewhere the same tree through local memory, so the JVM gives the same bits).
+     */
+    @Kernel(restrict = true)
+    public static void gemv(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols) {
+        float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
+        int lid = ctx.localId(0), lane = lid & 31;
+        int r = ctx.groupId(0) * GEMV_WARPS + (lid >> 5);
+        int t0 = ctx.groupId(1) * GEMV_BATCH;
+        int nb = Math.min(GEMV_BATCH, n - t0);
+        float[] acc = new float[GEMV_BATCH];
+        int[] wv = new int[4];
+        int[] xv = new int[8];
+        if (r < rows) {
+            long wRow = (long) r * (cols / 8); // in 16-byte quads of 8 weights
+            for (int c = lane * 8; c < cols; c += 256) {
+                w.load4ReadOnly(wRow + c / 8, wv, 0);
+                for (int t = 0; t < GEMV_BATCH; t++) {
+                    if (t < nb) {
+                        long xQuad = ((long) (t0 + t) * cols + c) / 4; // 4 floats a quad
+                        x.load4ReadOnly(xQuad, xv, 0);
+                        x.load4ReadOnly(xQuad + 1, xv, 4);
+                        float s = acc[t];
+                        for (int j = 0; j < 4; j++) {
+                            s += Float.intBitsToFloat(wv[j] << 16) * Float.intBitsToFloat(xv[2 * j]);
+                            s += Float.intBitsToFloat(wv[j] & 0xffff0000) * Float.intBitsToFloat(xv[2 * j + 1]);
+                        }
+                        acc[t] = s;
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < GEMV_BATCH; t++) {
+            float v = acc[t];
+            if (ctx.hasWarpShuffle()) {
+                for (int off = 16; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
+            } else { // lane 0 ends with the butterfly's sum: ((v0 + v16) + (v8 + v24)) + ...
+                red[lid] = v;
+                ctx.barrier();
+                for (int off = 16; off > 0; off >>= 1) {
+                    if (lane < off) red[lid] = red[lid] + red[lid + off];
+                    ctx.barrier();
+                }
+                v = red[lid];
+                ctx.barrier();
+            }
+            if (lane == 0 && r < rows && t < nb) out.set((long) (t0 + t) * rows + r, v);
+        }
+    }
+
+    /**
+     * Fills {@code w} ({@code n} bf16 values) with uniform values in {@code [-scale, scale)} from a counter-based
+     * hash of {@code (seed, i)}: random weights generated where they are used, for speed runs at a real model's shape
+     * without a checkpoint (a Llama-3.1-8B has 16 GB of them). The same seed gives the same bits on every backend.
+     */
+    @Kernel
+    public static void randomBf16(KernelContext ctx, ShortArray w, long n, int seed, float scale) {
+        long stride = (long) ctx.globalSize(0);
+        for (long i = ctx.globalId(0); i < n; i += stride) {
+            int h = mix((int) i * 0x9E3779B9 + seed) ^ mix((int) (i >>> 32) + seed * 31);
+            float u = (h >>> 8) * (1f / 16777216f); // [0, 1)
+            w.set(i, (short) (Float.floatToRawIntBits((2f * u - 1f) * scale) >>> 16));
+        }
+    }
+
+    /** Murmur3's 32-bit finaliser: every input bit moves every output bit. */
+    private static int mix(int h) {
+        h ^= h >>> 16;
+        h *= 0x85ebca6b;
+        h ^= h >>> 13;
+        h *= 0xc2b2ae35;
+        return h ^ (h >>> 16);
     }
 
     /**

@@ -1,0 +1,119 @@
+package org.pariskv.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.pariskv.bench.WholeModelBench;
+import org.pariskv.trace.Json;
+
+/**
+ * {@code bench --model}'s report: a markdown table of ms/token and tokens/s for ParisKV and our full attention with
+ * the split between the weights and attention, an optional baseline measured elsewhere ({@code --baseline}, e.g.
+ * {@code profiles/gpu/hf_baseline.py}'s JSON: {@code {"name": ..., "points": [{"context", "batch", "ms_per_token"}]}}),
+ * and a PNG of ms/token against context, one line a method.
+ */
+final class WholeModelOutput {
+    private WholeModelOutput() {}
+
+    /** A baseline's ms/token by (batch, context). */
+    record Baseline(String name, Map<Integer, Map<Integer, Double>> msByBatchContext) {
+        double ms(int batch, int context) {
+            Map<Integer, Double> m = msByBatchContext.get(batch);
+            Double v = m == null ? null : m.get(context);
+            return v == null ? Double.NaN : v;
+        }
+    }
+
+    static Baseline readBaseline(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--baseline " + file + ": no such file");
+        Object parsed;
+        try {
+            parsed = Json.parse(Files.readString(file));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("--baseline " + file + " is not JSON: " + e.getMessage(), e);
+        }
+        if (!(parsed instanceof Map<?, ?> root) || !(root.get("points") instanceof List<?> points)) {
+            throw new IllegalArgumentException("--baseline " + file + ": expected {\"name\": ..., \"points\": [{\"context\", \"batch\", \"ms_per_token\"}, ...]}");
+        }
+        Map<Integer, Map<Integer, Double>> ms = new TreeMap<>();
+        for (Object o : points) {
+            if (!(o instanceof Map<?, ?> p) || !(p.get("context") instanceof Number c) || !(p.get("batch") instanceof Number b)
+                    || !(p.get("ms_per_token") instanceof Number t)) {
+                throw new IllegalArgumentException("--baseline " + file + ": a point without numeric context, batch and ms_per_token: " + o);
+            }
+            ms.computeIfAbsent(b.intValue(), k -> new TreeMap<>()).put(c.intValue(), t.doubleValue());
+        }
+        return new Baseline(root.get("name") instanceof String n ? n : "baseline", ms);
+    }
+
+    static String markdown(String device, List<WholeModelBench.Point> points, Baseline baseline) {
+        StringBuilder sb = new StringBuilder();
+        WholeModelBench.Point first = points.getFirst();
+        sb.append(String.format(Locale.ROOT, "device: %s%nmodel: %s (random bf16 weights generated on the device, %.1f GB read a step); "
+                        + "ParisKV and full attention alternate token by token over the same caches%n%n",
+                device, first.model(), first.weightBytes() / 1e9));
+        sb.append("| context | batch | ParisKV ms/token | ParisKV tokens/s | full ms/token | full tokens/s | speedup | without attention (ms) | weights GB/s | weights at peak (ms) |");
+        if (baseline != null) sb.append(' ').append(baseline.name()).append(" ms/token | ParisKV vs it |");
+        sb.append('\n').append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        if (baseline != null) sb.append("---:|---:|");
+        sb.append('\n');
+        for (WholeModelBench.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "| %d | %d | %.3f | %.1f | %.3f | %.1f | %.2fx | %.3f | %.0f | %.2f |", p.context(), p.batch(), p.parisMs(),
+                    p.parisTokensPerSec(), p.fullMs(), p.fullTokensPerSec(), p.speedup(), p.nonAttentionMs(), p.weightGBps(), p.weightFloorMs()));
+            if (baseline != null) {
+                double b = baseline.ms(p.batch(), p.context());
+                sb.append(Double.isNaN(b) ? " - | - |" : String.format(Locale.ROOT, " %.3f | %.2fx |", b, b / p.parisMs()));
+            }
+            sb.append('\n');
+        }
+        sb.append("\nms/token: median host time of a token step (every sequence of the batch advances one token), logits read back. "
+                + "Without attention: the same graphs with no decoder between them.\n");
+        return sb.toString();
+    }
+
+    /** {@code ms-per-token.png}: ms/token against context for each batch size and method. */
+    static Path plot(List<WholeModelBench.Point> points, Baseline baseline, Path dir) {
+        System.setProperty("java.awt.headless", "true");
+        XYChart c = new XYChartBuilder().width(ComparePlots.WIDTH).height(ComparePlots.HEIGHT)
+                .title(points.getFirst().model() + ": decode ms/token against context").xAxisTitle("context (tokens)").yAxisTitle("ms per token").build();
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+        c.getStyler().setMarkerSize(7);
+        List<Integer> batches = points.stream().map(WholeModelBench.Point::batch).distinct().sorted().toList();
+        List<Integer> contexts = points.stream().map(WholeModelBench.Point::context).distinct().sorted().toList();
+        c.getStyler().setXAxisLogarithmic(contexts.size() > 1 && contexts.getLast() >= 4 * contexts.getFirst());
+        for (int b : batches) {
+            List<WholeModelBench.Point> ps = points.stream().filter(p -> p.batch() == b).sorted(java.util.Comparator.comparingInt(WholeModelBench.Point::context)).toList();
+            List<Double> x = new ArrayList<>(), paris = new ArrayList<>(), full = new ArrayList<>(), base = new ArrayList<>(), bx = new ArrayList<>();
+            for (WholeModelBench.Point p : ps) {
+                x.add((double) p.context());
+                paris.add(p.parisMs());
+                full.add(p.fullMs());
+                if (baseline != null && !Double.isNaN(baseline.ms(b, p.context()))) {
+                    bx.add((double) p.context());
+                    base.add(baseline.ms(b, p.context()));
+                }
+            }
+            String suffix = batches.size() > 1 ? ", batch " + b : "";
+            c.addSeries("ParisKV" + suffix, x, paris).setMarker(SeriesMarkers.CIRCLE);
+            c.addSeries("our full attention" + suffix, x, full).setMarker(SeriesMarkers.SQUARE);
+            if (!bx.isEmpty()) c.addSeries(baseline.name() + suffix, bx, base).setMarker(SeriesMarkers.DIAMOND);
+        }
+        Path file = dir.resolve("ms-per-token.png");
+        try {
+            BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+        return file;
+    }
+}
