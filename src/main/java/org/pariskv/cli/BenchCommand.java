@@ -108,6 +108,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--baseline", description = "With --model: a JSON of another implementation's ms/token at the same points (profiles/gpu/hf_baseline.py), put beside ours in the table and the plot.")
     Path baseline;
 
+    @Option(names = "--replot", description = "With --model: draw bench.md and ms-per-token.png again from DIR/bench.json (and --baseline) without running anything, e.g. where the run's Java runtime had no java.desktop.")
+    Path replot;
+
     @Override
     public Integer call() throws IOException {
         profile = shapeOption.name(deprecatedProfile);
@@ -249,6 +252,15 @@ final class BenchCommand implements Callable<Integer> {
         if (c == null) throw new IllegalArgumentException("--model " + model + ": unknown; llama3-8b or qwen3-8b");
         if (layers != 1 || kv != null || offload) throw new IllegalArgumentException("--model runs with K/V on the device; --layers, --kv and --offload do not apply");
         WholeModelOutput.Baseline base = baseline == null ? null : WholeModelOutput.readBaseline(baseline);
+        if (replot != null) {
+            List<org.pariskv.bench.WholeModelBench.Point> points = WholeModelOutput.readPoints(replot.resolve("bench.json"));
+            Object dev = org.pariskv.trace.Json.parse(Files.readString(replot.resolve("bench.json"))) instanceof Map<?, ?> m ? m.get("device") : "?";
+            String md = WholeModelOutput.markdown(String.valueOf(dev), points, base);
+            Files.writeString(replot.resolve("bench.md"), md);
+            System.out.print(md);
+            System.err.println("wrote " + replot.resolve("bench.md") + " and " + WholeModelOutput.plot(points, base, replot));
+            return 0;
+        }
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
         if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
@@ -278,7 +290,11 @@ final class BenchCommand implements Callable<Integer> {
             json.put("points", points.stream().map(org.pariskv.bench.WholeModelBench::toMap).toList());
             Files.writeString(out.resolve("bench.json"), JsonOut.write(json) + "\n");
             Files.writeString(out.resolve("bench.md"), md);
-            WholeModelOutput.plot(points, base, out);
+            try {
+                WholeModelOutput.plot(points, base, out);
+            } catch (LinkageError e) { // a runtime without java.desktop (jlink'd for a GPU machine): the JSON is enough
+                System.err.println("pariskv: no ms-per-token.png (" + e + "); draw it elsewhere with bench --model " + model + " --replot " + out);
+            }
         }
         return 0;
     }

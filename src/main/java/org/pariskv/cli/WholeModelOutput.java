@@ -56,6 +56,31 @@ final class WholeModelOutput {
         return new Baseline(root.get("name") instanceof String n ? n : "baseline", ms);
     }
 
+    /** The points of a {@code bench --model} bench.json (to draw its plot again elsewhere: {@code --replot}). */
+    static List<WholeModelBench.Point> readPoints(Path benchJson) throws IOException {
+        if (!Files.isRegularFile(benchJson)) throw new IllegalArgumentException("--replot: no " + benchJson);
+        if (!(Json.parse(Files.readString(benchJson)) instanceof Map<?, ?> root) || !(root.get("points") instanceof List<?> ps) || ps.isEmpty()) {
+            throw new IllegalArgumentException("--replot: " + benchJson + " holds no points of bench --model");
+        }
+        List<WholeModelBench.Point> out = new ArrayList<>();
+        for (Object o : ps) {
+            if (!(o instanceof Map<?, ?> m) || !(m.get("pariskv_ms_per_token") instanceof Number)) {
+                throw new IllegalArgumentException("--replot: " + benchJson + " is not a bench --model result (a point without pariskv_ms_per_token)");
+            }
+            out.add(new WholeModelBench.Point((String) m.get("model"), num(m, "context").intValue(), num(m, "batch").intValue(), num(m, "steps").intValue(),
+                    num(m, "pariskv_ms_per_token").doubleValue(), num(m, "pariskv_best_ms").doubleValue(), num(m, "full_ms_per_token").doubleValue(),
+                    num(m, "full_best_ms").doubleValue(), num(m, "non_attention_ms").doubleValue(), num(m, "weight_bytes").longValue(),
+                    num(m, "device_bytes").longValue(), num(m, "weight_floor_ms").doubleValue() > 0
+                            ? num(m, "weight_bytes").doubleValue() / (num(m, "weight_floor_ms").doubleValue() * 1e-3) : 0, num(m, "prefill_s").doubleValue()));
+        }
+        return out;
+    }
+
+    private static Number num(Map<?, ?> m, String key) {
+        if (!(m.get(key) instanceof Number n)) throw new IllegalArgumentException("--replot: a point without a numeric " + key);
+        return n;
+    }
+
     static String markdown(String device, List<WholeModelBench.Point> points, Baseline baseline) {
         StringBuilder sb = new StringBuilder();
         WholeModelBench.Point first = points.getFirst();
