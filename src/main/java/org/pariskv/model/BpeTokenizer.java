@@ -149,11 +149,12 @@ public final class BpeTokenizer implements Tokenizer {
 
         splits = new ArrayList<>();
         Object pre = root.get("pre_tokenizer");
-        List<?> steps = pre instanceof Map<?, ?> p && "Sequence".equals(p.get("type")) ? r.list(p.get("pretokenizers"), "pre_tokenizer.pretokenizers") : pre == null ? List.of() : List.of(pre);
+        boolean sequence = pre instanceof Map<?, ?> p && "Sequence".equals(p.get("type"));
+        List<?> steps = sequence ? r.list(((Map<?, ?>) pre).get("pretokenizers"), "pre_tokenizer.pretokenizers") : pre == null ? List.of() : List.of(pre);
         Boolean prefix = null;
         int byteLevel = 0;
         for (int i = 0; i < steps.size(); i++) {
-            String field = pre instanceof Map<?, ?> p && "Sequence".equals(p.get("type")) ? "pre_tokenizer.pretokenizers[" + i + "]" : "pre_tokenizer";
+            String field = sequence ? "pre_tokenizer.pretokenizers[" + i + "]" : "pre_tokenizer";
             Map<?, ?> s = r.map(steps.get(i), field);
             if (prefix != null) throw r.fail(field, "a step after ByteLevel is not supported (ByteLevel must come last)");
             switch (String.valueOf(s.get("type"))) {

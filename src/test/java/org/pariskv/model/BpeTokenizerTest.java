@@ -7,6 +7,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.text.Normalizer;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -104,6 +105,17 @@ class BpeTokenizerTest {
         ids(LLAMA, "x<tool>y", 120, 277, 121); // not special: still matched
         ids(QWEN, "<|im_start|>hello<|im_end|>", 274, 262, 275);
         ids(GPT2, "a<|endoftext|>b", 32, 97, 273, 32, 98); // the prefix space goes before each piece
+    }
+
+    @Test
+    void addedTokensWithLstripAndRstripTakeTheWhitespaceAround() throws IOException {
+        String plain = "\"content\": \"<tool>\",\n   \"single_word\": false,\n   \"lstrip\": false,\n   \"rstrip\": false";
+        BpeTokenizer t = BpeTokenizer.read(variant("llama3-mini", plain, plain.replace("false", "true").replaceFirst("true", "false")));
+        assertEquals(List.of(new BpeTokenizer.AddedToken("<tool>", 277, false, true, true, false)),
+                t.addedTokens().stream().filter(a -> a.content().equals("<tool>")).toList());
+        ids(t, "x  \t<tool>\n\ny", 120, 277, 121); // as tokenizers 0.23.2
+        ids(t, "a <tool><tool> b", 97, 277, 277, 98);
+        refused(variant("llama3-mini", plain, plain.replaceFirst("false", "true")), "added_tokens[4].single_word");
     }
 
     @Test
