@@ -1,8 +1,8 @@
 package org.pariskv.model;
 
 /**
- * Text to token ids and back. {@link ByteTokenizer} serves the bundled byte-level model; a BPE {@code tokenizer.json}
- * implementation (Llama-3, Qwen) is the next one behind this interface.
+ * Text to token ids and back. {@link ByteTokenizer} serves the bundled byte-level model, {@link BpeTokenizer} a
+ * Hugging Face {@code tokenizer.json} (Llama-3, Qwen2/Qwen3).
  */
 public interface Tokenizer {
 
@@ -17,11 +17,23 @@ public interface Tokenizer {
 
     int vocabSize();
 
-    /** The tokenizer of a model directory: the byte tokenizer for a 256-token vocabulary; BPE is not implemented yet. */
+    /**
+     * The tokenizer of a model directory: its {@code tokenizer.json} when there is one (a vocabulary larger than the
+     * config's {@code vocab_size} is refused), else the byte tokenizer for a 256-token vocabulary.
+     */
     static Tokenizer forModel(java.nio.file.Path dir, LlamaConfig config) {
+        java.nio.file.Path json = dir.resolve("tokenizer.json");
+        if (java.nio.file.Files.isRegularFile(json)) {
+            BpeTokenizer t = BpeTokenizer.read(json);
+            if (t.vocabSize() > config.vocabSize()) {
+                throw new ModelFormatException(json, "ids up to " + (t.vocabSize() - 1) + " (vocabulary of " + t.vocabSize()
+                        + ") do not fit the model's vocab_size = " + config.vocabSize() + " in config.json");
+            }
+            return t;
+        }
         if (config.vocabSize() == 256) return new ByteTokenizer();
         throw new IllegalArgumentException("the model in " + dir + " has a vocabulary of " + config.vocabSize()
-                + " tokens, which needs its tokenizer.json (BPE); only the byte-level tokenizer (vocab 256) is implemented so far");
+                + " tokens and no tokenizer.json; without one only the byte-level tokenizer (vocab_size 256) can be used");
     }
 
     /** {@link #encode} with {@link #bos} in front when there is one. */
