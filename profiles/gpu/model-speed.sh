@@ -12,6 +12,7 @@ CONTEXTS=${CONTEXTS:-32768,131072}; B8=${B8:-32768}; STEPS=${STEPS:-20}
 if [ "${HF:-1}" != 0 ]; then
   timeout ${HF_TIMEOUT:-240} python3 profiles/gpu/hf_baseline.py --model llama3-8b --contexts $CONTEXTS --batches 1 --steps $STEPS --out $W/hf.json 2>&1 | grep -v Warning | tail -8 | tee -a $W/run.log
 fi
+[ -n "${HF_JSON:-}" ] && [ ! -s $W/hf.json ] && cp "$HF_JSON" $W/hf.json  # a baseline measured earlier (HF=0)
 BASE=""; [ -s $W/hf.json ] && BASE="--baseline $W/hf.json"
 timeout ${OURS_TIMEOUT:-300} $J -jar .device/pariskv.jar bench --device cuda --model llama3-8b --context $CONTEXTS --batch 1 --steps $STEPS --warmup 5 $BASE --out $W/b1 2>&1 | tail -14 | tee -a $W/run.log
 if [ -n "$B8" ]; then

@@ -31,9 +31,16 @@ public final class WholeModelBench {
      * @param nonAttentionMs    the step without attention (weights, norms, RoPE, LM head; no decoder)
      * @param weightBytes       bytes of the matrices one step reads (all but the embedding table)
      * @param deviceBytes       the plan's device bytes: weights, K/V and index of every layer
+     * @param parisEnqueueMs    the host's median time in a ParisKV step before it waits for the logits
+     * @param nonAttentionTaskUs device µs a step of each kernel of the step without attention, by kernel and grid
      */
     public record Point(String model, int context, int batch, int steps, double parisMs, double parisBestMs, double fullMs, double fullBestMs,
-                        double nonAttentionMs, long weightBytes, long deviceBytes, double peakBytesPerSec, double prefillSeconds) {
+                        double nonAttentionMs, long weightBytes, long deviceBytes, double peakBytesPerSec, double prefillSeconds,
+                        double parisEnqueueMs, double fullEnqueueMs, Map<String, Double> nonAttentionTaskUs) {
+
+        public Point {
+            nonAttentionTaskUs = nonAttentionTaskUs == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(nonAttentionTaskUs));
+        }
 
         public double parisTokensPerSec() {
             return batch * 1000.0 / parisMs;
@@ -115,14 +122,21 @@ public final class WholeModelBench {
                 step(m, tokens, rnd, false);
                 step(m, tokens, rnd, true);
             }
-            long[] paris = new long[steps], full = new long[steps];
+            long[] paris = new long[steps], full = new long[steps], parisHost = new long[steps], fullHost = new long[steps];
             for (int s = 0; s < steps; s++) {
                 paris[s] = step(m, tokens, rnd, false);
+                parisHost[s] = m.lastEnqueueNanos();
                 full[s] = step(m, tokens, rnd, true);
+                fullHost[s] = m.lastEnqueueNanos();
             }
             double nonAttention = m.nonAttentionMillis(Math.max(3, steps / 2));
+            Map<String, Double> tasks = new LinkedHashMap<>();
+            for (var t : m.profileNonAttention()) {
+                tasks.merge(t.task() + " " + java.util.Arrays.toString(t.grid().global()), t.kernelNanos() / 1e3, Double::sum);
+            }
             return new Point(name, context, batch, steps, DecodeBench.medianMs(paris), DecodeBench.bestMs(paris), DecodeBench.medianMs(full),
-                    DecodeBench.bestMs(full), nonAttention, weightBytes(c), need, backend.device().peakBandwidthBytesPerSec(), prefillSeconds);
+                    DecodeBench.bestMs(full), nonAttention, weightBytes(c), need, backend.device().peakBandwidthBytesPerSec(), prefillSeconds,
+                    DecodeBench.medianMs(parisHost), DecodeBench.medianMs(fullHost), tasks);
         }
     }
 
@@ -156,6 +170,9 @@ public final class WholeModelBench {
         r.put("weight_floor_ms", p.weightFloorMs());
         r.put("device_bytes", p.deviceBytes());
         r.put("prefill_s", p.prefillSeconds());
+        r.put("pariskv_host_enqueue_ms", p.parisEnqueueMs());
+        r.put("full_host_enqueue_ms", p.fullEnqueueMs());
+        r.put("non_attention_task_us", p.nonAttentionTaskUs());
         return r;
     }
 }

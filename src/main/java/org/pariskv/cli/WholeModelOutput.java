@@ -71,8 +71,16 @@ final class WholeModelOutput {
                     num(m, "pariskv_ms_per_token").doubleValue(), num(m, "pariskv_best_ms").doubleValue(), num(m, "full_ms_per_token").doubleValue(),
                     num(m, "full_best_ms").doubleValue(), num(m, "non_attention_ms").doubleValue(), num(m, "weight_bytes").longValue(),
                     num(m, "device_bytes").longValue(), num(m, "weight_floor_ms").doubleValue() > 0
-                            ? num(m, "weight_bytes").doubleValue() / (num(m, "weight_floor_ms").doubleValue() * 1e-3) : 0, num(m, "prefill_s").doubleValue()));
+                            ? num(m, "weight_bytes").doubleValue() / (num(m, "weight_floor_ms").doubleValue() * 1e-3) : 0, num(m, "prefill_s").doubleValue(),
+                    m.get("pariskv_host_enqueue_ms") instanceof Number h ? h.doubleValue() : Double.NaN,
+                    m.get("full_host_enqueue_ms") instanceof Number f ? f.doubleValue() : Double.NaN, taskUs(m.get("non_attention_task_us"))));
         }
+        return out;
+    }
+
+    private static Map<String, Double> taskUs(Object o) {
+        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        if (o instanceof Map<?, ?> m) m.forEach((k, v) -> { if (v instanceof Number n) out.put(String.valueOf(k), n.doubleValue()); });
         return out;
     }
 
@@ -100,6 +108,16 @@ final class WholeModelOutput {
                 sb.append(Double.isNaN(b) ? " - | - |" : String.format(Locale.ROOT, " %.3f | %.2fx |", b, b / p.parisMs()));
             }
             sb.append('\n');
+        }
+        sb.append("\nHost enqueue (ms, ParisKV / full): ");
+        for (WholeModelBench.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "%d x %d: %.2f / %.2f; ", p.context(), p.batch(), p.parisEnqueueMs(), p.fullEnqueueMs()));
+        }
+        sb.append("the host's time in a step before it waits for the logits.\n");
+        for (WholeModelBench.Point p : points) {
+            if (p.nonAttentionTaskUs().isEmpty()) continue;
+            sb.append(String.format(Locale.ROOT, "%nWithout attention, by kernel and grid, device µs a step (context %d, batch %d, profiled launch by launch):%n", p.context(), p.batch()));
+            p.nonAttentionTaskUs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "- %s: %.1f%n", k, v)));
         }
         sb.append("\nms/token: median host time of a token step (every sequence of the batch advances one token), logits read back. "
                 + "Without attention: the same graphs with no decoder between them.\n");

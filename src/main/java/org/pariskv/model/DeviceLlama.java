@@ -53,6 +53,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final DeviceDecoder[] decoders; // bound to q, k, v (OpenCL/CUDA); null on the java backend
     private final int[] flagsHost;
     private String failure; // a non-finite attention input seen: later steps are refused
+    private long lastEnqueueNanos = -1; // the last step's host time until it waits for the logits
     private final long kOffset, vOffset;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment stepSeg, qkvSeg, attSeg, logitsSeg;
@@ -314,6 +315,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     public float[][] decode(int[] tokens, boolean dense) {
         ensureOpen();
+        long start = System.nanoTime();
         if (decoders == null && dense != this.dense) {
             throw new IllegalArgumentException("on the java backend the attention method is fixed at load (" + (this.dense ? "full" : "pariskv") + ")");
         }
@@ -350,6 +352,7 @@ public final class DeviceLlama implements AutoCloseable {
                 steps[l + 1].execute();
             }
         }
+        lastEnqueueNanos = System.nanoTime() - start;
         backend.copyOut(logitsSeg, logits);
         for (int b = 0; b < batch; b++) lengths[b]++;
         if (decoders != null) checkFlags();
@@ -375,6 +378,32 @@ public final class DeviceLlama implements AutoCloseable {
         for (int r = 0; r < repeats; r++) for (ExecutionPlan p : steps) p.execute();
         backend.finish();
         return (System.nanoTime() - t0) / 1e6 / repeats;
+    }
+
+    /**
+     * The host's time in the last {@link #decode} until it waited for the logits (uploads, plan rows, launches): when
+     * it is close to the whole step, the host, not the device, sets the pace.
+     */
+    public long lastEnqueueNanos() {
+        return lastEnqueueNanos;
+    }
+
+    /**
+     * Each task of one step without attention, timed on the device ({@link ProfilerMode#SILENT}: launch by launch, no
+     * CUDA graphs), in launch order; for a per-kernel view of {@link #nonAttentionMillis}.
+     */
+    public java.util.List<org.pariskv.compute.graph.TaskProfile> profileNonAttention() {
+        ensureOpen();
+        java.util.List<org.pariskv.compute.graph.TaskProfile> all = new ArrayList<>();
+        for (ExecutionPlan p : steps) {
+            p.withProfiler(ProfilerMode.SILENT);
+            try {
+                all.addAll(p.execute().tasks());
+            } finally {
+                p.withProfiler(ProfilerMode.OFF);
+            }
+        }
+        return all;
     }
 
     /** A non-finite attention input of this step (recorded by each decoder's first kernel) fails the model from now on. */
@@ -417,9 +446,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int n, int rows, int cols) {
         if (cols % 8 == 0) {
-            Grid grid = new Grid(new long[] {(long) ((rows + ModelKernels.GEMV_WARPS - 1) / ModelKernels.GEMV_WARPS) * ModelKernels.GEMV_THREADS,
-                    (n + ModelKernels.GEMV_BATCH - 1) / ModelKernels.GEMV_BATCH}, new long[] {ModelKernels.GEMV_THREADS, 1});
-            g.task("gemv", grid, w, in, out, n, rows, cols);
+            g.task("gemv", ModelKernels.gemvGrid(n, rows), w, in, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n));
         } else {
             g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
         }

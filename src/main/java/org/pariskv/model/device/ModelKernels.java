@@ -112,66 +112,97 @@ public final class ModelKernels {
         if (lid == 0) out.set(g, scratch[0]);
     }
 
-    /** Rows of a {@link #gemv} work-group: one warp of 32 work-items each. */
+    /** Warps of a {@link #gemv} work-group (32 work-items each). */
     public static final int GEMV_WARPS = 4;
     /** Input rows one {@link #gemv} work-group multiplies with each weight it loads (a grid row per this many). */
     public static final int GEMV_BATCH = 8;
     /** Work-items of a {@link #gemv} work-group. */
     public static final int GEMV_THREADS = 32 * GEMV_WARPS;
+    /** 16-byte weight loads each work-item has in flight before it uses them (rows per warp times column steps). */
+    public static final int GEMV_LOADS = 4;
+
+    /** Output rows a {@link #gemv} warp computes for {@code n} input rows: one for a single row, more for a batch. */
+    public static int gemvRowsPerWarp(int n) {
+        return n == 1 ? 1 : 4;
+    }
+
+    /** The grid of {@link #gemv} over {@code rows} outputs and {@code n} input rows. */
+    public static org.pariskv.compute.Grid gemvGrid(int n, int rows) {
+        int perGroup = GEMV_WARPS * gemvRowsPerWarp(n);
+        return new org.pariskv.compute.Grid(new long[] {(long) ((rows + perGroup - 1) / perGroup) * GEMV_THREADS, (n + GEMV_BATCH - 1) / GEMV_BATCH},
+                new long[] {GEMV_THREADS, 1});
+    }
 
     /**
      * {@code out[t][r] = W[r] · x[t]} for {@code n} input rows, as {@link #matvec} but shaped for a GPU's memory
-     * system: one warp per output row, each work-item loading 8 bf16 weights in one 16-byte load ({@code w} as ints:
-     * weight {@code 2i} is the low half of int {@code i}), and each loaded weight used for up to {@link #GEMV_BATCH}
-     * input rows (grid dimension 1 walks blocks of them), so a batch reads the weights once. {@code x} is the f32
-     * input seen as ints (16-byte loads too). {@code cols % 8 == 0}; {@code cols} is compiled in so the row loop
-     * unrolls and keeps several loads in flight. Sums: each work-item's strided partial in f32, then a butterfly over
-     * the warp (shuffles on CUDA; elsewhere the same tree through local memory, so the JVM gives the same bits).
+     * system ({@link #gemvGrid}): each warp computes {@code rowsPerWarp} output rows (each weight loaded once for up
+     * to {@link #GEMV_BATCH} input rows; several rows a warp so that a batch's x loads serve several weights), each
+     * work-item loading 8 bf16 weights a 16-byte load ({@code w} as ints: weight {@code 2i} is the low half of int
+     * {@code i}), {@link #GEMV_LOADS} of them in flight before it uses any. {@code x} is the f32 input seen as ints.
+     * {@code cols % 8 == 0}; {@code cols} and {@code rowsPerWarp} are compiled in so the loops unroll. Sums: each
+     * work-item's strided partials in f32, in a fixed order, then a butterfly over the warp (shuffles on CUDA;
+     * elsewhere the same tree through local memory, so the JVM gives the same bits).
      */
     @Kernel(restrict = true)
-    public static void gemv(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols) {
+    public static void gemv(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols,
+                            @Constant int rowsPerWarp) {
         float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
         int lid = ctx.localId(0), lane = lid & 31;
-        int r = ctx.groupId(0) * GEMV_WARPS + (lid >> 5);
+        int r0 = (ctx.groupId(0) * GEMV_WARPS + (lid >> 5)) * rowsPerWarp;
         int t0 = ctx.groupId(1) * GEMV_BATCH;
         int nb = Math.min(GEMV_BATCH, n - t0);
-        float[] acc = new float[GEMV_BATCH];
-        int[] wv = new int[4];
+        int steps = GEMV_LOADS / rowsPerWarp; // column steps of 32 quads per round
+        int quads = cols / 8, round = 32 * steps, full = quads / round * round;
+        float[] acc = new float[rowsPerWarp * GEMV_BATCH];
+        int[] wv = new int[4 * GEMV_LOADS];
         int[] xv = new int[8];
-        if (r < rows) {
-            long wRow = (long) r * (cols / 8); // in 16-byte quads of 8 weights
-            for (int c = lane * 8; c < cols; c += 256) {
-                w.load4ReadOnly(wRow + c / 8, wv, 0);
-                for (int t = 0; t < GEMV_BATCH; t++) {
-                    if (t < nb) {
-                        long xQuad = ((long) (t0 + t) * cols + c) / 4; // 4 floats a quad
-                        x.load4ReadOnly(xQuad, xv, 0);
-                        x.load4ReadOnly(xQuad + 1, xv, 4);
-                        float s = acc[t];
-                        for (int j = 0; j < 4; j++) {
-                            s += Float.intBitsToFloat(wv[j] << 16) * Float.intBitsToFloat(xv[2 * j]);
-                            s += Float.intBitsToFloat(wv[j] & 0xffff0000) * Float.intBitsToFloat(xv[2 * j + 1]);
+        for (int q0 = 0; q0 < quads; q0 += round) {
+            for (int rr = 0; rr < rowsPerWarp; rr++) { // the round's loads first: several in flight
+                long wRow = (long) Math.min(r0 + rr, rows - 1) * quads;
+                for (int u = 0; u < steps; u++) {
+                    int q = q0 + u * 32 + lane;
+                    if (q0 < full || q < quads) w.load4ReadOnly(wRow + q, wv, 4 * (rr * steps + u));
+                }
+            }
+            for (int u = 0; u < steps; u++) {
+                int q = q0 + u * 32 + lane;
+                if (q0 < full || q < quads) {
+                    for (int t = 0; t < GEMV_BATCH; t++) {
+                        if (t < nb) {
+                            long xQuad = ((long) (t0 + t) * cols + 8L * q) / 4; // 4 floats a quad
+                            x.load4ReadOnly(xQuad, xv, 0);
+                            x.load4ReadOnly(xQuad + 1, xv, 4);
+                            for (int rr = 0; rr < rowsPerWarp; rr++) {
+                                int o = 4 * (rr * steps + u);
+                                float s = acc[rr * GEMV_BATCH + t];
+                                for (int j = 0; j < 4; j++) {
+                                    s += Float.intBitsToFloat(wv[o + j] << 16) * Float.intBitsToFloat(xv[2 * j]);
+                                    s += Float.intBitsToFloat(wv[o + j] & 0xffff0000) * Float.intBitsToFloat(xv[2 * j + 1]);
+                                }
+                                acc[rr * GEMV_BATCH + t] = s;
+                            }
                         }
-                        acc[t] = s;
                     }
                 }
             }
         }
-        for (int t = 0; t < GEMV_BATCH; t++) {
-            float v = acc[t];
-            if (ctx.hasWarpShuffle()) {
-                for (int off = 16; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
-            } else { // lane 0 ends with the butterfly's sum: ((v0 + v16) + (v8 + v24)) + ...
-                red[lid] = v;
-                ctx.barrier();
-                for (int off = 16; off > 0; off >>= 1) {
-                    if (lane < off) red[lid] = red[lid] + red[lid + off];
+        for (int rr = 0; rr < rowsPerWarp; rr++) {
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                float v = acc[rr * GEMV_BATCH + t];
+                if (ctx.hasWarpShuffle()) {
+                    for (int off = 16; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
+                } else { // lane 0 ends with the butterfly's sum: ((v0 + v16) + (v8 + v24)) + ...
+                    red[lid] = v;
+                    ctx.barrier();
+                    for (int off = 16; off > 0; off >>= 1) {
+                        if (lane < off) red[lid] = red[lid] + red[lid + off];
+                        ctx.barrier();
+                    }
+                    v = red[lid];
                     ctx.barrier();
                 }
-                v = red[lid];
-                ctx.barrier();
+                if (lane == 0 && r0 + rr < rows && t < nb) out.set((long) (t0 + t) * rows + r0 + rr, v);
             }
-            if (lane == 0 && r < rows && t < nb) out.set((long) (t0 + t) * rows + r, v);
         }
     }
 
