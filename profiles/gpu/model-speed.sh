@@ -9,6 +9,9 @@ export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PAT
 J=".device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 CONTEXTS=${CONTEXTS:-32768,131072}; B8=${B8:-32768}; STEPS=${STEPS:-20}
 { echo "date: $(date -u +%FT%TZ)"; echo "commit: $(cat .device/COMMIT 2>/dev/null)"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; } | tee $W/run.log
+if [ "${SWEEP:-0}" != 0 ]; then  # the matrix-vector kernels alone at the model's shapes
+  timeout 120 $J -cp .device/test-classes:.device/pariskv.jar org.pariskv.model.GemvSweep cuda 2>&1 | grep -v WARNING | tee $W/gemv-sweep.md | tee -a $W/run.log
+fi
 if [ "${HF:-1}" != 0 ]; then
   timeout ${HF_TIMEOUT:-240} python3 profiles/gpu/hf_baseline.py --model llama3-8b --contexts $CONTEXTS --batches 1 --steps $STEPS --out $W/hf.json 2>&1 | grep -v Warning | tail -8 | tee -a $W/run.log
 fi

@@ -40,6 +40,8 @@ import org.pariskv.model.device.ModelKernels;
 public final class DeviceLlama implements AutoCloseable {
 
     private static final int LINEAR = 64;
+    /** The matrix-vector kernel: {@code gemv}, or {@code gemvRounds} ({@code -Dpariskv.gemv}) to compare them. */
+    static final String GEMV = System.getProperty("pariskv.gemv", "gemv");
 
     private final Backend backend;
     private final LlamaModel cpu; // null for random weights
@@ -126,32 +128,32 @@ public final class DeviceLlama implements AutoCloseable {
             steps = new ExecutionPlan[layers + 1];
             TaskGraph g = new TaskGraph("embedding.layer0").source(ModelKernels.class)
                     .task("embedding", Grid.linear((long) n * dim, LINEAR), embedding, tokens, x, n, dim);
+            Grid norm = Grid.groups(n, ModelKernels.normGroup(dim));
             for (int l = 0; l <= layers; l++) {
-                if (l > 0) {
+                if (l > 0) { // layer l-1's output projection and MLP, each with its residual; the add fused into the next norm
                     LlamaWeights.Layer lw = w == null ? null : w.layers[l - 1];
                     matvec(g, weight(lw == null ? null : lw.wo(), dim, qRow), decoders != null ? decoders[l - 1].output() : att, tmp, n, dim, qRow);
-                    g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim)
-                            .task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, vector(lw == null ? null : lw.ffnNorm(), dim), dim, eps);
+                    g.task("addRmsnorm", norm, x, tmp, xb, vector(lw == null ? null : lw.ffnNorm(), dim), dim, eps);
                     matvec(g, weight(lw == null ? null : lw.gate(), ff, dim), xb, h1, n, ff, dim);
                     matvec(g, weight(lw == null ? null : lw.up(), ff, dim), xb, h3, n, ff, dim);
                     g.task("swiglu", Grid.linear((long) n * ff, LINEAR), h1, h3, n * ff);
                     matvec(g, weight(lw == null ? null : lw.down(), dim, ff), h1, tmp, n, dim, ff);
-                    g.task("add", Grid.linear((long) n * dim, LINEAR), x, tmp, n * dim);
                 }
+                DeviceBuffer nextNorm = l < layers ? vector(w == null ? null : w.layers[l].attnNorm(), dim) : finalNorm;
+                if (l > 0) g.task("addRmsnorm", norm, x, tmp, xb, nextNorm, dim, eps);
+                else g.task("rmsnorm", norm, xb, x, nextNorm, dim, eps);
                 if (l < layers) {
                     LlamaWeights.Layer lw = w == null ? null : w.layers[l];
-                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, vector(lw == null ? null : lw.attnNorm(), dim), dim, eps);
                     matvec(g, weight(lw == null ? null : lw.wq(), qRow, dim), xb, q, n, qRow, dim);
                     matvec(g, weight(lw == null ? null : lw.wk(), kvRow, dim), xb, k, n, kvRow, dim);
                     matvec(g, weight(lw == null ? null : lw.wv(), kvRow, dim), xb, v, n, kvRow, dim);
                     if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
-                        g.task("rmsnorm", Grid.groups((long) n * c.heads(), ModelKernels.GROUP), q, q, vector(lw == null ? null : lw.qNorm(), hd), hd, eps)
-                                .task("rmsnorm", Grid.groups((long) n * c.kvHeads(), ModelKernels.GROUP), k, k, vector(lw == null ? null : lw.kNorm(), hd), hd, eps);
+                        Grid heads = Grid.groups((long) n * c.heads(), ModelKernels.normGroup(hd)), kvHeads = Grid.groups((long) n * c.kvHeads(), ModelKernels.normGroup(hd));
+                        g.task("rmsnorm", heads, q, q, vector(lw == null ? null : lw.qNorm(), hd), hd, eps)
+                                .task("rmsnorm", kvHeads, k, k, vector(lw == null ? null : lw.kNorm(), hd), hd, eps);
                     }
-                    g.task("rope", Grid.linear((long) n * qRow / 2, LINEAR), q, invFreq, positions, n, c.heads(), hd)
-                            .task("rope", Grid.linear((long) n * kvRow / 2, LINEAR), k, invFreq, positions, n, c.kvHeads(), hd);
+                    g.task("ropeQk", Grid.linear((long) n * (qRow + kvRow) / 2, LINEAR), q, k, invFreq, positions, n, c.heads(), c.kvHeads(), hd);
                 } else {
-                    g.task("rmsnorm", Grid.groups(n, ModelKernels.GROUP), xb, x, finalNorm, dim, eps);
                     matvec(g, lmHead, xb, logits, n, vocab, dim);
                 }
                 steps[l] = plan(g, cudaGraph);
@@ -446,7 +448,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int n, int rows, int cols) {
         if (cols % 8 == 0) {
-            g.task("gemv", ModelKernels.gemvGrid(n, rows), w, in, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n));
+            g.task(GEMV, ModelKernels.gemvGrid(n, rows), w, in, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n));
         } else {
             g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
         }

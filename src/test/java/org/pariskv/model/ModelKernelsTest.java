@@ -106,6 +106,14 @@ class ModelKernelsTest {
                 }
                 if (first == null) first = out;
                 else assertArrayEquals(first, out, "gemv " + n + "x" + rows + "x" + cols + ": JVM and " + s + " differ");
+                for (int rpw : new int[] {1, 2, 4}) { // the same partial sums in the same order: the same bits
+                    float[] rounds = new float[n * rows], other = new float[n * rows];
+                    Grid g = new Grid(new long[] {(long) ((rows + 4 * rpw - 1) / (4 * rpw)) * ModelKernels.GEMV_THREADS, grid.global()[1]}, grid.local());
+                    run(s, "gemvRounds", g, new Object[] {rounds}, wInts, xInts, rounds, n, rows, cols, rpw);
+                    run(s, "gemv", g, new Object[] {other}, wInts, xInts, other, n, rows, cols, rpw);
+                    assertArrayEquals(first, rounds, "gemvRounds, " + rpw + " rows a warp, " + n + "x" + rows + "x" + cols + " on " + s);
+                    assertArrayEquals(first, other, "gemv, " + rpw + " rows a warp, " + n + "x" + rows + "x" + cols + " on " + s);
+                }
             }
         }
     }
@@ -167,6 +175,18 @@ class ModelKernelsTest {
                 for (int i = 0; i < out.length; i++) assertTrue(ulps(want[i], out[i]) <= 1, "rmsnorm size " + size + " [" + i + "] on " + s + ": " + out[i] + " vs " + want[i]);
                 if (first == null) first = out;
                 else assertArrayEquals(first, out, "JVM and device differ, size " + size);
+                // the model's group size for the row (another f64 summation order: the same 1-ulp bound)
+                float[] wide = new float[rows * size];
+                run(s, "rmsnorm", Grid.groups(rows, ModelKernels.normGroup(size)), new Object[] {wide}, wide, x.clone(), w, size, eps);
+                for (int i = 0; i < wide.length; i++) assertTrue(ulps(want[i], wide[i]) <= 1, "rmsnorm group " + ModelKernels.normGroup(size) + " size " + size + " [" + i + "] on " + s);
+                // the residual add fused into the norm: the same bits as add, then rmsnorm
+                float[] y = gaussian(new Random(size), rows * size, 1), xs = x.clone(), fused = new float[rows * size], sum = x.clone();
+                for (int i = 0; i < sum.length; i++) sum[i] += y[i];
+                float[] separate = new float[rows * size];
+                run(s, "rmsnorm", Grid.groups(rows, ModelKernels.normGroup(size)), new Object[] {separate}, separate, sum, w, size, eps);
+                run(s, "addRmsnorm", Grid.groups(rows, ModelKernels.normGroup(size)), new Object[] {xs, fused}, xs, y, fused, w, size, eps);
+                assertArrayEquals(sum, xs, "addRmsnorm's residual on " + s);
+                assertArrayEquals(separate, fused, "addRmsnorm = add then rmsnorm on " + s);
             }
             // in place, as the forward pass runs it for the q/k norms
             float[] inPlace = x.clone();
@@ -223,6 +243,13 @@ class ModelKernelsTest {
         for (DeviceSpec s : specs()) {
             float[] y = x.clone();
             run(s, "rope", Grid.linear(n * heads * hd / 2, 64), new Object[] {y}, y, inv, positions, n, heads, hd);
+            // q and k in one launch: each the bits of its own rope launch
+            int kvHeads = c.kvHeads();
+            float[] kx = gaussian(new Random(5), n * kvHeads * hd, 1), qy = x.clone(), ky = kx.clone(), kAlone = kx.clone();
+            run(s, "ropeQk", Grid.linear(n * (heads + kvHeads) * hd / 2, 64), new Object[] {qy, ky}, qy, ky, inv, positions, n, heads, kvHeads, hd);
+            run(s, "rope", Grid.linear(n * kvHeads * hd / 2, 64), new Object[] {kAlone}, kAlone, inv, positions, n, kvHeads, hd);
+            assertArrayEquals(y, qy, "ropeQk's q on " + s);
+            assertArrayEquals(kAlone, ky, "ropeQk's k on " + s);
             if (s.equals(DeviceSpec.JAVA)) {
                 assertArrayEquals(want, y, "the JVM executor is the CPU's arithmetic");
                 continue;

@@ -35,29 +35,59 @@ public final class ModelKernels {
         x.set(i, bf16(table.get((long) tokens.get(t) * dim + i % dim)));
     }
 
+    /** Work-items of a norm's work-group for a model's hidden rows ({@link #rmsnorm}, {@link #addRmsnorm}). */
+    public static final int NORM_GROUP = 1024;
+
     /**
-     * {@code out[r] = weight * x[r] / rms(x[r])}, one work-group per row: squares summed in f64 (strided partials, then
-     * a tree in local memory, the f64 bits kept as two ints), as the CPU model. May run in place.
+     * {@code out[r] = weight * x[r] / rms(x[r])}, one work-group per row, any power-of-two group size up to
+     * {@link #NORM_GROUP}: squares summed in f64 (strided partials, then a tree in local memory, the f64 bits kept
+     * as two ints), as the CPU model. May run in place.
      */
     @Kernel
     public static void rmsnorm(KernelContext ctx, FloatArray out, FloatArray x, FloatArray weight, int size, float eps) {
-        int[] hi = ctx.allocateIntLocalArray(GROUP);
-        int[] lo = ctx.allocateIntLocalArray(GROUP);
-        int lid = ctx.localId(0), base = ctx.groupId(0) * size;
+        int[] hi = ctx.allocateIntLocalArray(NORM_GROUP);
+        int[] lo = ctx.allocateIntLocalArray(NORM_GROUP);
+        int lid = ctx.localId(0), group = ctx.localSize(0), base = ctx.groupId(0) * size;
         double ss = 0;
-        for (int i = lid; i < size; i += GROUP) {
+        for (int i = lid; i < size; i += group) {
             double v = x.get(base + i);
             ss += v * v;
         }
+        float inv = rmsScale(ctx, hi, lo, lid, group, ss, size, eps);
+        for (int i = lid; i < size; i += group) out.set(base + i, weight.get(i) * (x.get(base + i) * inv));
+    }
+
+    /**
+     * The residual connection and the next norm in one pass: {@code x[r] += y[r]}, then {@code out[r] = weight *
+     * x[r] / rms(x[r])} ({@link #rmsnorm}'s arithmetic), one work-group per row. Each work-item reads back only the
+     * elements it added, so no barrier separates the two.
+     */
+    @Kernel
+    public static void addRmsnorm(KernelContext ctx, FloatArray x, FloatArray y, FloatArray out, FloatArray weight, int size, float eps) {
+        int[] hi = ctx.allocateIntLocalArray(NORM_GROUP);
+        int[] lo = ctx.allocateIntLocalArray(NORM_GROUP);
+        int lid = ctx.localId(0), group = ctx.localSize(0), base = ctx.groupId(0) * size;
+        double ss = 0;
+        for (int i = lid; i < size; i += group) {
+            float sum = x.get(base + i) + y.get(base + i);
+            x.set(base + i, sum);
+            double v = sum;
+            ss += v * v;
+        }
+        float inv = rmsScale(ctx, hi, lo, lid, group, ss, size, eps);
+        for (int i = lid; i < size; i += group) out.set(base + i, weight.get(i) * (x.get(base + i) * inv));
+    }
+
+    /** {@code 1 / sqrt(mean + eps)} from each work-item's f64 partial sum of squares, reduced by a tree in local memory. */
+    private static float rmsScale(KernelContext ctx, int[] hi, int[] lo, int lid, int group, double ss, int size, float eps) {
         store(hi, lo, lid, ss);
         ctx.barrier();
-        for (int s = GROUP / 2; s > 0; s >>= 1) {
+        for (int s = group / 2; s > 0; s >>= 1) {
             if (lid < s) store(hi, lo, lid, load(hi, lo, lid) + load(hi, lo, lid + s));
             ctx.barrier();
         }
         double total = load(hi, lo, 0);
-        float inv = (float) (1.0 / Math.sqrt((float) (total / size) + eps));
-        for (int i = lid; i < size; i += GROUP) out.set(base + i, weight.get(i) * (x.get(base + i) * inv));
+        return (float) (1.0 / Math.sqrt((float) (total / size) + eps));
     }
 
     /**
@@ -126,6 +156,11 @@ public final class ModelKernels {
         return n == 1 ? 1 : 4;
     }
 
+    /** A norm's work-group size for rows of {@code size}: a power of two, 32 to {@link #NORM_GROUP}. */
+    public static int normGroup(int size) {
+        return Math.max(32, Math.min(NORM_GROUP, Integer.highestOneBit(Math.max(1, size))));
+    }
+
     /** The grid of {@link #gemv} over {@code rows} outputs and {@code n} input rows. */
     public static org.pariskv.compute.Grid gemvGrid(int n, int rows) {
         int perGroup = GEMV_WARPS * gemvRowsPerWarp(n);
@@ -134,6 +169,78 @@ public final class ModelKernels {
     }
 
     /**
+     * {@code out[t][r] = W[r] · x[t]} for {@code n} input rows, shaped for a GPU's memory system ({@link #gemvGrid}):
+     * each warp computes {@code rowsPerWarp} output rows (several for a batch, so each x load serves several
+     * weights), each work-item walking its row in 16-byte loads of 8 bf16 weights ({@code w} as ints: weight
+     * {@code 2i} is the low half of int {@code i}), each weight used for up to {@link #GEMV_BATCH} input rows (grid
+     * dimension 1 walks blocks of them), so a batch reads the weights once. {@code x} is the f32 input seen as ints.
+     * {@code cols % 8 == 0}, compiled in with {@code rowsPerWarp}. Sums: {@code Math.fma} (one rounding, as the
+     * device's fma) over each work-item's strided partials in a fixed order, then a butterfly over the warp
+     * (shuffles on CUDA; elsewhere the same tree through local memory), so every backend gives the same bits.
+     */
+    @Kernel(restrict = true)
+    public static void gemv(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols,
+                            @Constant int rowsPerWarp) {
+        float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
+        int lid = ctx.localId(0), lane = lid & 31;
+        int r0 = (ctx.groupId(0) * GEMV_WARPS + (lid >> 5)) * rowsPerWarp;
+        int t0 = ctx.groupId(1) * GEMV_BATCH;
+        int nb = Math.min(GEMV_BATCH, n - t0);
+        int quads = cols / 8;
+        float[] acc = new float[rowsPerWarp * GEMV_BATCH];
+        int[] wv = new int[4 * rowsPerWarp];
+        int[] xv = new int[8];
+        for (int q0 = 0; q0 < quads; q0 += 32) { // the same trip count on every lane (PoCL miscompiled a per-lane one)
+            int q = q0 + lane;
+            if (q >= quads) continue;
+            for (int rr = 0; rr < rowsPerWarp; rr++) w.load4ReadOnly((long) Math.min(r0 + rr, rows - 1) * quads + q, wv, 4 * rr);
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                if (t < nb) {
+                    long xQuad = ((long) (t0 + t) * cols + 8L * q) / 4; // 4 floats a quad
+                    x.load4ReadOnly(xQuad, xv, 0);
+                    x.load4ReadOnly(xQuad + 1, xv, 4);
+                    for (int rr = 0; rr < rowsPerWarp; rr++) {
+                        float s = acc[rr * GEMV_BATCH + t];
+                        for (int j = 0; j < 4; j++) {
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] << 16), Float.intBitsToFloat(xv[2 * j]), s);
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] & 0xffff0000), Float.intBitsToFloat(xv[2 * j + 1]), s);
+                        }
+                        acc[rr * GEMV_BATCH + t] = s;
+                    }
+                }
+            }
+        }
+        for (int rr = 0; rr < rowsPerWarp; rr++) {
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                float v = warpSum(ctx, red, lid, lane, acc[rr * GEMV_BATCH + t]);
+                if (lane == 0 && r0 + rr < rows && t < nb) out.set((long) (t0 + t) * rows + r0 + rr, v);
+            }
+        }
+    }
+
+    /**
+     * The sum of {@code v} over the warp at lane 0: a butterfly of shuffles on CUDA, elsewhere the same tree through
+     * {@code red} (((v0 + v16) + (v8 + v24)) + ...), so both give the same bits. Every work-item of the group calls it.
+     */
+    private static float warpSum(KernelContext ctx, float[] red, int lid, int lane, float v) {
+        if (ctx.hasWarpShuffle()) {
+            for (int off = 16; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
+            return v;
+        }
+        red[lid] = v;
+        ctx.barrier();
+        for (int off = 16; off > 0; off >>= 1) {
+            if (lane < off) red[lid] = red[lid] + red[lid + off];
+            ctx.barrier();
+        }
+        float sum = red[lid];
+        ctx.barrier();
+        return sum;
+    }
+
+    /**
+     * {@link #gemv} with each work-item's loads issued in rounds: {@link #GEMV_LOADS} 16-byte weight loads (over
+     * {@code rowsPerWarp} rows and column steps) before any is used, the same sums in the same order.
      * {@code out[t][r] = W[r] · x[t]} for {@code n} input rows, as {@link #matvec} but shaped for a GPU's memory
      * system ({@link #gemvGrid}): each warp computes {@code rowsPerWarp} output rows (each weight loaded once for up
      * to {@link #GEMV_BATCH} input rows; several rows a warp so that a batch's x loads serve several weights), each
@@ -144,8 +251,8 @@ public final class ModelKernels {
      * elsewhere the same tree through local memory, so the JVM gives the same bits).
      */
     @Kernel(restrict = true)
-    public static void gemv(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols,
-                            @Constant int rowsPerWarp) {
+    public static void gemvRounds(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int rows, @Constant int cols,
+                                  @Constant int rowsPerWarp) {
         float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
         int lid = ctx.localId(0), lane = lid & 31;
         int r0 = (ctx.groupId(0) * GEMV_WARPS + (lid >> 5)) * rowsPerWarp;
@@ -176,8 +283,8 @@ public final class ModelKernels {
                                 int o = 4 * (rr * steps + u);
                                 float s = acc[rr * GEMV_BATCH + t];
                                 for (int j = 0; j < 4; j++) {
-                                    s += Float.intBitsToFloat(wv[o + j] << 16) * Float.intBitsToFloat(xv[2 * j]);
-                                    s += Float.intBitsToFloat(wv[o + j] & 0xffff0000) * Float.intBitsToFloat(xv[2 * j + 1]);
+                                    s = Math.fma(Float.intBitsToFloat(wv[o + j] << 16), Float.intBitsToFloat(xv[2 * j]), s);
+                                    s = Math.fma(Float.intBitsToFloat(wv[o + j] & 0xffff0000), Float.intBitsToFloat(xv[2 * j + 1]), s);
                                 }
                                 acc[rr * GEMV_BATCH + t] = s;
                             }
@@ -188,19 +295,7 @@ public final class ModelKernels {
         }
         for (int rr = 0; rr < rowsPerWarp; rr++) {
             for (int t = 0; t < GEMV_BATCH; t++) {
-                float v = acc[rr * GEMV_BATCH + t];
-                if (ctx.hasWarpShuffle()) {
-                    for (int off = 16; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
-                } else { // lane 0 ends with the butterfly's sum: ((v0 + v16) + (v8 + v24)) + ...
-                    red[lid] = v;
-                    ctx.barrier();
-                    for (int off = 16; off > 0; off >>= 1) {
-                        if (lane < off) red[lid] = red[lid] + red[lid + off];
-                        ctx.barrier();
-                    }
-                    v = red[lid];
-                    ctx.barrier();
-                }
+                float v = warpSum(ctx, red, lid, lane, acc[rr * GEMV_BATCH + t]);
                 if (lane == 0 && r0 + rr < rows && t < nb) out.set((long) (t0 + t) * rows + r0 + rr, v);
             }
         }
@@ -237,9 +332,26 @@ public final class ModelKernels {
      */
     @Kernel
     public static void rope(KernelContext ctx, FloatArray x, FloatArray invFreq, IntArray positions, int rows, int heads, int headDim) {
-        int half = headDim / 2;
         int i = ctx.globalId(0);
-        if (i >= rows * heads * half) return;
+        if (i < rows * heads * (headDim / 2)) rotate(x, invFreq, positions, i, heads, headDim);
+    }
+
+    /**
+     * {@link #rope} over q ({@code rows x heads} heads) and k ({@code rows x kvHeads}) in one launch: work-items
+     * below {@code rows * heads * headDim / 2} rotate q, the rest k, with the same arithmetic.
+     */
+    @Kernel
+    public static void ropeQk(KernelContext ctx, FloatArray q, FloatArray k, FloatArray invFreq, IntArray positions, int rows, int heads,
+                              int kvHeads, int headDim) {
+        int half = headDim / 2;
+        int i = ctx.globalId(0), nq = rows * heads * half;
+        if (i >= nq + rows * kvHeads * half) return;
+        if (i < nq) rotate(q, invFreq, positions, i, heads, headDim);
+        else rotate(k, invFreq, positions, i - nq, kvHeads, headDim);
+    }
+
+    private static void rotate(FloatArray x, FloatArray invFreq, IntArray positions, int i, int heads, int headDim) {
+        int half = headDim / 2;
         int j = i % half, h = (i / half) % heads, t = i / (half * heads);
         float angle = positions.get(t) * invFreq.get(j);
         // locals not named cos/sin: the generated C would shadow its cos()/sin() with them
