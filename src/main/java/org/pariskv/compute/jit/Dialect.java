@@ -95,7 +95,7 @@ public enum Dialect {
             #define PKV_GLOBAL
             #define PKV_LOCAL_PTR
             #define PKV_LOCAL_DECL __shared__
-            #define PKV_CONSTANT_PTR
+            #define PKV_CONSTANT_PTR const /* tables are __constant__ const: a plain float* to one does not compile */
             #define PKV_TABLE __constant__ const
             #define PKV_L(v) v##LL
             #define PKV_DIM(v, d) ((d) == 0 ? (v).x : ((d) == 1 ? (v).y : (v).z))
