@@ -338,7 +338,7 @@ public final class DecodeKernels {
         long th = (long) qi * tiles * histBins;
         for (int i = t; i < tile * width; i += l) {
             int c = i / width, bin = cut + i % width;
-            int v = tileHist.get(th + c * histBins + bin);
+            int v = tileHist.get(th + (c * histBins + bin)); // one 64-bit add, as the C indexes th[c * HIST_BINS + bin]
             if (bin == cut) pe += v;
             else pg += v;
         }
