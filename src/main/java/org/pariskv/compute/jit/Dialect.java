@@ -158,7 +158,12 @@ public enum Dialect {
             #define PKV_CLZ(x) __clz((int) (x))
             #define PKV_CLZL(x) __clzll((jlong) (x))
             #define PKV_ROTL(x, n) ((int) __funnelshift_l((juint) (x), (juint) (x), (juint) (n)))
-            #define PKV_BYTE_PERM(x, y, s) ((int) __byte_perm((juint) (x), (juint) (y), (juint) (s) & 0x7777u))
+            #define PKV_BYTE_PERM(x, y, s) pkv_byte_perm((juint) (x), (juint) (y), (juint) (s) & 0x7777u)
+            static __device__ __forceinline__ int pkv_byte_perm(juint x, juint y, juint s) {
+                juint r = __byte_perm(x, y, s);
+                if (y == 0u && (s & 0x7770u) == 0x4440u) __builtin_assume((r & ~(x >> (8u * (s & 3u)))) == 0u);
+                return (int) r;
+            }
             #define PKV_FUNNEL_R(lo, hi, n) ((int) __funnelshift_r((juint) (lo), (juint) (hi), (juint) (n)))
             """;
 
