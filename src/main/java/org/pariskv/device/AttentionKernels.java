@@ -166,7 +166,7 @@ public final class AttentionKernels {
                     int i = i0 + u * warps;
                     if (i < nTok) {
                         int r = tok[i];
-                        long pair = (rowStart(kOff, wOff, r, headDim, win) >> 2) + lane; // the row's uint2 of this lane
+                        long pair = rowPair(kOff, wOff, r, headDim, win) + lane; // the row's uint2 of this lane
                         if (!win) kWords.load2(pair, kr, 2 * u);
                         else if (r < 0) kWinWords.load2ReadOnly(pair, kr, 2 * u);
                         else kWords.load2ReadOnly(pair, kr, 2 * u);
@@ -273,6 +273,15 @@ public final class AttentionKernels {
      */
     static long rowStart(long off, long wOff, int r, int headDim, boolean win) {
         return win && r < 0 ? wOff + (long) (-r - 1) * headDim : off + (long) r * headDim;
+    }
+
+    /**
+     * {@link #rowStart} / 4, the row's first int2 in an int view: from the offsets' quarters (every offset and row is a
+     * multiple of 4 elements, so it is the same index). nvcc did not fold {@code (rowStart >> 2)}'s shift into the
+     * int2's address: two 64-bit shifts a key load more than pariskv.c's pointer arithmetic.
+     */
+    static long rowPair(long off, long wOff, int r, int headDim, boolean win) {
+        return win && r < 0 ? (wOff >> 2) + (long) (-r - 1) * (headDim >> 2) : (off >> 2) + (long) r * (headDim >> 2);
     }
 
     /**

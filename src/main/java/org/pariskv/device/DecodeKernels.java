@@ -338,7 +338,7 @@ public final class DecodeKernels {
         long th = (long) qi * tiles * histBins;
         for (int i = t; i < tile * width; i += l) {
             int c = i / width, bin = cut + i % width;
-            int v = tileHist.get(th + c * histBins + bin);
+            int v = tileHist.get(th + (c * histBins + bin)); // one 64-bit add, as the C indexes th[c * HIST_BINS + bin]
             if (bin == cut) pe += v;
             else pg += v;
         }
@@ -446,7 +446,9 @@ public final class DecodeKernels {
         int mine = ((t >> 5) % CS_COPIES) * nq * histBins;
         if (blocks == 16) {
             // Each lookup is a byte permute, a local load and a rotate: per 4-code word, every code's table word
-            // (c >> 3) and nibble shift (c & 7) * 4 are prepared at once, and two tiers (<= 6 each) are masked together.
+            // and nibble shift (c & 7) * 4 are prepared at once, and two tiers (<= 6 each) are masked together. The
+            // words are byte offsets, as in pariskv.c: the translator's CUDA byte permute tells nvcc the >>> 2 and
+            // the index's * 4 cancel, so each load's address is the permute itself.
             for (int base = tile; base < end; base += CS_CHUNK) {
                 for (int r = 0; r < CS_KPT; r++) {
                     int key = base + CS_CHUNK + t + r * CS_THREADS;
@@ -460,13 +462,13 @@ public final class DecodeKernels {
                         int sc = 0;
                         for (int q = 0; q < 4; q++) {
                             int w4 = cur[4 * r + q];
-                            int off = (w4 >>> 3) & 0x1f1f1f1f; // c >> 3 per byte: the table word
+                            int off = (w4 >>> 1) & 0x7c7c7c7c; // (c >> 3) * 4 per byte: the table word's byte offset
                             int sh = (w4 & 0x07070707) << 2;   // (c & 7) * 4 per byte: its nibble (the rotate reads 5 bits)
                             int tb = (qi * blocks + 4 * q) * 32;
-                            int x0 = table[tb + KernelContext.bytePermute(off, 0, 0x4440)];
-                            int x1 = table[tb + 32 + KernelContext.bytePermute(off, 0, 0x4441)];
-                            int x2 = table[tb + 64 + KernelContext.bytePermute(off, 0, 0x4442)];
-                            int x3 = table[tb + 96 + (off >>> 24)];
+                            int x0 = table[tb + (KernelContext.bytePermute(off, 0, 0x4440) >>> 2)];
+                            int x1 = table[tb + 32 + (KernelContext.bytePermute(off, 0, 0x4441) >>> 2)];
+                            int x2 = table[tb + 64 + (KernelContext.bytePermute(off, 0, 0x4442) >>> 2)];
+                            int x3 = table[tb + 96 + (KernelContext.bytePermute(off, 0, 0x4443) >>> 2)];
                             int a = KernelContext.funnelShiftRight(x0, x0, sh) + KernelContext.funnelShiftRight(x1, x1, sh >>> 8);
                             int b = KernelContext.funnelShiftRight(x2, x2, sh >>> 16) + KernelContext.funnelShiftRight(x3, x3, sh >>> 24);
                             sc += (a & 15) + (b & 15);
@@ -572,14 +574,15 @@ public final class DecodeKernels {
             int word = blocks == 16 ? words[bb] : nibbleWords.get(row * blocks + bb);
             short wbits = blocks == 16 ? (short) (wpair[bb >> 1] >>> (16 * (bb & 1))) : weights.get(row * blocks + bb);
             // byte k: dimension 2k in its low nibble, 2k + 1 in its high one; both nibbles of the 4 bytes prepared at
-            // once, each entry then one byte permute (pariskv.c's BYTE_OF) and a local load
-            int lo = word & 0x0f0f0f0f, hi = (word >>> 4) & 0x0f0f0f0f;
+            // once as byte offsets (4 x the nibble, as pariskv.c), each entry then one byte permute (BYTE_OF) and a
+            // local load: the translator's CUDA byte permute tells nvcc the >>> 2 and the index's * 4 cancel
+            int lo = (word << 2) & 0x3c3c3c3c, hi = (word >>> 2) & 0x3c3c3c3c;
             int base = bb * 128; // 8 dimensions x 16 levels
             float sum = 0f;
-            sum += lut[base + KernelContext.bytePermute(lo, 0, 0x4440)] + lut[base + 16 + KernelContext.bytePermute(hi, 0, 0x4440)];
-            sum += lut[base + 32 + KernelContext.bytePermute(lo, 0, 0x4441)] + lut[base + 48 + KernelContext.bytePermute(hi, 0, 0x4441)];
-            sum += lut[base + 64 + KernelContext.bytePermute(lo, 0, 0x4442)] + lut[base + 80 + KernelContext.bytePermute(hi, 0, 0x4442)];
-            sum += lut[base + 96 + (lo >>> 24)] + lut[base + 112 + (hi >>> 24)];
+            sum += lut[base + (KernelContext.bytePermute(lo, 0, 0x4440) >>> 2)] + lut[base + 16 + (KernelContext.bytePermute(hi, 0, 0x4440) >>> 2)];
+            sum += lut[base + 32 + (KernelContext.bytePermute(lo, 0, 0x4441) >>> 2)] + lut[base + 48 + (KernelContext.bytePermute(hi, 0, 0x4441) >>> 2)];
+            sum += lut[base + 64 + (KernelContext.bytePermute(lo, 0, 0x4442) >>> 2)] + lut[base + 80 + (KernelContext.bytePermute(hi, 0, 0x4442) >>> 2)];
+            sum += lut[base + 96 + (KernelContext.bytePermute(lo, 0, 0x4443) >>> 2)] + lut[base + 112 + (KernelContext.bytePermute(hi, 0, 0x4443) >>> 2)];
             acc += Bf16.toFloat(wbits) * sum;
         }
         float e = acc * qnorm.get(qi);

@@ -26,7 +26,8 @@ import org.pariskv.encode.Bf16;
 /**
  * The Java kernels of {@link AttentionKernels} against their hand-written originals in pariskv.c on the same device
  * (PoCL; CUDA where there is a GPU): pmax, psum and pacc equal bit for bit, the device's exp on both sides. A JVM run
- * of the Java kernels has the same pmax (no exp in it) and psum/pacc within a few ulp ({@code (float) Math.exp}).
+ * of the Java kernels has the same pmax (no exp in it) and psum/pacc within a few ulp ({@code (float) Math.exp}); against
+ * CUDA, whose warp path sums the logits in another order, pmax too is within a tolerance.
  * Four streams: one dense, three sparse (one with every top-k row, one tiny, so later chunks are past its tokens).
  */
 class AttentionKernelsTest {
@@ -36,6 +37,13 @@ class AttentionKernelsTest {
      * in pacc is no failure. PoCL's exp measured: psum within 1.7e-7 relative, pacc within 2e-7 psum.
      */
     private static final float JVM_TOLERANCE = 1e-6f;
+    /**
+     * A logit on CUDA against the JVM (absolute). CUDA's kernels take the warp path (lanes split the row, a shuffle
+     * tree sums them) and the JVM the sequential one, so the dot products are summed in another order; the build is
+     * strict FP on both (--fmad=false), the order alone differs. Simulated over 2M logits of this test's distribution
+     * (D 64 and 128): at most 2.6e-6 apart, 16 ulp of max(|logit|, 1). PoCL and the JVM share the sequential order.
+     */
+    private static final float CUDA_LOGIT_TOLERANCE = 8e-6f;
 
     @ParameterizedTest(name = "{0}: staged {1}, D {2}, group {3}, chunk {4}, ring {5}, ATT_WINDOW {6}")
     @CsvSource({
@@ -140,18 +148,28 @@ class AttentionKernelsTest {
             try (ExecutionPlan p = new ExecutionPlan(graph).withDevice(spec)) {
                 p.execute();
             }
-            assertArrayEquals(c[0], jm, "pmax on " + spec + ": the same logits, no exp");
+            boolean reordered = spec == DeviceSpec.JAVA && backend.equals("cuda"); // the logits summed in another order
+            if (reordered) {
+                for (int i = 0; i < parts; i++) {
+                    assertTrue(Math.abs(c[0][i] - jm[i]) <= CUDA_LOGIT_TOLERANCE || c[0][i] == jm[i], // -inf, -3.5
+                            "pmax[" + i + "] on the JVM: " + jm[i] + " vs " + c[0][i] + " on CUDA");
+                }
+            } else {
+                assertArrayEquals(c[0], jm, "pmax on " + spec + ": the same logits, no exp");
+            }
             if (spec != DeviceSpec.JAVA) {
                 assertArrayEquals(c[1], js, "psum on " + spec + ": the same device exp, the same order");
                 assertArrayEquals(c[2], ja, "pacc on " + spec);
             } else {
                 // the JVM's exp is (float) Math.exp, the device's within a few ulp of it: the weights differ that much
+                // on CUDA each weight exp(l - max) moves by up to twice a logit's error too
+                float rel = JVM_TOLERANCE + (reordered ? 2 * CUDA_LOGIT_TOLERANCE : 0f);
                 for (int i = 0; i < parts; i++) {
-                    float tol = JVM_TOLERANCE * Math.abs(c[1][i]) + Float.MIN_NORMAL;
+                    float tol = rel * Math.abs(c[1][i]) + Float.MIN_NORMAL;
                     assertTrue(Math.abs(c[1][i] - js[i]) <= tol, "psum[" + i + "] on the JVM: " + js[i] + " vs " + c[1][i]);
                 }
                 for (int i = 0; i < ja.length; i++) {
-                    float tol = JVM_TOLERANCE * Math.max(0f, c[1][i / d]) + Float.MIN_NORMAL; // |acc| <= psum * max|v|
+                    float tol = rel * Math.max(0f, c[1][i / d]) + Float.MIN_NORMAL; // |acc| <= psum * max|v|
                     assertTrue(Math.abs(c[2][i] - ja[i]) <= tol, "pacc[" + i + "] on the JVM: " + ja[i] + " vs " + c[2][i]);
                 }
             }

@@ -53,6 +53,8 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrt((float) (x))
             #define PKV_FMAF(a, b, c) fma((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabs((float) (x))
+            #define PKV_FMAXNUM(a, b) fmax((float) (a), (float) (b))
+            #define PKV_FMINNUM(a, b) fmin((float) (a), (float) (b))
             #define PKV_EXPF(x) exp((float) (x))
             #define PKV_AWAIT_INPUTS() ((void) 0)
             /* no warp shuffles: kernels take them behind ctx.hasWarpShuffle(), a literal 0 here */
@@ -95,7 +97,7 @@ public enum Dialect {
             #define PKV_GLOBAL
             #define PKV_LOCAL_PTR
             #define PKV_LOCAL_DECL __shared__
-            #define PKV_CONSTANT_PTR
+            #define PKV_CONSTANT_PTR const /* tables are __constant__ const: a plain float* to one does not compile */
             #define PKV_TABLE __constant__ const
             #define PKV_L(v) v##LL
             #define PKV_DIM(v, d) ((d) == 0 ? (v).x : ((d) == 1 ? (v).y : (v).z))
@@ -117,6 +119,13 @@ public enum Dialect {
             #define PKV_SQRTF(x) sqrtf((float) (x))
             #define PKV_FMAF(a, b, c) fmaf((float) (a), (float) (b), (float) (c))
             #define PKV_FABSF(x) fabsf((float) (x))
+            #define PKV_FMAXNUM(a, b) fmaxf((float) (a), (float) (b))
+            #define PKV_FMINNUM(a, b) fminf((float) (a), (float) (b))
+            #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+            #define PKV_MINMAX_NAN 1
+            static __device__ __forceinline__ float pkv_fmin_nan(float a, float b) { float r; asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r; }
+            static __device__ __forceinline__ float pkv_fmax_nan(float a, float b) { float r; asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r; }
+            #endif
             #define PKV_EXPF(x) expf((float) (x))
             #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
             #define PKV_AWAIT_INPUTS() asm volatile("griddepcontrol.wait;\\n\\tgriddepcontrol.launch_dependents;" ::: "memory")
@@ -149,7 +158,12 @@ public enum Dialect {
             #define PKV_CLZ(x) __clz((int) (x))
             #define PKV_CLZL(x) __clzll((jlong) (x))
             #define PKV_ROTL(x, n) ((int) __funnelshift_l((juint) (x), (juint) (x), (juint) (n)))
-            #define PKV_BYTE_PERM(x, y, s) ((int) __byte_perm((juint) (x), (juint) (y), (juint) (s) & 0x7777u))
+            #define PKV_BYTE_PERM(x, y, s) pkv_byte_perm((juint) (x), (juint) (y), (juint) (s) & 0x7777u)
+            static __device__ __forceinline__ int pkv_byte_perm(juint x, juint y, juint s) {
+                juint r = __byte_perm(x, y, s);
+                if (y == 0u && (s & 0x7770u) == 0x4440u) __builtin_assume((r & ~(x >> (8u * (s & 3u)))) == 0u);
+                return (int) r;
+            }
             #define PKV_FUNNEL_R(lo, hi, n) ((int) __funnelshift_r((juint) (lo), (juint) (hi), (juint) (n)))
             """;
 
@@ -165,15 +179,26 @@ public enum Dialect {
             PKV_FUNC int pkv_imax(int a, int b) { return a >= b ? a : b; }
             PKV_FUNC jlong pkv_lmin(jlong a, jlong b) { return a <= b ? a : b; }
             PKV_FUNC jlong pkv_lmax(jlong a, jlong b) { return a >= b ? a : b; }
+            /* Java's min/max without branches: a chain mx = max(mx, x) was compare-and-branch code, several times
+               the C's FMAX. The device's fmin/fmax is exact but for the sign of a zero (either of -0 and +0) and NaN
+               (the other argument): the mask gives a zero result -0 for min when either is -0, +0 for max unless both
+               are -0, and leaves every other result as it is. NaN: CUDA sm_80+ propagates it in the min/max itself
+               (a canonical NaN), elsewhere selects return the NaN argument. */
             PKV_FUNC float pkv_fmin(float a, float b) {
-                if (a != a) return a;
-                if (a == 0.0f && b == 0.0f) return PKV_AS_FLOAT(PKV_AS_INT(a) | PKV_AS_INT(b));
-                return a <= b ? a : b;
+            #ifdef PKV_MINMAX_NAN
+                return PKV_AS_FLOAT(PKV_AS_INT(pkv_fmin_nan(a, b)) | ((PKV_AS_INT(a) | PKV_AS_INT(b)) & (int) 0x80000000u));
+            #else
+                float m = PKV_AS_FLOAT(PKV_AS_INT(PKV_FMINNUM(a, b)) | ((PKV_AS_INT(a) | PKV_AS_INT(b)) & (int) 0x80000000u));
+                return a != a ? a : b != b ? b : m;
+            #endif
             }
             PKV_FUNC float pkv_fmax(float a, float b) {
-                if (a != a) return a;
-                if (a == 0.0f && b == 0.0f) return PKV_AS_FLOAT(PKV_AS_INT(a) & PKV_AS_INT(b));
-                return a >= b ? a : b;
+            #ifdef PKV_MINMAX_NAN
+                return PKV_AS_FLOAT(PKV_AS_INT(pkv_fmax_nan(a, b)) & ((PKV_AS_INT(a) & PKV_AS_INT(b)) | 0x7fffffff));
+            #else
+                float m = PKV_AS_FLOAT(PKV_AS_INT(PKV_FMAXNUM(a, b)) & ((PKV_AS_INT(a) & PKV_AS_INT(b)) | 0x7fffffff));
+                return a != a ? a : b != b ? b : m;
+            #endif
             }
             PKV_FUNC int pkv_f2i(float f) {
                 return f != f ? 0 : f >= 2147483648.0f ? 2147483647 : f <= -2147483648.0f ? (-2147483647 - 1) : (int) f;

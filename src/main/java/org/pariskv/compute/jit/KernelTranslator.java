@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelTranslator {
     /** Bumped whenever the generated code changes, so that older disk-cache entries are not used. */
-    static final String VERSION = "jit-12";
+    static final String VERSION = "jit-13";
 
     /**
      * A hash of the translator's own class files (this package), part of every disk-cache key: a translator changed

@@ -433,7 +433,45 @@ final class MethodTranslator {
             line = lines.get(blockStart[b]);
             return refuse("irreducible control flow");
         });
+        findCounters();
         return translateBlocks(nb);
+    }
+
+    /**
+     * Loop counters: the int and long locals a loop's header reads when it ends in the loop's exit test (javac's
+     * {@code for}/{@code while}). {@code i = i + step} of one inside the loop is a signed add in C: Java's wrap is
+     * undefined there, so the compiler may count the iterations (unroll {@code for (i = t; i < n; i += l)}, keep loads
+     * in flight), as it does for pariskv.c. It differs from Java only where the counter itself overflows.
+     */
+    private void findCounters() {
+        for (Cfg.Loop l : cfg.loopAt) {
+            if (l == null) continue;
+            int h = l.header;
+            Instruction last = code.get(blockStart[h + 1] - 1);
+            boolean exitTest = last instanceof BranchInstruction br && br.opcode() != Opcode.GOTO && br.opcode() != Opcode.GOTO_W
+                    && java.util.Arrays.stream(cfg.succ[h]).anyMatch(x -> !l.body.get(x));
+            if (!exitTest) continue;
+            Set<Integer> slots = new HashSet<>();
+            for (int i = blockStart[h]; i < blockStart[h + 1]; i++) {
+                if (code.get(i) instanceof LoadInstruction ld && (ld.typeKind() == TypeKind.INT || ld.typeKind() == TypeKind.LONG)) {
+                    slots.add(ld.slot());
+                }
+            }
+            counters.put(l, slots);
+        }
+    }
+
+    private final Map<Cfg.Loop, Set<Integer>> counters = new HashMap<>();
+    /** The operands of each wrapped int/long add's C text, for {@link #isCounterStep}. */
+    private final Map<String, String[]> sums = new HashMap<>();
+
+    /** Whether storing {@code slot} here is a counter's step (see {@link #findCounters}). */
+    private boolean isCounterStep(int slot) {
+        for (Cfg.Loop l = cfg.loopOf[blockOf[currentIndex]]; l != null; l = l.parent) {
+            Set<Integer> c = counters.get(l);
+            if (c != null && c.contains(slot)) return true;
+        }
+        return false;
     }
 
     private int target(Label l) {
@@ -546,13 +584,16 @@ final class MethodTranslator {
                     if (constantSlots.containsKey(s.slot())) throw refuse("a @Constant parameter is assigned (it is a literal on devices)");
                     JType t = jtype(s.typeKind());
                     String n = local(s.slot(), t, currentIndex);
-                    assign(n, n + " = " + value(v) + ";");
+                    String[] add = (t == JType.INT || t == JType.LONG) ? sums.get(v.c()) : null;
+                    if (add != null && add[0].equals(n) && isCounterStep(s.slot())) assign(n, n + " = " + n + " + (" + add[1] + ");");
+                    else assign(n, n + " = " + value(v) + ";");
                 }
             }
             case IncrementInstruction inc -> {
                 if (constantSlots.containsKey(inc.slot())) throw refuse("a @Constant parameter is assigned (it is a literal on devices)");
                 String n = local(inc.slot(), JType.INT, currentIndex);
-                assign(n, n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
+                if (isCounterStep(inc.slot())) assign(n, n + " = " + n + " + (" + inc.constant() + ");");
+                else assign(n, n + " = " + wrap("+", n, String.valueOf(inc.constant()), JType.INT) + ";");
             }
             case OperatorInstruction o -> operator(o);
             case ConvertInstruction c -> convert(c);
@@ -761,7 +802,11 @@ final class MethodTranslator {
                 JType t = a.type();
                 String x = a.c(), y = b.c();
                 String c = switch (op) {
-                    case IADD, LADD -> wrap("+", x, y, t);
+                    case IADD, LADD -> {
+                        String w = wrap("+", x, y, t);
+                        sums.put(w, new String[] {x, y});
+                        yield w;
+                    }
                     case ISUB, LSUB -> wrap("-", x, y, t);
                     case IMUL, LMUL -> wrap("*", x, y, t);
                     case FADD, DADD -> "(" + x + " + " + y + ")";

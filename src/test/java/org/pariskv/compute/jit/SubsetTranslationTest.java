@@ -298,6 +298,18 @@ class SubsetTranslationTest {
     }
 
     @Test
+    void loopCountersStepBySignedAddsAndOtherSumsWrap() {
+        // a counter the loop's exit test reads: a signed add, so that nvcc can count the iterations (unrolling)
+        String src = KernelTranslator.translateUncached(SubsetKernels.class, Dialect.CUDA).source();
+        assertTrue(src.contains("a = a + (97);"), "search's 'a += 97' under 'a < n'");
+        assertTrue(src.contains("c = c + (-1);"), "postIncrements' 'c--' under 'c > base'");
+        // any other int sum keeps Java's wrap (unsigned in C), in a loop too
+        assertTrue(src.contains("acc = ((int) ((juint) (acc) + (juint) (100)));"), "switches' 'acc += 100' in its loop");
+        assertTrue(src.contains("above = ((int) ((juint) (above) + (juint) (in[pkv_t2])));"),
+                "postIncrements' 'above +=': the header does not read it");
+    }
+
+    @Test
     void generatedCodeIsStructured() {
         for (Dialect d : Dialect.values()) {
             String src = KernelTranslator.translateUncached(SubsetKernels.class, d).source();
