@@ -448,7 +448,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     private static void matvec(TaskGraph g, DeviceBuffer w, DeviceBuffer in, DeviceBuffer out, int n, int rows, int cols) {
         if (cols % 8 == 0) {
-            g.task(GEMV, ModelKernels.gemvGrid(n, rows), w, in, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n));
+            g.task(GEMV, ModelKernels.gemvGrid(n, rows, cols), w, in, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n, cols));
         } else {
             g.task(cols % 4 == 0 ? "matvec4" : "matvec", Grid.groups((long) n * rows, ModelKernels.GROUP), w, in, out, rows, cols);
         }

@@ -90,12 +90,12 @@ class ModelKernelsTest {
             int[] wInts = new int[rows * cols / 2], xInts = new int[n * cols]; // the same bytes, as the kernel reads them
             MemorySegment.ofArray(wInts).copyFrom(MemorySegment.ofArray(w));
             for (int i = 0; i < x.length; i++) xInts[i] = Float.floatToRawIntBits(x[i]);
-            Grid grid = ModelKernels.gemvGrid(n, rows);
+            Grid grid = ModelKernels.gemvGrid(n, rows, cols);
             float[] first = null;
             for (DeviceSpec s : specs()) {
                 float[] out = new float[n * rows];
                 java.util.Arrays.fill(out, Float.NaN); // every element must be written
-                run(s, "gemv", grid, new Object[] {out}, wInts, xInts, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n));
+                run(s, "gemv", grid, new Object[] {out}, wInts, xInts, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n, cols));
                 for (int t = 0; t < n; t++) {
                     for (int o = 0; o < rows; o++) {
                         double mag = 0;

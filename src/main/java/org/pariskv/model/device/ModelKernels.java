@@ -151,9 +151,13 @@ public final class ModelKernels {
     /** 16-byte weight loads each work-item has in flight before it uses them (rows per warp times column steps). */
     public static final int GEMV_LOADS = 4;
 
-    /** Output rows a {@link #gemv} warp computes for {@code n} input rows: one for a single row, more for a batch. */
-    public static int gemvRowsPerWarp(int n) {
-        return n == 1 ? 1 : 4;
+    /**
+     * Output rows a {@link #gemv} warp computes for {@code n} input rows of {@code cols}: the fastest of 1, 2 and 4
+     * in GemvSweep at Llama-3.1-8B's shapes on an H200 (profiles/results/2026-12-03-h200-model-speed-v3): 2 for one
+     * row (1 for long rows, 14336 columns), 4 for a batch (each x load then serves 4 weights).
+     */
+    public static int gemvRowsPerWarp(int n, int cols) {
+        return n > 1 ? 4 : cols > 8192 ? 1 : 2;
     }
 
     /** A norm's work-group size for rows of {@code size}: a power of two, 32 to {@link #NORM_GROUP}. */
@@ -161,9 +165,9 @@ public final class ModelKernels {
         return Math.max(32, Math.min(NORM_GROUP, Integer.highestOneBit(Math.max(1, size))));
     }
 
-    /** The grid of {@link #gemv} over {@code rows} outputs and {@code n} input rows. */
-    public static org.pariskv.compute.Grid gemvGrid(int n, int rows) {
-        int perGroup = GEMV_WARPS * gemvRowsPerWarp(n);
+    /** The grid of {@link #gemv} over {@code rows} outputs and {@code n} input rows of {@code cols}. */
+    public static org.pariskv.compute.Grid gemvGrid(int n, int rows, int cols) {
+        int perGroup = GEMV_WARPS * gemvRowsPerWarp(n, cols);
         return new org.pariskv.compute.Grid(new long[] {(long) ((rows + perGroup - 1) / perGroup) * GEMV_THREADS, (n + GEMV_BATCH - 1) / GEMV_BATCH},
                 new long[] {GEMV_THREADS, 1});
     }
