@@ -35,7 +35,7 @@ import org.pariskv.compute.kernel.KernelContext;
 @Tag("slow") // about 1 s of nvcc per kernel and shape
 class CudaProgramsCompileTest {
     private static final String[] CLASSES = {"org.pariskv.device.DecodeKernels", "org.pariskv.device.TopKKernels",
-            "org.pariskv.device.AttentionKernels", "org.pariskv.model.device.ModelKernels",
+            "org.pariskv.device.AttentionKernels", "org.pariskv.device.StepInputKernels", "org.pariskv.model.device.ModelKernels",
             "org.pariskv.compute.jit.SpecialisedKernels", "org.pariskv.compute.jit.SubsetKernels",
             "org.pariskv.compute.smoke.SmokeTasks"};
 
@@ -45,11 +45,12 @@ class CudaProgramsCompileTest {
                     Map.entry("nq", 1), Map.entry("kmax", 128), Map.entry("blocks", 16), Map.entry("hadamard", true),
                     Map.entry("attWindow", false), Map.entry("scale", (float) (1 / Math.sqrt(128))),
                     Map.entry("rotScale", (float) (1 / Math.sqrt(128))), Map.entry("dim", 16), Map.entry("twice", true),
-                    Map.entry("bins", 37)),
+                    Map.entry("bins", 37), Map.entry("cols", 4096), Map.entry("rowsPerWarp", 2)),
             "small", Map.ofEntries(Map.entry("headDim", 64), Map.entry("group", 1), Map.entry("hkv", 2),
                     Map.entry("nq", 4), Map.entry("kmax", 32), Map.entry("blocks", 8), Map.entry("hadamard", false),
                     Map.entry("attWindow", true), Map.entry("scale", 0.125f), Map.entry("rotScale", 0.125f),
-                    Map.entry("dim", 3), Map.entry("twice", false), Map.entry("bins", 256)));
+                    Map.entry("dim", 3), Map.entry("twice", false), Map.entry("bins", 256), Map.entry("cols", 1032),
+                    Map.entry("rowsPerWarp", 4)));
 
     @ParameterizedTest
     @ValueSource(strings = {"llama3-8b", "small"})
