@@ -73,8 +73,7 @@ public final class WholeModelBench {
 
     /** Device bytes of the model at {@code context} tokens a sequence: bf16 weights plus every layer's decoder. */
     public static long deviceBytes(LlamaConfig c, ParisKvConfig kv, int context, int batch, Backend backend) {
-        MemoryPlan plan = MemoryPlan.of(c.attentionShape(), kv, context, batch, KvPlacement.DEVICE, backend.device().backend());
-        return 2 * c.parameters() + plan.deviceBytes();
+        return org.pariskv.model.ModelMemoryPlan.of("model", c, kv, context, batch, KvPlacement.DEVICE, backend.device().backend()).deviceBytes();
     }
 
     /**
