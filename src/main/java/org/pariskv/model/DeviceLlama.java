@@ -112,6 +112,8 @@ public final class DeviceLlama implements AutoCloseable {
             kOffset = roundUp(4L * n * qRow, align);
             vOffset = kOffset + roundUp(4L * n * kvRow, align);
             qkv = allocate(vOffset + 4L * n * kvRow);
+            // k/v alone are small matrices (1024 rows at 8B: too few warps); with q beside them one gemv feeds the GPU
+            boolean fusedQkv = n == 1 && kOffset == 4L * qRow && vOffset == kOffset + 4L * kvRow && dim % 8 == 0;
             q = slice(qkv, 0, 4L * n * qRow);
             k = slice(qkv, kOffset, 4L * n * kvRow);
             v = slice(qkv, vOffset, 4L * n * kvRow);
@@ -144,9 +146,14 @@ public final class DeviceLlama implements AutoCloseable {
                 else g.task("rmsnorm", norm, xb, x, nextNorm, dim, eps);
                 if (l < layers) {
                     LlamaWeights.Layer lw = w == null ? null : w.layers[l];
-                    matvec(g, weight(lw == null ? null : lw.wq(), qRow, dim), xb, q, n, qRow, dim);
-                    matvec(g, weight(lw == null ? null : lw.wk(), kvRow, dim), xb, k, n, kvRow, dim);
-                    matvec(g, weight(lw == null ? null : lw.wv(), kvRow, dim), xb, v, n, kvRow, dim);
+                    if (fusedQkv) { // one sequence, q|k|v back to back: one launch of qRow + 2 kvRow rows
+                        DeviceBuffer wqkv = stacked(lw == null ? null : new Matrix[] {lw.wq(), lw.wk(), lw.wv()}, new int[] {qRow, kvRow, kvRow}, dim);
+                        matvec(g, wqkv, xb, qkv, n, qRow + 2 * kvRow, dim);
+                    } else {
+                        matvec(g, weight(lw == null ? null : lw.wq(), qRow, dim), xb, q, n, qRow, dim);
+                        matvec(g, weight(lw == null ? null : lw.wk(), kvRow, dim), xb, k, n, kvRow, dim);
+                        matvec(g, weight(lw == null ? null : lw.wv(), kvRow, dim), xb, v, n, kvRow, dim);
+                    }
                     if (c.qkNorm()) { // Qwen3: RMSNorm over each head before RoPE
                         Grid heads = Grid.groups((long) n * c.heads(), ModelKernels.normGroup(hd)), kvHeads = Grid.groups((long) n * c.kvHeads(), ModelKernels.normGroup(hd));
                         g.task("rmsnorm", heads, q, q, vector(lw == null ? null : lw.qNorm(), hd), hd, eps)
@@ -480,16 +487,41 @@ public final class DeviceLlama implements AutoCloseable {
         return v != null ? upload(v) : ones(n);
     }
 
+    /**
+     * Matrices of {@code cols} columns stacked row-wise in one buffer (the checkpoint's, or one random matrix of all
+     * their rows), for one launch over all their rows.
+     */
+    private DeviceBuffer stacked(Matrix[] ms, int[] rows, int cols) {
+        long total = 0;
+        for (int r : rows) total += 2L * r * cols;
+        DeviceBuffer b = allocate(total);
+        if (ms == null) { // one random matrix of all the rows: the same scale, since the columns are the same
+            fillRandom(b, total / 2, (float) Math.sqrt(3.0 / cols));
+            return b;
+        }
+        long at = 0;
+        for (int i = 0; i < rows.length; i++) {
+            if (!ms[i].bf16()) throw new IllegalArgumentException("the device forward reads bf16 matrices; " + ms[i].name() + " is stored as f32 (or f16)");
+            backend.copyIn(b, at, ms[i].data());
+            at += 2L * rows[i] * cols;
+        }
+        return b;
+    }
+
     /** {@code rows x cols} bf16 uniform in [-scale, scale) from this model's seed and the matrix's ordinal. */
     private DeviceBuffer random(int rows, int cols, float scale) {
         long n = (long) rows * cols;
         DeviceBuffer b = allocate(2 * n);
+        fillRandom(b, n, scale);
+        return b;
+    }
+
+    private void fillRandom(DeviceBuffer b, long n, float scale) {
         int s = (int) (seed * 0x9E3779B97F4A7C15L >>> 32) + 7919 * randomWeights++;
         TaskGraph g = new TaskGraph("random").source(ModelKernels.class).task("randomBf16", Grid.linear(Math.min(n, 1L << 22), 256), b, n, s, scale);
         try (ExecutionPlan p = new ExecutionPlan(g.snapshot()).withBackend(backend).withProfiler(ProfilerMode.OFF)) {
             p.execute();
         }
-        return b;
     }
 
     private DeviceBuffer ones(int n) {
