@@ -116,6 +116,7 @@ final class BenchCommand implements Callable<Integer> {
         profile = shapeOption.name(deprecatedProfile);
         if (model != null) return wholeModel();
         if (baseline != null) throw new IllegalArgumentException("--baseline goes with --model");
+        if (replot != null) throw new IllegalArgumentException("--replot goes with --model (it draws a bench --model result again)");
         ModelShape layer = ShapeProfiles.byName(profile).withLayers(1);
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
         DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
@@ -253,8 +254,10 @@ final class BenchCommand implements Callable<Integer> {
         if (layers != 1 || kv != null || offload) throw new IllegalArgumentException("--model runs with K/V on the device; --layers, --kv and --offload do not apply");
         WholeModelOutput.Baseline base = baseline == null ? null : WholeModelOutput.readBaseline(baseline);
         if (replot != null) {
-            List<org.pariskv.bench.WholeModelBench.Point> points = WholeModelOutput.readPoints(replot.resolve("bench.json"));
-            Object dev = org.pariskv.trace.Json.parse(Files.readString(replot.resolve("bench.json"))) instanceof Map<?, ?> m ? m.get("device") : "?";
+            if (Files.isRegularFile(replot)) throw new IllegalArgumentException("--replot takes the directory of a bench --model run (its --out), not a file: " + replot);
+            Path json = replot.resolve("bench.json");
+            List<org.pariskv.bench.WholeModelBench.Point> points = WholeModelOutput.readPoints(json);
+            Object dev = WholeModelOutput.readJson("--replot", json) instanceof Map<?, ?> m ? m.get("device") : "?";
             String md = WholeModelOutput.markdown(String.valueOf(dev), points, base);
             Files.writeString(replot.resolve("bench.md"), md);
             System.out.print(md);
@@ -262,13 +265,20 @@ final class BenchCommand implements Callable<Integer> {
             return 0;
         }
         ParisKvConfig cfg = ParisKvConfig.defaults().withTopk(topk).withGqa(GqaMode.parse(gqa));
+        int warm = Math.min(warmup, 20);
+        if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be at least 1 and --warmup at least 0 (got " + steps + ", " + warmup + ")");
+        for (int b : batches) if (b < 1) throw new IllegalArgumentException("--batch " + b + ": a batch is at least 1 sequence");
+        for (int n : contexts) { // what WholeModelBench.run checks, before a device is opened
+            if (n - 2 * (warm + steps) <= cfg.sink() + cfg.local()) {
+                throw new IllegalArgumentException("--context " + n + " is too small for " + 2 * (warm + steps) + " bench steps after " + (cfg.sink() + cfg.local()) + " sink and local tokens");
+            }
+        }
         DeviceInfo info = DeviceSpec.parse(device).resolve(Devices.list());
         if (info.backend() == org.pariskv.compute.BackendKind.JAVA) {
             throw new IllegalArgumentException("bench --model measures a device: no OpenCL or CUDA device was selected (" + device + "); see 'pariskv devices'");
         }
         long devCap = deviceMemory == null ? 0 : MemoryPlan.parseBytes(deviceMemory);
         Backend backend = Backends.open(info);
-        int warm = Math.min(warmup, 20);
         for (int n : contexts) { // refuse before allocating anything
             for (int b : batches) org.pariskv.bench.WholeModelBench.requireFits(model, c, cfg, n, b, backend, devCap);
         }

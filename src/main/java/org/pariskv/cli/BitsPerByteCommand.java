@@ -52,7 +52,7 @@ final class BitsPerByteCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + text + ": " + e.getMessage(), e);
         }
-        Path dir = model != null ? model : BundledModel.directory();
+        Path dir = model != null ? ModelFolder.require(model) : BundledModel.directory();
         SharedPrefill shared = new SharedPrefill();
         List<Map<String, Object>> rows = new ArrayList<>();
         Double fullBpb = null;

@@ -68,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
         ParisKvConfig cfg = decode.config();
         DeviceInfo device = decode.resolveDevice();
         Path dir = model != null ? model : BundledModel.directory();
-        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("model folder " + dir + " does not exist");
+        ModelFolder.require(dir);
         TaskInstance task = LongContextTask.byName("passkey").generateAt(context, depth, seed);
         boolean text = format.equals("text");
         LlamaConfig mc = LlamaConfig.read(dir.resolve("config.json"));

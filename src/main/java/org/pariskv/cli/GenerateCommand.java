@@ -77,7 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
         MethodChoice.parse(method); // fail fast on an unknown name
         Sampler sampler = new Sampler(temperature, topP, seed);
         ParisKvConfig kv = topk == null ? ParisKvConfig.defaults() : ParisKvConfig.defaults().withTopk(topk);
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("model directory not found: " + model);
+        ModelFolder.require(model);
         String text = prompt.text != null ? prompt.text : readPrompt(prompt.file);
         if (text.isEmpty()) throw new IllegalArgumentException("the prompt is empty");
         LlamaConfig config = LlamaConfig.read(model.resolve("config.json"));

@@ -85,7 +85,7 @@ final class RulerCommand implements Callable<Integer> {
     public Integer call() {
         JsonOut.checkFormat(format);
         if (model == null) model = BundledModel.directory();
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("model folder " + model + " does not exist");
+        ModelFolder.require(model);
         List<LongContextTask> taskList = new ArrayList<>();
         for (String t : tasks) taskList.add(LongContextTask.byName(t));
         List<String> methodList = new ArrayList<>();

@@ -34,14 +34,25 @@ final class WholeModelOutput {
         }
     }
 
-    static Baseline readBaseline(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--baseline " + file + ": no such file");
-        Object parsed;
+    /** {@code file}'s JSON, or a one-line reason naming {@code option} and the file: missing, a directory, not UTF-8 text, not JSON. */
+    static Object readJson(String option, Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new IllegalArgumentException(option + " " + file + " is a directory, not a JSON file");
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(option + " " + file + ": no such file");
+        String text;
         try {
-            parsed = Json.parse(Files.readString(file));
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("--baseline " + file + " is not JSON: " + e.getMessage(), e);
+            text = Files.readString(file);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(option + " " + file + " is not JSON (not UTF-8 text)", e);
         }
+        try {
+            return Json.parse(text);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(option + " " + file + " is not JSON: " + e.getMessage(), e);
+        }
+    }
+
+    static Baseline readBaseline(Path file) throws IOException {
+        Object parsed = readJson("--baseline", file);
         if (!(parsed instanceof Map<?, ?> root) || !(root.get("points") instanceof List<?> points)) {
             throw new IllegalArgumentException("--baseline " + file + ": expected {\"name\": ..., \"points\": [{\"context\", \"batch\", \"ms_per_token\"}, ...]}");
         }
@@ -58,14 +69,14 @@ final class WholeModelOutput {
 
     /** The points of a {@code bench --model} bench.json (to draw its plot again elsewhere: {@code --replot}). */
     static List<WholeModelBench.Point> readPoints(Path benchJson) throws IOException {
-        if (!Files.isRegularFile(benchJson)) throw new IllegalArgumentException("--replot: no " + benchJson);
-        if (!(Json.parse(Files.readString(benchJson)) instanceof Map<?, ?> root) || !(root.get("points") instanceof List<?> ps) || ps.isEmpty()) {
+        if (!Files.exists(benchJson)) throw new IllegalArgumentException("--replot: no " + benchJson + " (give the --out directory of a bench --model run)");
+        if (!(readJson("--replot", benchJson) instanceof Map<?, ?> root) || !(root.get("points") instanceof List<?> ps) || ps.isEmpty()) {
             throw new IllegalArgumentException("--replot: " + benchJson + " holds no points of bench --model");
         }
         List<WholeModelBench.Point> out = new ArrayList<>();
         for (Object o : ps) {
-            if (!(o instanceof Map<?, ?> m) || !(m.get("pariskv_ms_per_token") instanceof Number)) {
-                throw new IllegalArgumentException("--replot: " + benchJson + " is not a bench --model result (a point without pariskv_ms_per_token)");
+            if (!(o instanceof Map<?, ?> m) || !(m.get("pariskv_ms_per_token") instanceof Number) || !(m.get("model") instanceof String)) {
+                throw new IllegalArgumentException("--replot: " + benchJson + " is not a bench --model result (a point without pariskv_ms_per_token or model)");
             }
             out.add(new WholeModelBench.Point((String) m.get("model"), num(m, "context").intValue(), num(m, "batch").intValue(), num(m, "steps").intValue(),
                     num(m, "pariskv_ms_per_token").doubleValue(), num(m, "pariskv_best_ms").doubleValue(), num(m, "full_ms_per_token").doubleValue(),

@@ -83,7 +83,7 @@ class GenerateCommandTest {
         assertBad(CliRun.of("generate", "--model", m, "--prompt", "a", "--top-p", "0"), "top-p must be in (0, 1]");
         assertBad(CliRun.of("generate", "--model", m, "--prompt", ""), "the prompt is empty");
         assertBad(CliRun.of("generate", "--model", m, "--prompt", "a", "--max-tokens", "5000"), "exceeds max_position_embeddings = 4096");
-        assertBad(CliRun.of("generate", "--model", dir.resolve("nowhere").toString(), "--prompt", "a"), "model directory not found");
+        assertBad(CliRun.of("generate", "--model", dir.resolve("nowhere").toString(), "--prompt", "a"), "no such folder");
         assertBad(CliRun.of("generate", "--model", m, "--prompt-file", dir.resolve("none.txt").toString()), "prompt file not found");
         assertBad(CliRun.of("generate", "--model", m, "--prompt", "a", "--format", "xml"), "unknown --format 'xml'");
         // a cache that cannot fit: refused from config.json alone, before any weight is mapped

@@ -57,4 +57,19 @@ class NotSafetensorsTest {
             assertEquals("", r.out());
         }
     }
+
+    /** The weights file itself given as {@code --model} (not its folder): every command that loads a model says so alike. */
+    @Test
+    void aFileAsTheModelFolder() throws IOException {
+        Path f = junk()[0];
+        String[][] commands = {{"generate", "--prompt", "hi"}, {"ruler"}, {"bpb"}, {"demo"}};
+        for (String[] c : commands) {
+            String[] args = java.util.Arrays.copyOf(c, c.length + 2);
+            args[c.length] = "--model";
+            args[c.length + 1] = f.toString();
+            CliRun r = CliRun.of(args);
+            EvalCommandTest.assertBadInput(r, "--model " + f + " is a file; give the model's folder");
+            assertEquals("", r.out(), c[0]);
+        }
+    }
 }

@@ -184,7 +184,7 @@ class RulerCommandTest {
         }
         CliRun missing = CliRun.of("ruler", "--model", tmp.resolve("nowhere").toString(), "--out", o);
         assertEquals(2, missing.code());
-        assertTrue(missing.err().contains("does not exist"), missing.err());
+        assertTrue(missing.err().contains("no such folder"), missing.err());
     }
 
     @Test
