@@ -60,6 +60,10 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--gqa", defaultValue = "per-head", description = "mean or per-head (default: ${DEFAULT-VALUE}).")
     String gqa;
 
+    @Option(names = "--model", description = "A whole model: llama3-8b (Llama-3.1-8B) or qwen3-8b. Adds its bf16 weights to the device side and, without --kv, "
+            + "gives the first K/V placement that fits (device, then mapped, then staged), as bench --model and DeviceLlama would need.")
+    String model;
+
     @Override
     public Integer call() {
         if (context <= 0) throw new IllegalArgumentException("--context must be positive, got " + context);
@@ -82,8 +86,29 @@ final class PlanCommand implements Callable<Integer> {
         }
         KvPlacement placement = kv == null ? (offload ? KvPlacement.MAPPED : KvPlacement.DEVICE) : KvPlacement.parse(kv);
         if (offload && placement != KvPlacement.MAPPED) throw new IllegalArgumentException("--offload means --kv mapped; it contradicts --kv " + kv);
+        if (model != null) return modelPlan(cfg, kind, budget, kv != null || offload ? placement : null);
         MemoryPlan plan = MemoryPlan.of(shape, cfg, context, batch, placement, kind);
         System.out.print(plan.table(budget));
         return plan.refusal(budget, "this plan") == null ? 0 : 1;
+    }
+
+    /** {@code --model}: the weights plus every layer's decoder; the placement given, or the first that fits. */
+    private int modelPlan(ParisKvConfig cfg, BackendKind kind, MemoryBudget budget, KvPlacement given) {
+        org.pariskv.model.LlamaConfig c = org.pariskv.model.LlamaConfig.named(model);
+        if (c == null) throw new IllegalArgumentException("--model " + model + ": unknown; llama3-8b or qwen3-8b");
+        if (shapeOption.shape != null || deprecatedProfile != null) throw new IllegalArgumentException("--model sets the shape; leave out --shape");
+        org.pariskv.model.ModelMemoryPlan plan = given != null ? org.pariskv.model.ModelMemoryPlan.of(model, c, cfg, context, batch, given, kind)
+                : org.pariskv.model.ModelMemoryPlan.choose(model, c, cfg, context, batch, kind, budget);
+        if (plan == null) { // nothing fits: show the device plan and why each placement is refused
+            System.out.print(org.pariskv.model.ModelMemoryPlan.of(model, c, cfg, context, batch, KvPlacement.DEVICE, kind).table(budget));
+            for (KvPlacement p : java.util.List.of(KvPlacement.MAPPED, KvPlacement.STAGED)) {
+                System.out.println("with --kv " + p.cliName() + ": " + org.pariskv.model.ModelMemoryPlan.of(model, c, cfg, context, batch, p, kind).refusal(budget));
+            }
+            System.out.println("K/V split between device and host (tiered placement) would be needed; it is not built yet");
+            return 1;
+        }
+        System.out.println("K/V: " + plan.attention().placement().cliName());
+        System.out.print(plan.table(budget));
+        return plan.refusal(budget) == null ? 0 : 1;
     }
 }

@@ -67,7 +67,8 @@ public record ModelMemoryPlan(String name, LlamaConfig config, long weightBytes,
         }
         sb.append(String.format(Locale.ROOT, "| **total** | %s | %s |%n%n", MemoryPlan.gib(deviceBytes()), MemoryPlan.gib(hostBytes())));
         String why = refusal(budget);
-        sb.append(why == null ? "fits: yes" + (budget.deviceFree() < 0 ? " (device budget unknown: not checked)" : "") : "fits: no: " + why).append('\n');
+        sb.append(why != null ? "fits: no: " + why
+                : budget.deviceFree() < 0 ? "fits: not known: the device budget is unknown (give --device or --device-memory)" : "fits: yes").append('\n');
         return sb.toString();
     }
 }

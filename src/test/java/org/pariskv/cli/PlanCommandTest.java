@@ -31,6 +31,32 @@ class PlanCommandTest {
     }
 
     @Test
+    void aWholeModelAddsItsWeightsAndTakesThePlacementThatFits() {
+        CliRun r = run("plan", "--model", "llama3-8b", "--context", "131072", "--device-memory", "139G", "--host-memory", "125G");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("K/V: device"), r.out());
+        assertTrue(r.out().contains("| weights | 14.96 GiB | - |"), r.out());
+        assertTrue(r.out().contains("fits: yes"), r.out());
+        // 128K x 8 on the device does not fit beside the weights: with 200G of host memory the K/V go there
+        CliRun b8 = run("plan", "--model", "llama3-8b", "--context", "131072", "--batch", "8", "--device-memory", "139G", "--host-memory", "200G");
+        assertEquals(0, b8.code(), b8.err());
+        assertTrue(b8.out().contains("K/V: mapped"), b8.out());
+        // 1M: neither side alone holds 128 GiB of K/V beside the rest
+        CliRun m = run("plan", "--model", "llama3-8b", "--context", "1048576", "--device-memory", "139G", "--host-memory", "125G");
+        assertEquals(1, m.code(), m.err());
+        assertTrue(m.out().contains("with --kv mapped: llama3-8b at context 1048576, batch 1, K/V mapped needs 128.00 GiB of host memory"), m.out());
+        assertTrue(m.out().contains("tiered placement"), m.out());
+        CliRun unknown = run("plan", "--model", "llama3-8b", "--context", "131072", "--host-memory", "125G");
+        assertTrue(unknown.out().contains("fits: not known"), unknown.out());
+        CliRun bad = run("plan", "--model", "llama3-9b", "--context", "131072");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--model llama3-9b: unknown"), bad.err());
+        CliRun both = run("plan", "--model", "llama3-8b", "--shape", "small", "--context", "131072");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("leave out --shape"), both.err());
+    }
+
+    @Test
     void doesNotFitWithoutOffload() {
         CliRun r = run("plan", "--context", "1048576", "--device-memory", "70G", "--host-memory", "200G");
         assertEquals(1, r.code());
