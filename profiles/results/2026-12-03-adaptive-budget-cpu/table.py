@@ -18,7 +18,10 @@ for run in order:
     at = {(r["method"], r["budget"]): r for r in rows(os.path.join(d, "fixed-at-mean-k", "results.csv"))}
     line(tr, ctx, "(a) pariskv top-k 100", fixed[("pariskv", "100")])
     line(tr, ctx, "oracle top-k 100", fixed[("oracle", "100")])
-    for tau in ("0.9", "0.95"):
+    for tau in ("0.9", "0.95", "0.99"):
+        if not os.path.isdir(os.path.join(d, f"adaptive-{tau}")): continue
+        if tau == "0.99":  # run by hand afterwards, its fixed runs in their own folder (README)
+            at.update({(r["method"], r["budget"]): r for r in rows(os.path.join(d, "fixed-at-mean-k-0.99", "results.csv"))})
         a = rows(os.path.join(d, f"adaptive-{tau}", "results.csv"))[0]
         k = str(int(float(a["mean_k"]) + 0.5))
         line(tr, ctx, f"(b) pariskv adaptive tau {tau}, k in [16, 400]", a)
