@@ -94,6 +94,15 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--center-keys", negatable = true, description = "ParisKV key centring (default: on; pariskv-ref: off).")
     Boolean centerKeys;
 
+    @Option(names = "--adaptive-mass", paramLabel = "TAU", description = "ParisKV adaptive budget: per query head the smallest k whose estimated softmax mass, with sink and local window, reaches TAU of the estimated total, in [--topk-min, --topk-max]; --budgets then only labels the run (default: off).")
+    Double adaptiveMass;
+
+    @Option(names = "--topk-max", paramLabel = "K", description = "Cap of the adaptive budget per query head and per KV head (default: 400).")
+    Integer topkMax;
+
+    @Option(names = "--topk-min", paramLabel = "K", description = "Floor of the adaptive budget per query head (default: 16).")
+    Integer topkMin;
+
     @Option(names = "--out", description = "Output folder (default: out/compare-<trace>, or out/drift-experiment with --preset drift).")
     Path out;
 
@@ -166,7 +175,11 @@ final class CompareCommand implements Callable<Integer> {
                         p.extra(spec.label() + " c" + ctx + " k" + budget);
                         ParisKvConfig c = spec.reference() ? referenceConfig().withTopk(budget) : cfg.withTopk(budget);
                         EvalResult r = Evaluation.run(t, spec.create(), c, "java", p.stepper(), options);
-                        results.add(spec.label().equals(r.method()) ? r : r.withMethod(spec.label()));
+                        String label = spec.label();
+                        if (c.adaptive() && spec.registered().startsWith("pariskv")) {
+                            label += String.format(Locale.ROOT, " adaptive tau=%s k=%d..%d", c.adaptiveMass(), c.topkMin(), c.topkMax());
+                        }
+                        results.add(label.equals(r.method()) ? r : r.withMethod(label));
                     }
                 }
             }
@@ -244,8 +257,9 @@ final class CompareCommand implements Callable<Integer> {
         return window(ParisKvConfig.reference());
     }
 
+    /** Windows and the adaptive budget of this run. */
     private ParisKvConfig window(ParisKvConfig c) {
         if (sink != null || local != null) c = c.withWindow(sink != null ? sink : c.sink(), local != null ? local : c.local());
-        return c;
+        return DecodeOptions.adaptive(c, adaptiveMass, topkMin, topkMax);
     }
 }

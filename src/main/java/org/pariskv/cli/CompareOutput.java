@@ -21,7 +21,7 @@ final class CompareOutput {
 
     static final List<String> CSV_COLUMNS = List.of("method", "trace", "context", "steps", "scored_steps", "budget", "gqa",
             "recall_at_k", "recall_at_k_min", "attention_mass_recall", "output_rel_error", "output_rel_error_p95",
-            "needle_hit_rate", "ms_per_step", "sparse_steps", "retrieval_rate");
+            "needle_hit_rate", "ms_per_step", "sparse_steps", "retrieval_rate", "mean_k");
 
     static final List<String> STEP_COLUMNS = List.of("method", "context", "budget", "step", "position", "recall_at_k");
 
@@ -35,7 +35,7 @@ final class CompareOutput {
                     Integer.toString(r.scoredSteps()), Integer.toString(r.topk()), r.gqa(),
                     num(r.recallAtK().mean()), num(r.recallAtK().min()), num(r.attentionMass().mean()),
                     num(r.outputRelError().mean()), num(r.outputRelError().p95()), num(r.needleHitRate()),
-                    num(r.msPerStep()), Integer.toString(r.sparseSteps()), num(r.retrievalRate()));
+                    num(r.msPerStep()), Integer.toString(r.sparseSteps()), num(r.retrievalRate()), num(r.meanRetrieved()));
             sb.append(String.join(",", row)).append('\n');
         }
         return sb.toString();
@@ -67,11 +67,11 @@ final class CompareOutput {
         sb.append(String.format(Locale.ROOT, "# pariskv compare: trace `%s`, shape %s x %d layer(s), seed %d, %d decode steps%s, device %s%n%n",
                 setup.trace(), setup.shape(), setup.layers(), setup.seed(), setup.steps(),
                 setup.sampleEvery() > 1 ? " (quality scored every " + setup.sampleEvery() + " steps)" : "", setup.device()));
-        sb.append("| method | context | budget | recall@k | attention-mass recall | output error |");
+        sb.append("| method | context | budget | recall@k | attention-mass recall | output error | mean k |");
         if (needle) sb.append(" needle hit |");
         sb.append(" ms/step |");
         if (rate) sb.append(" retrieval rate |");
-        sb.append('\n').append("|---|---:|---:|---:|---:|---:|");
+        sb.append('\n').append("|---|---:|---:|---:|---:|---:|---:|");
         if (needle) sb.append("---:|");
         sb.append("---:|");
         if (rate) sb.append("---:|");
@@ -79,6 +79,7 @@ final class CompareOutput {
         for (EvalResult r : results) {
             sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %s | %s | %s |", r.method(), r.context(), r.topk(),
                     md(r.recallAtK().mean(), "%.4f"), md(r.attentionMass().mean(), "%.4f"), md(r.outputRelError().mean(), "%.4f")));
+            sb.append(' ').append(md(r.meanRetrieved(), "%.1f")).append(" |");
             if (needle) sb.append(' ').append(md(r.needleHitRate(), "%.3f")).append(" |");
             sb.append(' ').append(md(r.msPerStep(), "%.2f")).append(" |");
             if (rate) sb.append(' ').append(md(r.retrievalRate(), "%.3f")).append(" |");
@@ -86,7 +87,8 @@ final class CompareOutput {
         }
         sb.append("\nrecall@k: |retrieved ∩ exact top-k| / k per KV head (`-`: not applicable, e.g. full attention; StreamingLLM "
                 + "retrieves nothing from the zone, hence 0); attention-mass recall and output error (||o - o_full|| / ||o_full||) per query head; ms/step: "
-                + "median wall time of the method's decode call per step; retrieval rate: LouisKV's selections computed afresh / asked for.\n");
+                + "median wall time of the method's decode call per step; mean k: zone tokens retrieved per KV head per sparse step "
+                + "(the realised budget; with --adaptive-mass it varies, and recall@k is then against the exact top-k of each head's own size); retrieval rate: LouisKV's selections computed afresh / asked for.\n");
         if (buckets > 0 && hasStepSeries(results)) sb.append('\n').append(stepBuckets(results, buckets));
         return sb.toString();
     }

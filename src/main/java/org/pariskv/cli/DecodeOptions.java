@@ -30,6 +30,15 @@ final class DecodeOptions {
     @Option(names = "--center-keys", negatable = true, description = "Centre keys by the mean of the first zone keys before encoding (default: the configured default).")
     Boolean centerKeys;
 
+    @Option(names = "--adaptive-mass", paramLabel = "TAU", description = "Adaptive budget (Java engine): per query head the smallest k whose estimated softmax mass, with sink and local window, reaches TAU of the estimated total, in [--topk-min, --topk-max] (default: off, fixed --topk).")
+    Double adaptiveMass;
+
+    @Option(names = "--topk-max", paramLabel = "K", description = "Cap of the adaptive budget per query head and per KV head (default: 400).")
+    Integer topkMax;
+
+    @Option(names = "--topk-min", paramLabel = "K", description = "Floor of the adaptive budget per query head (default: 16).")
+    Integer topkMin;
+
     @Option(names = "--device", defaultValue = "auto", description = "java, opencl[:N], cuda[:N] or auto: CUDA, else an OpenCL GPU, else java (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -48,11 +57,32 @@ final class DecodeOptions {
             c = c.withRatios(candidateRatio != null ? candidateRatio : c.candidateRatio(), collisionRatio != null ? collisionRatio : c.collisionRatio());
         }
         if (centerKeys != null) c = c.withCenterKeys(centerKeys);
+        c = adaptive(c, adaptiveMass, topkMin, topkMax);
         if (kv != null) org.pariskv.device.KvPlacement.parse(kv); // fail fast on a bad name
         if (profile != null) {
             if (!profile.equals("console") && !profile.equals("json")) throw new IllegalArgumentException("unknown --profile '" + profile + "' (expected console or json)");
         }
         StageProfile.enable(true); // cheap (a clock read per stage); feeds eval's stage_thread_ms_per_step
+        return c;
+    }
+
+    /** Applies {@code --adaptive-mass}, {@code --topk-min} and {@code --topk-max} (any of them null: unchanged). */
+    static ParisKvConfig adaptive(ParisKvConfig c, Double tau, Integer min, Integer max) {
+        if ((min != null || max != null) && tau == null) {
+            throw new IllegalArgumentException("--topk-min / --topk-max bound the adaptive budget: give --adaptive-mass TAU as well");
+        }
+        if (tau != null) {
+            if (tau.isNaN() || !(tau > 0 && tau <= 1)) throw new IllegalArgumentException("--adaptive-mass must be in (0, 1], got " + tau);
+            c = c.withAdaptiveMass(tau);
+        }
+        if (min != null && min <= 0) throw new IllegalArgumentException("--topk-min must be positive, got " + min);
+        if (max != null && max <= 0) throw new IllegalArgumentException("--topk-max must be positive, got " + max);
+        if (min != null || max != null) {
+            int lo = min != null ? min : Math.min(c.topkMin(), max);
+            int hi = max != null ? max : Math.max(c.topkMax(), min);
+            if (hi < lo) throw new IllegalArgumentException("--topk-max (" + hi + ") must be >= --topk-min (" + lo + ")");
+            c = c.withTopkRange(lo, hi);
+        }
         return c;
     }
 
@@ -74,6 +104,9 @@ final class DecodeOptions {
                                          org.pariskv.eval.Evaluation.Options runOptions) {
         org.pariskv.compute.DeviceInfo info = resolveDevice();
         boolean onDevice = info.backend() != org.pariskv.compute.BackendKind.JAVA;
+        if (onDevice && method.equals("pariskv") && cfg.adaptive()) {
+            throw new IllegalArgumentException("--adaptive-mass runs on the java engine only (the device pipeline has a fixed top-k): add --device java");
+        }
         if (onDevice && method.equals("pariskv")) {
             org.pariskv.device.DeviceDecoder.Options options = org.pariskv.device.DeviceDecoder.Options.defaults()
                     .withPlacement(kv == null ? org.pariskv.device.KvPlacement.DEVICE : org.pariskv.device.KvPlacement.parse(kv));

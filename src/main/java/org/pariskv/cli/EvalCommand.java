@@ -72,6 +72,7 @@ final class EvalCommand implements Callable<Integer> {
         m.put("output_rel_error_p95", r.outputRelError().p95());
         m.put("stage_thread_ms_per_step", r.stageMs()); // summed over threads: may exceed ms_per_step
         m.put("retrieval_rate", r.retrievalRate());
+        m.put("mean_k", r.meanRetrieved()); // realised budget: zone tokens retrieved per KV head per sparse step
         return m;
     }
 
@@ -82,6 +83,7 @@ final class EvalCommand implements Callable<Integer> {
         sb.append(String.format(Locale.ROOT, "  recall@k               %s%n", fmt(r.recallAtK())));
         sb.append(String.format(Locale.ROOT, "  attention-mass recall  %s%n", fmt(r.attentionMass())));
         sb.append(String.format(Locale.ROOT, "  output rel. error      %s%n", fmt(r.outputRelError())));
+        if (!Double.isNaN(r.meanRetrieved())) sb.append(String.format(Locale.ROOT, "  mean k                 %.1f (zone tokens retrieved per KV head per sparse step)%n", r.meanRetrieved()));
         if (!Double.isNaN(r.needleHitRate())) sb.append(String.format(Locale.ROOT, "  needle hit rate        %.3f%n", r.needleHitRate()));
         if (!Double.isNaN(r.retrievalRate())) sb.append(String.format(Locale.ROOT, "  retrieval rate         %.3f (selections computed afresh / asked for)%n", r.retrievalRate()));
         sb.append(String.format(Locale.ROOT, "  time per step          %.3f ms (median; %d of %d steps sparse)%n", r.msPerStep(), r.sparseSteps(), r.steps()));

@@ -27,8 +27,9 @@ record MethodChoice(String label, String registered, boolean reference) {
         return Methods.byName(registered);
     }
 
-    /** The config this method runs under: {@code cfg} itself, or the reference config with cfg's budget and windows. */
+    /** The config this method runs under: {@code cfg} itself, or the reference config with cfg's budget (adaptive included) and windows. */
     ParisKvConfig config(ParisKvConfig cfg) {
-        return reference ? ParisKvConfig.reference().withTopk(cfg.topk()).withWindow(cfg.sink(), cfg.local()) : cfg;
+        return reference ? ParisKvConfig.reference().withTopk(cfg.topk()).withWindow(cfg.sink(), cfg.local())
+                .withAdaptiveMass(cfg.adaptiveMass()).withTopkRange(cfg.topkMin(), cfg.topkMax()) : cfg;
     }
 }

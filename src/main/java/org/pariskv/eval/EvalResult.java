@@ -20,11 +20,23 @@ import org.pariskv.metrics.MetricSummary;
  * @param retrievalRate      for a method with {@link org.pariskv.method.RetrievalStats} (LouisKV): selections
  *                           computed afresh / selections asked for during this run; NaN for every other method
  * @param scoredSteps        steps whose quality was scored (all steps unless sampled)
+ * @param meanRetrieved      realised budget: retrieval-zone tokens retrieved per KV head per scored sparse step,
+ *                           mean over steps, layers and KV heads (the adaptive budget's average k); NaN when no
+ *                           scored step was sparse
  */
 public record EvalResult(String method, String device, String trace, int context, int steps, int topk, String gqa,
                          MetricSummary recallAtK, MetricSummary attentionMass, MetricSummary outputRelError,
                          double needleHitRate, double msPerStep, int sparseSteps, Map<String, Double> stageMs,
-                         double[] recallPerStep, double retrievalRate, int scoredSteps) {
+                         double[] recallPerStep, double retrievalRate, int scoredSteps, double meanRetrieved) {
+
+    /** The form before the realised budget was reported ({@code meanRetrieved} NaN). */
+    public EvalResult(String method, String device, String trace, int context, int steps, int topk, String gqa,
+                      MetricSummary recallAtK, MetricSummary attentionMass, MetricSummary outputRelError,
+                      double needleHitRate, double msPerStep, int sparseSteps, Map<String, Double> stageMs,
+                      double[] recallPerStep, double retrievalRate, int scoredSteps) {
+        this(method, device, trace, context, steps, topk, gqa, recallAtK, attentionMass, outputRelError, needleHitRate,
+                msPerStep, sparseSteps, stageMs, recallPerStep, retrievalRate, scoredSteps, Double.NaN);
+    }
 
     /** The original summary-only form: no per-step series, no retrieval rate, every step scored. */
     public EvalResult(String method, String device, String trace, int context, int steps, int topk, String gqa,
@@ -37,6 +49,6 @@ public record EvalResult(String method, String device, String trace, int context
     /** The same result under another method label (e.g. {@code pariskv-ref} for ParisKV with the reference config). */
     public EvalResult withMethod(String label) {
         return new EvalResult(label, device, trace, context, steps, topk, gqa, recallAtK, attentionMass, outputRelError,
-                needleHitRate, msPerStep, sparseSteps, stageMs, recallPerStep, retrievalRate, scoredSteps);
+                needleHitRate, msPerStep, sparseSteps, stageMs, recallPerStep, retrievalRate, scoredSteps, meanRetrieved);
     }
 }

@@ -103,6 +103,8 @@ public final class Evaluation {
         double[] recallPerStep = new double[trace.steps()];
         Arrays.fill(recallPerStep, Double.NaN);
         int scoredSteps = 0;
+        double retrievedSum = 0;
+        long retrievedN = 0;
         long retrievals0 = stats == null ? 0 : stats.retrievals(), selections0 = stats == null ? 0 : stats.steps();
         boolean needleTrace = trace.meta().containsKey("needle_position") || trace.name().startsWith("needle");
         StageProfile.reset();
@@ -165,14 +167,20 @@ public final class Evaluation {
                         double m = Metrics.attentionMassRecall(group, new StoreRows(zone.keys()), len, attended, scale);
                         double r = Double.NaN;
                         if (!dense && zone.zoneSize() > 0) {
-                            int[] exact = OracleTopK.exact(zone, q, h * g * d, cfg.topk(), g, d, cfg.gqa());
+                            // adaptive budget: against the exact top-k at the size this head actually retrieved
+                            int kExact = cfg.adaptive() ? Math.max(1, retrieved[h].length) : cfg.topk();
+                            int[] exact = OracleTopK.exact(zone, q, h * g * d, kExact, g, d, cfg.gqa());
                             r = Metrics.recallAtK(retrieved[h], exact);
                         }
                         double hit = Double.NaN;
                         if (needles != null && needles.length > 0) hit = Arrays.stream(attended).anyMatch(t -> t == needles[0]) ? 1 : 0;
-                        perHead[h] = new double[] {m, err / g, r, hit};
+                        perHead[h] = new double[] {m, err / g, r, hit, dense ? Double.NaN : retrieved[h].length};
                     });
                     for (double[] ph : perHead) {
+                        if (!Double.isNaN(ph[4])) {
+                            retrievedSum += ph[4];
+                            retrievedN++;
+                        }
                         mass.add(ph[0]);
                         error.add(ph[1]);
                         if (!Double.isNaN(ph[2])) {
@@ -204,7 +212,7 @@ public final class Evaluation {
         return new EvalResult(methodName, device, trace.name(), trace.tokens(), trace.steps(), cfg.topk(), cfg.gqa().name().toLowerCase().replace('_', '-'),
                 recall.summary(), mass.summary(), error.summary(),
                 needleTotal == 0 ? Double.NaN : (double) needleHits / needleTotal, median, sparseSteps, stages,
-                recallPerStep, retrievalRate, scoredSteps);
+                recallPerStep, retrievalRate, scoredSteps, retrievedN == 0 ? Double.NaN : retrievedSum / retrievedN);
     }
 
     /** Sink, retrieved and local-window tokens of one head, ascending. */

@@ -77,14 +77,19 @@ public final class ParisKv implements RetrievalMethod {
             ParisKvConfig cfg = ctx.config();
             int d = ctx.shape().headDim();
             int g = ctx.shape().groupSize();
-            int k = Math.min(budget, index.size());
+            boolean adaptive = cfg.adaptive();
+            // adaptive: the cap per query head and per KV head is topkMax, each head's count is the rule's choice
+            int k = Math.min(adaptive ? cfg.topkMax() : budget, index.size());
+            float[] center = adaptive ? index.center() : null;
             int[] ranked;
             if (cfg.gqa() == GqaMode.MEAN || g == 1) {
                 long t = StageProfile.start();
-                RetrievalQuery q = RetrievalQuery.of(ctx.rotation(), RetrievalQuery.groupMean(queries, qOff, g, d), 0);
+                float[] mean = RetrievalQuery.groupMean(queries, qOff, g, d);
+                RetrievalQuery q = RetrievalQuery.of(ctx.rotation(), mean, 0);
                 StageProfile.stop(Stage.PREPARE_QUERY, t);
                 int[] out = new int[k];
-                int n = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), out);
+                int n = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), out,
+                        adaptive ? adaptive(cfg, zone, mean, 0, center, d) : null);
                 ranked = java.util.Arrays.copyOf(out, n);
                 java.util.Arrays.sort(ranked);
             } else {
@@ -94,12 +99,26 @@ public final class ParisKv implements RetrievalMethod {
                     long t = StageProfile.start();
                     RetrievalQuery q = RetrievalQuery.of(ctx.rotation(), queries, qOff + h * d);
                     StageProfile.stop(Stage.PREPARE_QUERY, t);
-                    lengths[h] = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), lists[h]);
+                    lengths[h] = ParisKvSelector.rank(index, q, k, cfg.candidateRatio(), cfg.collisionRatio(), lists[h],
+                            adaptive ? adaptive(cfg, zone, queries, qOff + h * d, center, d) : null);
                 }
                 ranked = GroupMerge.roundRobin(lists, lengths, k);
             }
             for (int i = 0; i < ranked.length; i++) ranked[i] += zone.zoneStart();
             return Selection.of(ranked);
+        }
+
+        /** The adaptive rule's inputs for one query: exact logits of sink and local tokens, scale, {@code q·μ}. */
+        private static ParisKvSelector.Adaptive adaptive(ParisKvConfig cfg, ZoneView zone, float[] q, int off, float[] center, int d) {
+            float scale = (float) (1.0 / Math.sqrt(d));
+            int f = zone.sinkEnd() + (zone.length() - zone.zoneEnd());
+            float[] fixed = new float[f];
+            int n = 0;
+            for (int t = 0; t < zone.sinkEnd(); t++) fixed[n++] = zone.keys().dot(t, q, off) * scale;
+            for (int t = zone.zoneEnd(); t < zone.length(); t++) fixed[n++] = zone.keys().dot(t, q, off) * scale;
+            float qc = 0f;
+            if (center != null) for (int i = 0; i < d; i++) qc += q[off + i] * center[i];
+            return new ParisKvSelector.Adaptive(cfg.adaptiveMass(), cfg.topkMin(), fixed, f, scale, qc);
         }
     }
 }

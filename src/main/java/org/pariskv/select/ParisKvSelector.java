@@ -16,6 +16,7 @@ public final class ParisKvSelector {
         byte[] scores = new byte[0];
         int[] candidates = new int[0];
         float[] estimates = new float[0];
+        float[] logits = new float[0];
         final byte[] tierTable = new byte[32 * 256];
 
         void ensure(int n) {
@@ -28,6 +29,18 @@ public final class ParisKvSelector {
         }
     }
 
+    /** Logits of the candidates (estimates in attention units) and of the ranked ones, then the rule. */
+    private static int adaptiveCount(Scratch s, int m, int[] ranked, int r, int kMax, Adaptive a) {
+        if (s.logits.length < m) s.logits = new float[Math.max(m, s.logits.length * 2)];
+        for (int i = 0; i < m; i++) s.logits[i] = (s.estimates[i] + a.queryDotCenter()) * a.scale();
+        float[] top = new float[r];
+        for (int i = 0; i < r; i++) {
+            int at = java.util.Arrays.binarySearch(s.candidates, 0, m, ranked[i]); // candidates are ascending
+            top[i] = s.logits[at];
+        }
+        return AdaptiveBudget.choose(top, r, s.logits, m, a.fixedLogits(), a.fixedCount(), a.tau(), a.kMin(), kMax);
+    }
+
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /**
@@ -37,6 +50,21 @@ public final class ParisKvSelector {
      * @param collisionRatio NaN for the adaptive ratio by zone size
      */
     public static int rank(RetrievalIndex index, RetrievalQuery q, int k, double candidateRatio, double collisionRatio, int[] out) {
+        return rank(index, q, k, candidateRatio, collisionRatio, out, null);
+    }
+
+    /**
+     * The adaptive budget's inputs: the rule ({@link AdaptiveBudget}), the exact logits of the always-attended
+     * tokens, the attention scale and {@code q·μ} (added back to the estimates of centred keys).
+     */
+    public record Adaptive(double tau, int kMin, float[] fixedLogits, int fixedCount, float scale, float queryDotCenter) {}
+
+    /**
+     * {@link #rank(RetrievalIndex, RetrievalQuery, int, double, double, int[])}; with {@code adaptive} non-null,
+     * {@code k} is the cap and the count returned is the adaptive rule's choice among the best {@code k}.
+     */
+    public static int rank(RetrievalIndex index, RetrievalQuery q, int k, double candidateRatio, double collisionRatio, int[] out,
+                           Adaptive adaptive) {
         int n = index.size();
         if (n == 0 || k <= 0) return 0;
         int blocks = index.blocks();
@@ -63,6 +91,7 @@ public final class ParisKvSelector {
 
         t = StageProfile.start();
         int r = TopK.ranked(s.estimates, s.candidates, m, k, out);
+        if (adaptive != null && r > 0) r = adaptiveCount(s, m, out, r, k, adaptive);
         StageProfile.stop(Stage.TOPK, t);
         return r;
     }
