@@ -81,9 +81,19 @@ final class RulerCommand implements Callable<Integer> {
     @Option(names = "--progress", negatable = true, description = "Progress bar on stderr (default: on when a console is attached).")
     Boolean progress;
 
+    @Option(names = "--adaptive-mass", paramLabel = "TAU", description = "ParisKV methods with the adaptive budget (as in eval/compare; default: off).")
+    Double adaptiveMass;
+
+    @Option(names = "--topk-max", paramLabel = "K", description = "Cap of the adaptive budget (default: 400).")
+    Integer topkMax;
+
+    @Option(names = "--topk-min", paramLabel = "K", description = "Floor of the adaptive budget (default: 16).")
+    Integer topkMin;
+
     @Override
     public Integer call() {
         JsonOut.checkFormat(format);
+        ParisKvConfig base = DecodeOptions.adaptive(ParisKvConfig.defaults(), adaptiveMass, topkMin, topkMax);
         if (model == null) model = BundledModel.directory();
         ModelFolder.require(model);
         List<LongContextTask> taskList = new ArrayList<>();
@@ -99,7 +109,7 @@ final class RulerCommand implements Callable<Integer> {
 
         SharedPrefill sharedPrefill = new SharedPrefill();
         BiFunction<Path, String, Answerer> hook = answerers != null ? answerers
-                : (dir, method) -> ModelAnswerer.open(dir, MethodChoice.parse(method).registered(), MethodChoice.parse(method).config(ParisKvConfig.defaults()), sharedPrefill);
+                : (dir, method) -> ModelAnswerer.open(dir, MethodChoice.parse(method).registered(), MethodChoice.parse(method).config(base), sharedPrefill);
         SuiteResult result;
         boolean bar = progress != null ? progress : System.console() != null;
         try (Progress p = new Progress("ruler", plan.answers(), bar)) {

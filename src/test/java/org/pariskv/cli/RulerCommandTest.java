@@ -173,6 +173,8 @@ class RulerCommandTest {
                 {new String[] {"--samples", "0"}, "samples must be at least 1"},
                 {new String[] {"--format", "xml"}, "unknown --format"},
                 {new String[] {"--methods", "full,full"}, "appears twice"},
+                {new String[] {"--adaptive-mass", "1.5"}, "--adaptive-mass must be in (0, 1]"},
+                {new String[] {"--topk-max", "300"}, "give --adaptive-mass TAU as well"},
         };
         for (Object[] c : cases) {
             List<String> args = new ArrayList<>(List.of("ruler", "--model", m, "--no-progress", "--out", o));
