@@ -33,13 +33,22 @@ public final class WholeModelBench {
      * @param deviceBytes       the plan's device bytes: weights, K/V and index of every layer
      * @param parisEnqueueMs    the host's median time in a ParisKV step before it waits for the logits
      * @param nonAttentionTaskUs device µs a step of each kernel of the step without attention, by kernel and grid
+     * @param parisTaskUs       device µs of each decoder task in one ParisKV step, summed over the layers (launch by launch)
+     * @param fullTaskUs        the same for one full-attention step
      */
     public record Point(String model, int context, int batch, int steps, double parisMs, double parisBestMs, double fullMs, double fullBestMs,
                         double nonAttentionMs, long weightBytes, long deviceBytes, double peakBytesPerSec, double prefillSeconds,
-                        double parisEnqueueMs, double fullEnqueueMs, Map<String, Double> nonAttentionTaskUs) {
+                        double parisEnqueueMs, double fullEnqueueMs, Map<String, Double> nonAttentionTaskUs,
+                        Map<String, Double> parisTaskUs, Map<String, Double> fullTaskUs) {
 
         public Point {
-            nonAttentionTaskUs = nonAttentionTaskUs == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(nonAttentionTaskUs));
+            nonAttentionTaskUs = frozen(nonAttentionTaskUs);
+            parisTaskUs = frozen(parisTaskUs);
+            fullTaskUs = frozen(fullTaskUs);
+        }
+
+        private static Map<String, Double> frozen(Map<String, Double> m) {
+            return m == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(m));
         }
 
         public double parisTokensPerSec() {
@@ -100,7 +109,7 @@ public final class WholeModelBench {
      */
     public static Point run(String name, LlamaConfig c, Backend backend, ParisKvConfig kv, int context, int batch, int warmup, int steps,
                             boolean cudaGraphs, long deviceCap, IntConsumer progress) {
-        int prompt = context - 2 * (warmup + steps);
+        int prompt = context - 2 * (warmup + steps) - 2; // and one profiled step of each method
         if (prompt <= kv.sink() + kv.local()) throw new IllegalArgumentException("context " + context + " is too small for " + 2 * (warmup + steps) + " bench steps");
         long need = requireFits(name, c, kv, context, batch, backend, deviceCap);
         try (DeviceLlama m = DeviceLlama.random(c, 20261203L, backend, kv, false, batch, context, cudaGraphs)) {
@@ -133,9 +142,12 @@ public final class WholeModelBench {
             for (var t : m.profileNonAttention()) {
                 tasks.merge(t.task() + " " + java.util.Arrays.toString(t.grid().global()), t.kernelNanos() / 1e3, Double::sum);
             }
+            Map<String, Double> parisTasks = new LinkedHashMap<>(), fullTasks = new LinkedHashMap<>();
+            m.profileAttention(tokens, false).forEach((t, v) -> parisTasks.put(t, v[0]));
+            m.profileAttention(tokens, true).forEach((t, v) -> fullTasks.put(t, v[0]));
             return new Point(name, context, batch, steps, DecodeBench.medianMs(paris), DecodeBench.bestMs(paris), DecodeBench.medianMs(full),
                     DecodeBench.bestMs(full), nonAttention, weightBytes(c), need, backend.device().peakBandwidthBytesPerSec(), prefillSeconds,
-                    DecodeBench.medianMs(parisHost), DecodeBench.medianMs(fullHost), tasks);
+                    DecodeBench.medianMs(parisHost), DecodeBench.medianMs(fullHost), tasks, parisTasks, fullTasks);
         }
     }
 
@@ -172,6 +184,8 @@ public final class WholeModelBench {
         r.put("pariskv_host_enqueue_ms", p.parisEnqueueMs());
         r.put("full_host_enqueue_ms", p.fullEnqueueMs());
         r.put("non_attention_task_us", p.nonAttentionTaskUs());
+        r.put("pariskv_attention_task_us", p.parisTaskUs());
+        r.put("full_attention_task_us", p.fullTaskUs());
         return r;
     }
 }

@@ -84,7 +84,8 @@ final class WholeModelOutput {
                     num(m, "device_bytes").longValue(), num(m, "weight_floor_ms").doubleValue() > 0
                             ? num(m, "weight_bytes").doubleValue() / (num(m, "weight_floor_ms").doubleValue() * 1e-3) : 0, num(m, "prefill_s").doubleValue(),
                     m.get("pariskv_host_enqueue_ms") instanceof Number h ? h.doubleValue() : Double.NaN,
-                    m.get("full_host_enqueue_ms") instanceof Number f ? f.doubleValue() : Double.NaN, taskUs(m.get("non_attention_task_us"))));
+                    m.get("full_host_enqueue_ms") instanceof Number f ? f.doubleValue() : Double.NaN, taskUs(m.get("non_attention_task_us")),
+                    taskUs(m.get("pariskv_attention_task_us")), taskUs(m.get("full_attention_task_us"))));
         }
         return out;
     }
@@ -129,6 +130,22 @@ final class WholeModelOutput {
             if (p.nonAttentionTaskUs().isEmpty()) continue;
             sb.append(String.format(Locale.ROOT, "%nWithout attention, by kernel and grid, device µs a step (context %d, batch %d, profiled launch by launch):%n", p.context(), p.batch()));
             p.nonAttentionTaskUs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "- %s: %.1f%n", k, v)));
+        }
+        for (WholeModelBench.Point p : points) {
+            if (p.parisTaskUs().isEmpty() && p.fullTaskUs().isEmpty()) continue;
+            sb.append(String.format(Locale.ROOT, "%nAttention, by decoder task, device µs a step summed over the layers (context %d, batch %d, "
+                    + "one step of each method profiled launch by launch):%n%n| task | ParisKV | full |%n|---|---:|---:|%n", p.context(), p.batch()));
+            java.util.Set<String> names = new java.util.LinkedHashSet<>(p.parisTaskUs().keySet());
+            names.addAll(p.fullTaskUs().keySet());
+            double ps = 0, fs = 0;
+            for (String k : names) {
+                Double a = p.parisTaskUs().get(k), b = p.fullTaskUs().get(k);
+                ps += a == null ? 0 : a;
+                fs += b == null ? 0 : b;
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", k, a == null ? "-" : String.format(Locale.ROOT, "%.1f", a),
+                        b == null ? "-" : String.format(Locale.ROOT, "%.1f", b)));
+            }
+            sb.append(String.format(Locale.ROOT, "| **sum** | %.1f | %.1f |%n", ps, fs));
         }
         sb.append("\nms/token: median host time of a token step (every sequence of the batch advances one token), logits read back. "
                 + "Without attention: the same graphs with no decoder between them.\n");

@@ -71,6 +71,152 @@ public final class AttentionKernels {
     }
 
     /**
+     * Exact attention of all-dense steps (every stream attends all its tokens), flash-decoding style: the grid and the
+     * partials (max, sum, acc[D] per head and chunk) of {@link #sparseAttention}, so {@code attentionCombine} joins
+     * them, but shaped for bandwidth: a row is read by {@code headDim / 8} work-items in 16-byte loads (8 bf16 each;
+     * {@code keyWords}/{@code valueWords} are the K/V rows read as ints), each work-item has {@link
+     * DecodeLayout#ATT_BATCH} rows' loads in flight before it uses any, every work-item takes part in the softmax, and
+     * the values go the same way (16-byte loads, registers, then one sum over the row slots). {@code sparseAttention}
+     * is latency-bound on long dense rows (a work-item a dimension, 2-byte loads; the softmax on {@code group}
+     * work-items): about 1.2 TB/s on an H200 at 128K. Needs {@code headDim % 8 == 0}, {@code headDim / 8} a power of
+     * two dividing the {@link DecodeLayout#ATT_THREADS} work-items of a group, and 16-byte aligned rows.
+     */
+    @Kernel(restrict = true)
+    public static void denseAttention(KernelContext ctx, FloatArray queries, IntArray keyWords, IntArray valueWords, IntArray plan,
+                                      FloatArray pmax, FloatArray psum, FloatArray pacc, int capTok, int maxChunks, int chunk,
+                                      @Constant int headDim, @Constant int group, @Constant int hkv, @Constant float scale) {
+        ctx.awaitInputs();
+        float[] prob = ctx.allocateFloatLocalArray(ATT_CHUNK * group);
+        float[] red = ctx.allocateFloatLocalArray(ATT_THREADS * group);
+        float[] slotAcc = ctx.allocateFloatLocalArray(8 * ATT_THREADS * group); // (slots x headDim) = 8 x threads, per head
+        int t = ctx.localId(0), c = ctx.groupId(0), s = ctx.groupId(1);
+        int rowLanes = headDim / 8, slots = ATT_THREADS / rowLanes, slot = t / rowLanes, lane = t % rowLanes;
+        int b = s / hkv, h = s % hkv;
+        int first = c * chunk;
+        int nTok = Math.max(0, Math.min(chunk, plan.get(s * PLAN_STRIDE + P_LEN) - first)); // 0: past the stream's tokens
+        long partBase = ((long) s * group) * maxChunks + c;
+        long q = ((long) b * hkv * group + (long) h * group) * headDim + 8L * lane;
+        long rowQuad = ((long) s * capTok + first) * (headDim / 8) + lane; // this work-item's 16 bytes of the chunk's first row
+        float[] qv = new float[8 * ATT_MAX_GROUP];
+        for (int g = 0; g < group; g++) {
+            for (int j = 0; j < 8; j++) qv[g * 8 + j] = queries.get(q + (long) g * headDim + j);
+        }
+        // logits: slot i0 + u * slots + slot's row, ATT_BATCH rows' loads first
+        int[] rw = new int[4 * ATT_BATCH];
+        int step = slots * ATT_BATCH;
+        for (int i0 = 0; i0 < chunk; i0 += step) { // the same trip count for the whole group (barriers in rowSum)
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) keyWords.load4ReadOnly(rowQuad + (long) i * rowLanes, rw, 4 * u);
+            }
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                for (int g = 0; g < group; g++) {
+                    float dot = 0f;
+                    if (i < nTok) {
+                        for (int j = 0; j < 4; j++) {
+                            int word = rw[4 * u + j];
+                            dot += qv[g * 8 + 2 * j] * Float.intBitsToFloat(word << 16) + qv[g * 8 + 2 * j + 1] * Float.intBitsToFloat(word & 0xffff0000);
+                        }
+                    }
+                    dot = rowSum(ctx, red, t, lane, rowLanes, dot);
+                    if (lane == 0 && i < nTok) prob[i * group + g] = dot * scale;
+                }
+            }
+        }
+        ctx.barrier();
+        // softmax over the chunk, every work-item: max, then e = exp(logit - max) in place and its sum
+        for (int g = 0; g < group; g++) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (int i = t; i < nTok; i += ATT_THREADS) mx = Math.max(mx, prob[i * group + g]);
+            red[g * ATT_THREADS + t] = mx;
+        }
+        ctx.barrier();
+        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
+            if (t < off) {
+                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] = Math.max(red[g * ATT_THREADS + t], red[g * ATT_THREADS + t + off]);
+            }
+            ctx.barrier();
+        }
+        float[] mxs = new float[ATT_MAX_GROUP];
+        for (int g = 0; g < group; g++) mxs[g] = red[g * ATT_THREADS];
+        ctx.barrier();
+        for (int g = 0; g < group; g++) {
+            float sum = 0f;
+            for (int i = t; i < nTok; i += ATT_THREADS) {
+                float e = KernelMath.exp(prob[i * group + g] - mxs[g]);
+                prob[i * group + g] = e;
+                sum += e;
+            }
+            red[g * ATT_THREADS + t] = sum;
+        }
+        ctx.barrier();
+        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
+            if (t < off) {
+                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] += red[g * ATT_THREADS + t + off];
+            }
+            ctx.barrier();
+        }
+        if (t < group) {
+            pmax.set(partBase + (long) t * maxChunks, mxs[t]);
+            psum.set(partBase + (long) t * maxChunks, red[t * ATT_THREADS]);
+        }
+        // values: each work-item sums its 8 dims of its slot's rows, for every head
+        float[] acc = new float[8 * ATT_MAX_GROUP];
+        for (int j = 0; j < 8 * group; j++) acc[j] = 0f;
+        for (int i0 = 0; i0 < nTok; i0 += step) {
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) valueWords.load4ReadOnly(rowQuad + (long) i * rowLanes, rw, 4 * u);
+            }
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) {
+                    for (int g = 0; g < group; g++) {
+                        float pr = prob[i * group + g];
+                        for (int j = 0; j < 4; j++) {
+                            int word = rw[4 * u + j];
+                            acc[g * 8 + 2 * j] += pr * Float.intBitsToFloat(word << 16);
+                            acc[g * 8 + 2 * j + 1] += pr * Float.intBitsToFloat(word & 0xffff0000);
+                        }
+                    }
+                }
+            }
+        }
+        for (int g = 0; g < group; g++) {
+            for (int j = 0; j < 8; j++) slotAcc[(g * slots + slot) * headDim + 8 * lane + j] = acc[g * 8 + j];
+        }
+        ctx.barrier();
+        for (int e = t; e < group * headDim; e += ATT_THREADS) {
+            int g = e / headDim, dd = e % headDim;
+            float sum = 0f;
+            for (int sl = 0; sl < slots; sl++) sum += slotAcc[(g * slots + sl) * headDim + dd];
+            pacc.set((partBase + (long) g * maxChunks) * headDim + dd, sum);
+        }
+    }
+
+    /**
+     * The sum of {@code v} over the {@code rowLanes} work-items of a row (aligned, a power of two up to 32) at the
+     * first of them: a butterfly of shuffles on CUDA, elsewhere the same tree through {@code red}, so both give the
+     * same bits. Every work-item of the group calls it.
+     */
+    private static float rowSum(KernelContext ctx, float[] red, int t, int lane, int rowLanes, float v) {
+        if (ctx.hasWarpShuffle()) {
+            for (int off = rowLanes / 2; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
+            return v;
+        }
+        red[t] = v;
+        ctx.barrier();
+        for (int off = rowLanes / 2; off > 0; off >>= 1) {
+            if (lane < off) red[t] = red[t] + red[t + off];
+            ctx.barrier();
+        }
+        float sum = red[t];
+        ctx.barrier();
+        return sum;
+    }
+
+    /**
      * {@code sparseAttentionStaged}: sparseAttention over rows the host gathered (K/V in host memory only). staged:
      * bf16, per stream in stream order its packed rows' keys [n_s][D] then values [n_s][D] ({@link #stagedCount});
      * stagedWords, winKeyWords: staged and winKeys read as ints. Same grid, same partials, same arithmetic.

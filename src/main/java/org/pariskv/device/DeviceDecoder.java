@@ -91,6 +91,11 @@ public final class DeviceDecoder implements AutoCloseable {
      * {@link DecodeTwins} either way.
      */
     public static final String KERNELS = System.getProperty("pariskv.kernels", "c");
+    /**
+     * All-dense steps through {@link AttentionKernels#denseAttention} (16-byte row loads), else through
+     * sparseAttention as sparse steps ({@code -Dpariskv.denseKernel=false}: to compare them).
+     */
+    static final boolean DENSE_KERNEL_ENABLED = !"false".equals(System.getProperty("pariskv.denseKernel"));
 
     private static boolean javaKernels(Backend backend) {
         if (!KERNELS.equals("java") && !KERNELS.equals("c")) {
@@ -99,6 +104,7 @@ public final class DeviceDecoder implements AutoCloseable {
         return KERNELS.equals("java") && !(backend instanceof org.pariskv.compute.JavaBackend);
     }
     private final int topKSliceAbove;
+    private final boolean denseKernel; // all-dense steps through denseAttention
     private final Program program;
     private final Map<String, String> defines = new LinkedHashMap<>();
     private final DecodeTwins twins;      // each task's Java body (the graphs bind it to the kernel of the same name)
@@ -289,6 +295,8 @@ public final class DeviceDecoder implements AutoCloseable {
         this.javaKernels = javaKernels(backend);
         this.hadamard = rotation instanceof HadamardRotation;
         this.rotScale = (float) (1.0 / Math.sqrt(d));
+        int rowLanes = d / 8; // denseAttention: a row read by d / 8 work-items, a power of two up to a warp
+        this.denseKernel = DENSE_KERNEL_ENABLED && d % 8 == 0 && rowLanes <= 32 && Integer.bitCount(rowLanes) == 1 && ATT_THREADS % rowLanes == 0;
         this.program = javaKernels ? null : backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         this.twins = new DecodeTwins(twinShape());
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
@@ -1072,13 +1080,17 @@ public final class DeviceDecoder implements AutoCloseable {
         if (javaKernels) {
             t.source(AttentionKernels.class).task("sparseAttention", attGrid, queries, keys, values, winKeys, winValues, plan, selected,
                     selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam, ringBase, ring, keys, winKeys, d, g, hkv, kmax,
-                    placement.onHost(), rotScale);
+                    placement.onHost(), rotScale).onlyIf(() -> stepSparse || !denseKernel);
         } else {
             t.source("pariskv.c").task("sparseAttention", a -> twins.sparseAttention(a.segment(0), a.segment(1), a.segment(2), a.segment(3), a.segment(4),
                             a.segment(5), a.segment(6), a.segment(7), a.segment(8), a.segment(9), a.segment(10), a.intValue(11),
                             a.intValue(12), a.intValue(13), a.intValue(14), a.intValue(15)),
                     attGrid, queries, keys, values, winKeys, winValues, plan, selected, selCount, pmax, psum, pacc, capTok, maxChunks, chunkParam,
-                    ringBase, ring);
+                    ringBase, ring).onlyIf(() -> stepSparse || !denseKernel);
+        }
+        if (denseKernel) { // an all-dense step (full attention, or every sequence short): a kernel shaped for bandwidth
+            t.source(AttentionKernels.class).task("denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
+                    chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
         }
         combine(t);
         return t;

@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.pariskv.ModelShape;
 import org.pariskv.ParisKvConfig;
 import org.pariskv.cache.KvCache;
@@ -413,6 +414,31 @@ public final class DeviceLlama implements AutoCloseable {
             }
         }
         return all;
+    }
+
+    /**
+     * One decode step of every sequence ({@link #decode(int[], boolean)}) with each layer's decoder timed task by task
+     * on the device (launch by launch, no CUDA graphs): device µs of each decoder task summed over the layers, and
+     * its launches. A real step: the sequences advance by one token. Not on the java backend (no decoder there).
+     */
+    public Map<String, double[]> profileAttention(int[] tokens, boolean dense) {
+        ensureOpen();
+        if (decoders == null) throw new IllegalStateException("on the java backend attention runs in a CPU KvCache: no decoder tasks to time");
+        for (DeviceDecoder d : decoders) d.profile(true);
+        Map<String, double[]> out = new java.util.LinkedHashMap<>();
+        try {
+            decode(tokens, dense);
+            for (DeviceDecoder d : decoders) {
+                d.profileNanos().forEach((task, v) -> {
+                    double[] acc = out.computeIfAbsent(task, x -> new double[2]);
+                    acc[0] += v[0] / 1e3;
+                    acc[1] += v[1];
+                });
+            }
+        } finally {
+            for (DeviceDecoder d : decoders) d.profile(false);
+        }
+        return out;
     }
 
     /** A non-finite attention input of this step (recorded by each decoder's first kernel) fails the model from now on. */

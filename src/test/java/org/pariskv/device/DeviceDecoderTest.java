@@ -71,6 +71,7 @@ class DeviceDecoderTest {
             pv[b] = random(rnd, prompts[b] * kv, 0f);
         }
         try (KvCache cache = KvCache.create(SHAPE, cfg, new ParisKv());
+             KvCache exact = KvCache.create(SHAPE, cfg, new org.pariskv.method.FullAttention()); // the dense step's reference
              DeviceDecoder dev = new DeviceDecoder(backend, SHAPE, cfg, 2, 9200, DeviceDecoder.Options.defaults().withPlacement(placement)
                      .withTopKSliceAbove(placement.onHost() ? 1000 : 1 << 30))) {
             MemoryKind expected = switch (placement) {
@@ -85,9 +86,10 @@ class DeviceDecoderTest {
             long pinned = DeviceDecoder.bufferBytes(SHAPE, cfg, 2, 9200, placement).getOrDefault("stagedPinned", 0L);
             assertEquals(placement == KvPlacement.MAPPED ? kvBytes : pinned, dev.hostMappedBytes());
             assertEquals(placement.onHost() ? kvBytes + pinned : 0, dev.hostBytes());
-            int[] seqs = {cache.newSequence(), cache.newSequence()};
+            int[] seqs = {cache.newSequence(), cache.newSequence()}, exactSeqs = {exact.newSequence(), exact.newSequence()};
             for (int b = 0; b < 2; b++) {
                 cache.layer(0).prefill(seqs[b], pk[b], pv[b], prompts[b]);
+                exact.layer(0).prefill(exactSeqs[b], pk[b], pv[b], prompts[b]);
                 dev.prefill(b, pk[b], pv[b], prompts[b]);
             }
             // encodeKeys: index bytes equal to KeyEncoder's (weights within one bf16 step)
@@ -110,6 +112,7 @@ class DeviceDecoderTest {
                 q = random(rnd, 2 * qn, 0f);
                 float[] k = random(rnd, 2 * kv, 2.5f), v = random(rnd, 2 * kv, 0f);
                 att = cache.layer(0).decode(seqs, q, k, v, outJ);
+                exact.layer(0).decode(exactSeqs, q, k, v, new float[2 * qn]);
                 dev.decode(q, k, v, outD, false);
                 assertEquals(cache.layer(0).zoneEnd(seqs[1]), dev.zoneEnd(1), "zone end at step " + step);
                 assertTrue(relError(outD, outJ) < 2e-3, label + " step " + step + " output error " + relError(outD, outJ));
@@ -156,8 +159,10 @@ class DeviceDecoderTest {
                 assertEquals(len, dev.length(1), "a refused step changes nothing");
                 return;
             }
-            dev.decode(q, random(rnd, 2 * kv, 0f), random(rnd, 2 * kv, 0f), full, true);
-            assertTrue(Arrays.stream(toDouble(full)).allMatch(Double::isFinite));
+            float[] lastK = random(rnd, 2 * kv, 2.5f), lastV = random(rnd, 2 * kv, 0f), want = new float[2 * qn];
+            exact.layer(0).decode(exactSeqs, q, lastK, lastV, want);
+            dev.decode(q, lastK, lastV, full, true);
+            assertTrue(relError(full, want) < 2e-3, label + " dense step: error against exact attention " + relError(full, want));
         }
     }
 

@@ -244,6 +244,11 @@ class DeviceLlamaTest {
         assertEquals(2 * 1000.0 / p.parisMs(), p.parisTokensPerSec(), 1e-9);
         var map = org.pariskv.bench.WholeModelBench.toMap(p);
         assertEquals(p.parisMs() - p.nonAttentionMs(), (double) map.get("pariskv_attention_ms"), 1e-12);
+        // one profiled step of each: ParisKV's retrieval tasks, full attention's dense kernel and no retrieval
+        assertTrue(p.parisTaskUs().containsKey("collisionScores") && p.parisTaskUs().containsKey("sparseAttention"), p.parisTaskUs().toString());
+        assertTrue(p.fullTaskUs().containsKey("denseAttention") && !p.fullTaskUs().containsKey("collisionScores"), p.fullTaskUs().toString());
+        assertTrue(p.fullTaskUs().values().stream().allMatch(v -> v >= 0), p.fullTaskUs().toString());
+        assertEquals(p.fullTaskUs(), map.get("full_attention_task_us"));
         var small = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> org.pariskv.bench.WholeModelBench.run("tiny", c, b, kv, 70, 1, 1, 3, false, 0, null)); // 70 - 8 steps <= sink + local
         assertTrue(small.getMessage().contains("too small"), small.getMessage());
