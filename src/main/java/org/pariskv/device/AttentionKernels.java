@@ -195,6 +195,137 @@ public final class AttentionKernels {
         }
     }
 
+    /** The most rows a work-item of {@link #denseAttentionStream} loads before it uses any. */
+    public static final int DENSE_MAX_IN_FLIGHT = 8;
+
+    /**
+     * {@link #denseAttention} in one pass over the rows, for chunks of any length: each row slot (the {@code headDim /
+     * 8} work-items that read a row, 16 bytes each) walks its rows {@code inFlight} at a time with their key and value
+     * loads issued together, keeping a running max, sum and weighted value sum per head (the online softmax; the sum
+     * and values rescaled when the max grows), and the work-group joins its slots at the end into the same partials
+     * (max, sum, acc[D] per head and chunk). Long chunks mean fewer partials for {@code attentionCombine} to read.
+     */
+    @Kernel(restrict = true)
+    public static void denseAttentionStream(KernelContext ctx, FloatArray queries, IntArray keyWords, IntArray valueWords, IntArray plan,
+                                            FloatArray pmax, FloatArray psum, FloatArray pacc, int capTok, int maxChunks, int chunk,
+                                            @Constant int headDim, @Constant int group, @Constant int hkv, @Constant float scale,
+                                            @Constant int inFlight) {
+        ctx.awaitInputs();
+        float[] red = ctx.allocateFloatLocalArray(ATT_THREADS);
+        float[] slotMax = ctx.allocateFloatLocalArray(ATT_THREADS * group); // at most ATT_THREADS slots (one work-item a row)
+        float[] slotSum = ctx.allocateFloatLocalArray(ATT_THREADS * group);
+        float[] slotAcc = ctx.allocateFloatLocalArray(8 * ATT_THREADS * group); // slots x headDim = 8 x threads, per head
+        int t = ctx.localId(0), c = ctx.groupId(0), s = ctx.groupId(1);
+        int rowLanes = headDim / 8, slots = ATT_THREADS / rowLanes, slot = t / rowLanes, lane = t % rowLanes;
+        int b = s / hkv, h = s % hkv;
+        int first = c * chunk;
+        int nTok = Math.max(0, Math.min(chunk, plan.get(s * PLAN_STRIDE + P_LEN) - first));
+        long partBase = ((long) s * group) * maxChunks + c;
+        long q = ((long) b * hkv * group + (long) h * group) * headDim + 8L * lane;
+        long rowQuad = ((long) s * capTok + first) * (headDim / 8) + lane;
+        float[] qv = new float[8 * ATT_MAX_GROUP];
+        for (int g = 0; g < group; g++) {
+            for (int j = 0; j < 8; j++) qv[g * 8 + j] = queries.get(q + (long) g * headDim + j);
+        }
+        float[] mx = new float[ATT_MAX_GROUP], sum = new float[ATT_MAX_GROUP], acc = new float[8 * ATT_MAX_GROUP];
+        for (int g = 0; g < group; g++) {
+            mx[g] = Float.NEGATIVE_INFINITY;
+            sum[g] = 0f;
+            for (int j = 0; j < 8; j++) acc[g * 8 + j] = 0f;
+        }
+        int[] kw = new int[4 * DENSE_MAX_IN_FLIGHT], vw = new int[4 * DENSE_MAX_IN_FLIGHT];
+        float[] logit = new float[DENSE_MAX_IN_FLIGHT * ATT_MAX_GROUP];
+        int step = slots * inFlight;
+        for (int i0 = 0; i0 < chunk; i0 += step) { // the same trip count for the whole group (barriers in rowSum)
+            for (int u = 0; u < inFlight; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) {
+                    keyWords.load4ReadOnly(rowQuad + (long) i * rowLanes, kw, 4 * u);
+                    valueWords.load4ReadOnly(rowQuad + (long) i * rowLanes, vw, 4 * u);
+                }
+            }
+            for (int u = 0; u < inFlight; u++) {
+                int i = i0 + u * slots + slot;
+                for (int g = 0; g < group; g++) {
+                    float dot = 0f;
+                    if (i < nTok) {
+                        for (int j = 0; j < 4; j++) {
+                            int word = kw[4 * u + j];
+                            dot += qv[g * 8 + 2 * j] * Float.intBitsToFloat(word << 16) + qv[g * 8 + 2 * j + 1] * Float.intBitsToFloat(word & 0xffff0000);
+                        }
+                    }
+                    dot = rowSumAll(ctx, red, t, lane, rowLanes, dot);
+                    logit[u * group + g] = i < nTok ? dot * scale : Float.NEGATIVE_INFINITY;
+                }
+            }
+            for (int g = 0; g < group; g++) {
+                float top = mx[g];
+                for (int u = 0; u < inFlight; u++) top = Math.max(top, logit[u * group + g]);
+                if (top == Float.NEGATIVE_INFINITY) continue; // no row yet
+                float rescale = KernelMath.exp(mx[g] - top); // 0 for the first rows (mx = -inf)
+                float sg = sum[g] * rescale;
+                for (int j = 0; j < 8; j++) acc[g * 8 + j] *= rescale;
+                for (int u = 0; u < inFlight; u++) {
+                    if (i0 + u * slots + slot < nTok) {
+                        float p = KernelMath.exp(logit[u * group + g] - top);
+                        sg += p;
+                        for (int j = 0; j < 4; j++) {
+                            int word = vw[4 * u + j];
+                            acc[g * 8 + 2 * j] += p * Float.intBitsToFloat(word << 16);
+                            acc[g * 8 + 2 * j + 1] += p * Float.intBitsToFloat(word & 0xffff0000);
+                        }
+                    }
+                }
+                sum[g] = sg;
+                mx[g] = top;
+            }
+        }
+        // join the slots: each slot's sums rescaled to the group's max
+        for (int g = 0; g < group; g++) {
+            if (lane == 0) {
+                slotMax[g * slots + slot] = mx[g];
+                slotSum[g * slots + slot] = sum[g];
+            }
+            for (int j = 0; j < 8; j++) slotAcc[(g * slots + slot) * headDim + 8 * lane + j] = acc[g * 8 + j];
+        }
+        ctx.barrier();
+        for (int e = t; e < group * headDim; e += ATT_THREADS) {
+            int g = e / headDim, dd = e % headDim;
+            float top = Float.NEGATIVE_INFINITY;
+            for (int sl = 0; sl < slots; sl++) top = Math.max(top, slotMax[g * slots + sl]);
+            float a = 0f, den = 0f;
+            if (top != Float.NEGATIVE_INFINITY) {
+                for (int sl = 0; sl < slots; sl++) {
+                    float w = KernelMath.exp(slotMax[g * slots + sl] - top); // 0 for a slot without rows
+                    a += w * slotAcc[(g * slots + sl) * headDim + dd];
+                    den += w * slotSum[g * slots + sl];
+                }
+            }
+            pacc.set((partBase + (long) g * maxChunks) * headDim + dd, a);
+            if (dd == 0) {
+                pmax.set(partBase + (long) g * maxChunks, top);
+                psum.set(partBase + (long) g * maxChunks, den);
+            }
+        }
+    }
+
+    /** {@link #rowSum} with the sum at every work-item of the row (a butterfly gives every lane the same bits). */
+    private static float rowSumAll(KernelContext ctx, float[] red, int t, int lane, int rowLanes, float v) {
+        if (ctx.hasWarpShuffle()) {
+            for (int off = rowLanes / 2; off > 0; off >>= 1) v += ctx.shuffleXor(v, off);
+            return v;
+        }
+        red[t] = v;
+        ctx.barrier();
+        for (int off = rowLanes / 2; off > 0; off >>= 1) {
+            if (lane < off) red[t] = red[t] + red[t + off];
+            ctx.barrier();
+        }
+        float sum = red[t - lane];
+        ctx.barrier();
+        return sum;
+    }
+
     /**
      * The sum of {@code v} over the {@code rowLanes} work-items of a row (aligned, a power of two up to 32) at the
      * first of them: a butterfly of shuffles on CUDA, elsewhere the same tree through {@code red}, so both give the

@@ -92,10 +92,14 @@ public final class DeviceDecoder implements AutoCloseable {
      */
     public static final String KERNELS = System.getProperty("pariskv.kernels", "c");
     /**
-     * All-dense steps through {@link AttentionKernels#denseAttention} (16-byte row loads), else through
-     * sparseAttention as sparse steps ({@code -Dpariskv.denseKernel=false}: to compare them).
+     * The kernel of all-dense steps (full attention, or every sequence short): {@code stream} {@link
+     * AttentionKernels#denseAttentionStream} (one pass, {@link #DENSE_IN_FLIGHT} rows in flight, chunks of {@link
+     * #DENSE_CHUNK} tokens on long rows), {@code phases} {@link AttentionKernels#denseAttention}, or {@code off}
+     * (sparseAttention, as sparse steps): {@code -Dpariskv.dense}, {@code -Dpariskv.denseInFlight},
+     * {@code -Dpariskv.denseChunk}, to compare them.
      */
-    static final boolean DENSE_KERNEL_ENABLED = !"false".equals(System.getProperty("pariskv.denseKernel"));
+    static final String DENSE = System.getProperty("pariskv.dense", "stream");
+    static final int DENSE_IN_FLIGHT = Integer.getInteger("pariskv.denseInFlight", 4), DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", DENSE.equals("phases") ? 256 : 512);
 
     private static boolean javaKernels(Backend backend) {
         if (!KERNELS.equals("java") && !KERNELS.equals("c")) {
@@ -296,7 +300,11 @@ public final class DeviceDecoder implements AutoCloseable {
         this.hadamard = rotation instanceof HadamardRotation;
         this.rotScale = (float) (1.0 / Math.sqrt(d));
         int rowLanes = d / 8; // denseAttention: a row read by d / 8 work-items, a power of two up to a warp
-        this.denseKernel = DENSE_KERNEL_ENABLED && d % 8 == 0 && rowLanes <= 32 && Integer.bitCount(rowLanes) == 1 && ATT_THREADS % rowLanes == 0;
+        if (!List.of("stream", "phases", "off").contains(DENSE)) throw new IllegalArgumentException("-Dpariskv.dense=" + DENSE + ": expected stream, phases or off");
+        if (DENSE_IN_FLIGHT < 1 || DENSE_IN_FLIGHT > AttentionKernels.DENSE_MAX_IN_FLIGHT || DENSE_CHUNK < 1 || DENSE.equals("phases") && DENSE_CHUNK > ATT_CHUNK) {
+            throw new IllegalArgumentException("-Dpariskv.denseInFlight=" + DENSE_IN_FLIGHT + " / -Dpariskv.denseChunk=" + DENSE_CHUNK + " out of range");
+        }
+        this.denseKernel = !DENSE.equals("off") && d % 8 == 0 && rowLanes <= 32 && Integer.bitCount(rowLanes) == 1 && ATT_THREADS % rowLanes == 0;
         this.program = javaKernels ? null : backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
         this.twins = new DecodeTwins(twinShape());
         this.cudaGraphs = options.cudaGraphs() && backend.device().backend() == BackendKind.CUDA;
@@ -1021,7 +1029,7 @@ public final class DeviceDecoder implements AutoCloseable {
         slicesParam.set(slices);
         slicedCandidates.set(slices * Math.min(cfg.topk(), TOPK_SLICE));
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
-        int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : ATT_CHUNK;
+        int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : !anySparse && denseKernel ? Math.min(DENSE_CHUNK, ATT_CHUNK * 16) : ATT_CHUNK;
         chunkParam.set(chunk);
         stepChunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
     }
@@ -1089,8 +1097,13 @@ public final class DeviceDecoder implements AutoCloseable {
                     ringBase, ring).onlyIf(() -> stepSparse || !denseKernel);
         }
         if (denseKernel) { // an all-dense step (full attention, or every sequence short): a kernel shaped for bandwidth
-            t.source(AttentionKernels.class).task("denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
-                    chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
+            if (DENSE.equals("stream")) {
+                t.source(AttentionKernels.class).task("denseAttentionStream", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok,
+                        maxChunks, chunkParam, d, g, hkv, rotScale, DENSE_IN_FLIGHT).onlyIf(() -> !stepSparse);
+            } else {
+                t.source(AttentionKernels.class).task("denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
+                        chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
+            }
         }
         combine(t);
         return t;
