@@ -246,7 +246,7 @@ class DeviceLlamaTest {
         assertEquals(p.parisMs() - p.nonAttentionMs(), (double) map.get("pariskv_attention_ms"), 1e-12);
         // one profiled step of each: ParisKV's retrieval tasks, full attention's dense kernel and no retrieval
         assertTrue(p.parisTaskUs().containsKey("collisionScores") && p.parisTaskUs().containsKey("sparseAttention"), p.parisTaskUs().toString());
-        assertTrue(p.fullTaskUs().containsKey("denseAttention") && !p.fullTaskUs().containsKey("collisionScores"), p.fullTaskUs().toString());
+        assertTrue(p.fullTaskUs().keySet().stream().anyMatch(k -> k.startsWith("denseAttention")) && !p.fullTaskUs().containsKey("collisionScores"), p.fullTaskUs().toString());
         assertTrue(p.fullTaskUs().values().stream().allMatch(v -> v >= 0), p.fullTaskUs().toString());
         assertEquals(p.fullTaskUs(), map.get("full_attention_task_us"));
         var small = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
