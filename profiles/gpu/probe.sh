@@ -14,12 +14,19 @@ if [ "${TESTS:-1}" != 0 ]; then
     --details=tree --disable-banner > $P/tests.log 2>&1
   grep -E "✘|tests (successful|failed|aborted|found)" $P/tests.log | head -30 | tee -a $P/run.log
 fi
-for dk in true false; do
-  echo "== one layer, 128K, denseKernel=$dk" | tee -a $P/run.log
-  timeout 120 $J -Dpariskv.denseKernel=$dk -jar .device/pariskv.jar bench --device cuda --shape llama3-8b --context ${LAYER_CONTEXTS:-131072} --batch ${LAYER_BATCHES:-1} \
-    --steps 50 --warmup 100 --out $P/layer-dense-$dk 2>&1 | grep -v WARNING | tail -8 | tee -a $P/run.log
-  [ "${LAYER_ONLY_ONE:-0}" != 0 ] && break
+for v in ${DENSE_VARIANTS:-stream:4:512 phases:8:256}; do  # kernel:rows in flight:chunk of the all-dense steps
+  IFS=: read -r kern fl ch <<< "$v"
+  echo "== one layer, dense=$kern inFlight=$fl chunk=$ch" | tee -a $P/run.log
+  timeout 120 $J -Dpariskv.dense=$kern -Dpariskv.denseInFlight=$fl -Dpariskv.denseChunk=$ch -jar .device/pariskv.jar bench --device cuda --shape llama3-8b \
+    --context ${LAYER_CONTEXTS:-131072} --batch ${LAYER_BATCHES:-1} --steps ${LAYER_STEPS:-30} --warmup 30 --out $P/layer-$kern-$fl-$ch 2>&1 | grep -v WARNING | grep -E "^\| [0-9]|full:" | tee -a $P/run.log
 done
+if [ "${NCU:-0}" != 0 ]; then  # registers, occupancy and DRAM throughput of the dense kernels (Nsight Compute)
+  timeout 150 ncu --target-processes all --kernel-name "regex:^(denseAttention|denseAttentionStream|attentionCombine)$" --launch-skip 40 --launch-count 4 \
+    --section LaunchStats --section Occupancy --section SpeedOfLight $J -jar .device/pariskv.jar bench --device cuda --shape llama3-8b \
+    --context 131072 --batch 1 --steps 3 --warmup 20 --out $P/ncu-tmp > $P/ncu.txt 2>&1
+  grep -E "denseAttention|attentionCombine|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|DRAM Throughput|Duration|Memory Throughput" $P/ncu.txt | head -60 | tee -a $P/run.log
+  rm -rf $P/ncu-tmp
+fi
 echo "== whole model" | tee -a $P/run.log
 timeout ${MODEL_TIMEOUT:-200} $J ${MODEL_FLAGS:-} -jar .device/pariskv.jar bench --device cuda --model llama3-8b --context ${MODEL_CONTEXTS:-131072} --batch ${MODEL_BATCH:-1} \
   --steps ${STEPS:-10} --warmup 3 --out $P/model 2>&1 | grep -v WARNING | tail -60 | tee -a $P/run.log

@@ -86,7 +86,7 @@ public final class AttentionKernels {
                                       FloatArray pmax, FloatArray psum, FloatArray pacc, int capTok, int maxChunks, int chunk,
                                       @Constant int headDim, @Constant int group, @Constant int hkv, @Constant float scale) {
         ctx.awaitInputs();
-        float[] prob = ctx.allocateFloatLocalArray(ATT_CHUNK * group);
+        float[] prob = ctx.allocateFloatLocalArray(DENSE_MAX_CHUNK * group);
         float[] red = ctx.allocateFloatLocalArray(ATT_THREADS * group);
         float[] slotAcc = ctx.allocateFloatLocalArray(8 * ATT_THREADS * group); // (slots x headDim) = 8 x threads, per head
         int t = ctx.localId(0), c = ctx.groupId(0), s = ctx.groupId(1);
@@ -124,76 +124,11 @@ public final class AttentionKernels {
                 }
             }
         }
-        ctx.barrier();
-        // softmax over the chunk, every work-item: max, then e = exp(logit - max) in place and its sum
-        for (int g = 0; g < group; g++) {
-            float mx = Float.NEGATIVE_INFINITY;
-            for (int i = t; i < nTok; i += ATT_THREADS) mx = Math.max(mx, prob[i * group + g]);
-            red[g * ATT_THREADS + t] = mx;
-        }
-        ctx.barrier();
-        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
-            if (t < off) {
-                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] = Math.max(red[g * ATT_THREADS + t], red[g * ATT_THREADS + t + off]);
-            }
-            ctx.barrier();
-        }
-        float[] mxs = new float[ATT_MAX_GROUP];
-        for (int g = 0; g < group; g++) mxs[g] = red[g * ATT_THREADS];
-        ctx.barrier();
-        for (int g = 0; g < group; g++) {
-            float sum = 0f;
-            for (int i = t; i < nTok; i += ATT_THREADS) {
-                float e = KernelMath.exp(prob[i * group + g] - mxs[g]);
-                prob[i * group + g] = e;
-                sum += e;
-            }
-            red[g * ATT_THREADS + t] = sum;
-        }
-        ctx.barrier();
-        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
-            if (t < off) {
-                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] += red[g * ATT_THREADS + t + off];
-            }
-            ctx.barrier();
-        }
-        if (t < group) {
-            pmax.set(partBase + (long) t * maxChunks, mxs[t]);
-            psum.set(partBase + (long) t * maxChunks, red[t * ATT_THREADS]);
-        }
-        // values: each work-item sums its 8 dims of its slot's rows, for every head
-        float[] acc = new float[8 * ATT_MAX_GROUP];
-        for (int j = 0; j < 8 * group; j++) acc[j] = 0f;
-        for (int i0 = 0; i0 < nTok; i0 += step) {
-            for (int u = 0; u < ATT_BATCH; u++) {
-                int i = i0 + u * slots + slot;
-                if (i < nTok) valueWords.load4ReadOnly(rowQuad + (long) i * rowLanes, rw, 4 * u);
-            }
-            for (int u = 0; u < ATT_BATCH; u++) {
-                int i = i0 + u * slots + slot;
-                if (i < nTok) {
-                    for (int g = 0; g < group; g++) {
-                        float pr = prob[i * group + g];
-                        for (int j = 0; j < 4; j++) {
-                            int word = rw[4 * u + j];
-                            acc[g * 8 + 2 * j] += pr * Float.intBitsToFloat(word << 16);
-                            acc[g * 8 + 2 * j + 1] += pr * Float.intBitsToFloat(word & 0xffff0000);
-                        }
-                    }
-                }
-            }
-        }
-        for (int g = 0; g < group; g++) {
-            for (int j = 0; j < 8; j++) slotAcc[(g * slots + slot) * headDim + 8 * lane + j] = acc[g * 8 + j];
-        }
-        ctx.barrier();
-        for (int e = t; e < group * headDim; e += ATT_THREADS) {
-            int g = e / headDim, dd = e % headDim;
-            float sum = 0f;
-            for (int sl = 0; sl < slots; sl++) sum += slotAcc[(g * slots + sl) * headDim + dd];
-            pacc.set((partBase + (long) g * maxChunks) * headDim + dd, sum);
-        }
+        denseSoftmaxValues(ctx, prob, red, slotAcc, valueWords, pmax, psum, pacc, t, nTok, partBase, rowQuad, maxChunks, headDim, group);
     }
+
+    /** The longest chunk of {@link #denseAttention} and {@link #denseAttentionRows} (their logits in local memory). */
+    public static final int DENSE_MAX_CHUNK = 512;
 
     /** The most rows a work-item of {@link #denseAttentionStream} loads before it uses any. */
     public static final int DENSE_MAX_IN_FLIGHT = 8;
@@ -324,6 +259,127 @@ public final class AttentionKernels {
         float sum = red[t - lane];
         ctx.barrier();
         return sum;
+    }
+
+    /**
+     * The rest of {@link #denseAttention} and {@link #denseAttentionRows} once the chunk's logits are in {@code prob}:
+     * the softmax on every work-item (max, exp in place, sum), then the values (each work-item 8 dims of its row
+     * slot's rows, {@link DecodeLayout#ATT_BATCH} rows' loads in flight, one sum over the slots), the partials written.
+     */
+    private static void denseSoftmaxValues(KernelContext ctx, float[] prob, float[] red, float[] slotAcc, IntArray valueWords, FloatArray pmax,
+                                           FloatArray psum, FloatArray pacc, int t, int nTok, long partBase, long rowQuad, int maxChunks,
+                                           int headDim, int group) {
+        int rowLanes = headDim / 8, slots = ATT_THREADS / rowLanes, slot = t / rowLanes, lane = t % rowLanes;
+        int step = slots * ATT_BATCH;
+        int[] rw = new int[4 * ATT_BATCH];
+        ctx.barrier();
+        // softmax over the chunk, every work-item: max, then e = exp(logit - max) in place and its sum
+        for (int g = 0; g < group; g++) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (int i = t; i < nTok; i += ATT_THREADS) mx = Math.max(mx, prob[i * group + g]);
+            red[g * ATT_THREADS + t] = mx;
+        }
+        ctx.barrier();
+        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
+            if (t < off) {
+                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] = Math.max(red[g * ATT_THREADS + t], red[g * ATT_THREADS + t + off]);
+            }
+            ctx.barrier();
+        }
+        float[] mxs = new float[ATT_MAX_GROUP];
+        for (int g = 0; g < group; g++) mxs[g] = red[g * ATT_THREADS];
+        ctx.barrier();
+        for (int g = 0; g < group; g++) {
+            float sum = 0f;
+            for (int i = t; i < nTok; i += ATT_THREADS) {
+                float e = KernelMath.exp(prob[i * group + g] - mxs[g]);
+                prob[i * group + g] = e;
+                sum += e;
+            }
+            red[g * ATT_THREADS + t] = sum;
+        }
+        ctx.barrier();
+        for (int off = ATT_THREADS / 2; off > 0; off >>= 1) {
+            if (t < off) {
+                for (int g = 0; g < group; g++) red[g * ATT_THREADS + t] += red[g * ATT_THREADS + t + off];
+            }
+            ctx.barrier();
+        }
+        if (t < group) {
+            pmax.set(partBase + (long) t * maxChunks, mxs[t]);
+            psum.set(partBase + (long) t * maxChunks, red[t * ATT_THREADS]);
+        }
+        // values: each work-item sums its 8 dims of its slot's rows, for every head
+        float[] acc = new float[8 * ATT_MAX_GROUP];
+        for (int j = 0; j < 8 * group; j++) acc[j] = 0f;
+        for (int i0 = 0; i0 < nTok; i0 += step) {
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) valueWords.load4ReadOnly(rowQuad + (long) i * rowLanes, rw, 4 * u);
+            }
+            for (int u = 0; u < ATT_BATCH; u++) {
+                int i = i0 + u * slots + slot;
+                if (i < nTok) {
+                    for (int g = 0; g < group; g++) {
+                        float pr = prob[i * group + g];
+                        for (int j = 0; j < 4; j++) {
+                            int word = rw[4 * u + j];
+                            acc[g * 8 + 2 * j] += pr * Float.intBitsToFloat(word << 16);
+                            acc[g * 8 + 2 * j + 1] += pr * Float.intBitsToFloat(word & 0xffff0000);
+                        }
+                    }
+                }
+            }
+        }
+        for (int g = 0; g < group; g++) {
+            for (int j = 0; j < 8; j++) slotAcc[(g * slots + slot) * headDim + 8 * lane + j] = acc[g * 8 + j];
+        }
+        ctx.barrier();
+        for (int e = t; e < group * headDim; e += ATT_THREADS) {
+            int g = e / headDim, dd = e % headDim;
+            float sum = 0f;
+            for (int sl = 0; sl < slots; sl++) sum += slotAcc[(g * slots + sl) * headDim + dd];
+            pacc.set((partBase + (long) g * maxChunks) * headDim + dd, sum);
+        }
+    }
+
+    /**
+     * {@link #denseAttention} with the logits a row a work-item: each reads its key row whole ({@code headDim / 8}
+     * 16-byte loads in flight) and dots it with every head's query from local memory, so no shuffles sum a row's
+     * parts; the softmax and the values are {@link #denseAttention}'s. The same grid and partials.
+     */
+    @Kernel(restrict = true)
+    public static void denseAttentionRows(KernelContext ctx, FloatArray queries, IntArray keyWords, IntArray valueWords, IntArray plan,
+                                          FloatArray pmax, FloatArray psum, FloatArray pacc, int capTok, int maxChunks, int chunk,
+                                          @Constant int headDim, @Constant int group, @Constant int hkv, @Constant float scale) {
+        ctx.awaitInputs();
+        float[] qs = ctx.allocateFloatLocalArray(group * headDim);
+        float[] prob = ctx.allocateFloatLocalArray(DENSE_MAX_CHUNK * group);
+        float[] red = ctx.allocateFloatLocalArray(ATT_THREADS * group);
+        float[] slotAcc = ctx.allocateFloatLocalArray(8 * ATT_THREADS * group);
+        int t = ctx.localId(0), c = ctx.groupId(0), s = ctx.groupId(1);
+        int rowLanes = headDim / 8, lane = t % rowLanes;
+        int b = s / hkv, h = s % hkv;
+        int first = c * chunk;
+        int nTok = Math.max(0, Math.min(chunk, plan.get(s * PLAN_STRIDE + P_LEN) - first));
+        long partBase = ((long) s * group) * maxChunks + c;
+        long q = ((long) b * hkv * group + (long) h * group) * headDim;
+        long chunkQuad = ((long) s * capTok + first) * rowLanes; // the chunk's first row, in 16-byte units
+        for (int i = t; i < group * headDim; i += ATT_THREADS) qs[i] = queries.get(q + i);
+        ctx.barrier();
+        int[] row = new int[headDim / 2];
+        for (int i = t; i < nTok; i += ATT_THREADS) {
+            for (int j = 0; j < rowLanes; j++) keyWords.load4ReadOnly(chunkQuad + (long) i * rowLanes + j, row, 4 * j);
+            for (int g = 0; g < group; g++) {
+                float dot = 0f;
+                for (int w = 0; w < headDim / 2; w++) {
+                    int word = row[w];
+                    dot += qs[g * headDim + 2 * w] * Float.intBitsToFloat(word << 16) + qs[g * headDim + 2 * w + 1] * Float.intBitsToFloat(word & 0xffff0000);
+                }
+                prob[i * group + g] = dot * scale;
+            }
+        }
+        denseSoftmaxValues(ctx, prob, red, slotAcc, valueWords, pmax, psum, pacc, t, nTok, partBase, chunkQuad + lane, maxChunks, headDim, group);
     }
 
     /**

@@ -94,12 +94,14 @@ public final class DeviceDecoder implements AutoCloseable {
     /**
      * The kernel of all-dense steps (full attention, or every sequence short): {@code stream} {@link
      * AttentionKernels#denseAttentionStream} (one pass, {@link #DENSE_IN_FLIGHT} rows in flight, chunks of {@link
-     * #DENSE_CHUNK} tokens on long rows), {@code phases} {@link AttentionKernels#denseAttention}, or {@code off}
+     * #DENSE_CHUNK} tokens on long rows), {@code phases} {@link AttentionKernels#denseAttention} (the fastest on an
+     * H200 at 128K: profiles/results/2026-12-04-h200-dense-attention), {@code rows} {@link
+     * AttentionKernels#denseAttentionRows}, or {@code off}
      * (sparseAttention, as sparse steps): {@code -Dpariskv.dense}, {@code -Dpariskv.denseInFlight},
      * {@code -Dpariskv.denseChunk}, to compare them.
      */
-    static final String DENSE = System.getProperty("pariskv.dense", "stream");
-    static final int DENSE_IN_FLIGHT = Integer.getInteger("pariskv.denseInFlight", 4), DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", DENSE.equals("phases") ? 256 : 512);
+    static final String DENSE = System.getProperty("pariskv.dense", "phases");
+    static final int DENSE_IN_FLIGHT = Integer.getInteger("pariskv.denseInFlight", 4), DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", DENSE.equals("stream") ? 512 : 256);
 
     private static boolean javaKernels(Backend backend) {
         if (!KERNELS.equals("java") && !KERNELS.equals("c")) {
@@ -300,8 +302,8 @@ public final class DeviceDecoder implements AutoCloseable {
         this.hadamard = rotation instanceof HadamardRotation;
         this.rotScale = (float) (1.0 / Math.sqrt(d));
         int rowLanes = d / 8; // denseAttention: a row read by d / 8 work-items, a power of two up to a warp
-        if (!List.of("stream", "phases", "off").contains(DENSE)) throw new IllegalArgumentException("-Dpariskv.dense=" + DENSE + ": expected stream, phases or off");
-        if (DENSE_IN_FLIGHT < 1 || DENSE_IN_FLIGHT > AttentionKernels.DENSE_MAX_IN_FLIGHT || DENSE_CHUNK < 1 || DENSE.equals("phases") && DENSE_CHUNK > ATT_CHUNK) {
+        if (!List.of("stream", "phases", "rows", "off").contains(DENSE)) throw new IllegalArgumentException("-Dpariskv.dense=" + DENSE + ": expected phases, rows, stream or off");
+        if (DENSE_IN_FLIGHT < 1 || DENSE_IN_FLIGHT > AttentionKernels.DENSE_MAX_IN_FLIGHT || DENSE_CHUNK < 1 || !DENSE.equals("stream") && DENSE_CHUNK > AttentionKernels.DENSE_MAX_CHUNK) {
             throw new IllegalArgumentException("-Dpariskv.denseInFlight=" + DENSE_IN_FLIGHT + " / -Dpariskv.denseChunk=" + DENSE_CHUNK + " out of range");
         }
         this.denseKernel = !DENSE.equals("off") && d % 8 == 0 && rowLanes <= 32 && Integer.bitCount(rowLanes) == 1 && ATT_THREADS % rowLanes == 0;
@@ -1101,7 +1103,7 @@ public final class DeviceDecoder implements AutoCloseable {
                 t.source(AttentionKernels.class).task("denseAttentionStream", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok,
                         maxChunks, chunkParam, d, g, hkv, rotScale, DENSE_IN_FLIGHT).onlyIf(() -> !stepSparse);
             } else {
-                t.source(AttentionKernels.class).task("denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
+                t.source(AttentionKernels.class).task(DENSE.equals("rows") ? "denseAttentionRows" : "denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
                         chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
             }
         }
