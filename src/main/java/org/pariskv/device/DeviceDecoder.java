@@ -100,6 +100,8 @@ public final class DeviceDecoder implements AutoCloseable {
      * (sparseAttention, as sparse steps): {@code -Dpariskv.dense}, {@code -Dpariskv.denseInFlight},
      * {@code -Dpariskv.denseChunk}, to compare them.
      */
+    /** Host bytes of bf16 rows a device prefill converts in parallel before it copies them (one head at a time above). */
+    private static final long PREFILL_PARALLEL_BYTES = 512L << 20;
     static final String DENSE = System.getProperty("pariskv.dense", "phases");
     static final int DENSE_IN_FLIGHT = Integer.getInteger("pariskv.denseInFlight", 4), DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", DENSE.equals("stream") ? 512 : 256);
 
@@ -740,14 +742,23 @@ public final class DeviceDecoder implements AutoCloseable {
                 writeRows(hostV, off, v, h, from, to - from);
             });
         } else {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment rowsK = a.allocate(2L * tokens * d, 64), rowsV = a.allocate(2L * tokens * d, 64);
-                for (int h = 0; h < hkv; h++) {
-                    writeRows(rowsK, 0, k, h, 0, tokens);
-                    writeRows(rowsV, 0, v, h, 0, tokens);
-                    long off = 2L * (((long) seq * hkv + h) * capTok + length[seq]) * d;
-                    backend.copyIn(keys, off, rowsK);
-                    backend.copyIn(values, off, rowsV);
+            // bf16 rows of every head converted in parallel (up to PREFILL_PARALLEL_BYTES of them), then copied head by head
+            long headBytes = 2L * tokens * d;
+            int together = (int) Math.max(1, Math.min(hkv, PREFILL_PARALLEL_BYTES / (2 * headBytes)));
+            try (Arena a = Arena.ofShared()) {
+                MemorySegment rowsK = a.allocate(headBytes * together, 64), rowsV = a.allocate(headBytes * together, 64);
+                for (int h0 = 0; h0 < hkv; h0 += together) {
+                    int first = h0, n = Math.min(together, hkv - h0);
+                    java.util.stream.IntStream range = java.util.stream.IntStream.range(0, n);
+                    (n > 1 ? range.parallel() : range).forEach(i -> {
+                        writeRows(rowsK, headBytes * i, k, first + i, 0, tokens);
+                        writeRows(rowsV, headBytes * i, v, first + i, 0, tokens);
+                    });
+                    for (int i = 0; i < n; i++) {
+                        long off = 2L * (((long) seq * hkv + first + i) * capTok + length[seq]) * d;
+                        backend.copyIn(keys, off, rowsK.asSlice(headBytes * i, headBytes));
+                        backend.copyIn(values, off, rowsV.asSlice(headBytes * i, headBytes));
+                    }
                 }
             }
         }
