@@ -37,12 +37,21 @@ import org.pariskv.model.device.ModelKernels;
  * decoder, which builds its index; a {@link #random} model (a real shape, weights generated on the device, for speed
  * runs) takes K/V rows from the caller instead ({@link #prefillKv}). A fixed batch of sequences that decode together,
  * each at its own length (ragged, as DeviceDecoder); not thread-safe.
+ *
+ * <p><b>Fused launches.</b> Where the hidden size allows gemv ({@code % 8 == 0}) the attention inputs are one
+ * {@link ModelKernels#gemvQkv} over q|k|v stacked by rows, with RoPE in its epilogue (Qwen3 rotates after its head
+ * norms, so there it projects only), and the MLP's gate and up are one {@link ModelKernels#gemvSwiglu} over their
+ * rows interleaved at upload: 2 launches a layer where there were 7 (gemv x3, ropeQk; gemv x2, swiglu), the same
+ * bits.
+ * {@code -Dpariskv.fuse=false} keeps those separate launches (and separate q/k/v, gate/up buffers), to compare them.
  */
 public final class DeviceLlama implements AutoCloseable {
 
     private static final int LINEAR = 64;
     /** The matrix-vector kernel: {@code gemv}, or {@code gemvRounds} ({@code -Dpariskv.gemv}) to compare them. */
     static final String GEMV = System.getProperty("pariskv.gemv", "gemv");
+    /** Fused q|k|v + RoPE and gate|up + SwiGLU launches, unless {@code -Dpariskv.fuse=false} (see the class comment). */
+    static final boolean FUSE = Boolean.parseBoolean(System.getProperty("pariskv.fuse", "true"));
 
     private final Backend backend;
     private final LlamaModel cpu; // null for random weights
@@ -80,7 +89,7 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     private DeviceLlama(Backend backend, LlamaModel cpu, LlamaConfig config, long seed, ParisKvConfig kv, boolean dense, int batch, int capacity,
-                        boolean cudaGraph) {
+                        boolean cudaGraph, boolean fuse) {
         if (batch <= 0) throw new IllegalArgumentException("batch must be positive, got " + batch);
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive, got " + capacity);
         this.backend = backend;
@@ -113,8 +122,9 @@ public final class DeviceLlama implements AutoCloseable {
             kOffset = roundUp(4L * n * qRow, align);
             vOffset = kOffset + roundUp(4L * n * kvRow, align);
             qkv = allocate(vOffset + 4L * n * kvRow);
-            // k/v alone are small matrices (1024 rows at 8B: too few warps); with q beside them one gemv feeds the GPU
-            boolean fusedQkv = n == 1 && kOffset == 4L * qRow && vOffset == kOffset + 4L * kvRow && dim % 8 == 0;
+            // k/v alone are small matrices (1024 rows at 8B: too few warps); with q beside them one launch feeds the
+            // GPU, and each launch saved is ~10 µs on an H200
+            boolean fused = fuse && dim % 8 == 0;
             q = slice(qkv, 0, 4L * n * qRow);
             k = slice(qkv, kOffset, 4L * n * kvRow);
             v = slice(qkv, vOffset, 4L * n * kvRow);
@@ -124,7 +134,7 @@ public final class DeviceLlama implements AutoCloseable {
             flagsHost = new int[layers];
             decoders = device ? decoders(c.attentionShape(), kv, n, capacity, cudaGraph) : null;
             att = device ? null : allocate(4L * n * qRow); // on a device each layer reads its decoder's output
-            DeviceBuffer h1 = allocate(4L * n * ff), h3 = allocate(4L * n * ff);
+            DeviceBuffer h1 = allocate(4L * n * ff), h3 = fused ? null : allocate(4L * n * ff);
             logits = allocate(4L * n * vocab);
             // graph l: the MLP half of layer l-1 (or the embedding), then the attention inputs of layer l; graph
             // `layers` ends with the final norm and LM head. The host attends between graph l and l+1.
@@ -137,9 +147,14 @@ public final class DeviceLlama implements AutoCloseable {
                     LlamaWeights.Layer lw = w == null ? null : w.layers[l - 1];
                     matvec(g, weight(lw == null ? null : lw.wo(), dim, qRow), decoders != null ? decoders[l - 1].output() : att, tmp, n, dim, qRow);
                     g.task("addRmsnorm", norm, x, tmp, xb, vector(lw == null ? null : lw.ffnNorm(), dim), dim, eps);
-                    matvec(g, weight(lw == null ? null : lw.gate(), ff, dim), xb, h1, n, ff, dim);
-                    matvec(g, weight(lw == null ? null : lw.up(), ff, dim), xb, h3, n, ff, dim);
-                    g.task("swiglu", Grid.linear((long) n * ff, LINEAR), h1, h3, n * ff);
+                    if (fused) {
+                        DeviceBuffer gateUp = interleaved(lw == null ? null : lw.gate(), lw == null ? null : lw.up(), ff, dim);
+                        g.task("gemvSwiglu", ModelKernels.gemvPairGrid(n, 2 * ff, dim), gateUp, xb, h1, n, ff, dim, ModelKernels.gemvPairRowsPerWarp(n, dim));
+                    } else {
+                        matvec(g, weight(lw == null ? null : lw.gate(), ff, dim), xb, h1, n, ff, dim);
+                        matvec(g, weight(lw == null ? null : lw.up(), ff, dim), xb, h3, n, ff, dim);
+                        g.task("swiglu", Grid.linear((long) n * ff, LINEAR), h1, h3, n * ff);
+                    }
                     matvec(g, weight(lw == null ? null : lw.down(), dim, ff), h1, tmp, n, dim, ff);
                 }
                 DeviceBuffer nextNorm = l < layers ? vector(w == null ? null : w.layers[l].attnNorm(), dim) : finalNorm;
@@ -147,9 +162,10 @@ public final class DeviceLlama implements AutoCloseable {
                 else g.task("rmsnorm", norm, xb, x, nextNorm, dim, eps);
                 if (l < layers) {
                     LlamaWeights.Layer lw = w == null ? null : w.layers[l];
-                    if (fusedQkv) { // one sequence, q|k|v back to back: one launch of qRow + 2 kvRow rows
+                    if (fused) { // q|k|v stacked: one launch of qRow + 2 kvRow rows, RoPE in it unless the heads are normed first
                         DeviceBuffer wqkv = stacked(lw == null ? null : new Matrix[] {lw.wq(), lw.wk(), lw.wv()}, new int[] {qRow, kvRow, kvRow}, dim);
-                        matvec(g, wqkv, xb, qkv, n, qRow + 2 * kvRow, dim);
+                        g.task("gemvQkv", ModelKernels.gemvPairGrid(n, qRow + 2 * kvRow, dim), wqkv, xb, q, k, v, invFreq, positions, n, qRow, kvRow,
+                                hd, dim, ModelKernels.gemvPairRowsPerWarp(n, dim), !c.qkNorm());
                     } else {
                         matvec(g, weight(lw == null ? null : lw.wq(), qRow, dim), xb, q, n, qRow, dim);
                         matvec(g, weight(lw == null ? null : lw.wk(), kvRow, dim), xb, k, n, kvRow, dim);
@@ -160,7 +176,9 @@ public final class DeviceLlama implements AutoCloseable {
                         g.task("rmsnorm", heads, q, q, vector(lw == null ? null : lw.qNorm(), hd), hd, eps)
                                 .task("rmsnorm", kvHeads, k, k, vector(lw == null ? null : lw.kNorm(), hd), hd, eps);
                     }
-                    g.task("ropeQk", Grid.linear((long) n * (qRow + kvRow) / 2, LINEAR), q, k, invFreq, positions, n, c.heads(), c.kvHeads(), hd);
+                    if (!fused || c.qkNorm()) {
+                        g.task("ropeQk", Grid.linear((long) n * (qRow + kvRow) / 2, LINEAR), q, k, invFreq, positions, n, c.heads(), c.kvHeads(), hd);
+                    }
                 } else {
                     matvec(g, lmHead, xb, logits, n, vocab, dim);
                 }
@@ -195,9 +213,14 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** {@link #load(Path, Backend, ParisKvConfig, boolean, int, boolean)} for {@code batch} sequences decoded together. */
     public static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph) {
+        return load(dir, backend, kv, dense, batch, capacity, cudaGraph, FUSE);
+    }
+
+    /** {@link #load(Path, Backend, ParisKvConfig, boolean, int, int, boolean)} with the fused launches on or off (tests compare them). */
+    static DeviceLlama load(Path dir, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity, boolean cudaGraph, boolean fuse) {
         LlamaModel cpu = LlamaModel.load(dir, "full", kv); // prefill: full causal attention whatever the method
         try {
-            return new DeviceLlama(backend, cpu, null, 0, kv, dense, batch, capacity, cudaGraph);
+            return new DeviceLlama(backend, cpu, null, 0, kv, dense, batch, capacity, cudaGraph, fuse);
         } catch (RuntimeException | Error e) {
             cpu.close();
             throw e;
@@ -211,7 +234,13 @@ public final class DeviceLlama implements AutoCloseable {
      */
     public static DeviceLlama random(LlamaConfig config, long seed, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity,
                                      boolean cudaGraph) {
-        return new DeviceLlama(backend, null, config, seed, kv, dense, batch, capacity, cudaGraph);
+        return random(config, seed, backend, kv, dense, batch, capacity, cudaGraph, FUSE);
+    }
+
+    /** {@link #random(LlamaConfig, long, Backend, ParisKvConfig, boolean, int, int, boolean)} with the fused launches on or off. */
+    static DeviceLlama random(LlamaConfig config, long seed, Backend backend, ParisKvConfig kv, boolean dense, int batch, int capacity,
+                              boolean cudaGraph, boolean fuse) {
+        return new DeviceLlama(backend, null, config, seed, kv, dense, batch, capacity, cudaGraph, fuse);
     }
 
     /** Post-RoPE K/V rows of one layer for a prefill: {@code [tokens][Hkv][D]} keys and values, f32. */
@@ -530,6 +559,30 @@ public final class DeviceLlama implements AutoCloseable {
             if (!ms[i].bf16()) throw new IllegalArgumentException("the device forward reads bf16 matrices; " + ms[i].name() + " is stored as f32 (or f16)");
             backend.copyIn(b, at, ms[i].data());
             at += 2L * rows[i] * cols;
+        }
+        return b;
+    }
+
+    /**
+     * {@link ModelKernels#gemvSwiglu}'s weights: gate and up ({@code rows x cols} each) interleaved by rows, gate row
+     * {@code r} at {@code 2r} and up row {@code r} at {@code 2r + 1}, built on the host once and uploaded in one copy
+     * (random weights: one random matrix of {@code 2 rows}, the same scale).
+     */
+    private DeviceBuffer interleaved(Matrix gate, Matrix up, int rows, int cols) {
+        if (gate == null) return random(2 * rows, cols, (float) Math.sqrt(3.0 / cols));
+        long row = 2L * cols, bytes = 2 * row * rows;
+        for (Matrix m : new Matrix[] {gate, up}) {
+            if (!m.bf16()) throw new IllegalArgumentException("the device forward reads bf16 matrices; " + m.name() + " is stored as f32 (or f16)");
+            if (m.data().byteSize() != row * rows) throw new IllegalArgumentException(m.name() + " is not " + rows + " x " + cols);
+        }
+        DeviceBuffer b = allocate(bytes);
+        try (Arena host = Arena.ofConfined()) {
+            MemorySegment both = host.allocate(bytes, 64);
+            for (long r = 0; r < rows; r++) {
+                MemorySegment.copy(gate.data(), r * row, both, 2 * r * row, row);
+                MemorySegment.copy(up.data(), r * row, both, (2 * r + 1) * row, row);
+            }
+            backend.copyIn(b, both); // blocking: the arena may close after it
         }
         return b;
     }

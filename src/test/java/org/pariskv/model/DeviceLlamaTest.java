@@ -154,6 +154,42 @@ class DeviceLlamaTest {
         }
     }
 
+    /**
+     * A batch of 3 with the fused launches (gemvQkv with RoPE, or for Qwen3 without it then the head norms and
+     * ropeQk; gemvSwiglu) gives the unfused model's logits bit for bit, on OpenCL: the bundled Llama and a tiny Qwen3.
+     */
+    @ParameterizedTest(name = "qwen3 {0}")
+    @ValueSource(booleans = {false, true})
+    void aFusedBatchOfThreeHasTheUnfusedLogits(boolean qwen3) throws IOException {
+        Backend b = Backends.open(OpenClTestSupport.openClDevice());
+        ParisKvConfig kv = ParisKvConfig.defaults();
+        Path dir = qwen3 ? TinyCheckpoint.write(tmp.resolve("qwen3"), TinyCheckpoint.Spec.small().qwen3()).dir : BundledModel.directory();
+        int vocab = LlamaConfig.read(dir.resolve("config.json")).vocabSize();
+        int[][] prompts = new int[3][];
+        for (int i = 0; i < 3; i++) {
+            prompts[i] = new int[40 + 25 * i]; // ragged: each sequence at its own position
+            for (int j = 0; j < prompts[i].length; j++) prompts[i][j] = (j * 37 + 11 * i + 5) % vocab;
+        }
+        try (LlamaModel cpu = LlamaModel.load(dir, "full", kv); DeviceLlama fused = DeviceLlama.load(dir, b, kv, true, 3, 256, false, true);
+             DeviceLlama separate = DeviceLlama.load(dir, b, kv, true, 3, 256, false, false)) {
+            float[][] logits = new float[3][];
+            for (int i = 0; i < 3; i++) {
+                try (Session s = cpu.newSession()) {
+                    PrefillRecord r = s.prefillRecorded(prompts[i]);
+                    logits[i] = fused.prefill(i, r);
+                    separate.prefill(i, r);
+                }
+            }
+            for (int step = 0; step < 4; step++) {
+                int[] tokens = new int[3];
+                for (int i = 0; i < 3; i++) tokens[i] = Sampler.greedy().sample(logits[i]);
+                logits = fused.decode(tokens);
+                float[][] want = separate.decode(tokens);
+                for (int i = 0; i < 3; i++) assertArrayEquals(want[i], logits[i], "sequence " + i + ", step " + step);
+            }
+        }
+    }
+
     @Test
     void javaBackendMatchesTheCpuModelOnATinyQwen3() {
         Backend b = Backends.open(DeviceSpec.JAVA);

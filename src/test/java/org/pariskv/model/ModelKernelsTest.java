@@ -118,6 +118,116 @@ class ModelKernelsTest {
         }
     }
 
+    /** bf16 weights as the ints gemv loads (the same bytes). */
+    private static int[] ints(short[] w) {
+        int[] a = new int[w.length / 2];
+        MemorySegment.ofArray(a).copyFrom(MemorySegment.ofArray(w));
+        return a;
+    }
+
+    private static int[] floatBits(float[] x) {
+        int[] a = new int[x.length];
+        for (int i = 0; i < x.length; i++) a[i] = Float.floatToRawIntBits(x[i]);
+        return a;
+    }
+
+    private static float[] nans(int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, Float.NaN); // every element must be written
+        return a;
+    }
+
+    /** gemv of one matrix with the model's grid and rows a warp, on {@code s}. */
+    private static float[] gemv(DeviceSpec s, short[] w, int[] x, int n, int rows, int cols) {
+        float[] out = nans(n * rows);
+        run(s, "gemv", ModelKernels.gemvGrid(n, rows, cols), new Object[] {out}, ints(w), x, out, n, rows, cols, ModelKernels.gemvRowsPerWarp(n, cols));
+        return out;
+    }
+
+    /** The pair kernels' grid with {@code rpw} rows a warp over {@code rows} weight rows. */
+    private static Grid pairGrid(int n, int rows, int rpw) {
+        int perGroup = ModelKernels.GEMV_WARPS * rpw;
+        return new Grid(new long[] {(long) ((rows + perGroup - 1) / perGroup) * ModelKernels.GEMV_THREADS, (n + ModelKernels.GEMV_BATCH - 1) / ModelKernels.GEMV_BATCH},
+                new long[] {ModelKernels.GEMV_THREADS, 1});
+    }
+
+    @Test
+    void gemvSwigluHasTheBitsOfTwoGemvsAndSwiglu() {
+        Random r = new Random(10);
+        // n 9: two batch blocks; 2 ff rows not a multiple of a group's 8 or 16; 1032 and 264 columns: partial 256-column steps
+        int[][] shapes = {{1, 37, 1032}, {3, 21, 264}, {9, 19, 64}, {9, 6, 1032}, {1, 64, 256}};
+        for (int[] sh : shapes) {
+            int n = sh[0], ff = sh[1], cols = sh[2];
+            short[] gate = bf16(r, ff * cols, 1 / Math.sqrt(cols)), up = bf16(r, ff * cols, 1 / Math.sqrt(cols));
+            short[] both = new short[2 * ff * cols]; // row 2r gate row r, row 2r + 1 up row r
+            for (int o = 0; o < ff; o++) {
+                System.arraycopy(gate, o * cols, both, 2 * o * cols, cols);
+                System.arraycopy(up, o * cols, both, (2 * o + 1) * cols, cols);
+            }
+            int[] x = floatBits(gaussian(r, n * cols, 2));
+            String shape = n + "x" + ff + "x" + cols;
+            float[] first = null;
+            for (DeviceSpec s : specs()) {
+                float[] g = gemv(s, gate, x, n, ff, cols), u = gemv(s, up, x, n, ff, cols);
+                run(s, "swiglu", Grid.linear(n * ff, 64), new Object[] {g}, g, u, n * ff);
+                float[] fused = nans(n * ff);
+                run(s, "gemvSwiglu", ModelKernels.gemvPairGrid(n, 2 * ff, cols), new Object[] {fused}, ints(both), x, fused, n, ff, cols,
+                        ModelKernels.gemvPairRowsPerWarp(n, cols));
+                assertArrayEquals(g, fused, "gemvSwiglu " + shape + " = gemv, gemv, swiglu on " + s);
+                for (int rpw : new int[] {2, 4}) {
+                    float[] other = nans(n * ff);
+                    run(s, "gemvSwiglu", pairGrid(n, 2 * ff, rpw), new Object[] {other}, ints(both), x, other, n, ff, cols, rpw);
+                    assertArrayEquals(g, other, "gemvSwiglu " + shape + ", " + rpw + " rows a warp, on " + s);
+                }
+                if (first == null) first = fused;
+                else assertArrayEquals(first, fused, "gemvSwiglu " + shape + ": JVM and " + s + " differ");
+            }
+        }
+    }
+
+    @Test
+    void gemvQkvHasTheBitsOfThreeGemvsAndRopeQk() {
+        Random r = new Random(11);
+        // {n, heads, kvHeads, headDim, cols}: stacked rows 30 and 120 not a multiple of a group's 8 or 16 rows
+        int[][] shapes = {{1, 3, 1, 6, 1032}, {3, 4, 2, 16, 264}, {9, 2, 1, 32, 72}, {9, 3, 1, 6, 256}, {3, 2, 2, 64, 64}};
+        for (int[] sh : shapes) {
+            int n = sh[0], heads = sh[1], kvHeads = sh[2], hd = sh[3], cols = sh[4];
+            int qRow = heads * hd, kvRow = kvHeads * hd, rows = qRow + 2 * kvRow;
+            short[] wq = bf16(r, qRow * cols, 1 / Math.sqrt(cols)), wk = bf16(r, kvRow * cols, 1 / Math.sqrt(cols)),
+                    wv = bf16(r, kvRow * cols, 1 / Math.sqrt(cols));
+            short[] stacked = new short[rows * cols];
+            System.arraycopy(wq, 0, stacked, 0, wq.length);
+            System.arraycopy(wk, 0, stacked, wq.length, wk.length);
+            System.arraycopy(wv, 0, stacked, wq.length + wk.length, wv.length);
+            int[] x = floatBits(gaussian(r, n * cols, 1));
+            float[] inv = new float[hd / 2];
+            for (int j = 0; j < inv.length; j++) inv[j] = (float) (1.0 / Math.pow(500000, 2.0 * j / hd));
+            int[] positions = new int[n];
+            for (int t = 0; t < n; t++) positions[t] = r.nextInt(40000);
+            String shape = n + "x(" + heads + "+2x" + kvHeads + ")x" + hd + "x" + cols;
+            float[][] first = null;
+            for (DeviceSpec s : specs()) {
+                float[] q = gemv(s, wq, x, n, qRow, cols), k = gemv(s, wk, x, n, kvRow, cols), v = gemv(s, wv, x, n, kvRow, cols);
+                float[] qPlain = q.clone(), kPlain = k.clone();
+                run(s, "ropeQk", Grid.linear(n * (qRow + kvRow) / 2, 64), new Object[] {q, k}, q, k, inv, positions, n, heads, kvHeads, hd);
+                int rpw = ModelKernels.gemvPairRowsPerWarp(n, cols);
+                for (boolean rope : new boolean[] {true, false}) {
+                    for (int w : new int[] {rpw, 6 - rpw}) { // the model's rows a warp, and the other even choice
+                        float[] fq = nans(n * qRow), fk = nans(n * kvRow), fv = nans(n * kvRow);
+                        Grid g = w == rpw ? ModelKernels.gemvPairGrid(n, rows, cols) : pairGrid(n, rows, w);
+                        run(s, "gemvQkv", g, new Object[] {fq, fk, fv}, ints(stacked), x, fq, fk, fv, inv, positions, n, qRow, kvRow, hd, cols, w, rope);
+                        String what = "gemvQkv " + shape + (rope ? "" : " without rope") + ", " + w + " rows a warp, on " + s;
+                        assertArrayEquals(rope ? q : qPlain, fq, what + ": q");
+                        assertArrayEquals(rope ? k : kPlain, fk, what + ": k");
+                        assertArrayEquals(v, fv, what + ": v");
+                    }
+                }
+                if (first == null) first = new float[][] {q, k, v};
+                else for (int i = 0; i < 3; i++) assertArrayEquals(first[i], new float[][] {q, k, v}[i], "gemvQkv " + shape + ": JVM and " + s + " differ");
+            }
+        }
+    }
+
     @Test
     void randomBf16IsUniformAndTheSameOnEveryBackend() {
         int n = 100_003;

@@ -223,6 +223,154 @@ public final class ModelKernels {
     }
 
     /**
+     * Rows a warp of {@link #gemvSwiglu} or {@link #gemvQkv} computes: {@link #gemvRowsPerWarp}'s choice, but at least
+     * 2, since the epilogue combines the two rows of a pair (gate and up; the two coordinates RoPE rotates together).
+     */
+    public static int gemvPairRowsPerWarp(int n, int cols) {
+        return Math.max(2, gemvRowsPerWarp(n, cols));
+    }
+
+    /** The grid of {@link #gemvSwiglu} or {@link #gemvQkv} over {@code rows} weight rows (both of every pair). */
+    public static org.pariskv.compute.Grid gemvPairGrid(int n, int rows, int cols) {
+        int perGroup = GEMV_WARPS * gemvPairRowsPerWarp(n, cols);
+        return new org.pariskv.compute.Grid(new long[] {(long) ((rows + perGroup - 1) / perGroup) * GEMV_THREADS, (n + GEMV_BATCH - 1) / GEMV_BATCH},
+                new long[] {GEMV_THREADS, 1});
+    }
+
+    /**
+     * The MLP's gate and up projections and SwiGLU in one launch: {@code out[t][r] = silu(gate[r] · x[t]) * (up[r] ·
+     * x[t])} over {@code ff} outputs, {@code w} holding the two matrices interleaved by rows (row {@code 2r} gate row
+     * {@code r}, row {@code 2r + 1} up row {@code r}; {@code 2 ff} rows) so that a warp's even number of rows are
+     * whole (gate, up) pairs. Each row's sum is {@link #gemv}'s (the same loads, fma order and {@link #warpSum}), the
+     * epilogue {@link #swiglu}'s arithmetic: the bits of gemv(gate), gemv(up), swiglu. Grid {@link #gemvPairGrid}
+     * over {@code 2 ff} rows; {@code rowsPerWarp} even ({@link #gemvPairRowsPerWarp}), {@code cols % 8 == 0}.
+     */
+    @Kernel(restrict = true)
+    public static void gemvSwiglu(KernelContext ctx, IntArray w, IntArray x, FloatArray out, int n, int ff, @Constant int cols,
+                                  @Constant int rowsPerWarp) {
+        float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
+        int lid = ctx.localId(0), lane = lid & 31, rows = 2 * ff;
+        int r0 = (ctx.groupId(0) * GEMV_WARPS + (lid >> 5)) * rowsPerWarp;
+        int t0 = ctx.groupId(1) * GEMV_BATCH;
+        int nb = Math.min(GEMV_BATCH, n - t0);
+        int quads = cols / 8;
+        float[] acc = new float[rowsPerWarp * GEMV_BATCH];
+        int[] wv = new int[4 * rowsPerWarp];
+        int[] xv = new int[8];
+        for (int q0 = 0; q0 < quads; q0 += 32) { // gemv's loop
+            int q = q0 + lane;
+            if (q >= quads) continue;
+            for (int rr = 0; rr < rowsPerWarp; rr++) w.load4ReadOnly((long) Math.min(r0 + rr, rows - 1) * quads + q, wv, 4 * rr);
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                if (t < nb) {
+                    long xQuad = ((long) (t0 + t) * cols + 8L * q) / 4;
+                    x.load4ReadOnly(xQuad, xv, 0);
+                    x.load4ReadOnly(xQuad + 1, xv, 4);
+                    for (int rr = 0; rr < rowsPerWarp; rr++) {
+                        float s = acc[rr * GEMV_BATCH + t];
+                        for (int j = 0; j < 4; j++) {
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] << 16), Float.intBitsToFloat(xv[2 * j]), s);
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] & 0xffff0000), Float.intBitsToFloat(xv[2 * j + 1]), s);
+                        }
+                        acc[rr * GEMV_BATCH + t] = s;
+                    }
+                }
+            }
+        }
+        for (int p = 0; p < rowsPerWarp / 2; p++) {
+            int r = r0 / 2 + p;
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                float gate = warpSum(ctx, red, lid, lane, acc[2 * p * GEMV_BATCH + t]);
+                float up = warpSum(ctx, red, lid, lane, acc[(2 * p + 1) * GEMV_BATCH + t]);
+                if (lane == 0 && r < ff && t < nb) out.set((long) (t0 + t) * ff + r, silu(gate) * up);
+            }
+        }
+    }
+
+    /**
+     * The attention inputs in one launch, for any batch: {@code q[t] = Wq x[t]} ({@code [n][qRow]}), {@code k[t] = Wk
+     * x[t]}, {@code v[t] = Wv x[t]} ({@code [n][kvRow]}), {@code w} the three matrices stacked by rows (q, k, v;
+     * {@code qRow + 2 kvRow} rows), and with {@code rope} q and k rotated as {@link #ropeQk} rotates them. The warps
+     * walk the stacked rows in an order that, within each head, interleaves coordinate {@code j} with {@code j +
+     * headDim/2} (slot {@code 2j} row {@code j}, slot {@code 2j + 1} row {@code j + headDim/2}), so each warp holds
+     * both rows of its RoPE pairs and rotates them in registers: one launch instead of four. Each row's sum is
+     * {@link #gemv}'s, the rotation {@link #rotate}'s arithmetic: the bits of three gemvs and ropeQk (v, and q/k
+     * without {@code rope}, as gemv writes them; Qwen3 norms the heads first, so it rotates after). Grid
+     * {@link #gemvPairGrid} over the stacked rows; {@code rowsPerWarp} even, {@code cols % 8 == 0}; qRow and kvRow
+     * multiples of {@code headDim}.
+     */
+    @Kernel(restrict = true)
+    public static void gemvQkv(KernelContext ctx, IntArray w, IntArray x, FloatArray q, FloatArray k, FloatArray v, FloatArray invFreq,
+                               IntArray positions, int n, int qRow, int kvRow, @Constant int headDim, @Constant int cols,
+                               @Constant int rowsPerWarp, @Constant boolean rope) {
+        float[] red = ctx.allocateFloatLocalArray(GEMV_THREADS);
+        int lid = ctx.localId(0), lane = lid & 31, rows = qRow + 2 * kvRow, half = headDim / 2;
+        int s0 = (ctx.groupId(0) * GEMV_WARPS + (lid >> 5)) * rowsPerWarp; // the warp's first slot (even)
+        int t0 = ctx.groupId(1) * GEMV_BATCH;
+        int nb = Math.min(GEMV_BATCH, n - t0);
+        int quads = cols / 8;
+        float[] acc = new float[rowsPerWarp * GEMV_BATCH];
+        int[] wv = new int[4 * rowsPerWarp];
+        int[] xv = new int[8];
+        int[] wRow = new int[rowsPerWarp];
+        for (int rr = 0; rr < rowsPerWarp; rr++) wRow[rr] = pairedRow(Math.min(s0 + rr, rows - 1), headDim);
+        for (int q0 = 0; q0 < quads; q0 += 32) { // gemv's loop over the permuted rows
+            int c = q0 + lane;
+            if (c >= quads) continue;
+            for (int rr = 0; rr < rowsPerWarp; rr++) w.load4ReadOnly((long) wRow[rr] * quads + c, wv, 4 * rr);
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                if (t < nb) {
+                    long xQuad = ((long) (t0 + t) * cols + 8L * c) / 4;
+                    x.load4ReadOnly(xQuad, xv, 0);
+                    x.load4ReadOnly(xQuad + 1, xv, 4);
+                    for (int rr = 0; rr < rowsPerWarp; rr++) {
+                        float s = acc[rr * GEMV_BATCH + t];
+                        for (int j = 0; j < 4; j++) {
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] << 16), Float.intBitsToFloat(xv[2 * j]), s);
+                            s = Math.fma(Float.intBitsToFloat(wv[4 * rr + j] & 0xffff0000), Float.intBitsToFloat(xv[2 * j + 1]), s);
+                        }
+                        acc[rr * GEMV_BATCH + t] = s;
+                    }
+                }
+            }
+        }
+        for (int p = 0; p < rowsPerWarp / 2; p++) {
+            int slot = s0 + 2 * p, j = slot % headDim / 2;
+            int a = slot - slot % headDim + j; // the stacked row of coordinate j; its partner is a + half
+            for (int t = 0; t < GEMV_BATCH; t++) {
+                float x0 = warpSum(ctx, red, lid, lane, acc[2 * p * GEMV_BATCH + t]);
+                float x1 = warpSum(ctx, red, lid, lane, acc[(2 * p + 1) * GEMV_BATCH + t]);
+                if (lane == 0 && slot < rows && t < nb) {
+                    int tt = t0 + t;
+                    if (a < qRow + kvRow && rope) { // rotate's arithmetic
+                        float angle = positions.get(tt) * invFreq.get(j);
+                        float cosA = (float) Math.cos(angle), sinA = (float) Math.sin(angle);
+                        float y0 = x0 * cosA - x1 * sinA, y1 = x1 * cosA + x0 * sinA;
+                        x0 = y0;
+                        x1 = y1;
+                    }
+                    if (a < qRow) {
+                        q.set((long) tt * qRow + a, x0);
+                        q.set((long) tt * qRow + a + half, x1);
+                    } else if (a < qRow + kvRow) {
+                        k.set((long) tt * kvRow + a - qRow, x0);
+                        k.set((long) tt * kvRow + a - qRow + half, x1);
+                    } else {
+                        v.set((long) tt * kvRow + a - qRow - kvRow, x0);
+                        v.set((long) tt * kvRow + a - qRow - kvRow + half, x1);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #gemvQkv}'s order of the stacked rows: within each head, slot {@code 2j} is row {@code j}, {@code 2j + 1} row {@code j + headDim/2}. */
+    private static int pairedRow(int slot, int headDim) {
+        int i = slot % headDim;
+        return slot - i + (i >> 1) + (i & 1) * (headDim / 2);
+    }
+
+    /**
      * The sum of {@code v} over the warp at lane 0: a butterfly of shuffles on CUDA, elsewhere the same tree through
      * {@code red} (((v0 + v16) + (v8 + v24)) + ...), so both give the same bits. Every work-item of the group calls it.
      */
