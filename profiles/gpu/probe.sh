@@ -27,7 +27,15 @@ if [ "${NCU:-0}" != 0 ]; then  # registers, occupancy and DRAM throughput of the
   grep -E "denseAttention|attentionCombine|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|DRAM Throughput|Duration|Memory Throughput" $P/ncu.txt | head -60 | tee -a $P/run.log
   rm -rf $P/ncu-tmp
 fi
-echo "== whole model" | tee -a $P/run.log
-timeout ${MODEL_TIMEOUT:-200} $J ${MODEL_FLAGS:-} -jar .device/pariskv.jar bench --device cuda --model llama3-8b --context ${MODEL_CONTEXTS:-131072} --batch ${MODEL_BATCH:-1} \
-  --steps ${STEPS:-10} --warmup 3 --out $P/model 2>&1 | grep -v WARNING | tail -60 | tee -a $P/run.log
+if [ "${SWEEP:-0}" != 0 ]; then  # the matrix-vector kernels alone at the model's shapes (fused and not)
+  timeout 150 $J -cp .device/test-classes:.device/pariskv.jar org.pariskv.model.GemvSweep cuda 2>&1 | grep -v WARNING | tee $P/gemv-sweep.md | tail -40 | tee -a $P/run.log
+fi
+# whole model, once per label:flags entry (';'-separated), e.g. "fused:;unfused:-Dpariskv.fuse=false"
+IFS=';' read -ra MODELS <<< "${MODEL_VARIANTS:-default:}"
+for mv in "${MODELS[@]}"; do
+  label=${mv%%:*}; flags=${mv#*:}
+  echo "== whole model ($label: $flags)" | tee -a $P/run.log
+  timeout ${MODEL_TIMEOUT:-200} $J $flags -jar .device/pariskv.jar bench --device cuda --model llama3-8b --context ${MODEL_CONTEXTS:-131072} --batch ${MODEL_BATCH:-1} \
+    --steps ${STEPS:-10} --warmup 3 --out $P/model-$label 2>&1 | grep -v WARNING | tail -60 | tee -a $P/run.log
+done
 tar czf "$OUT/probe.tgz" -C $P .
