@@ -14,11 +14,11 @@ if [ "${TESTS:-1}" != 0 ]; then
     --details=tree --disable-banner > $P/tests.log 2>&1
   grep -E "✘|tests (successful|failed|aborted|found)" $P/tests.log | head -30 | tee -a $P/run.log
 fi
-for v in ${DENSE_VARIANTS:-stream:4:512 phases:8:256}; do  # kernel:rows in flight:chunk of the all-dense steps
-  IFS=: read -r kern fl ch <<< "$v"
-  echo "== one layer, dense=$kern inFlight=$fl chunk=$ch" | tee -a $P/run.log
-  timeout 120 $J -Dpariskv.dense=$kern -Dpariskv.denseInFlight=$fl -Dpariskv.denseChunk=$ch -jar .device/pariskv.jar bench --device cuda --shape llama3-8b \
-    --context ${LAYER_CONTEXTS:-131072} --batch ${LAYER_BATCHES:-1} --steps ${LAYER_STEPS:-30} --warmup 30 --out $P/layer-$kern-$fl-$ch 2>&1 | grep -v WARNING | grep -E "^\| [0-9]|full:" | tee -a $P/run.log
+for v in ${DENSE_VARIANTS:-phases:256 phases:512 rows:256 rows:512}; do  # kernel:chunk of the all-dense steps
+  IFS=: read -r kern ch <<< "$v"
+  echo "== one layer, dense=$kern chunk=$ch" | tee -a $P/run.log
+  timeout 120 $J -Dpariskv.dense=$kern -Dpariskv.denseChunk=$ch -jar .device/pariskv.jar bench --device cuda --shape llama3-8b \
+    --context ${LAYER_CONTEXTS:-131072} --batch ${LAYER_BATCHES:-1} --steps ${LAYER_STEPS:-30} --warmup 30 --out $P/layer-$kern-$ch 2>&1 | grep -v WARNING | grep -E "^\| [0-9]|full:" | tee -a $P/run.log
 done
 if [ "${NCU:-0}" != 0 ]; then  # registers, occupancy and DRAM throughput of the dense kernels (Nsight Compute)
   timeout 150 ncu --target-processes all --kernel-name "regex:^(denseAttention|denseAttentionStream|attentionCombine)$" --launch-skip 40 --launch-count 4 \

@@ -91,19 +91,17 @@ public final class DeviceDecoder implements AutoCloseable {
      * {@link DecodeTwins} either way.
      */
     public static final String KERNELS = System.getProperty("pariskv.kernels", "c");
-    /**
-     * The kernel of all-dense steps (full attention, or every sequence short): {@code stream} {@link
-     * AttentionKernels#denseAttentionStream} (one pass, {@link #DENSE_IN_FLIGHT} rows in flight, chunks of {@link
-     * #DENSE_CHUNK} tokens on long rows), {@code phases} {@link AttentionKernels#denseAttention} (the fastest on an
-     * H200 at 128K: profiles/results/2026-12-04-h200-dense-attention), {@code rows} {@link
-     * AttentionKernels#denseAttentionRows}, or {@code off}
-     * (sparseAttention, as sparse steps): {@code -Dpariskv.dense}, {@code -Dpariskv.denseInFlight},
-     * {@code -Dpariskv.denseChunk}, to compare them.
-     */
     /** Host bytes of bf16 rows a device prefill converts in parallel before it copies them (one head at a time above). */
     private static final long PREFILL_PARALLEL_BYTES = 512L << 20;
+    /**
+     * The kernel of all-dense steps (full attention, or every sequence short): {@code phases}
+     * {@link AttentionKernels#denseAttention} (the fastest measured on an H200 at 128K:
+     * profiles/results/2026-12-04-h200-dense-attention), {@code rows} {@link AttentionKernels#denseAttentionRows}, or
+     * {@code off} (sparseAttention, as sparse steps): {@code -Dpariskv.dense}, with {@code -Dpariskv.denseChunk}
+     * tokens a work-group on long rows, to compare them.
+     */
     static final String DENSE = System.getProperty("pariskv.dense", "phases");
-    static final int DENSE_IN_FLIGHT = Integer.getInteger("pariskv.denseInFlight", 4), DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", DENSE.equals("stream") ? 512 : 256);
+    static final int DENSE_CHUNK = Integer.getInteger("pariskv.denseChunk", 256);
 
     private static boolean javaKernels(Backend backend) {
         if (!KERNELS.equals("java") && !KERNELS.equals("c")) {
@@ -304,9 +302,9 @@ public final class DeviceDecoder implements AutoCloseable {
         this.hadamard = rotation instanceof HadamardRotation;
         this.rotScale = (float) (1.0 / Math.sqrt(d));
         int rowLanes = d / 8; // denseAttention: a row read by d / 8 work-items, a power of two up to a warp
-        if (!List.of("stream", "phases", "rows", "off").contains(DENSE)) throw new IllegalArgumentException("-Dpariskv.dense=" + DENSE + ": expected phases, rows, stream or off");
-        if (DENSE_IN_FLIGHT < 1 || DENSE_IN_FLIGHT > AttentionKernels.DENSE_MAX_IN_FLIGHT || DENSE_CHUNK < 1 || !DENSE.equals("stream") && DENSE_CHUNK > AttentionKernels.DENSE_MAX_CHUNK) {
-            throw new IllegalArgumentException("-Dpariskv.denseInFlight=" + DENSE_IN_FLIGHT + " / -Dpariskv.denseChunk=" + DENSE_CHUNK + " out of range");
+        if (!List.of("phases", "rows", "off").contains(DENSE)) throw new IllegalArgumentException("-Dpariskv.dense=" + DENSE + ": expected phases, rows or off");
+        if (DENSE_CHUNK < 1 || DENSE_CHUNK > AttentionKernels.DENSE_MAX_CHUNK) {
+            throw new IllegalArgumentException("-Dpariskv.denseChunk=" + DENSE_CHUNK + ": expected 1.." + AttentionKernels.DENSE_MAX_CHUNK);
         }
         this.denseKernel = !DENSE.equals("off") && d % 8 == 0 && rowLanes <= 32 && Integer.bitCount(rowLanes) == 1 && ATT_THREADS % rowLanes == 0;
         this.program = javaKernels ? null : backend.compile("pariskv.c", KernelSource.resource("pariskv.c").compilable(), defines);
@@ -1042,7 +1040,7 @@ public final class DeviceDecoder implements AutoCloseable {
         slicesParam.set(slices);
         slicedCandidates.set(slices * Math.min(cfg.topk(), TOPK_SLICE));
         // small chunks spread a sparse step's ~700 tokens over many work-groups; long dense contexts use big ones
-        int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : !anySparse && denseKernel ? Math.min(DENSE_CHUNK, ATT_CHUNK * 16) : ATT_CHUNK;
+        int chunk = maxAttended <= 16 * ATT_CHUNK ? SPARSE_CHUNK : !anySparse && denseKernel ? DENSE_CHUNK : ATT_CHUNK;
         chunkParam.set(chunk);
         stepChunks = Math.max(1, (maxAttended + chunk - 1) / chunk);
     }
@@ -1110,13 +1108,8 @@ public final class DeviceDecoder implements AutoCloseable {
                     ringBase, ring).onlyIf(() -> stepSparse || !denseKernel);
         }
         if (denseKernel) { // an all-dense step (full attention, or every sequence short): a kernel shaped for bandwidth
-            if (DENSE.equals("stream")) {
-                t.source(AttentionKernels.class).task("denseAttentionStream", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok,
-                        maxChunks, chunkParam, d, g, hkv, rotScale, DENSE_IN_FLIGHT).onlyIf(() -> !stepSparse);
-            } else {
-                t.source(AttentionKernels.class).task(DENSE.equals("rows") ? "denseAttentionRows" : "denseAttention", attGrid, queries, keys, values, plan, pmax, psum, pacc, capTok, maxChunks,
-                        chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
-            }
+            t.source(AttentionKernels.class).task(DENSE.equals("rows") ? "denseAttentionRows" : "denseAttention", attGrid, queries, keys, values, plan,
+                    pmax, psum, pacc, capTok, maxChunks, chunkParam, d, g, hkv, rotScale).onlyIf(() -> !stepSparse);
         }
         combine(t);
         return t;

@@ -18,7 +18,7 @@ import org.pariskv.compute.graph.TaskGraph;
 import org.pariskv.encode.Bf16;
 
 /**
- * {@link AttentionKernels#denseAttention} and {@link AttentionKernels#denseAttentionRows}, {@link AttentionKernels#denseAttentionStream} (1 to 8 rows in flight) against a reference in f64 of the same partials (per stream, head and
+ * {@link AttentionKernels#denseAttention} and {@link AttentionKernels#denseAttentionRows} against a reference in f64 of the same partials (per stream, head and
  * chunk: the chunk's max logit, the sum of {@code exp(logit - max)} and the weighted sum of the value rows), on the
  * JVM, on OpenCL (PoCL on CI) and on CUDA where there is a GPU. Streams of different lengths, one ending inside the
  * first chunk, so that later chunks are past its tokens (written, never read) and rows are partly filled.
@@ -32,9 +32,6 @@ class DenseAttentionTest {
     @CsvSource({"java, 128, 4, 256, phases", "java, 64, 1, 32, phases", "opencl, 128, 4, 256, phases", "opencl, 128, 1, 32, phases",
             "opencl, 64, 4, 128, phases", "opencl, 256, 2, 64, phases", "cuda, 128, 4, 256, phases", "cuda, 128, 1, 32, phases",
             "cuda, 64, 4, 128, phases", "cuda, 256, 2, 64, phases",
-            "java, 128, 4, 512, stream4", "java, 64, 1, 32, stream2", "opencl, 128, 4, 512, stream4", "opencl, 128, 1, 1024, stream8",
-            "opencl, 64, 4, 128, stream1", "opencl, 256, 2, 64, stream3", "cuda, 128, 4, 512, stream4", "cuda, 128, 1, 1024, stream8",
-            "cuda, 64, 4, 128, stream1", "cuda, 256, 2, 64, stream3",
             "java, 128, 4, 512, rows", "opencl, 128, 4, 512, phases", "opencl, 128, 4, 256, rows", "opencl, 64, 1, 32, rows", "opencl, 256, 2, 128, rows",
             "cuda, 128, 4, 256, rows", "cuda, 64, 1, 32, rows", "cuda, 256, 2, 128, rows"})
     void partialsMatchTheReference(String backend, int d, int group, int chunk, String kernel) {
@@ -63,12 +60,8 @@ class DenseAttentionTest {
         Grid grid = new Grid(new long[] {(long) maxChunks * ATT_THREADS, STREAMS}, new long[] {ATT_THREADS, 1});
         var tg = new TaskGraph("dense").source(AttentionKernels.class)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, queries, keyWords, valueWords, plan, pmax, psum, pacc);
-        if (!kernel.startsWith("stream")) {
-            tg.task(kernel.equals("rows") ? "denseAttentionRows" : "denseAttention", grid, queries, keyWords, valueWords, plan, pmax, psum, pacc, CAP_TOK, maxChunks, chunk, d, group, HKV, scale);
-        } else {
-            tg.task("denseAttentionStream", grid, queries, keyWords, valueWords, plan, pmax, psum, pacc, CAP_TOK, maxChunks, chunk, d, group, HKV,
-                    scale, Integer.parseInt(kernel.substring("stream".length())));
-        }
+        tg.task(kernel.equals("rows") ? "denseAttentionRows" : "denseAttention", grid, queries, keyWords, valueWords, plan, pmax, psum, pacc, CAP_TOK,
+                maxChunks, chunk, d, group, HKV, scale);
         var graph = tg.transferToHost(DataTransferMode.EVERY_EXECUTION, pmax, psum, pacc).snapshot();
         try (ExecutionPlan p = new ExecutionPlan(graph).withDevice(spec)) {
             p.execute();

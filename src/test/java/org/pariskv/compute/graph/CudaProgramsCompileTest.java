@@ -45,11 +45,11 @@ class CudaProgramsCompileTest {
                     Map.entry("nq", 1), Map.entry("kmax", 128), Map.entry("blocks", 16), Map.entry("hadamard", true),
                     Map.entry("attWindow", false), Map.entry("scale", (float) (1 / Math.sqrt(128))),
                     Map.entry("rotScale", (float) (1 / Math.sqrt(128))), Map.entry("dim", 16), Map.entry("twice", true),
-                    Map.entry("bins", 37), Map.entry("cols", 4096), Map.entry("rowsPerWarp", 2), Map.entry("inFlight", 4), Map.entry("rope", true)),
+                    Map.entry("bins", 37), Map.entry("cols", 4096), Map.entry("rowsPerWarp", 2), Map.entry("rope", true)),
             "small", Map.ofEntries(Map.entry("headDim", 64), Map.entry("group", 1), Map.entry("hkv", 2),
                     Map.entry("nq", 4), Map.entry("kmax", 32), Map.entry("blocks", 8), Map.entry("hadamard", false),
                     Map.entry("attWindow", true), Map.entry("scale", 0.125f), Map.entry("rotScale", 0.125f),
-                    Map.entry("dim", 3), Map.entry("twice", false), Map.entry("bins", 256), Map.entry("cols", 1032), Map.entry("inFlight", 3),
+                    Map.entry("dim", 3), Map.entry("twice", false), Map.entry("bins", 256), Map.entry("cols", 1032),
                     Map.entry("rowsPerWarp", 4), Map.entry("rope", false)));
 
     @ParameterizedTest
